@@ -1,0 +1,41 @@
+"""The agent interface and the map from config names to agent classes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from amala.agents.candidate import Candidate
+
+
+@dataclass
+class ProposalContext:
+    """What an agent may know: the campaign's history, never the store itself."""
+
+    iteration: int
+    seed: int
+    known_keys: set[str] = field(default_factory=set)  # proposed or evaluated already
+    evaluated: list[tuple[Candidate, float]] = field(default_factory=list)  # (candidate, objective)
+
+    def rng(self, role: str) -> np.random.Generator:
+        """A generator seeded by (campaign seed, iteration, role), as the architecture asks."""
+        return np.random.default_rng([self.seed, self.iteration, sum(map(ord, role))])
+
+
+class Agent(Protocol):
+    name: str
+
+    def propose(self, context: ProposalContext, n: int | None = None) -> list[Candidate]: ...
+
+
+def build_agent(spec, pool_table=None) -> Agent:
+    """Instantiate the agent a config entry names (`spec.kind`)."""
+    from amala.agents.pool import PoolAgent
+
+    if spec.kind == "pool":
+        if pool_table is None:
+            raise ValueError("agents[].kind=pool needs a dataset (data.dataset or data.path)")
+        return PoolAgent(pool_table, name=spec.name or "pool")
+    raise ValueError(f"agents[].kind: unknown agent {spec.kind!r}")

@@ -1,0 +1,84 @@
+"""The campaign as a Prefect 3 flow: each step of `amala.loop.campaign.Campaign` is a task.
+
+This is the only package that imports Prefect. Oracle tasks retry (config `oracle.retries`) on
+transient errors; a candidate that fails is not an error but a failed evaluation, stored with its
+reason. The loop stops only between batches, so an interrupted run never leaves half a batch:
+the next run of the same config resumes from the database.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.runtime import flow_run
+from prefect.cache_policies import NO_CACHE
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from amala.loop.campaign import Campaign, Stop
+from amala.loop.config import CampaignConfig, load_config, parse_config
+from amala.loop.store import Batch
+
+
+@task(name="propose-and-select", cache_policy=NO_CACHE)
+def select_task(campaign: Campaign) -> Batch | None:
+    return campaign.select_batch(campaign.propose())
+
+
+@task(name="evaluate", cache_policy=NO_CACHE, retry_delay_seconds=5)
+def evaluate_task(campaign: Campaign, batch: Batch) -> tuple[list, float]:
+    start = time.perf_counter()
+    evaluations = campaign.evaluate(batch)
+    return evaluations, time.perf_counter() - start
+
+
+@task(name="record", cache_policy=NO_CACHE)
+def record_task(campaign: Campaign, batch: Batch, evaluations: list, seconds: float):
+    return campaign.record(batch, evaluations, seconds)
+
+
+def _config(config: str | Path | dict | CampaignConfig) -> CampaignConfig:
+    if isinstance(config, CampaignConfig):
+        return config
+    if isinstance(config, dict):
+        return parse_config(config)
+    return load_config(config)
+
+
+@flow(name="amala-campaign", log_prints=True)
+def campaign_flow(config: str | dict, max_iterations: int | None = None, progress: bool = False) -> dict:
+    """Run (or resume) a campaign until its budget, its stopping rule or `max_iterations` batches."""
+    logger = get_run_logger()
+    cfg = _config(config)
+    campaign = Campaign(cfg)
+    logger.info("campaign %s: %d evaluations stored, database %s", cfg.name, campaign.n_evaluations(),
+                campaign.store.url)
+    campaign.store.set_status(campaign.id, "running", f"run started (Prefect flow run {flow_run.name})")
+    evaluate = evaluate_task.with_options(retries=cfg.oracle.retries)
+    iterations = 0
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("best {task.fields[best]}"), TimeElapsedColumn(), disable=not progress) as bar:
+        bar_task = bar.add_task(cfg.name, total=cfg.budget.max_evaluations, completed=campaign.n_evaluations(),
+                                best="-")
+        while (stop := campaign.stop_reason(iterations, max_iterations)) is None:
+            batch = campaign.pending_batch()
+            if batch is not None:
+                logger.info("resuming batch %d (%d candidates) left unevaluated by an earlier run",
+                            batch.index, len(batch.candidates))
+            else:
+                batch = select_task(campaign)
+            if batch is None:
+                stop = Stop("no candidates left to propose", final=True)
+                break
+            evaluations, seconds = evaluate(campaign, batch)
+            summary = record_task(campaign, batch, evaluations, seconds)
+            iterations += 1
+            best = "-" if summary.best is None else f"{summary.best:.3f}"
+            logger.info("iteration %d: %d ok, %d failed; %d evaluations; best %s = %s", summary.index, summary.n_ok,
+                        summary.n_failed, summary.n_evaluations, campaign.objective.label, best)
+            bar.update(bar_task, completed=summary.n_evaluations, best=best)
+    campaign.finish(stop)
+    logger.info("campaign %s %s: %s", cfg.name, "finished" if stop.final else "paused", stop.reason)
+    return {"campaign": cfg.name, "stop": stop.reason, "final": stop.final, "evaluations": campaign.n_evaluations(),
+            "best": campaign.best(), "database": campaign.store.url}

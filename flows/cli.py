@@ -1,0 +1,177 @@
+"""The `amala` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="amala: autonomous active-learning discovery of amorphous battery electrolytes.")
+data_app = typer.Typer(no_args_is_help=True, help="Datasets: fetch and inspect published data.")
+app.add_typer(data_app, name="data")
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str) -> None:
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _load(config: Path):
+    from amala.loop.config import ConfigError, load_config
+
+    try:
+        return load_config(config)
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+def _store_for(campaign: str | None, db: str | None):
+    """The store holding a campaign: --db, $AMALA_DB_URL, or runs/<campaign>/amala.db."""
+    from amala.loop.store import Store
+
+    url = db or os.environ.get("AMALA_DB_URL")
+    if url is None:
+        path = Path("runs") / (campaign or "") / "amala.db"
+        if not path.is_file():
+            _fail(f"no database for campaign {campaign!r} at {path}; pass --db URL or set AMALA_DB_URL")
+        url = f"sqlite:///{path}"
+    return Store(url)
+
+
+@app.command()
+def validate(config: Path = typer.Argument(..., help="campaign YAML")):
+    """Check a campaign config; print the first problem in one line."""
+    cfg = _load(config)
+    console.print(f"{config}: ok (campaign {cfg.name!r}, {cfg.acquisition.strategy} on {cfg.surrogate.kind}, "
+                  f"budget {cfg.budget.max_evaluations} evaluations)")
+
+
+@app.command()
+def run(config: Path = typer.Argument(..., help="campaign YAML"),
+        iterations: Optional[int] = typer.Option(None, help="stop after this many batches (resume later)"),
+        progress: bool = typer.Option(True, help="show a progress bar")):
+    """Run a campaign as a Prefect flow, or resume it from its database."""
+    from amala.flows.campaign_flow import campaign_flow
+    from amala.oracles.datasets import DatasetError
+
+    cfg = _load(config)
+    try:
+        result = campaign_flow(str(config), max_iterations=iterations, progress=progress and sys.stderr.isatty())
+    except (DatasetError, ValueError) as exc:
+        _fail(str(exc).splitlines()[0])
+    best = "—" if result["best"] is None else f"{result['best']:.4f}"
+    console.print(f"campaign {cfg.name}: {result['stop']}; {result['evaluations']} evaluations, best {best}")
+    console.print(f"database: {result['database']}  ·  report: amala report {cfg.name}")
+
+
+@app.command()
+def status(campaign: Optional[str] = typer.Argument(None, help="campaign name (default: all under runs/)"),
+           db: Optional[str] = typer.Option(None, help="SQLAlchemy URL of the store")):
+    """Where campaigns stand: evaluations, failures, best value, last batch."""
+    from amala.loop.store import Store
+
+    if campaign is None and db is None and not os.environ.get("AMALA_DB_URL"):
+        stores = [Store(f"sqlite:///{p}") for p in sorted(Path("runs").glob("*/amala.db"))]
+    else:
+        stores = [_store_for(campaign, db)]
+    table = RichTable("campaign", "status", "evaluations", "failed", "batches", "best objective", "last batch (UTC)")
+    for store in stores:
+        for row in store.campaigns():
+            if campaign and row.name != campaign:
+                continue
+            evaluations = store.evaluations(row.id)
+            iterations = store.iterations(row.id)
+            values = [e.objective for _, e in evaluations if e.objective is not None]
+            objective = row.config.get("objective", {})
+            best = (max if objective.get("direction", "maximize") == "maximize" else min)(values) if values else None
+            label = f"{objective.get('transform', '')} {objective.get('property', '')}".strip()
+            budget = row.config.get("budget", {}).get("max_evaluations", "?")
+            table.add_row(row.name, row.status, f"{len(evaluations)}/{budget}",
+                          str(sum(e.status != "ok" for _, e in evaluations)), str(len(iterations)),
+                          "—" if best is None else f"{best:.4f} ({label})",
+                          f"{iterations[-1].created_at:%Y-%m-%d %H:%M}" if iterations else "—")
+    if not table.row_count:
+        _fail(f"no campaign {campaign!r} found" if campaign else "no campaigns found under runs/")
+    Console(width=max(console.width, 130)).print(table)  # never truncate names or numbers
+
+
+@app.command()
+def report(campaign: str = typer.Argument(..., help="campaign name"),
+           db: Optional[str] = typer.Option(None, help="SQLAlchemy URL of the store"),
+           out: Optional[Path] = typer.Option(None, help="output folder (default runs/<campaign>/report)")):
+    """Write the HTML + PNG report of a campaign."""
+    from amala.loop.config import CampaignConfig
+    from amala.loop.objective import Objective
+    from amala.loop.report import write_report
+    from amala.oracles import datasets
+
+    store = _store_for(campaign, db)
+    row = store.campaign(campaign)
+    if row is None:
+        _fail(f"campaign {campaign!r} is not in {store.url}")
+    cfg = CampaignConfig.model_validate(row.config)
+    pool_values, unit = None, datasets.spec(cfg.data.dataset).units.get(cfg.objective.property, "?")
+    objective = Objective(cfg.objective, unit)
+    try:
+        table = datasets.load(cfg.data.dataset, cfg.data.path, cfg.data.subset, cfg.seed)
+        pool_values = table.frame[cfg.objective.property].map(objective.transformed).to_numpy()
+    except datasets.DatasetError as exc:
+        err.print(f"note: no random-search baseline in the report ({exc})")
+    path = write_report(store, row, objective, out or cfg.work_path / "report", pool_values)
+    console.print(f"report: {path}")
+
+
+@app.command()
+def benchmark(config: Path = typer.Argument(..., help="campaign YAML (a lookup-oracle campaign)"),
+              seeds: str = typer.Option("0-4", help="e.g. 0-4 or 0,2"),
+              strategies: Optional[str] = typer.Option(None, help="comma list; default: config's, random, greedy_rf"),
+              budget: Optional[int] = typer.Option(None, help="evaluations per run (default: config's)")):
+    """Retrospective benchmark: one JSON line per (strategy, seed)."""
+    import torch
+
+    from amala.loop import benchmark as bench
+    from amala.oracles import datasets
+
+    cfg = _load(config)
+    names = strategies.split(",") if strategies else [cfg.acquisition.strategy, "random", "greedy_rf"]
+    unknown = [s for s in names if s not in bench.STRATEGIES]
+    if unknown:
+        _fail(f"--strategies: unknown {unknown} (choose from {sorted(bench.STRATEGIES)})")
+    try:
+        seed_list = bench.parse_seeds(seeds)
+        table = datasets.load(cfg.data.dataset, cfg.data.path, cfg.data.subset, cfg.seed)
+    except ValueError as exc:
+        _fail(str(exc) if isinstance(exc, datasets.DatasetError) else f"--seeds: cannot parse {seeds!r}")
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    for row in bench.run_many(cfg, table, names, seed_list, budget):
+        print(json.dumps(row), flush=True)
+
+
+@data_app.command("fetch")
+def data_fetch(name: str = typer.Argument(..., help="dataset name, e.g. htpmd"),
+               url: Optional[str] = typer.Option(None, help="override the download address (a mirror)"),
+               dest: Optional[Path] = typer.Option(None, help="folder (default $AMALA_DATA_DIR or ~/.cache/amala)")):
+    """Download a published dataset into the cache and verify it."""
+    from amala.oracles import datasets
+
+    try:
+        spec = datasets.spec(name)
+        console.print(f"fetching {name} from {url or spec.url} ({spec.license}; cite: {spec.citation})")
+        path = datasets.fetch(name, url=url, dest_dir=dest)
+    except datasets.DatasetError as exc:
+        _fail(str(exc))
+    table = datasets.load(name, path)
+    console.print(f"{name}: {len(table.frame)} rows verified -> {path}")
+
+
+if __name__ == "__main__":
+    app()

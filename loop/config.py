@@ -1,0 +1,144 @@
+"""Campaign configuration: YAML validated by pydantic.
+
+Every model forbids unknown keys, so a typo fails loudly instead of silently falling back to a
+default; `load_config` turns pydantic's report into one line naming the key path and what was
+expected.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class ConfigError(ValueError):
+    """A bad campaign config; the message is one line naming the file and key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataSpec(_Strict):
+    dataset: str = "htpmd"
+    path: str | None = None  # local copy; default: $AMALA_DATA_DIR/<dataset>.csv
+    subset: int | None = Field(None, ge=2, description="seeded random subset of the pool")
+
+
+class ObjectiveSpec(_Strict):
+    property: str = "conductivity"
+    direction: Literal["maximize", "minimize"] = "maximize"
+    transform: Literal["log10", "none"] = "log10"
+
+
+class AgentSpec(_Strict):
+    kind: Literal["pool"] = "pool"
+    name: str | None = None
+
+
+class OracleSpec(_Strict):
+    kind: Literal["lookup"] = "lookup"
+    name: str | None = None
+    properties: list[str] | None = None  # default: the objective plus everything the table has
+    retries: int = Field(2, ge=0)
+
+
+class FeaturizerSpec(_Strict):
+    kind: Literal["morgan"] = "morgan"
+    radius: int = Field(2, ge=0, le=6)
+    n_bits: int = Field(2048, ge=64)
+    counts: bool = True
+    count_cap: int = Field(4, ge=1, le=16)
+
+
+class SurrogateSpec(_Strict):
+    kind: Literal["gp", "random_forest"] = "gp"
+    featurizer: FeaturizerSpec = FeaturizerSpec()
+    n_estimators: int = Field(500, ge=1)
+
+
+class AcquisitionSpec(_Strict):
+    strategy: Literal["qlognei", "qucb", "thompson", "greedy", "random"] = "qlognei"
+    batch_size: int = Field(10, ge=1)
+    ucb_beta: float = Field(2.0, gt=0)
+    prescreen: int | None = Field(500, ge=1)
+    mc_samples: int = Field(128, ge=8)
+
+
+class BudgetSpec(_Strict):
+    initial: int = Field(50, ge=2, description="random evaluations before the first model fit")
+    max_evaluations: int = Field(500, ge=1)
+    max_iterations: int | None = Field(None, ge=1)
+    patience: int | None = Field(None, ge=1, description="stop after this many batches without a new best")
+
+
+class CampaignConfig(_Strict):
+    name: str = Field(..., pattern=r"^[A-Za-z0-9_.-]+$")
+    seed: int = 0
+    workdir: str | None = None  # default: runs/<name>
+    database: str | None = None  # SQLAlchemy URL; default sqlite:///<workdir>/amala.db; env AMALA_DB_URL wins
+    representation: Literal["smiles"] = "smiles"
+    data: DataSpec = DataSpec()
+    objective: ObjectiveSpec = ObjectiveSpec()
+    agents: list[AgentSpec] = Field(default_factory=lambda: [AgentSpec()], min_length=1)
+    oracle: OracleSpec = OracleSpec()
+    surrogate: SurrogateSpec = SurrogateSpec()
+    acquisition: AcquisitionSpec = AcquisitionSpec()
+    budget: BudgetSpec = BudgetSpec()
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.surrogate.kind == "random_forest" and self.acquisition.strategy not in ("greedy", "random"):
+            raise ValueError(f"acquisition.strategy={self.acquisition.strategy} needs a Bayesian surrogate; "
+                             "random_forest supports greedy or random")
+        if self.budget.initial > self.budget.max_evaluations:
+            raise ValueError("budget.initial must not exceed budget.max_evaluations")
+        if self.oracle.properties is not None and self.objective.property not in self.oracle.properties:
+            raise ValueError(f"oracle.properties must include the objective {self.objective.property!r}")
+        return self
+
+    @property
+    def work_path(self) -> Path:
+        return Path(self.workdir or Path("runs") / self.name)
+
+    @property
+    def database_url(self) -> str:
+        return os.environ.get("AMALA_DB_URL") or self.database or f"sqlite:///{self.work_path / 'amala.db'}"
+
+
+def _one_line(error: ValidationError, origin: str) -> str:
+    first = error.errors()[0]
+    path = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    got = first.get("input")
+    shown = "" if isinstance(got, dict) or first["type"] == "missing" else f" (got {got!r})"
+    extra = f"; {len(error.errors()) - 1} more error(s)" if len(error.errors()) > 1 else ""
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    return f"{origin}: {path}: {message}{shown}{extra}"
+
+
+def parse_config(data: dict, origin: str = "config") -> CampaignConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: expected a mapping of keys at the top level")
+    try:
+        return CampaignConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(_one_line(error, origin)) from None
+
+
+def load_config(path: str | os.PathLike) -> CampaignConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}:{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    return parse_config(data or {}, str(path))

@@ -1,0 +1,51 @@
+"""The campaign objective in model space: which property, transformed how, maximised or not.
+
+Surrogates and acquisition always *maximise* a transformed value (log10 for conductivity, whose
+values span orders of magnitude); this module is the one place that maps both ways.
+"""
+
+from __future__ import annotations
+
+import math
+
+from amala.loop.config import ObjectiveSpec
+from amala.oracles.evaluation import Evaluation
+
+
+class Objective:
+    def __init__(self, spec: ObjectiveSpec, unit: str):
+        self.property, self.direction, self.transform = spec.property, spec.direction, spec.transform
+        self.unit = unit
+
+    @property
+    def label(self) -> str:
+        """Name with unit of the transformed objective, e.g. 'log10 conductivity [log10(S/cm)]'."""
+        if self.transform == "log10":
+            return f"log10 {self.property} [log10({self.unit})]"
+        return f"{self.property} [{self.unit}]"
+
+    def transformed(self, value: float) -> float:
+        """Property value -> transformed objective (natural direction); ValueError if impossible."""
+        if self.transform == "log10":
+            if value <= 0:
+                raise ValueError(f"{self.property}={value} cannot be log10-transformed (must be > 0)")
+            return math.log10(value)
+        return value
+
+    def to_model(self, value: float) -> float:
+        """Property value -> what the surrogate learns (always 'higher is better')."""
+        t = self.transformed(value)
+        return t if self.direction == "maximize" else -t
+
+    def from_model(self, value: float) -> float:
+        """Model-space value -> transformed objective in its natural direction."""
+        return value if self.direction == "maximize" else -value
+
+    def of(self, evaluation: Evaluation) -> float | None:
+        """Transformed objective of an evaluation, or None when it failed or lacks the property."""
+        if not evaluation.ok or self.property not in evaluation.values:
+            return None
+        try:
+            return self.transformed(evaluation.values[self.property].value)
+        except ValueError:
+            return None

@@ -1,0 +1,250 @@
+"""The campaign store: the only code that writes the tables in `amala.loop.tables`.
+
+Each public write is one transaction. A batch is written when it is selected (status
+`selected`) and its evaluations are written together with the status change to `evaluated`, so
+a crash leaves either a whole batch waiting for evaluation or a whole evaluated batch, never half
+of one; resuming re-evaluates only the candidates of a waiting batch that have no evaluation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from sqlalchemy import event, func
+from sqlalchemy.engine import make_url
+from sqlmodel import Session, SQLModel, create_engine, select
+
+from amala.agents.candidate import Candidate
+from amala.loop.tables import (CampaignRow, CandidateRow, EvaluationRow, EventRow, IterationRow,
+                               ModelVersionRow, SelectionRow, utcnow)
+from amala.oracles.evaluation import Evaluation
+
+
+@dataclass
+class SelectedCandidate:
+    candidate: Candidate
+    predicted_mean: float | None = None
+    predicted_std: float | None = None
+    acquisition_value: float | None = None
+
+
+@dataclass
+class Batch:
+    """A selected batch as the oracle sees it: the iteration and its candidates in rank order."""
+
+    iteration_id: int
+    index: int
+    candidates: list[Candidate]
+
+
+class Store:
+    def __init__(self, url: str):
+        parsed = make_url(url)
+        connect_args = {}
+        if parsed.get_backend_name() == "sqlite":
+            connect_args = {"check_same_thread": False, "timeout": 30}
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        self.url = url
+        self.engine = create_engine(url, connect_args=connect_args)
+        if parsed.get_backend_name() == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        SQLModel.metadata.create_all(self.engine)
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    # campaigns -----------------------------------------------------------------------------
+    def open_campaign(self, name: str, config: dict) -> CampaignRow:
+        """The campaign of this name, created if new; a changed config is recorded as an event."""
+        with self.session() as s:
+            row = s.exec(select(CampaignRow).where(CampaignRow.name == name)).first()
+            if row is None:
+                row = CampaignRow(name=name, config=config)
+                s.add(row)
+                s.flush()
+                s.add(EventRow(campaign_id=row.id, kind="campaign", message=f"campaign {name} created"))
+            else:
+                if row.config != config:
+                    changed = sorted(k for k in set(config) | set(row.config) if config.get(k) != row.config.get(k))
+                    s.add(EventRow(campaign_id=row.id, kind="config", level="warning",
+                                   message=f"resumed with changed config keys {changed}",
+                                   data={"previous": row.config}))
+                    row.config = config
+                    row.updated_at = utcnow()
+                    s.add(row)
+            s.commit()
+            return row
+
+    def campaign(self, name: str) -> CampaignRow | None:
+        with self.session() as s:
+            return s.exec(select(CampaignRow).where(CampaignRow.name == name)).first()
+
+    def campaigns(self) -> list[CampaignRow]:
+        with self.session() as s:
+            return list(s.exec(select(CampaignRow).order_by(CampaignRow.id)))
+
+    def set_status(self, campaign_id: int, status: str, message: str) -> None:
+        with self.session() as s:
+            row = s.get(CampaignRow, campaign_id)
+            row.status, row.updated_at = status, utcnow()
+            s.add(row)
+            s.add(EventRow(campaign_id=campaign_id, kind="status", message=message, data={"status": status}))
+            s.commit()
+
+    def log(self, campaign_id: int, kind: str, message: str, level: str = "info", data: dict | None = None):
+        with self.session() as s:
+            s.add(EventRow(campaign_id=campaign_id, kind=kind, message=message, level=level, data=data or {}))
+            s.commit()
+
+    def events(self, campaign_id: int) -> list[EventRow]:
+        with self.session() as s:
+            return list(s.exec(select(EventRow).where(EventRow.campaign_id == campaign_id).order_by(EventRow.id)))
+
+    # reading -------------------------------------------------------------------------------
+    def known_keys(self, campaign_id: int) -> set[str]:
+        """Keys of every candidate already selected or evaluated in this campaign."""
+        with self.session() as s:
+            return set(s.exec(select(CandidateRow.key).where(CandidateRow.campaign_id == campaign_id)))
+
+    def evaluations(self, campaign_id: int) -> list[tuple[CandidateRow, EvaluationRow]]:
+        """All evaluations in the order they were stored."""
+        with self.session() as s:
+            query = (select(CandidateRow, EvaluationRow)
+                     .join(EvaluationRow, EvaluationRow.candidate_id == CandidateRow.id)
+                     .where(CandidateRow.campaign_id == campaign_id).order_by(EvaluationRow.id))
+            return list(s.exec(query))
+
+    def count_evaluations(self, campaign_id: int) -> int:
+        with self.session() as s:
+            query = (select(func.count(EvaluationRow.id))
+                     .join(CandidateRow, EvaluationRow.candidate_id == CandidateRow.id)
+                     .where(CandidateRow.campaign_id == campaign_id))
+            return int(s.exec(query).one())
+
+    def iterations(self, campaign_id: int) -> list[IterationRow]:
+        with self.session() as s:
+            query = select(IterationRow).where(IterationRow.campaign_id == campaign_id).order_by(IterationRow.index)
+            return list(s.exec(query))
+
+    def selections(self, campaign_id: int) -> list[tuple[IterationRow, SelectionRow, CandidateRow]]:
+        with self.session() as s:
+            query = (select(IterationRow, SelectionRow, CandidateRow)
+                     .join(SelectionRow, SelectionRow.iteration_id == IterationRow.id)
+                     .join(CandidateRow, SelectionRow.candidate_id == CandidateRow.id)
+                     .where(IterationRow.campaign_id == campaign_id)
+                     .order_by(IterationRow.index, SelectionRow.rank))
+            return list(s.exec(query))
+
+    def model_versions(self, campaign_id: int) -> list[ModelVersionRow]:
+        with self.session() as s:
+            query = select(ModelVersionRow).where(ModelVersionRow.campaign_id == campaign_id).order_by(ModelVersionRow.id)
+            return list(s.exec(query))
+
+    def pending_batch(self, campaign_id: int) -> Batch | None:
+        """The batch that was selected but not yet (fully) evaluated, e.g. after a crash."""
+        with self.session() as s:
+            iteration = s.exec(select(IterationRow).where(IterationRow.campaign_id == campaign_id,
+                                                          IterationRow.status == "selected")
+                               .order_by(IterationRow.index)).first()
+            if iteration is None:
+                return None
+            rows = s.exec(select(CandidateRow).join(SelectionRow, SelectionRow.candidate_id == CandidateRow.id)
+                          .where(SelectionRow.iteration_id == iteration.id,
+                                 SelectionRow.approval != "rejected").order_by(SelectionRow.rank))
+            candidates = [Candidate(r.representation, kind=r.kind, agent=r.agent) for r in rows]
+            return Batch(iteration.id, iteration.index, candidates)
+
+    def next_iteration_index(self, campaign_id: int) -> int:
+        with self.session() as s:
+            last = s.exec(select(func.max(IterationRow.index)).where(IterationRow.campaign_id == campaign_id)).one()
+            return 0 if last is None else int(last) + 1
+
+    # writing -------------------------------------------------------------------------------
+    def record_selection(self, campaign_id: int, strategy: str, picks: Sequence[SelectedCandidate],
+                         model: dict | None = None, timings: dict | None = None, n_scored: int = 0) -> Batch:
+        """Store a newly selected batch (candidates, model version, scores) in one transaction."""
+        timings = timings or {}
+        with self.session() as s:
+            index = self.next_iteration_index(campaign_id)
+            model_row = None
+            if model is not None:
+                model_row = ModelVersionRow(campaign_id=campaign_id, iteration=index, kind=model.get("kind", "?"),
+                                            n_train=int(model.get("n_train", 0)), details=model)
+                s.add(model_row)
+                s.flush()
+            iteration = IterationRow(campaign_id=campaign_id, index=index, strategy=strategy,
+                                     model_version_id=model_row.id if model_row else None, n_scored=n_scored,
+                                     **{f"{k}_seconds": v for k, v in timings.items()})
+            s.add(iteration)
+            s.flush()
+            existing = {r.key: r for r in s.exec(select(CandidateRow).where(
+                CandidateRow.campaign_id == campaign_id, CandidateRow.key.in_([p.candidate.key for p in picks])))}
+            for rank, pick in enumerate(picks):
+                c = pick.candidate
+                row = existing.get(c.key)
+                if row is None:
+                    row = CandidateRow(campaign_id=campaign_id, key=c.key, kind=c.kind,
+                                       representation=c.representation, agent=c.agent)
+                    s.add(row)
+                    s.flush()
+                s.add(SelectionRow(iteration_id=iteration.id, candidate_id=row.id, rank=rank,
+                                   predicted_mean=pick.predicted_mean, predicted_std=pick.predicted_std,
+                                   acquisition_value=pick.acquisition_value))
+            s.add(EventRow(campaign_id=campaign_id, kind="selection",
+                           message=f"iteration {index}: {len(picks)} candidates selected by {strategy}"))
+            s.commit()
+            return Batch(iteration.id, index, [p.candidate for p in picks])
+
+    def unevaluated(self, batch: Batch, oracle: str, fidelity: str) -> list[Candidate]:
+        """The batch's candidates that have no evaluation by this oracle at this fidelity yet."""
+        with self.session() as s:
+            done = set(s.exec(select(CandidateRow.key).join(EvaluationRow, EvaluationRow.candidate_id == CandidateRow.id)
+                              .join(IterationRow, IterationRow.campaign_id == CandidateRow.campaign_id)
+                              .where(IterationRow.id == batch.iteration_id, EvaluationRow.oracle == oracle,
+                                     EvaluationRow.fidelity == fidelity)))
+        return [c for c in batch.candidates if c.key not in done]
+
+    def record_evaluations(self, campaign_id: int, batch: Batch, evaluations: Sequence[Evaluation],
+                           objective: Callable[[Evaluation], float | None], evaluate_seconds: float = 0.0) -> int:
+        """Store a batch's evaluations and mark it evaluated, in one transaction.
+
+        Idempotent: an evaluation that already exists for (candidate, oracle, fidelity) is skipped,
+        so storing the same batch twice never evaluates or counts a candidate twice.
+        """
+        with self.session() as s:
+            rows = {r.key: r for r in s.exec(select(CandidateRow).where(
+                CandidateRow.campaign_id == campaign_id, CandidateRow.key.in_([e.candidate_key for e in evaluations])))}
+            written = 0
+            for ev in evaluations:
+                cand = rows.get(ev.candidate_key)
+                if cand is None:
+                    raise KeyError(f"evaluation for unknown candidate {ev.candidate_key} in campaign {campaign_id}")
+                exists = s.exec(select(EvaluationRow.id).where(EvaluationRow.candidate_id == cand.id,
+                                                               EvaluationRow.oracle == ev.oracle,
+                                                               EvaluationRow.fidelity == ev.fidelity)).first()
+                if exists is not None:
+                    continue
+                s.add(EvaluationRow(candidate_id=cand.id, iteration_id=batch.iteration_id, oracle=ev.oracle,
+                                    fidelity=ev.fidelity, status=ev.status, reason=ev.reason,
+                                    values=ev.values_json(), objective=objective(ev), cost_seconds=ev.cost_seconds,
+                                    artefacts=ev.artefacts))
+                if not ev.ok:
+                    s.add(EventRow(campaign_id=campaign_id, kind="evaluation_failed", level="warning",
+                                   message=f"{cand.representation}: {ev.reason}", data={"key": ev.candidate_key}))
+                written += 1
+            iteration = s.get(IterationRow, batch.iteration_id)
+            iteration.status, iteration.finished_at = "evaluated", utcnow()
+            iteration.evaluate_seconds += evaluate_seconds
+            s.add(iteration)
+            s.commit()
+            return written
+
+
+def _sqlite_pragmas(connection, _record):
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers (amala status) never block the running campaign
+    cursor.close()

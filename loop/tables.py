@@ -1,0 +1,113 @@
+"""SQLModel tables of the campaign store. Only `amala.loop.store` writes them.
+
+Values that travel with their units (property measurements, model hyperparameters) are JSON
+columns; everything that is queried or joined on is a typed column.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Optional
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class CampaignRow(SQLModel, table=True):
+    __tablename__ = "campaign"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+    config: dict = Field(sa_column=Column(JSON, nullable=False))
+    status: str = "running"  # running | finished | stopped
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class CandidateRow(SQLModel, table=True):
+    __tablename__ = "candidate"
+    __table_args__ = (UniqueConstraint("campaign_id", "key"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    key: str = Field(index=True)  # hash of the canonical representation
+    kind: str  # smiles | composition | structure
+    representation: str
+    agent: str  # who proposed it
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ModelVersionRow(SQLModel, table=True):
+    __tablename__ = "model_version"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    iteration: int
+    kind: str
+    n_train: int
+    details: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class IterationRow(SQLModel, table=True):
+    """One batch: selected (waiting for evaluation) -> evaluated."""
+
+    __tablename__ = "iteration"
+    __table_args__ = (UniqueConstraint("campaign_id", "index"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    index: int
+    strategy: str
+    status: str = "selected"  # selected | evaluated
+    model_version_id: Optional[int] = Field(default=None, foreign_key="model_version.id")
+    n_scored: int = 0
+    fit_seconds: float = 0.0
+    score_seconds: float = 0.0
+    select_seconds: float = 0.0
+    evaluate_seconds: float = 0.0
+    created_at: datetime = Field(default_factory=utcnow)
+    finished_at: Optional[datetime] = None
+
+
+class SelectionRow(SQLModel, table=True):
+    """A candidate's membership in a batch, with the model's view of it when it was chosen."""
+
+    __tablename__ = "selection"
+    __table_args__ = (UniqueConstraint("iteration_id", "candidate_id"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    iteration_id: int = Field(foreign_key="iteration.id", index=True)
+    candidate_id: int = Field(foreign_key="candidate.id", index=True)
+    rank: int
+    predicted_mean: Optional[float] = None  # transformed objective, natural direction
+    predicted_std: Optional[float] = None
+    acquisition_value: Optional[float] = None
+    approval: str = "auto"  # auto | approved | rejected | added
+
+
+class EvaluationRow(SQLModel, table=True):
+    __tablename__ = "evaluation"
+    __table_args__ = (UniqueConstraint("candidate_id", "oracle", "fidelity"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    candidate_id: int = Field(foreign_key="candidate.id", index=True)
+    iteration_id: Optional[int] = Field(default=None, foreign_key="iteration.id", index=True)
+    oracle: str
+    fidelity: str
+    status: str  # ok | failed
+    reason: Optional[str] = None
+    values: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # name -> {value, unit, std}
+    objective: Optional[float] = None  # transformed objective (natural direction), for fast queries
+    cost_seconds: float = 0.0
+    artefacts: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class EventRow(SQLModel, table=True):
+    __tablename__ = "event"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    time: datetime = Field(default_factory=utcnow)
+    level: str = "info"
+    kind: str
+    message: str
+    data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -1,0 +1,45 @@
+"""The surrogate interface and the map from config names to surrogate and featurizer classes."""
+
+from __future__ import annotations
+
+from typing import Protocol, Sequence
+
+import torch
+
+
+class Surrogate(Protocol):
+    name: str
+    model: object  # a botorch.models.model.Model, or None when the surrogate has no Bayesian view
+
+    def encode(self, representations: Sequence[str]) -> torch.Tensor:
+        """Representations -> this model's input tensor (fingerprints, or rows of a similarity bank)."""
+
+    def fit(self, X: torch.Tensor, y: torch.Tensor) -> "Surrogate": ...
+
+    def predict(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    def describe(self) -> dict: ...
+
+
+def build_surrogate(spec, bank, seed: int = 0, previous: Surrogate | None = None) -> Surrogate:
+    """A fresh, unfitted surrogate. `bank` (a `SimilarityBank`) carries the campaign's featurizer
+    and similarity cache across iterations; `previous` (last iteration's model) seeds the GP's
+    hyperparameter search."""
+    from amala.models.gp import TanimotoGP
+    from amala.models.random_forest import RandomForest
+
+    if spec.kind == "gp":
+        warm = previous.hyperparameters() if isinstance(previous, TanimotoGP) and previous.model else None
+        return TanimotoGP(bank, warm_start=warm)
+    if spec.kind == "random_forest":
+        return RandomForest(bank.featurizer, n_estimators=spec.n_estimators, seed=seed)
+    raise ValueError(f"surrogate.kind: unknown surrogate {spec.kind!r}")
+
+
+def build_featurizer(spec):
+    from amala.models.featurizer import MorganFeaturizer
+
+    if spec.kind == "morgan":
+        return MorganFeaturizer(radius=spec.radius, n_bits=spec.n_bits, counts=spec.counts,
+                                count_cap=spec.count_cap)
+    raise ValueError(f"surrogate.featurizer.kind: unknown featurizer {spec.kind!r}")

@@ -1,0 +1,43 @@
+"""The result of evaluating one candidate with one oracle at one fidelity."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A number with its unit and, where the source gives one, its standard uncertainty."""
+
+    value: float
+    unit: str
+    std: float | None = None
+
+    def __post_init__(self):
+        if not math.isfinite(self.value):
+            raise ValueError(f"measurement value must be finite, got {self.value}")
+
+
+@dataclass
+class Evaluation:
+    candidate_key: str
+    oracle: str
+    fidelity: str
+    status: Literal["ok", "failed"]
+    values: dict[str, Measurement] = field(default_factory=dict)
+    reason: str | None = None
+    cost_seconds: float = 0.0
+    artefacts: dict[str, str] = field(default_factory=dict)  # name -> file path, never blobs
+
+    @classmethod
+    def failed(cls, candidate_key: str, oracle: str, fidelity: str, reason: str, cost_seconds: float = 0.0):
+        return cls(candidate_key, oracle, fidelity, "failed", reason=reason, cost_seconds=cost_seconds)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def values_json(self) -> dict:
+        return {name: asdict(m) for name, m in self.values.items()}

@@ -1,0 +1,29 @@
+"""The oracle interface and the map from config names to oracle classes."""
+
+from __future__ import annotations
+
+from typing import Protocol, Sequence
+
+from amala.agents.candidate import Candidate
+from amala.oracles.evaluation import Evaluation
+
+
+class TransientOracleError(RuntimeError):
+    """Raised (never for a bad candidate) when a retry may succeed: a busy queue, a lost node."""
+
+
+class Oracle(Protocol):
+    name: str
+    fidelity: str
+
+    def evaluate(self, candidates: Sequence[Candidate]) -> list[Evaluation]: ...
+
+
+def build_oracle(spec, table=None) -> Oracle:
+    from amala.oracles.lookup import LookupOracle
+
+    if spec.kind == "lookup":
+        if table is None:
+            raise ValueError("oracle.kind=lookup needs a dataset (data.dataset or data.path)")
+        return LookupOracle(table, properties=spec.properties, name=spec.name or "lookup")
+    raise ValueError(f"oracle.kind: unknown oracle {spec.kind!r}")

@@ -1,0 +1,45 @@
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from amala.flows.cli import app
+from amala.loop import benchmark
+from amala.loop.config import parse_config
+from amala.oracles import datasets
+
+KEYS = ["strategy", "seed", "e50", "found_at_100", "found_at_200", "found_at_500", "best_at_100", "best_at_500",
+        "seconds_per_iteration"]
+
+
+def test_parse_seeds():
+    assert benchmark.parse_seeds("0-4") == [0, 1, 2, 3, 4]
+    assert benchmark.parse_seeds("1,3-4") == [1, 3, 4]
+
+
+def test_metrics_on_a_subset_count_top_hits_exactly(htpmd_dir):
+    table = datasets.load("htpmd", htpmd_dir / "htpmd.csv", subset=400, seed=0)
+    cfg = parse_config({"name": "b", "budget": {"initial": 20, "max_evaluations": 60},
+                        "acquisition": {"batch_size": 10, "prescreen": 100, "mc_samples": 32}})
+    row = benchmark.run(cfg, table, "greedy", seed=1)
+    assert list(row) == KEYS
+    campaign_top = benchmark.top_set(table, benchmark.Campaign(
+        benchmark.strategy_config(cfg, "random", 0, None), store=benchmark.Store("sqlite://"), table=table))
+    assert len(campaign_top) == 4  # ceil(1% of 400)
+    assert 0 <= row["found_at_100"] <= 4 and row["found_at_500"] == row["found_at_100"]  # budget 60 < 100
+    assert row["best_at_500"] <= table.frame.conductivity.map(lambda v: __import__("math").log10(v)).max() + 1e-9
+
+
+def test_benchmark_command_prints_json_lines(htpmd_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("AMALA_DATA_DIR", str(htpmd_dir))
+    config = tmp_path / "b.yaml"
+    config.write_text("name: b\ndata: {subset: 300}\nbudget: {initial: 10, max_evaluations: 30}\n"
+                      "acquisition: {batch_size: 10, prescreen: 50, mc_samples: 32}\n"
+                      "surrogate: {n_estimators: 50}\n")
+    result = CliRunner().invoke(app, ["benchmark", str(config), "--seeds", "0", "--strategies", "random,greedy_rf"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.strip().splitlines()]
+    assert [r["strategy"] for r in rows] == ["random", "greedy_rf"]
+    assert all(list(r) == KEYS for r in rows)
+    bad = CliRunner().invoke(app, ["benchmark", str(config), "--strategies", "oracle"])
+    assert bad.exit_code == 2 and "unknown" in bad.output

@@ -1,0 +1,43 @@
+import numpy as np
+import pytest
+import torch
+
+from amala.models.featurizer import MorganFeaturizer
+from amala.models.kernels import tanimoto
+from amala.models.similarity import SimilarityBank
+
+SMILES = ["[Cu]OCCOCCOC(=O)[Au]", "[Cu]OCCOC(=O)[Au]", "[Cu]CC(C)CC[Au]", "[Cu]c1ccc(cc1)[Au]"]
+
+
+def test_thermometer_counts_make_tanimoto_equal_minmax():
+    f = MorganFeaturizer(counts=True, count_cap=4)
+    X = f(SMILES)
+    assert X.shape == (4, 2048 * 4) and set(X.unique().tolist()) <= {0.0, 1.0}
+    from rdkit import Chem
+    from rdkit.Chem import rdFingerprintGenerator
+    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
+    C = np.stack([np.minimum(gen.GetCountFingerprintAsNumPy(Chem.MolFromSmiles(s)), 4) for s in SMILES]).astype(float)
+    minmax = np.minimum(C[0], C[1]).sum() / np.maximum(C[0], C[1]).sum()
+    assert float(tanimoto(X[:1], X[1:2])) == pytest.approx(minmax)
+    # repeating an ether unit changes counts, so similarity is below 1 though the bit sets overlap heavily
+    assert float(tanimoto(X[:1], X[1:2])) < 1.0
+
+
+def test_cache_returns_identical_vectors_and_bad_smiles_fail_clearly():
+    f = MorganFeaturizer()
+    first = f(SMILES[:1])
+    assert torch.equal(first, f(SMILES[:1]))
+    with pytest.raises(ValueError, match="cannot parse"):
+        f(["C1CC"])
+
+
+def test_similarity_bank_grows_and_matches_direct_computation():
+    f = MorganFeaturizer(counts=True)
+    bank = SimilarityBank(f)
+    rows = bank.encode(SMILES[:2])
+    assert rows.tolist() == [[0.0], [1.0]]
+    bank.encode(SMILES)  # two new molecules appended, old rows unchanged
+    assert len(bank) == 4
+    direct = tanimoto(f(SMILES).float(), f(SMILES).float())
+    assert torch.allclose(bank.gram, direct, atol=1e-6)
+    assert torch.allclose(bank.gram.diagonal(), torch.ones(4))

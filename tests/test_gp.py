@@ -1,0 +1,48 @@
+import numpy as np
+import torch
+from botorch.posteriors import GPyTorchPosterior
+
+from amala.models.featurizer import MorganFeaturizer
+from amala.models.gp import TanimotoGP
+from amala.models.similarity import SimilarityBank
+
+
+def _library(n=120, seed=0):
+    """Repeat units with varied ether / alkyl / amine content: a fingerprint-learnable space."""
+    rng = np.random.default_rng(seed)
+    parts = ["OCC", "CC", "NCC", "C(C)C", "SCC", "OC(=O)"]
+    smiles = set()
+    while len(smiles) < n:
+        body = "".join(rng.choice(parts, size=rng.integers(2, 7)))
+        smiles.add(f"[Cu]{body}[Au]")
+    return sorted(smiles)
+
+
+def test_gp_learns_a_fingerprint_function_better_than_the_mean():
+    smiles = _library()
+    target = torch.tensor([s.count("OCC") - 0.5 * s.count("SCC") for s in smiles], dtype=torch.float64)
+    bank = SimilarityBank(MorganFeaturizer(counts=True))
+    X = bank.encode(smiles)
+    perm = torch.randperm(len(smiles), generator=torch.Generator().manual_seed(0))
+    train, test = perm[:80], perm[80:]
+    gp = TanimotoGP(bank).fit(X[train], target[train])
+    mean, std = gp.predict(X[test])
+    mae_gp = (mean - target[test]).abs().mean()
+    mae_mean = (target[train].mean() - target[test]).abs().mean()
+    assert mae_gp < 0.5 * mae_mean, (mae_gp, mae_mean)
+    assert (std > 0).all()
+    # training points are predicted with less uncertainty than held-out ones
+    assert gp.predict(X[train])[1].mean() < std.mean()
+
+
+def test_gp_is_a_botorch_model_and_warm_start_reuses_hyperparameters():
+    smiles = _library(40, seed=1)
+    y = torch.tensor([s.count("C") for s in smiles], dtype=torch.float64)
+    bank = SimilarityBank(MorganFeaturizer())
+    X = bank.encode(smiles)
+    gp = TanimotoGP(bank).fit(X, y)
+    posterior = gp.model.posterior(X[:5].unsqueeze(0))
+    assert isinstance(posterior, GPyTorchPosterior) and posterior.mean.shape == (1, 5, 1)
+    assert posterior.rsample(torch.Size([3])).shape == (3, 1, 5, 1)
+    warm = TanimotoGP(bank, warm_start=gp.hyperparameters()).fit(X, y)
+    assert abs(warm.describe()["outputscale"] - gp.describe()["outputscale"]) < 0.05 * gp.describe()["outputscale"] + 1e-3
