@@ -152,8 +152,9 @@ def benchmark(config: Path = typer.Argument(..., help="campaign YAML (a lookup-o
     except ValueError as exc:
         _fail(str(exc) if isinstance(exc, datasets.DatasetError) else f"--seeds: cannot parse {seeds!r}")
     torch.set_num_threads(max(1, os.cpu_count() or 1))
-    for row in bench.run_many(cfg, table, names, seed_list, budget):
+    for row, note in bench.run_many(cfg, table, names, seed_list, budget):
         print(json.dumps(row), flush=True)
+        err.print(f"{row['strategy']} seed {row['seed']}: {note}", highlight=False)
 
 
 @data_app.command("fetch")

@@ -62,11 +62,28 @@ def top_set(table: datasets.Table, campaign: Campaign, fraction: float = 0.01) -
 
 def run(config: CampaignConfig, table: datasets.Table, strategy: str, seed: int,
         budget: int | None = None) -> dict:
+    """One retrospective campaign; the row of metrics the benchmark prints."""
+    return metrics(_replay(config, table, strategy, seed, budget), table, strategy, seed)
+
+
+def _replay(config, table, strategy, seed, budget) -> Campaign:
     cfg = strategy_config(config, strategy, seed, budget)
     campaign = Campaign(cfg, store=Store("sqlite://"), table=table)
     while campaign.stop_reason() is None and campaign.step() is not None:
         pass
-    return metrics(campaign, table, strategy, seed)
+    return campaign
+
+
+def last_iteration_note(campaign: Campaign) -> str:
+    """Human-readable cost of the final model iteration (the largest training set)."""
+    model_iterations = [i for i in campaign.store.iterations(campaign.id) if i.model_version_id is not None]
+    if not model_iterations:
+        return "no model iterations"
+    last = model_iterations[-1]
+    n_train = campaign.store.model_versions(campaign.id)[-1].n_train
+    return (f"last iteration: fit {last.fit_seconds:.2f} s + score {last.score_seconds:.2f} s + select "
+            f"{last.select_seconds:.2f} s = {last.fit_seconds + last.score_seconds + last.select_seconds:.2f} s "
+            f"at {n_train} observations")
 
 
 def metrics(campaign: Campaign, table: datasets.Table, strategy: str, seed: int) -> dict:
@@ -74,7 +91,7 @@ def metrics(campaign: Campaign, table: datasets.Table, strategy: str, seed: int)
     need = math.ceil(len(top) / 2)
     evaluations = campaign.store.evaluations(campaign.id)
     hits = np.cumsum([c.representation in top for c, _ in evaluations])
-    sign = 1 if campaign.objective.direction == "maximize" else -1
+    sign = campaign.objective.sign
     values = [sign * e.objective if e.objective is not None else -np.inf for _, e in evaluations]
     best = sign * np.maximum.accumulate(values)
     reached = np.nonzero(hits >= need)[0]
@@ -91,7 +108,9 @@ def metrics(campaign: Campaign, table: datasets.Table, strategy: str, seed: int)
 
 
 def run_many(config: CampaignConfig, table: datasets.Table, strategies: list[str], seeds: list[int],
-             budget: int | None = None) -> Iterator[dict]:
+             budget: int | None = None) -> Iterator[tuple[dict, str]]:
+    """(metrics row, note on the last iteration's cost) per (seed, strategy)."""
     for seed in seeds:
         for strategy in strategies:
-            yield run(config, table, strategy, seed, budget)
+            campaign = _replay(config, table, strategy, seed, budget)
+            yield metrics(campaign, table, strategy, seed), last_iteration_note(campaign)

@@ -72,14 +72,13 @@ class Campaign:
     def observations(self) -> Observations:
         pairs = [(c, e) for c, e in self.store.evaluations(self.id) if e.objective is not None]
         candidates = [Candidate(c.representation, kind=c.kind, agent=c.agent) for c, _ in pairs]
-        y = torch.tensor([self.objective.from_model(e.objective) for _, e in pairs], dtype=torch.float64)
+        y = torch.tensor([self.objective.sign * e.objective for _, e in pairs], dtype=torch.float64)
         return Observations(candidates, y)
 
     def best(self) -> float | None:
-        values = [e.objective for _, e in self.store.evaluations(self.id) if e.objective is not None]
-        if not values:
-            return None
-        return max(values) if self.objective.direction == "maximize" else min(values)
+        values = [self.objective.sign * e.objective for _, e in self.store.evaluations(self.id)
+                  if e.objective is not None]
+        return self.objective.sign * max(values) if values else None
 
     def stop_reason(self, iterations_this_run: int = 0, max_iterations: int | None = None) -> Stop | None:
         """Why the campaign should stop now, or None to go on. Checked only between batches."""
@@ -98,7 +97,7 @@ class Campaign:
 
     def _batches_since_improvement(self) -> int:
         best, stale = None, 0
-        sign = 1 if self.objective.direction == "maximize" else -1
+        sign = self.objective.sign
         by_iteration: dict[int, list[float]] = {}
         for _, e in self.store.evaluations(self.id):
             if e.objective is not None and e.iteration_id is not None:
@@ -148,7 +147,7 @@ class Campaign:
         picks = select(acq.strategy, surrogate, X, X_train, q, seed, mean=mean, std=std, ucb_beta=acq.ucb_beta,
                        prescreen=acq.prescreen, mc_samples=acq.mc_samples)
         t3 = time.perf_counter()
-        chosen = [SelectedCandidate(candidates[p.index], self.objective.from_model(float(mean[p.index])),
+        chosen = [SelectedCandidate(candidates[p.index], self.objective.sign * float(mean[p.index]),
                                     float(std[p.index]), p.acquisition_value) for p in picks]
         model = {**surrogate.describe(), "featurizer": self.bank.featurizer.describe(), "seed": seed,
                  "objective": self.objective.label}

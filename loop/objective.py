@@ -32,14 +32,11 @@ class Objective:
             return math.log10(value)
         return value
 
-    def to_model(self, value: float) -> float:
-        """Property value -> what the surrogate learns (always 'higher is better')."""
-        t = self.transformed(value)
-        return t if self.direction == "maximize" else -t
-
-    def from_model(self, value: float) -> float:
-        """Model-space value -> transformed objective in its natural direction."""
-        return value if self.direction == "maximize" else -value
+    @property
+    def sign(self) -> int:
+        """+1 or -1: transformed objective x sign is what the surrogate learns ('higher is better').
+        Its own inverse, so it also maps model predictions back to the natural direction."""
+        return 1 if self.direction == "maximize" else -1
 
     def of(self, evaluation: Evaluation) -> float | None:
         """Transformed objective of an evaluation, or None when it failed or lacks the property."""

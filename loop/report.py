@@ -71,7 +71,7 @@ def write_report(store: Store, campaign: CampaignRow, objective: Objective, out_
     evaluations = store.evaluations(campaign.id)
     selections = {c.key: (it, sel) for it, sel, c in store.selections(campaign.id)}
     maximize = objective.direction == "maximize"
-    sign = 1 if maximize else -1
+    sign = objective.sign
     values = np.array([e.objective if e.objective is not None else np.nan for _, e in evaluations])
     ok = ~np.isnan(values)
 

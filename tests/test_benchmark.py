@@ -38,7 +38,7 @@ def test_benchmark_command_prints_json_lines(htpmd_dir, tmp_path, monkeypatch):
                       "surrogate: {n_estimators: 50}\n")
     result = CliRunner().invoke(app, ["benchmark", str(config), "--seeds", "0", "--strategies", "random,greedy_rf"])
     assert result.exit_code == 0, result.output
-    rows = [json.loads(line) for line in result.output.strip().splitlines()]
+    rows = [json.loads(line) for line in result.stdout.strip().splitlines()]
     assert [r["strategy"] for r in rows] == ["random", "greedy_rf"]
     assert all(list(r) == KEYS for r in rows)
     bad = CliRunner().invoke(app, ["benchmark", str(config), "--strategies", "oracle"])
