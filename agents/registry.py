@@ -30,12 +30,12 @@ class Agent(Protocol):
     def propose(self, context: ProposalContext, n: int | None = None) -> list[Candidate]: ...
 
 
-def build_agent(spec, pool_table=None) -> Agent:
+def build_agent(spec, pool: list[str] | None = None) -> Agent:
     """Instantiate the agent a config entry names (`spec.kind`)."""
     from amala.agents.pool import PoolAgent
 
     if spec.kind == "pool":
-        if pool_table is None:
+        if pool is None:
             raise ValueError("agents[].kind=pool needs a dataset (data.dataset or data.path)")
-        return PoolAgent(pool_table, name=spec.name or "pool")
+        return PoolAgent(pool, name=spec.name or "pool")
     raise ValueError(f"agents[].kind: unknown agent {spec.kind!r}")

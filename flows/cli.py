@@ -65,6 +65,12 @@ def run(config: Path = typer.Argument(..., help="campaign YAML"),
 
     cfg = _load(config)
     try:
+        from amala.oracles.datasets import resolve_path
+
+        resolve_path(cfg.data.dataset, cfg.data.path)  # fail in one line before Prefect starts
+    except DatasetError as exc:
+        _fail(str(exc))
+    try:
         result = campaign_flow(str(config), max_iterations=iterations, progress=progress and sys.stderr.isatty())
     except (DatasetError, ValueError) as exc:
         _fail(str(exc).splitlines()[0])

@@ -17,14 +17,15 @@ from amala.loop.config import CampaignConfig
 from amala.loop.store import Store
 from amala.oracles import datasets
 
-# benchmark name -> (surrogate kind, acquisition strategy)
+# benchmark name -> (surrogate kind, acquisition strategy, featurizer overrides)
 STRATEGIES = {
-    "qlognei": ("gp", "qlognei"),
-    "qucb": ("gp", "qucb"),
-    "thompson": ("gp", "thompson"),
-    "greedy": ("gp", "greedy"),
-    "random": ("gp", "random"),
-    "greedy_rf": ("random_forest", "greedy"),
+    "qlognei": ("gp", "qlognei", {}),
+    "qucb": ("gp", "qucb", {}),
+    "thompson": ("gp", "thompson", {}),
+    "greedy": ("gp", "greedy", {}),
+    "random": ("gp", "random", {}),
+    # the classic baseline exactly as usually published: 500 trees on 2048-bit radius-2 Morgan bits
+    "greedy_rf": ("random_forest", "greedy", {"radius": 2, "n_bits": 2048, "counts": False}),
 }
 CHECKPOINTS = (100, 200, 500)
 
@@ -41,8 +42,9 @@ def parse_seeds(text: str) -> list[int]:
 def strategy_config(config: CampaignConfig, strategy: str, seed: int, budget: int | None) -> CampaignConfig:
     if strategy not in STRATEGIES:
         raise ValueError(f"--strategies: unknown {strategy!r} (choose from {sorted(STRATEGIES)})")
-    surrogate, acquisition = STRATEGIES[strategy]
+    surrogate, acquisition, featurizer = STRATEGIES[strategy]
     data = config.model_dump()
+    data["surrogate"]["featurizer"].update(featurizer)
     data.update(name=f"benchmark-{strategy}-{seed}", seed=seed, database="sqlite://")
     data["surrogate"]["kind"] = surrogate
     data["acquisition"]["strategy"] = acquisition
