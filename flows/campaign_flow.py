@@ -8,12 +8,15 @@ the next run of the same config resumes from the database.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.runtime import flow_run
 from prefect.cache_policies import NO_CACHE
+from prefect.logging.handlers import PrefectConsoleHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from amala.loop.campaign import Campaign, Stop
@@ -26,7 +29,7 @@ def select_task(campaign: Campaign) -> Batch | None:
     return campaign.select_batch(campaign.propose())
 
 
-@task(name="evaluate", cache_policy=NO_CACHE, retry_delay_seconds=5)
+@task(name="evaluate", cache_policy=NO_CACHE)
 def evaluate_task(campaign: Campaign, batch: Batch) -> tuple[list, float]:
     start = time.perf_counter()
     evaluations = campaign.evaluate(batch)
@@ -36,6 +39,23 @@ def evaluate_task(campaign: Campaign, batch: Batch) -> tuple[list, float]:
 @task(name="record", cache_policy=NO_CACHE)
 def record_task(campaign: Campaign, batch: Batch, evaluations: list, seconds: float):
     return campaign.record(batch, evaluations, seconds)
+
+
+@contextlib.contextmanager
+def _quiet_console(active: bool):
+    """While the progress bar is drawn, keep Prefect's per-task INFO lines off the terminal (they
+    still reach the Prefect API and UI); warnings and errors are still printed."""
+    handlers = [h for name in ("", "prefect") for h in logging.getLogger(name).handlers
+                if isinstance(h, PrefectConsoleHandler)]
+    levels = [h.level for h in handlers]
+    if active:
+        for h in handlers:
+            h.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for h, level in zip(handlers, levels):
+            h.setLevel(level)
 
 
 def _config(config: str | Path | dict | CampaignConfig) -> CampaignConfig:
@@ -55,10 +75,12 @@ def campaign_flow(config: str | dict, max_iterations: int | None = None, progres
     logger.info("campaign %s: %d evaluations stored, database %s", cfg.name, campaign.n_evaluations(),
                 campaign.store.url)
     campaign.store.set_status(campaign.id, "running", f"run started (Prefect flow run {flow_run.name})")
-    evaluate = evaluate_task.with_options(retries=cfg.oracle.retries)
+    evaluate = evaluate_task.with_options(retries=cfg.oracle.retries,
+                                          retry_delay_seconds=cfg.oracle.retry_delay_seconds)
     iterations = 0
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("best {task.fields[best]}"), TimeElapsedColumn(), disable=not progress) as bar:
+    with _quiet_console(progress), Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("best {task.fields[best]}"), TimeElapsedColumn(), disable=not progress) as bar:
         bar_task = bar.add_task(cfg.name, total=cfg.budget.max_evaluations, completed=campaign.n_evaluations(),
                                 best="-")
         while (stop := campaign.stop_reason(iterations, max_iterations)) is None:

@@ -44,7 +44,8 @@ class OracleSpec(_Strict):
     kind: Literal["lookup"] = "lookup"
     name: str | None = None
     properties: list[str] | None = None  # default: the objective plus everything the table has
-    retries: int = Field(2, ge=0)
+    retries: int = Field(2, ge=0, description="retries of a batch evaluation that raised (a transient error)")
+    retry_delay_seconds: float = Field(10.0, ge=0)
 
 
 class FeaturizerSpec(_Strict):

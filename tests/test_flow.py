@@ -68,3 +68,25 @@ def test_campaign_runs_resumes_and_never_evaluates_twice(data_env, prefect_serve
     assert "random search" not in html or (data_env / "runs" / "e2e" / "report" / "best_so_far.png").is_file()
     assert "<svg" in html and "conductivity [S/cm]" in html and "li_diffusivity [cm^2/s]" in html
     assert (data_env / "runs" / "e2e" / "report" / "prediction_vs_result.png").stat().st_size > 1000
+
+
+def test_oracle_task_retries_a_transient_error(data_env, prefect_server, monkeypatch):
+    from amala.oracles.lookup import LookupOracle
+    from amala.oracles.registry import TransientOracleError
+
+    calls = {"n": 0}
+    real = LookupOracle.evaluate
+
+    def flaky(self, candidates):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise TransientOracleError("queue busy")
+        return real(self, candidates)
+
+    monkeypatch.setattr(LookupOracle, "evaluate", flaky)
+    config = {**CONFIG, "name": "flaky", "budget": {"initial": 10, "max_evaluations": 10},
+              "oracle": {**CONFIG["oracle"], "retries": 1, "retry_delay_seconds": 0}}
+    path = data_env / "flaky.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = campaign_flow(str(path))
+    assert calls["n"] == 2 and result["evaluations"] == 10 and result["final"]
