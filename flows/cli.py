@@ -160,7 +160,7 @@ def benchmark(config: Path = typer.Argument(..., help="campaign YAML (a lookup-o
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     for row, note in bench.run_many(cfg, table, names, seed_list, budget):
         print(json.dumps(row), flush=True)
-        err.print(f"{row['strategy']} seed {row['seed']}: {note}", highlight=False)
+        err.print(f"{row['strategy']} seed {row['seed']}: {note}", highlight=False, soft_wrap=True)
 
 
 @data_app.command("fetch")

@@ -159,7 +159,8 @@ best: <b>{best_text}</b> · report written {datetime.now(timezone.utc):%Y-%m-%d 
 {calibration}
 <h2>Top {len(ranked)} candidates</h2>
 <p>Objective column: {html.escape(objective.label)}. Prediction: the surrogate's mean ± std of the objective when the
-candidate was selected. {uncertainty_note}</p>
+candidate was selected. Acquisition: the value of the acquisition function when picked (for qLogNEI the
+natural log of the expected improvement, for greedy the predicted mean). {uncertainty_note}</p>
 <table><tr><th>#</th><th>structure</th><th>SMILES</th><th>objective</th>{head}<th>proposed by</th>
 <th>iteration (strategy)</th><th>prediction</th><th>acquisition</th><th>oracle</th></tr>{''.join(rows)}</table>
 <h2>Failed evaluations ({len(failures)})</h2>

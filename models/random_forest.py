@@ -26,7 +26,8 @@ class RandomForest:
         return self.featurizer(smiles)
 
     def fit(self, X: torch.Tensor, y: torch.Tensor) -> "RandomForest":
-        self.forest.fit(X.numpy().astype(np.float32), y.numpy().ravel())
+        self._y = y.numpy().ravel()
+        self.forest.fit(X.numpy().astype(np.float32), self._y)
         self._fitted = True
         return self
 
@@ -38,4 +39,5 @@ class RandomForest:
         return torch.from_numpy(per_tree.mean(0)), torch.from_numpy(per_tree.std(0))
 
     def describe(self) -> dict:
-        return {"kind": "random_forest", "n_estimators": self.forest.n_estimators}
+        return {"kind": "random_forest", "n_estimators": self.forest.n_estimators,
+                "n_train": len(self._y)}
