@@ -50,7 +50,7 @@ class OracleSpec(_Strict):
 
 class FeaturizerSpec(_Strict):
     kind: Literal["morgan"] = "morgan"
-    radius: int = Field(2, ge=0, le=6)
+    radius: int = Field(3, ge=0, le=6)  # r3 counts: best and steadiest in BENCHMARKS.md
     n_bits: int = Field(2048, ge=64)
     counts: bool = True
     count_cap: int = Field(4, ge=1, le=16)
