@@ -19,7 +19,7 @@ from rdkit.Chem import rdFingerprintGenerator
 
 
 class MorganFeaturizer:
-    def __init__(self, radius: int = 2, n_bits: int = 2048, counts: bool = False, count_cap: int = 4,
+    def __init__(self, radius: int = 3, n_bits: int = 2048, counts: bool = True, count_cap: int = 4,
                  cache_size: int = 200_000):
         if radius < 0 or n_bits < 8 or count_cap < 1:
             raise ValueError("featurizer: radius >= 0, n_bits >= 8 and count_cap >= 1 are required")
