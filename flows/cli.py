@@ -75,7 +75,8 @@ def run(config: Path = typer.Argument(..., help="campaign YAML"),
     except (DatasetError, ValueError) as exc:
         _fail(str(exc).splitlines()[0])
     best = "—" if result["best"] is None else f"{result['best']:.4f}"
-    console.print(f"campaign {cfg.name}: {result['stop']}; {result['evaluations']} evaluations, best {best}")
+    console.print(f"campaign {cfg.name}: {result['stop']}; {result['evaluations']} evaluations, best {best}",
+                  soft_wrap=True)
     console.print(f"database: {result['database']}  ·  report: amala report {cfg.name}")
 
 
