@@ -65,7 +65,7 @@ def test_campaign_runs_resumes_and_never_evaluates_twice(data_env, prefect_serve
     report = runner.invoke(app, ["report", "e2e"])
     assert report.exit_code == 0, report.output
     html = (data_env / "runs" / "e2e" / "report" / "report.html").read_text()
-    assert "random search" not in html or (data_env / "runs" / "e2e" / "report" / "best_so_far.png").is_file()
+    assert (data_env / "runs" / "e2e" / "report" / "best_so_far.png").stat().st_size > 1000
     assert "<svg" in html and "conductivity [S/cm]" in html and "li_diffusivity [cm^2/s]" in html
     assert (data_env / "runs" / "e2e" / "report" / "prediction_vs_result.png").stat().st_size > 1000
 
