@@ -18,7 +18,7 @@ from ase.formula import Formula
 from ase.units import _amu
 
 # Formal charges (e) used to check neutrality; the MD potential's partial charges scale these.
-FORMAL_CHARGE = {"Li": 1, "Na": 1, "K": 1, "Mg": 2, "Ca": 2, "Al": 3, "B": 3, "Si": 4, "Ti": 4, "P": 5, "O": -2}
+FORMAL_CHARGE = {"Li": 1, "Na": 1, "K": 1, "Mg": 2, "Ca": 2, "Al": 3, "Si": 4, "Ti": 4, "P": 5, "O": -2}
 
 
 class CellError(ValueError):
