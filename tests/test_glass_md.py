@@ -1,0 +1,46 @@
+"""The melt-quench-diffuse protocol, run for real in LAMMPS on small Li2O-2SiO2 cells (seconds).
+
+The quick profile's numbers are rough (a 150-atom cell, 10 ps per temperature); these tests check
+the pipeline and its failure reasons, not the physics of the glass (that is BENCHMARKS.md's job)."""
+
+import math
+from dataclasses import replace
+
+import pytest
+
+from amala.oracles import glass_md
+from amala.oracles.glass_cell import build
+
+DISILICATE = {"Li2O": 1 / 3, "SiO2": 2 / 3}
+
+
+def test_quick_profile_gives_diffusivities_and_an_arrhenius_fit_with_uncertainties(tmp_path):
+    profile = glass_md.PROFILES["quick"]
+    cell = build(DISILICATE, 2.35, target_atoms=profile.n_atoms, seed=0, min_distance=1.7)
+    result = glass_md.run(cell.atoms, profile, tmp_path, seed=0)
+    assert sorted(result.diffusivities) == sorted(profile.temperatures_K)
+    for T, d in result.diffusivities.items():
+        assert 1e-8 < d.value_cm2_s < 1e-3 and 0 < d.std_cm2_s  # cm2/s, with an error bar
+        assert 0 < d.window_ps[0] < d.window_ps[1] <= profile.production_ps + 1e-9
+        sigma, sigma_std = result.conductivities_S_cm[T]
+        assert sigma > 0 and sigma_std > 0
+    assert math.isfinite(result.arrhenius.ea_eV) and result.arrhenius.ea_std_eV > 0
+    value, std = result.arrhenius.log10_sigma(300.0)
+    assert math.isfinite(value) and std > 0
+    energy, spread = result.energy_eV_per_atom
+    assert -20 < energy < -5 and spread > 0
+    assert result.lammps_version.isdigit() and result.log.is_file()
+
+
+def test_a_run_too_short_to_be_diffusive_fails_with_the_reason(tmp_path):
+    profile = replace(glass_md.PROFILES["quick"], melt_ps=1.0, equilibrate_ps=0.5, production_ps=0.5)
+    cell = build(DISILICATE, 2.35, target_atoms=100, seed=0, min_distance=1.7)
+    with pytest.raises(glass_md.SimulationFailed, match="not linear in time"):
+        glass_md.run(cell.atoms, profile, tmp_path)
+
+
+def test_an_unphysically_dense_cell_fails_with_the_reason(tmp_path):
+    profile = replace(glass_md.PROFILES["quick"], melt_ps=1.0, equilibrate_ps=0.5, production_ps=2.0)
+    cell = build(DISILICATE, 6.0, target_atoms=100, seed=0, min_distance=1.0)
+    with pytest.raises(glass_md.SimulationFailed, match="pressure .* GPa .* unphysical"):
+        glass_md.run(cell.atoms, profile, tmp_path)
