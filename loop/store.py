@@ -230,7 +230,7 @@ class Store:
                 s.add(EvaluationRow(candidate_id=cand.id, iteration_id=batch.iteration_id, oracle=ev.oracle,
                                     fidelity=ev.fidelity, status=ev.status, reason=ev.reason,
                                     values=ev.values_json(), objective=objective(ev), cost_seconds=ev.cost_seconds,
-                                    artefacts=ev.artefacts))
+                                    artefacts=ev.artefacts, provenance=ev.provenance))
                 if not ev.ok:
                     s.add(EventRow(campaign_id=campaign_id, kind="evaluation_failed", level="warning",
                                    message=f"{cand.representation}: {ev.reason}", data={"key": ev.candidate_key}))

@@ -99,6 +99,7 @@ class EvaluationRow(SQLModel, table=True):
     objective: Optional[float] = None  # transformed objective (natural direction), for fast queries
     cost_seconds: float = 0.0
     artefacts: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    provenance: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
 
 

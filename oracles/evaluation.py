@@ -30,6 +30,7 @@ class Evaluation:
     reason: str | None = None
     cost_seconds: float = 0.0
     artefacts: dict[str, str] = field(default_factory=dict)  # name -> file path, never blobs
+    provenance: dict = field(default_factory=dict)  # how the number was made: profile, seed, code versions
 
     @classmethod
     def failed(cls, candidate_key: str, oracle: str, fidelity: str, reason: str, cost_seconds: float = 0.0):
