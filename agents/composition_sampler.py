@@ -1,0 +1,48 @@
+"""Proposes glass compositions spread evenly over the allowed region of composition space.
+
+The region: each component's mole fraction within its bounds, all summing to 1. Scrambled Sobol
+points (scipy.stats.qmc) fill the box of the first k-1 components; the last component takes the
+remainder, and points where it falls outside its bounds are dropped. Low-discrepancy points cover
+the region more evenly than independent random draws, which matters for a small initial design.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import qmc
+
+from amala.agents.candidate import Candidate
+from amala.agents.composition import canonical_composition
+from amala.agents.registry import ProposalContext
+
+
+class CompositionSampler:
+    def __init__(self, bounds: dict[str, tuple[float, float]], n: int = 64, name: str = "composition"):
+        if len(bounds) < 2:
+            raise ValueError("agents[].bounds: a glass needs at least two components")
+        for component, (lo, hi) in bounds.items():
+            if not 0 <= lo <= hi <= 1:
+                raise ValueError(f"agents[].bounds.{component}: need 0 <= low <= high <= 1, got [{lo}, {hi}]")
+        if sum(lo for lo, _ in bounds.values()) > 1 or sum(hi for _, hi in bounds.values()) < 1:
+            raise ValueError(f"agents[].bounds: no composition within {bounds} sums to 1")
+        self.bounds, self.n, self.name = dict(bounds), n, name
+
+    def propose(self, context: ProposalContext, n: int | None = None) -> list[Candidate]:
+        wanted = n or self.n
+        names = list(self.bounds)
+        lows = np.array([self.bounds[c][0] for c in names])
+        highs = np.array([self.bounds[c][1] for c in names])
+        sampler = qmc.Sobol(d=len(names) - 1, scramble=True, seed=context.rng(self.name))
+        found: dict[str, Candidate] = {}
+        for _ in range(64):  # rounds of 2^m points until enough valid, new compositions
+            points = qmc.scale(sampler.random(256), lows[:-1], highs[:-1])
+            last = 1 - points.sum(1)
+            ok = (last >= lows[-1]) & (last <= highs[-1])
+            for row, rest in zip(points[ok], last[ok]):
+                candidate = Candidate(canonical_composition(dict(zip(names, [*row, rest]))), kind="composition",
+                                      agent=self.name)
+                if candidate.key not in context.known_keys:
+                    found.setdefault(candidate.key, candidate)
+                if len(found) >= wanted:
+                    return list(found.values())
+        return list(found.values())

@@ -1,0 +1,34 @@
+import numpy as np
+import pytest
+
+from amala.agents import ProposalContext
+from amala.agents.composition import parse_composition
+from amala.agents.composition_sampler import CompositionSampler
+
+BOUNDS = {"Li2O": (0.2, 0.5), "SiO2": (0.3, 0.8), "P2O5": (0.0, 0.15), "Al2O3": (0.0, 0.1)}
+
+
+def test_proposals_respect_bounds_sum_to_one_and_are_reproducible():
+    agent = CompositionSampler(BOUNDS, n=40)
+    first = agent.propose(ProposalContext(iteration=0, seed=3))
+    again = agent.propose(ProposalContext(iteration=0, seed=3))
+    assert len(first) == 40 and [c.key for c in first] == [c.key for c in again]
+    for c in first:
+        fractions = parse_composition(c.representation)
+        assert sum(fractions.values()) == pytest.approx(1, abs=1e-5)
+        for name, (lo, hi) in BOUNDS.items():
+            assert lo - 1e-6 <= fractions.get(name, 0.0) <= hi + 1e-6
+        assert c.kind == "composition" and c.agent == "composition"
+    li = np.array([parse_composition(c.representation)["Li2O"] for c in first])
+    assert li.min() < 0.27 and li.max() > 0.43  # spread over the allowed range, not clumped
+
+
+def test_known_candidates_are_not_proposed_again_and_bad_bounds_are_refused():
+    agent = CompositionSampler(BOUNDS, n=10)
+    first = agent.propose(ProposalContext(iteration=0, seed=1))
+    later = agent.propose(ProposalContext(iteration=0, seed=1, known_keys={c.key for c in first}))
+    assert not {c.key for c in first} & {c.key for c in later}
+    with pytest.raises(ValueError, match="sums to 1"):
+        CompositionSampler({"Li2O": (0.0, 0.2), "SiO2": (0.0, 0.3)})
+    with pytest.raises(ValueError, match="bounds.SiO2"):
+        CompositionSampler({"Li2O": (0.0, 0.5), "SiO2": (0.9, 0.5)})
