@@ -32,8 +32,11 @@ class Agent(Protocol):
 
 def build_agent(spec, pool: list[str] | None = None) -> Agent:
     """Instantiate the agent a config entry names (`spec.kind`)."""
+    from amala.agents.composition_sampler import CompositionSampler
     from amala.agents.pool import PoolAgent
 
+    if spec.kind == "composition":
+        return CompositionSampler(spec.bounds, n=spec.n, name=spec.name or "composition")
     if spec.kind == "pool":
         if pool is None:
             raise ValueError("agents[].kind=pool needs a dataset (data.dataset or data.path)")

@@ -116,6 +116,7 @@ def report(campaign: str = typer.Argument(..., help="campaign name"),
            db: Optional[str] = typer.Option(None, help="SQLAlchemy URL of the store"),
            out: Optional[Path] = typer.Option(None, help="output folder (default runs/<campaign>/report)")):
     """Write the HTML + PNG report of a campaign."""
+    from amala.loop.campaign import Campaign
     from amala.loop.config import CampaignConfig
     from amala.loop.objective import Objective
     from amala.loop.report import write_report
@@ -126,13 +127,15 @@ def report(campaign: str = typer.Argument(..., help="campaign name"),
     if row is None:
         _fail(f"campaign {campaign!r} is not in {store.url}")
     cfg = CampaignConfig.model_validate(row.config)
-    pool_values, unit = None, datasets.spec(cfg.data.dataset).units.get(cfg.objective.property, "?")
-    objective = Objective(cfg.objective, unit)
+    pool_values = None
     try:
-        table = datasets.load(cfg.data.dataset, cfg.data.path, cfg.data.subset, cfg.seed)
-        pool_values = table.frame[cfg.objective.property].map(objective.transformed).to_numpy()
+        campaign = Campaign(cfg, store=store)
+        objective = campaign.objective
+        if campaign.table is not None:
+            pool_values = campaign.table.frame[cfg.objective.property].map(objective.transformed).to_numpy()
     except datasets.DatasetError as exc:
         err.print(f"note: no random-search baseline in the report ({exc})")
+        objective = Objective(cfg.objective, datasets.spec(cfg.data.dataset).units.get(cfg.objective.property, "?"))
     path = write_report(store, row, objective, out or cfg.work_path / "report", pool_values)
     console.print(f"report: {path}")
 

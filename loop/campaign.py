@@ -19,6 +19,7 @@ from amala.loop.config import CampaignConfig
 from amala.loop.objective import Objective
 from amala.loop.store import Batch, SelectedCandidate, Store
 from amala.models import build_featurizer, build_surrogate
+from amala.models.composition_gp import CompositionFeaturizer
 from amala.models.similarity import SimilarityBank
 from amala.oracles import Evaluation, build_oracle
 from amala.oracles import datasets
@@ -52,15 +53,22 @@ class Campaign:
     def __init__(self, config: CampaignConfig, store: Store | None = None, table: datasets.Table | None = None):
         self.config = config
         self.store = store or Store(config.database_url)
-        self.table = table if table is not None else datasets.load(
-            config.data.dataset, config.data.path, config.data.subset, config.seed)
-        if config.objective.property not in self.table.units:
-            raise ValueError(f"objective.property: {config.objective.property!r} is not a column of dataset "
-                             f"{self.table.name!r} (has {sorted(self.table.units)})")
-        self.objective = Objective(config.objective, self.table.units[config.objective.property])
-        self.agents = [build_agent(spec, list(self.table.frame.smiles)) for spec in config.agents]
-        self.oracle = build_oracle(config.oracle, self.table)
-        self.bank = SimilarityBank(build_featurizer(config.surrogate.featurizer))
+        self.table = table
+        if self.table is None and config.data is not None:
+            self.table = datasets.load(config.data.dataset, config.data.path, config.data.subset, config.seed)
+        pool = list(self.table.frame.smiles) if self.table is not None else None
+        self.agents = [build_agent(spec, pool) for spec in config.agents]
+        self.oracle = build_oracle(config.oracle, self.table, workdir=config.work_path, seed=config.seed)
+        if config.objective.property not in self.oracle.units:
+            raise ValueError(f"objective.property: {config.objective.property!r} is not measured by oracle "
+                             f"{self.oracle.name!r} (it gives {sorted(self.oracle.units)})")
+        self.objective = Objective(config.objective, self.oracle.units[config.objective.property])
+        # what the surrogate's inputs are made from, kept for the whole campaign (caches live in it)
+        if config.representation == "composition":
+            components = sorted({c for spec in config.agents for c in (spec.bounds or {})})
+            self.bank = CompositionFeaturizer(components)
+        else:
+            self.bank = SimilarityBank(build_featurizer(config.surrogate.featurizer))
         self._surrogate = None  # last fitted model, kept to warm-start the next fit
         self.row = self.store.open_campaign(config.name, config.model_dump(mode="json"))
         self.id = self.row.id
@@ -149,7 +157,8 @@ class Campaign:
         t3 = time.perf_counter()
         chosen = [SelectedCandidate(candidates[p.index], self.objective.sign * float(mean[p.index]),
                                     float(std[p.index]), p.acquisition_value) for p in picks]
-        model = {**surrogate.describe(), "featurizer": self.bank.featurizer.describe(), "seed": seed,
+        features = self.bank.describe() if isinstance(self.bank, CompositionFeaturizer) else self.bank.featurizer.describe()
+        model = {**surrogate.describe(), "featurizer": features, "seed": seed,
                  "objective": self.objective.label}
         timings = {"fit": t1 - t0, "score": t2 - t1, "select": t3 - t2}
         return self.store.record_selection(self.id, acq.strategy, chosen, model=model, timings=timings,

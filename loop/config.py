@@ -36,14 +36,18 @@ class ObjectiveSpec(_Strict):
 
 
 class AgentSpec(_Strict):
-    kind: Literal["pool"] = "pool"
+    kind: Literal["pool", "composition"] = "pool"
     name: str | None = None
+    bounds: dict[str, tuple[float, float]] | None = None  # composition: mole-fraction range per oxide
+    n: int = Field(64, ge=1, description="composition: proposals per iteration")
 
 
 class OracleSpec(_Strict):
-    kind: Literal["lookup"] = "lookup"
+    kind: Literal["lookup", "md"] = "lookup"
     name: str | None = None
-    properties: list[str] | None = None  # default: the objective plus everything the table has
+    properties: list[str] | None = None  # lookup: default, every property the table has
+    profile: str = "quick"  # md: quick (tests, demo) or standard (>= 500 atoms, 100 ps per temperature)
+    density_g_cm3: float = Field(2.35, gt=0, description="md: density of the starting cell")
     retries: int = Field(2, ge=0, description="retries of a batch evaluation that raised (a transient error)")
     retry_delay_seconds: float = Field(10.0, ge=0)
 
@@ -82,8 +86,8 @@ class CampaignConfig(_Strict):
     seed: int = 0
     workdir: str | None = None  # default: runs/<name>
     database: str | None = None  # SQLAlchemy URL; default sqlite:///<workdir>/amala.db; env AMALA_DB_URL wins
-    representation: Literal["smiles"] = "smiles"
-    data: DataSpec = DataSpec()
+    representation: Literal["smiles", "composition"] = "smiles"
+    data: DataSpec | None = DataSpec()
     objective: ObjectiveSpec = ObjectiveSpec()
     agents: list[AgentSpec] = Field(default_factory=lambda: [AgentSpec()], min_length=1)
     oracle: OracleSpec = OracleSpec()
@@ -100,6 +104,14 @@ class CampaignConfig(_Strict):
             raise ValueError("budget.initial must not exceed budget.max_evaluations")
         if self.oracle.properties is not None and self.objective.property not in self.oracle.properties:
             raise ValueError(f"oracle.properties must include the objective {self.objective.property!r}")
+        wanted = {"smiles": ("pool", "lookup"), "composition": ("composition", "md")}[self.representation]
+        if any(a.kind != wanted[0] for a in self.agents) or self.oracle.kind != wanted[1]:
+            raise ValueError(f"representation {self.representation} takes agents of kind {wanted[0]} and "
+                             f"oracle.kind {wanted[1]}")
+        if self.representation == "smiles" and self.data is None:
+            raise ValueError("data: a smiles campaign needs a dataset (the pool and the lookup table)")
+        if any(a.kind == "composition" and not a.bounds for a in self.agents):
+            raise ValueError("agents[].bounds: a composition agent needs the mole-fraction range of each oxide")
         return self
 
     @property

@@ -25,9 +25,15 @@ def build_surrogate(spec, bank, seed: int = 0, previous: Surrogate | None = None
     """A fresh, unfitted surrogate. `bank` (a `SimilarityBank`) carries the campaign's featurizer
     and similarity cache across iterations; `previous` (last iteration's model) seeds the GP's
     hyperparameter search."""
+    from amala.models.composition_gp import CompositionFeaturizer, CompositionGP
     from amala.models.gp import TanimotoGP
     from amala.models.random_forest import RandomForest
 
+    if isinstance(bank, CompositionFeaturizer):  # composition campaigns: `bank` is the featurizer
+        if spec.kind == "random_forest":
+            return RandomForest(bank, n_estimators=spec.n_estimators, seed=seed)
+        warm = previous.hyperparameters() if isinstance(previous, CompositionGP) and previous.model else None
+        return CompositionGP(bank, warm_start=warm)
     if spec.kind == "gp":
         warm = previous.hyperparameters() if isinstance(previous, TanimotoGP) and previous.model else None
         return TanimotoGP(bank, warm_start=warm)

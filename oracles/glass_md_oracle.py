@@ -23,6 +23,9 @@ from amala.oracles.evaluation import Evaluation, Measurement
 
 
 class GlassMDOracle:
+    units = {"conductivity_300K": "S/cm", "log10_conductivity_300K": "log10(S/cm)", "ea": "eV",
+             "energy_per_atom": "eV/atom", "n_atoms": "1"}  # plus d_li_<T>K in cm^2/s
+
     def __init__(self, workdir: Path, profile: str = "quick", density_g_cm3: float | Callable[[dict], float] = 2.35,
                  seed: int = 0, name: str = "lammps-pedone"):
         if profile not in glass_md.PROFILES:

@@ -28,6 +28,7 @@ class LookupOracle:
             raise ValueError(
                 f"oracle.properties: {unknown} not in dataset {table.name!r} (has {sorted(table.units)})"
             )
+        self.units = {p: table.units[p] for p in self.properties}
         self._rows = table.frame.set_index("smiles")[self.properties]
 
     def evaluate(self, candidates: Sequence[Candidate]) -> list[Evaluation]:

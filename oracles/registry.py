@@ -15,13 +15,18 @@ class TransientOracleError(RuntimeError):
 class Oracle(Protocol):
     name: str
     fidelity: str
+    units: dict[str, str]  # property -> unit of what `evaluate` returns
 
     def evaluate(self, candidates: Sequence[Candidate]) -> list[Evaluation]: ...
 
 
-def build_oracle(spec, table=None) -> Oracle:
+def build_oracle(spec, table=None, workdir=None, seed: int = 0) -> Oracle:
+    from amala.oracles.glass_md_oracle import GlassMDOracle
     from amala.oracles.lookup import LookupOracle
 
+    if spec.kind == "md":
+        return GlassMDOracle(workdir, profile=spec.profile, density_g_cm3=spec.density_g_cm3, seed=seed,
+                             name=spec.name or "lammps-pedone")
     if spec.kind == "lookup":
         if table is None:
             raise ValueError("oracle.kind=lookup needs a dataset (data.dataset or data.path)")

@@ -9,7 +9,7 @@ from amala.loop.config import ConfigError, load_config
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
-@pytest.mark.parametrize("name", ["htpmd_retro.yaml", "demo.yaml"])
+@pytest.mark.parametrize("name", ["htpmd_retro.yaml", "demo.yaml", "oxide_glass.yaml"])
 def test_shipped_configs_validate(name):
     cfg = load_config(CONFIGS / name)
     assert cfg.budget.max_evaluations >= cfg.budget.initial
@@ -29,6 +29,10 @@ def _write(tmp_path, text):
     ("name: x\nsurrogate:\n  kind: random_forest\n", "needs a Bayesian surrogate"),
     ("name: x\nbudget: {initial: 9, max_evaluations: 5}\n", "budget.initial must not exceed"),
     ("name: [unclosed\n", "not valid YAML"),
+    ("name: x\nrepresentation: composition\ndata: null\n", "takes agents of kind composition"),
+    ("name: x\nrepresentation: composition\ndata: null\nagents: [{kind: composition}]\noracle: {kind: md}\n",
+     "agents[].bounds"),
+    ("name: x\ndata: null\n", "a smiles campaign needs a dataset"),
 ])
 def test_bad_config_fails_in_one_line_naming_the_key(tmp_path, text, expected):
     with pytest.raises(ConfigError) as info:
