@@ -67,7 +67,8 @@ def run(config: Path = typer.Argument(..., help="campaign YAML"),
     try:
         from amala.oracles.datasets import resolve_path
 
-        resolve_path(cfg.data.dataset, cfg.data.path)  # fail in one line before Prefect starts
+        if cfg.data is not None:
+            resolve_path(cfg.data.dataset, cfg.data.path)  # fail in one line before Prefect starts
     except DatasetError as exc:
         _fail(str(exc))
     try:
@@ -100,7 +101,8 @@ def status(campaign: Optional[str] = typer.Argument(None, help="campaign name (d
             values = [e.objective for _, e in evaluations if e.objective is not None]
             objective = row.config.get("objective", {})
             best = (max if objective.get("direction", "maximize") == "maximize" else min)(values) if values else None
-            label = f"{objective.get('transform', '')} {objective.get('property', '')}".strip()
+            transform = objective.get("transform", "none")
+            label = objective.get("property", "") if transform == "none" else f"{transform} {objective.get('property')}"
             budget = row.config.get("budget", {}).get("max_evaluations", "?")
             table.add_row(row.name, row.status, f"{len(evaluations)}/{budget}",
                           str(sum(e.status != "ok" for _, e in evaluations)), str(len(iterations)),
@@ -129,12 +131,18 @@ def report(campaign: str = typer.Argument(..., help="campaign name"),
     cfg = CampaignConfig.model_validate(row.config)
     pool_values = None
     try:
-        campaign = Campaign(cfg, store=store)
-        objective = campaign.objective
-        if campaign.table is not None:
-            pool_values = campaign.table.frame[cfg.objective.property].map(objective.transformed).to_numpy()
-    except datasets.DatasetError as exc:
-        err.print(f"note: no random-search baseline in the report ({exc})")
+        loaded = Campaign(cfg, store=store)  # gives the objective's unit and, for lookups, the pool
+    except datasets.DatasetError:
+        loaded = None
+    except ValueError as exc:
+        _fail(f"campaign {campaign!r}: {str(exc).splitlines()[0]}")
+    if loaded is not None:
+        objective = loaded.objective
+        if loaded.table is not None:
+            pool_values = loaded.table.frame[cfg.objective.property].map(objective.transformed).to_numpy()
+    else:
+        err.print("note: the dataset is not available here, so the report has no random-search baseline",
+                  soft_wrap=True)
         objective = Objective(cfg.objective, datasets.spec(cfg.data.dataset).units.get(cfg.objective.property, "?"))
     path = write_report(store, row, objective, out or cfg.work_path / "report", pool_values)
     console.print(f"report: {path}")
