@@ -8,18 +8,14 @@ the GP learns which components matter; it plugs into every BoTorch acquisition l
 
 from __future__ import annotations
 
-import warnings
 from typing import Sequence
 
 import torch
 from ase.formula import Formula
-from botorch.fit import fit_gpytorch_mll
-from botorch.models import SingleTaskGP
 from botorch.models.transforms.input import Normalize
-from botorch.models.transforms.outcome import Standardize
-from gpytorch.mlls import ExactMarginalLogLikelihood
 
 from amala.agents.composition import parse_composition
+from amala.models.gp import ExactGP
 
 NETWORK_FORMERS = {"Si", "P", "Al", "B", "Ti"}
 
@@ -50,41 +46,16 @@ class CompositionFeaturizer:
         return {"kind": "composition", "components": self.components, "descriptors": ["li_per_o", "former_fraction"]}
 
 
-class CompositionGP:
-    name = "gp"
-
+class CompositionGP(ExactGP):
     def __init__(self, featurizer: CompositionFeaturizer, warm_start: dict | None = None):
+        super().__init__(warm_start)
         self.featurizer = featurizer
-        self.warm_start = warm_start
-        self.model: SingleTaskGP | None = None
 
     def encode(self, compositions: Sequence[str]) -> torch.Tensor:
         return self.featurizer(compositions)
 
-    def fit(self, X: torch.Tensor, y: torch.Tensor) -> "CompositionGP":
-        if len(X) < 2:
-            raise ValueError(f"surrogate gp: needs at least 2 observations to fit, got {len(X)}")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # small-data scaling hints
-            model = SingleTaskGP(X, y.double().reshape(-1, 1), input_transform=Normalize(d=X.shape[-1]),
-                                 outcome_transform=Standardize(m=1))
-            if self.warm_start:
-                model.load_state_dict(self.warm_start, strict=False)
-            fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
-        model.eval()
-        self.model = model
-        return self
-
-    def hyperparameters(self) -> dict:
-        return {k: v.detach().clone() for k, v in self.model.state_dict().items()
-                if k.startswith(("likelihood.", "mean_module.", "covar_module."))}
-
-    @torch.no_grad()
-    def predict(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        posterior = self.model.posterior(X)
-        return posterior.mean.squeeze(-1), posterior.variance.clamp_min(0).sqrt().squeeze(-1)
+    def _model_options(self, X: torch.Tensor) -> dict:
+        return {"input_transform": Normalize(d=X.shape[-1])}
 
     def describe(self) -> dict:
-        return {"kind": "gp", "kernel": "matern-5/2 ARD on composition features",
-                "noise_variance_standardized": float(self.model.likelihood.noise.detach().mean()),
-                "n_train": int(self.model.train_targets.shape[-1]), **self.featurizer.describe()}
+        return {**super().describe(), "kernel": "matern-5/2 ARD on composition features", **self.featurizer.describe()}
