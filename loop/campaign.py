@@ -157,8 +157,7 @@ class Campaign:
         t3 = time.perf_counter()
         chosen = [SelectedCandidate(candidates[p.index], self.objective.sign * float(mean[p.index]),
                                     float(std[p.index]), p.acquisition_value) for p in picks]
-        features = self.bank.describe() if isinstance(self.bank, CompositionFeaturizer) else self.bank.featurizer.describe()
-        model = {**surrogate.describe(), "featurizer": features, "seed": seed,
+        model = {**surrogate.describe(), "featurizer": self.bank.describe(), "seed": seed,
                  "objective": self.objective.label}
         timings = {"fit": t1 - t0, "score": t2 - t1, "select": t3 - t2}
         return self.store.record_selection(self.id, acq.strategy, chosen, model=model, timings=timings,

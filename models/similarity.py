@@ -25,6 +25,9 @@ class SimilarityBank:
     def __len__(self) -> int:
         return len(self.rows)
 
+    def describe(self) -> dict:
+        return self.featurizer.describe()
+
     def encode(self, smiles: Sequence[str]) -> torch.Tensor:
         """Row numbers of the molecules as an (n, 1) float64 tensor, adding unseen ones first."""
         new = [s for s in dict.fromkeys(smiles) if s not in self.rows]
