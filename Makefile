@@ -18,9 +18,10 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
+# The demo simulates oxide glasses with LAMMPS: no dataset, no network.
 demo: venv
-	AMALA_DATA_DIR="$(abspath $(DATA_DIR))" $(VENV)/bin/amala run configs/demo.yaml
-	AMALA_DATA_DIR="$(abspath $(DATA_DIR))" $(VENV)/bin/amala report htpmd_demo
+	$(VENV)/bin/amala run configs/demo.yaml
+	$(VENV)/bin/amala report oxide_demo
 
 test: venv
 	AMALA_DATA_DIR="$(abspath $(DATA_DIR))" $(PY) -m pytest -q

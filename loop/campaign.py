@@ -8,6 +8,7 @@ resumes exactly where the last one stopped.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -29,6 +30,7 @@ from amala.oracles import datasets
 class Observations:
     candidates: list[Candidate]
     y: torch.Tensor  # model space: transformed, 'higher is better'
+    y_var: torch.Tensor | None = None  # measurement variances of y, when the oracle reports every one
 
 
 @dataclass
@@ -81,7 +83,10 @@ class Campaign:
         pairs = [(c, e) for c, e in self.store.evaluations(self.id) if e.objective is not None]
         candidates = [Candidate(c.representation, kind=c.kind, agent=c.agent) for c, _ in pairs]
         y = torch.tensor([self.objective.sign * e.objective for _, e in pairs], dtype=torch.float64)
-        return Observations(candidates, y)
+        measured = [e.values.get(self.objective.property, {}) for _, e in pairs]
+        variances = [self.objective.variance(m.get("value", math.nan), m.get("std")) for m in measured]
+        y_var = None if any(v is None for v in variances) else torch.tensor(variances, dtype=torch.float64)
+        return Observations(candidates, y, y_var)
 
     def best(self) -> float | None:
         values = [self.objective.sign * e.objective for _, e in self.store.evaluations(self.id)
@@ -148,7 +153,7 @@ class Campaign:
         surrogate = build_surrogate(self.config.surrogate, self.bank, seed=seed, previous=self._surrogate)
         X_train = surrogate.encode([c.representation for c in observed.candidates])
         X = surrogate.encode([c.representation for c in candidates])
-        self._surrogate = surrogate.fit(X_train, observed.y)
+        self._surrogate = surrogate.fit(X_train, observed.y, observed.y_var)
         t1 = time.perf_counter()
         mean, std = surrogate.predict(X)
         t2 = time.perf_counter()

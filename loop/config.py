@@ -47,7 +47,8 @@ class OracleSpec(_Strict):
     name: str | None = None
     properties: list[str] | None = None  # lookup: default, every property the table has
     profile: str = "quick"  # md: quick (tests, demo) or standard (>= 500 atoms, 100 ps per temperature)
-    density_g_cm3: float = Field(2.35, gt=0, description="md: density of the starting cell")
+    density_g_cm3: float = Field(2.35, gt=0, description="md: density of the starting cell (NPT then finds the glass's own)")
+    workers: int = Field(1, ge=1, le=256, description="md: simulations run at once, one process (one core) each")
     retries: int = Field(2, ge=0, description="retries of a batch evaluation that raised (a transient error)")
     retry_delay_seconds: float = Field(10.0, ge=0)
 

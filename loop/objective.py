@@ -38,6 +38,15 @@ class Objective:
         Its own inverse, so it also maps model predictions back to the natural direction."""
         return 1 if self.direction == "maximize" else -1
 
+    def variance(self, value: float, std: float | None) -> float | None:
+        """Variance of the transformed objective from the property's standard uncertainty
+        (first-order propagation through log10), or None when the oracle reported none."""
+        if std is None or not math.isfinite(std):
+            return None
+        if self.transform == "log10":
+            return (std / (value * math.log(10))) ** 2 if value > 0 else None
+        return std ** 2
+
     def of(self, evaluation: Evaluation) -> float | None:
         """Transformed objective of an evaluation, or None when it failed or lacks the property."""
         if not evaluation.ok or self.property not in evaluation.values:

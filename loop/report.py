@@ -22,6 +22,7 @@ from rdkit import Chem  # noqa: E402
 from rdkit.Chem.Draw import rdMolDraw2D  # noqa: E402
 from scipy.special import gammaln  # noqa: E402
 
+from amala.loop import md_figures  # noqa: E402
 from amala.loop.objective import Objective  # noqa: E402
 from amala.loop.store import Store  # noqa: E402
 from amala.loop.tables import CampaignRow  # noqa: E402
@@ -63,6 +64,23 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
     return f"{value:.{digits}g}" if abs(value) < 1e-2 or abs(value) >= 1e4 else f"{value:.{digits}f}"
+
+
+def _md_section(ranked, out_dir: Path, n_series: int = 10) -> str:
+    """Arrhenius plots of the best glasses and the RDFs of the best one, when the oracle ran MD."""
+    series = [(c.representation, e.values) for c, e in ranked[:n_series]]
+    parts = []
+    if md_figures.arrhenius_figure(series, out_dir / "arrhenius.png"):
+        parts.append('<h2>Temperature series</h2><p>Each glass: Nernst–Einstein σ from the Li diffusivity at each '
+                     'production temperature (±1 std from independent Li groups), the Arrhenius fit, and its '
+                     'extrapolation to 300 K.</p><img src="arrhenius.png" alt="Arrhenius plots">')
+    if ranked and "rdf" in (ranked[0][1].artefacts or {}):
+        c, e = ranked[0]
+        if md_figures.rdf_figure(Path(e.artefacts["rdf"]), out_dir / "rdf_best.png",
+                                 f"Radial distribution functions of the best glass\n{c.representation}"):
+            parts.append(f'<p>Structure of the best glass (<code>{html.escape(e.artefacts.get("glass", ""))}</code>):'
+                         f'</p><img src="rdf_best.png" alt="RDF of the best glass">')
+    return "\n".join(parts)
 
 
 def write_report(store: Store, campaign: CampaignRow, objective: Objective, out_dir: Path,
@@ -120,7 +138,8 @@ def write_report(store: Store, campaign: CampaignRow, objective: Objective, out_
     # top-k table
     ranked = sorted(((c, e) for c, e in evaluations if e.objective is not None),
                     key=lambda ce: sign * ce[1].objective, reverse=True)[:top_k]
-    properties = sorted({p for _, e in ranked for p in e.values})
+    properties = sorted({p for _, e in ranked for p in e.values if not md_figures.is_per_temperature(p)})
+    md_section = _md_section(ranked, out_dir)
     head = "".join(f"<th>{html.escape(p)} [{html.escape(ranked[0][1].values[p]['unit'])}]</th>" for p in properties) \
         if ranked else ""
     rows = []
@@ -132,7 +151,8 @@ def write_report(store: Store, campaign: CampaignRow, objective: Objective, out_
         cells = "".join(
             f"<td>{_fmt(e.values[p]['value'])}" + (f" ± {_fmt(e.values[p]['std'])}" if e.values.get(p, {}).get('std') else "")
             + "</td>" if p in e.values else "<td>—</td>" for p in properties)
-        rows.append(f"<tr><td>{rank}</td><td>{_svg(c.representation)}</td><td><code>{html.escape(c.representation)}</code>"
+        drawing = _svg(c.representation) if c.kind == "smiles" else ""
+        rows.append(f"<tr><td>{rank}</td><td>{drawing}</td><td><code>{html.escape(c.representation)}</code>"
                     f"</td><td><b>{e.objective:.3f}</b></td>{cells}<td>{html.escape(c.agent)}</td>"
                     f"<td>{'' if it is None else it.index} ({html.escape(it.strategy) if it else ''})</td>"
                     f"<td>{pred}</td><td>{acq}</td><td>{html.escape(e.oracle)}/{html.escape(e.fidelity)}</td></tr>")
@@ -157,11 +177,12 @@ best: <b>{best_text}</b> · report written {datetime.now(timezone.utc):%Y-%m-%d 
 <img src="best_so_far.png" alt="best so far">
 {'<img src="prediction_vs_result.png" alt="prediction vs result">' if pairs else ''}
 {calibration}
+{md_section}
 <h2>Top {len(ranked)} candidates</h2>
 <p>Objective column: {html.escape(objective.label)}. Prediction: the surrogate's mean ± std of the objective when the
 candidate was selected. Acquisition: the value of the acquisition function when picked (for qLogNEI the
 natural log of the expected improvement, for greedy the predicted mean). {uncertainty_note}</p>
-<table><tr><th>#</th><th>structure</th><th>SMILES</th><th>objective</th>{head}<th>proposed by</th>
+<table><tr><th>#</th><th>structure</th><th>candidate</th><th>objective</th>{head}<th>proposed by</th>
 <th>iteration (strategy)</th><th>prediction</th><th>acquisition</th><th>oracle</th></tr>{''.join(rows)}</table>
 <h2>Failed evaluations ({len(failures)})</h2>
 <table><tr><th>candidate</th><th>reason</th></tr>{failure_rows}</table>

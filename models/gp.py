@@ -25,6 +25,9 @@ from amala.models.kernels import IndexedKernel
 from amala.models.similarity import SimilarityBank
 
 
+MIN_VARIANCE = 1e-6  # floor for reported variances: a zero would make the GP interpolate exactly
+
+
 class ExactGP:
     """Fitting, prediction and warm starts shared by the GP surrogates; subclasses say how
     representations become inputs (`encode`) and which kernel or input transform to use."""
@@ -34,6 +37,7 @@ class ExactGP:
     def __init__(self, warm_start: dict | None = None):
         self.warm_start = warm_start
         self.model: SingleTaskGP | None = None
+        self.fixed_noise = False
 
     def encode(self, representations: Sequence[str]) -> torch.Tensor:
         raise NotImplementedError
@@ -41,13 +45,18 @@ class ExactGP:
     def _model_options(self, X: torch.Tensor) -> dict:
         return {}
 
-    def fit(self, X: torch.Tensor, y: torch.Tensor) -> "ExactGP":
+    def fit(self, X: torch.Tensor, y: torch.Tensor, y_var: torch.Tensor | None = None) -> "ExactGP":
+        """Fit by marginal likelihood. With `y_var` (the oracle's own measurement variances, e.g. an
+        MD Arrhenius extrapolation's), the noise is those values rather than one learned level, so a
+        noisy simulation pulls the model less than a precise one."""
         if len(X) < 2:
             raise ValueError(f"surrogate gp: needs at least 2 observations to fit, got {len(X)}")
+        self.fixed_noise = y_var is not None
+        noise = {} if y_var is None else {"train_Yvar": y_var.double().clamp_min(MIN_VARIANCE).reshape(-1, 1)}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # BoTorch's input-scaling hints (row numbers, small data)
             model = SingleTaskGP(X.double(), y.double().reshape(-1, 1), outcome_transform=Standardize(m=1),
-                                 **self._model_options(X))
+                                 **noise, **self._model_options(X))
             if self.warm_start:
                 model.load_state_dict(self.warm_start, strict=False)
             fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
@@ -57,8 +66,8 @@ class ExactGP:
 
     def hyperparameters(self) -> dict:
         """The learned kernel, noise and mean parameters (not the data or its standardisation)."""
-        return {k: v.detach().clone() for k, v in self.model.state_dict().items()
-                if k.startswith(("likelihood.", "mean_module.", "covar_module."))}
+        kept = ("mean_module.", "covar_module.") if self.fixed_noise else ("likelihood.", "mean_module.", "covar_module.")
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items() if k.startswith(kept)}
 
     @torch.no_grad()
     def predict(self, X: torch.Tensor, chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
@@ -73,7 +82,8 @@ class ExactGP:
         return torch.cat(means), torch.cat(stds)
 
     def describe(self) -> dict:
-        return {"kind": "gp", "noise_variance_standardized": float(self.model.likelihood.noise.detach().mean()),
+        return {"kind": "gp", "noise": "measured (oracle's variances)" if self.fixed_noise else "learned",
+                "noise_variance_standardized": float(self.model.likelihood.noise.detach().mean()),
                 "n_train": int(self.model.train_targets.shape[-1])}
 
 

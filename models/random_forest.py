@@ -25,7 +25,8 @@ class RandomForest:
     def encode(self, smiles: Sequence[str]) -> torch.Tensor:
         return self.featurizer(smiles)
 
-    def fit(self, X: torch.Tensor, y: torch.Tensor) -> "RandomForest":
+    def fit(self, X: torch.Tensor, y: torch.Tensor, y_var: torch.Tensor | None = None) -> "RandomForest":
+        # measured variances are ignored: a forest has no noise model to put them in
         self._y = y.numpy().ravel()
         self.forest.fit(X.numpy().astype(np.float32), self._y)
         self._fitted = True

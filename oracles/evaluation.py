@@ -33,8 +33,11 @@ class Evaluation:
     provenance: dict = field(default_factory=dict)  # how the number was made: profile, seed, code versions
 
     @classmethod
-    def failed(cls, candidate_key: str, oracle: str, fidelity: str, reason: str, cost_seconds: float = 0.0):
-        return cls(candidate_key, oracle, fidelity, "failed", reason=reason, cost_seconds=cost_seconds)
+    def failed(cls, candidate_key: str, oracle: str, fidelity: str, reason: str, cost_seconds: float = 0.0,
+               artefacts: dict | None = None):
+        """A failed evaluation; `artefacts` keeps what a failed run left behind (its log) for diagnosis."""
+        return cls(candidate_key, oracle, fidelity, "failed", reason=reason, cost_seconds=cost_seconds,
+                   artefacts=artefacts or {})
 
     @property
     def ok(self) -> bool:

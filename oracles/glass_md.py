@@ -1,10 +1,18 @@
 """The melt-quench-diffuse protocol for one oxide-glass composition, run in LAMMPS.
 
-minimise -> melt (NVT) -> quench at a set rate -> at each production temperature: equilibrate,
-then record the Li mean squared displacement in independent groups of Li ions -> D_Li(T) from
-the linear regime (`md_analysis.diffusivity`) -> Nernst-Einstein sigma(T) -> Arrhenius fit ->
-Ea and sigma(300 K), each with an uncertainty. Every way a simulation can go wrong ends in
-`SimulationFailed` with a one-line reason, which the oracle stores as a failed evaluation.
+minimise -> melt (NVT, at the starting density) -> quench at a set rate (NPT at zero pressure, so
+the glass finds its own density) -> at each production temperature, hottest first: NPT to measure
+the equilibrium volume, then NVT at that volume while the unwrapped positions of every atom are
+sampled -> Li mean squared displacement over all time origins (`md_analysis.msd_by_group`) ->
+D_Li(T) from the linear regime (a temperature too cold to show it is skipped with its reason;
+fewer than three diffusive temperatures fail the run) -> Nernst-Einstein sigma(T) -> Arrhenius fit -> Ea and sigma(300 K),
+each with an uncertainty. The network formers' MSD at each temperature is kept as the check that
+the network is frozen (production below the simulated glass transition). At the lowest
+temperature the glass's radial distribution functions and energy per atom are measured.
+
+Every way a simulation can go wrong ends in `SimulationFailed` with a one-line reason, which the
+oracle stores as a failed evaluation. The LAMMPS commands of each stage come from small functions
+so that `md_overhead` can replay exactly the same input without Python in the loop.
 """
 
 from __future__ import annotations
@@ -17,7 +25,10 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from amala.oracles import lammps_engine, md_analysis
+from amala.oracles import glass_structure, lammps_engine, md_analysis
+
+NETWORK_FORMERS = ("Si", "P", "Al", "B", "Ti")
+MIN_TEMPERATURES = 3  # diffusive temperatures needed for an Arrhenius fit with an error estimate
 
 
 class SimulationFailed(RuntimeError):
@@ -33,18 +44,23 @@ class MDProfile:
     melt_ps: float
     quench_K_per_ps: float
     temperatures_K: tuple[float, ...]  # production, below the simulated glass transition
-    equilibrate_ps: float
-    production_ps: float
+    equilibrate_ps: float  # NPT at each temperature before production (its second half sets the volume)
+    production_ps: float  # NVT, sampled every `sample_every_fs`
     sample_every_fs: float = 50.0
     li_groups: int = 4  # independent Li subsets for the error bar of D
-    max_pressure_GPa: float = 20.0  # beyond this at a production temperature the density is wrong
+    max_pressure_GPa: float = 20.0  # beyond this in the melt, the starting density is unphysical
     timeout_s: float = 3600.0
+
+    def steps(self, ps: float) -> int:
+        return max(1, int(round(ps * 1000 / self.timestep_fs)))
 
 
 PROFILES = {
-    # tests and demo: small cell, a few ps; numbers are rough, the pipeline is the same
-    "quick": MDProfile("quick", 150, 1.0, 3000.0, 4.0, 500.0, (1000.0, 1150.0, 1300.0), 2.0, 10.0, timeout_s=900),
-    # overnight use: >= 500 atoms, 100 ps of production per temperature
+    # tests and demo: ~150 atoms, ~170 ps in all (~60 s on one core); rough numbers, same pipeline. 40 ps
+    # per temperature is what three compositions (x Li2O, x = 0.2, 0.33, 0.5) needed to be diffusive at
+    # all three temperatures; 800 K was too cold to see hops in that time (BENCHMARKS.md).
+    "quick": MDProfile("quick", 150, 1.0, 3000.0, 5.0, 50.0, (900.0, 1100.0, 1300.0), 5.0, 40.0, timeout_s=900),
+    # overnight use: >= 500 atoms, 100 ps of production per temperature (~20 min on one core)
     "standard": MDProfile("standard", 600, 1.0, 3500.0, 20.0, 10.0, (700.0, 800.0, 900.0, 1000.0), 20.0, 100.0,
                           timeout_s=48 * 3600),
 }
@@ -56,74 +72,98 @@ class GlassResult:
     conductivities_S_cm: dict[float, tuple[float, float]]  # T -> (sigma, std)
     arrhenius: md_analysis.ArrheniusFit
     energy_eV_per_atom: tuple[float, float]  # mean, std over the lowest-temperature production
+    density_g_cm3: dict[float, float]  # NPT-equilibrated, per production temperature
+    network_msd_A2: dict[float, float]  # network formers' MSD at the longest lag: small = frozen network
     lammps_version: str
-    log: Path
-    extras: dict = field(default_factory=dict)
+    files: dict[str, Path] = field(default_factory=dict)  # log, glass, rdf, trajectories
+    skipped_K: dict[float, str] = field(default_factory=dict)  # temperature -> why it gave no D
 
+
+# --- the LAMMPS input, stage by stage --------------------------------------------------------------
+
+def melt_commands(profile: MDProfile, seed: int) -> list[str]:
+    dt_ps = profile.timestep_fs / 1000
+    return [f"timestep {dt_ps}", "thermo 1000", "thermo_style custom step temp pe etotal press vol density",
+            "minimize 1e-6 1e-8 500 5000",
+            f"velocity all create {profile.melt_K} {seed + 1} dist gaussian mom yes rot yes",
+            f"fix md all nvt temp {profile.melt_K} {profile.melt_K} {100 * dt_ps}",
+            f"run {profile.steps(profile.melt_ps)}"]
+
+
+def quench_commands(profile: MDProfile) -> list[str]:
+    dt_ps, hottest = profile.timestep_fs / 1000, max(profile.temperatures_K)
+    quench_ps = (profile.melt_K - hottest) / profile.quench_K_per_ps
+    return ["unfix md", f"fix md all npt temp {profile.melt_K} {hottest} {100 * dt_ps} iso 0 0 {1000 * dt_ps}",
+            f"run {profile.steps(quench_ps)}"]
+
+
+def equilibrate_commands(profile: MDProfile, T: float) -> list[str]:
+    """NPT at T; `fix vavg` averages the volume over the second half of the run.
+
+    The step counter restarts at 0 because `fix ave/time` reports on multiples of its period."""
+    dt_ps, n = profile.timestep_fs / 1000, profile.steps(profile.equilibrate_ps)
+    n = max(20, n - n % 20)
+    return ["unfix md", "reset_timestep 0", f"fix md all npt temp {T} {T} {100 * dt_ps} iso 0 0 {1000 * dt_ps}",
+            "variable volume equal vol", f"fix vavg all ave/time 10 {max(1, n // 20)} {n} v_volume", f"run {n}"]
+
+
+def production_commands(profile: MDProfile, T: float, volume_A3: float) -> list[str]:
+    """The cubic cell at the equilibrium volume, then NVT; a short settling run after the rescaling."""
+    dt_ps, side = profile.timestep_fs / 1000, volume_A3 ** (1 / 3)
+    return ["unfix vavg", "unfix md", f"change_box all x final 0 {side} y final 0 {side} z final 0 {side} remap",
+            f"fix md all nvt temp {T} {T} {100 * dt_ps}", f"run {profile.steps(0.1 * profile.equilibrate_ps)}"]
+
+
+# --- the protocol ----------------------------------------------------------------------------------
 
 def run(atoms: Atoms, profile: MDProfile, workdir: Path, seed: int = 0) -> GlassResult:
     """Simulate one starting cell with the profile; raises `SimulationFailed` with the reason."""
     started = time.monotonic()
-    n_li = atoms.get_chemical_symbols().count("Li")
+    symbols = atoms.get_chemical_symbols()
+    n_li = symbols.count("Li")
     if n_li < profile.li_groups:
         raise SimulationFailed(f"only {n_li} Li atoms: too few for {profile.li_groups} independent MSD groups")
     try:
         lmp, elements = lammps_engine.open_cell(atoms, workdir)
     except Exception as exc:  # LAMMPS reports bad input as a generic exception
         raise SimulationFailed(f"LAMMPS rejected the cell: {str(exc).splitlines()[0]}") from None
-    li_type = elements.index("Li") + 1
-    dt_ps = profile.timestep_fs / 1000
-    steps = lambda ps: max(1, int(round(ps / dt_ps)))  # noqa: E731
-    volume = atoms.get_volume()
-    diffusivities, sigmas, energies = {}, {}, []
+    diffusivities, sigmas, densities, network_msd, skipped = {}, {}, {}, {}, {}
+    files = {"log": workdir / "lammps.log"}
     try:
-        lmp.commands_list([f"timestep {dt_ps}", "thermo 1000", "thermo_style custom step temp pe etotal press",
-                           "minimize 1e-6 1e-8 500 5000",
-                           f"velocity all create {profile.melt_K} {seed + 1} dist gaussian",
-                           f"fix md all nvt temp {profile.melt_K} {profile.melt_K} {100 * dt_ps}",
-                           f"run {steps(profile.melt_ps)}"])
+        lmp.commands_list(melt_commands(profile, seed))
         _check(lmp, profile.melt_K, "melt")
-        hottest = max(profile.temperatures_K)
-        quench_ps = (profile.melt_K - hottest) / profile.quench_K_per_ps
-        lmp.commands_list(["unfix md", f"fix md all nvt temp {profile.melt_K} {hottest} {100 * dt_ps}",
-                           f"run {steps(quench_ps)}"])
-        # independent Li subsets by atom id (ids follow the random placement order of the builder)
-        k = profile.li_groups
-        for g in range(k):
-            lmp.commands_list([f'variable in_li{g} atom "type == {li_type} && (id % {k}) == {g}"',
-                               f"group li{g} variable in_li{g}"])
+        pressure_GPa = lmp.get_thermo("press") * 1e-4  # metal units: bar
+        if abs(pressure_GPa) > profile.max_pressure_GPa:
+            raise SimulationFailed(f"pressure {pressure_GPa:.0f} GPa in the melt at {profile.melt_K:g} K (limit "
+                                   f"±{profile.max_pressure_GPa:g}): the starting density is unphysical")
+        lmp.commands_list(quench_commands(profile))
+        _check(lmp, max(profile.temperatures_K), "quench")
+        lmp.command("compute unwrapped all property/atom xu yu zu")
         for T in sorted(profile.temperatures_K, reverse=True):
-            lmp.commands_list(["unfix md", f"fix md all nvt temp {T} {T} {100 * dt_ps}", f"run {steps(profile.equilibrate_ps)}"])
-            _check(lmp, T, f"equilibration at {T:g} K")
-            pressure_GPa = lmp.get_thermo("press") * 1e-4  # metal units: bar
-            if abs(pressure_GPa) > profile.max_pressure_GPa:
-                raise SimulationFailed(f"pressure {pressure_GPa:.0f} GPa at {T:g} K (limit ±{profile.max_pressure_GPa:g}): "
-                                       f"the cell's density is unphysical for this composition")
-            tag = f"{int(T)}"
-            lmp.commands_list([f"compute msd{tag}_{g} li{g} msd com yes" for g in range(profile.li_groups)]
-                              + ["run 0"])  # a full setup once, so the chunks below may skip it
-            chunk = steps(profile.sample_every_fs / 1000)
-            n_samples = max(10, steps(profile.production_ps) // chunk)
-            curves = np.zeros((profile.li_groups, n_samples))
-            pe = np.zeros(n_samples)
-            for k in range(n_samples):
-                if time.monotonic() - started > profile.timeout_s:
-                    raise SimulationFailed(f"timeout after {profile.timeout_s:.0f} s (profile {profile.name})")
-                lmp.command(f"run {chunk} pre no post no")
-                for g in range(profile.li_groups):
-                    curves[g, k] = lmp.numpy.extract_compute(f"msd{tag}_{g}", 0, 1)[3]
-                pe[k] = lmp.get_thermo("pe") / lmp.get_natoms()
+            lmp.commands_list(equilibrate_commands(profile, T))
+            _check(lmp, T, f"NPT equilibration at {T:g} K")
+            volume = float(lmp.extract_fix("vavg", 0, 0))
+            lmp.commands_list(production_commands(profile, T, volume))
+            densities[T] = glass_structure.density(atoms, volume)
+            frames, energies = _sample(lmp, profile, np.array(symbols), started)
             _check(lmp, T, f"production at {T:g} K")
-            times = chunk * dt_ps * np.arange(1, n_samples + 1)
+            frames.positions -= frames.centre_of_mass_drift(atoms.get_masses())
+            li = frames.positions[:, frames.symbols == "Li"]
+            lag_ps, curves = md_analysis.msd_by_group(li, frames.dt_ps, groups=profile.li_groups)
+            formers = np.isin(frames.symbols, NETWORK_FORMERS)
+            if formers.any():
+                network_msd[T] = float(((frames.positions[-1, formers] - frames.positions[0, formers]) ** 2).sum(-1).mean())
+            files[f"trajectory_{T:g}K"] = frames.save_li(workdir / f"li_{T:g}K.npz")
             try:
-                d = md_analysis.diffusivity(times, curves)
+                d = md_analysis.diffusivity(lag_ps, curves)
             except md_analysis.NoDiffusiveRegime as exc:
-                raise SimulationFailed(f"Li at {T:g} K: {exc}") from None
+                skipped[T] = str(exc)  # too cold to see hops in this run; the others may still give Ea
+                continue
             diffusivities[T] = d
             sigma = md_analysis.nernst_einstein(d.value_cm2_s, n_li, volume, T)
             sigmas[T] = (sigma, sigma * d.std_cm2_s / d.value_cm2_s)
-            energies = pe  # ends as the lowest temperature's series
-            lmp.commands_list([f"uncompute msd{tag}_{g}" for g in range(profile.li_groups)])
+        # the loop ends at the lowest temperature: that glass is the one described
+        files["glass"], files["rdf"] = glass_structure.write_glass(frames, workdir)
         version = str(lmp.version())
     except SimulationFailed:
         raise
@@ -131,10 +171,36 @@ def run(atoms: Atoms, profile: MDProfile, workdir: Path, seed: int = 0) -> Glass
         raise SimulationFailed(f"LAMMPS stopped: {str(exc).splitlines()[0]}") from None
     finally:
         lmp.close()
+    if len(sigmas) < MIN_TEMPERATURES:
+        reasons = "; ".join(f"{T:g} K: {why}" for T, why in sorted(skipped.items()))
+        raise SimulationFailed(f"Li diffusive at only {len(sigmas)} of {len(profile.temperatures_K)} temperatures "
+                               f"(need {MIN_TEMPERATURES} for an Arrhenius fit). {reasons}")
     temps = sorted(sigmas)
     fit = md_analysis.arrhenius(temps, [sigmas[t][0] for t in temps], [sigmas[t][1] for t in temps])
-    return GlassResult(diffusivities, sigmas, fit, (float(np.mean(energies)), float(np.std(energies))), version,
-                       workdir / "lammps.log")
+    return GlassResult(diffusivities, sigmas, fit, (float(np.mean(energies)), float(np.std(energies))), densities,
+                       network_msd, version, files, skipped)
+
+
+def _sample(lmp, profile: MDProfile, symbols: np.ndarray, started: float) -> tuple[glass_structure.Frames, np.ndarray]:
+    """Unwrapped positions of all atoms and the energy per atom, every sample step.
+
+    LAMMPS ids follow the order of the starting cell (id - 1 = index in `symbols`); atoms are
+    re-sorted in memory by LAMMPS, so each frame is put back in id order."""
+    chunk = profile.steps(profile.sample_every_fs / 1000)
+    n_samples = max(20, profile.steps(profile.production_ps) // chunk)
+    n_atoms = lmp.get_natoms()
+    positions = np.empty((n_samples, n_atoms, 3), dtype=np.float32)
+    energies = np.empty(n_samples)
+    for k in range(n_samples):
+        if time.monotonic() - started > profile.timeout_s:
+            raise SimulationFailed(f"timeout after {profile.timeout_s:.0f} s (profile {profile.name})")
+        lmp.command(f"run {chunk} pre no post no")
+        n_local = lmp.extract_global("nlocal")
+        ids = lmp.numpy.extract_atom("id")[:n_local]
+        positions[k, ids - 1] = lmp.numpy.extract_compute("unwrapped", 1, 2)[:n_local]
+        energies[k] = lmp.get_thermo("pe") / n_atoms
+    low, high = lmp.extract_box()[:2]
+    return glass_structure.Frames(positions, symbols, chunk * profile.timestep_fs / 1000, np.subtract(high, low)), energies
 
 
 def _check(lmp, target_K: float, stage: str) -> None:

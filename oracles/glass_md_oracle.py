@@ -9,7 +9,9 @@ profile name is the fidelity, so a quick and a standard run of one glass are sto
 from __future__ import annotations
 
 import math
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -17,36 +19,72 @@ from ase.io import write
 
 from amala.agents.candidate import Candidate
 from amala.agents.composition import InvalidComposition, parse_composition
-from amala.oracles import glass_md
+from amala.oracles import glass_md, pedone
 from amala.oracles.glass_cell import CellError, build
 from amala.oracles.evaluation import Evaluation, Measurement
 
 
 class GlassMDOracle:
     units = {"conductivity_300K": "S/cm", "log10_conductivity_300K": "log10(S/cm)", "ea": "eV",
-             "energy_per_atom": "eV/atom", "n_atoms": "1"}  # plus d_li_<T>K in cm^2/s
+             "log10_prefactor": "log10(S/cm)", "energy_per_atom": "eV/atom", "density": "g/cm^3", "n_atoms": "1"}
+    # plus, per production temperature T: d_li_<T>K (cm^2/s), conductivity_<T>K (S/cm), network_msd_<T>K (A^2)
 
     def __init__(self, workdir: Path, profile: str = "quick", density_g_cm3: float | Callable[[dict], float] = 2.35,
-                 seed: int = 0, name: str = "lammps-pedone"):
+                 seed: int = 0, name: str = "lammps-pedone", workers: int = 1):
         if profile not in glass_md.PROFILES:
             raise ValueError(f"oracle.profile: unknown {profile!r} (choose from {sorted(glass_md.PROFILES)})")
         self.name, self.fidelity = name, profile
         self.profile = glass_md.PROFILES[profile]
         self.workdir = Path(workdir)
-        self.density = density_g_cm3 if callable(density_g_cm3) else (lambda _fractions: density_g_cm3)
+        self.start_density = density_g_cm3  # a number, or a (picklable) function of the mole fractions
         self.seed = seed
+        self.workers = workers
 
     def evaluate(self, candidates: Sequence[Candidate]) -> list[Evaluation]:
-        return [self._one(c) for c in candidates]
+        """One simulation per candidate; with `workers` > 1, that many at once in separate processes.
+
+        Each LAMMPS run is serial (one core), so a batch spreads over the cores of the machine;
+        processes, not threads, keep one crashing engine from taking the others with it."""
+        if self.workers == 1 or len(candidates) < 2:
+            return [self._one(c) for c in candidates]
+        context = multiprocessing.get_context("spawn")  # a clean interpreter: no inherited MPI/torch state
+        with ProcessPoolExecutor(min(self.workers, len(candidates)), mp_context=context) as pool:
+            return list(pool.map(self._one, candidates))
+
+    def _density(self, fractions: dict[str, float]) -> float:
+        return self.start_density(fractions) if callable(self.start_density) else self.start_density
+
+    @staticmethod
+    def _values(result: glass_md.GlassResult, n_atoms: int) -> dict[str, Measurement]:
+        log10_sigma, log10_std = result.arrhenius.log10_sigma(300.0)
+        sigma = 10 ** log10_sigma
+        lowest = min(result.density_g_cm3)
+        values = {
+            "conductivity_300K": Measurement(sigma, "S/cm", sigma * math.log(10) * log10_std),
+            "log10_conductivity_300K": Measurement(log10_sigma, "log10(S/cm)", log10_std),
+            "ea": Measurement(result.arrhenius.ea_eV, "eV", result.arrhenius.ea_std_eV),
+            "log10_prefactor": Measurement(result.arrhenius.log10_prefactor, "log10(S/cm)",
+                                           result.arrhenius.log10_prefactor_std),
+            "energy_per_atom": Measurement(result.energy_eV_per_atom[0], "eV/atom", result.energy_eV_per_atom[1]),
+            "density": Measurement(result.density_g_cm3[lowest], "g/cm^3"),
+            "n_atoms": Measurement(float(n_atoms), "1"),
+        }
+        for T, d in result.diffusivities.items():
+            values[f"d_li_{T:g}K"] = Measurement(d.value_cm2_s, "cm^2/s", d.std_cm2_s)
+            sigma_T, sigma_std = result.conductivities_S_cm[T]
+            values[f"conductivity_{T:g}K"] = Measurement(sigma_T, "S/cm", sigma_std)
+        for T, msd in result.network_msd_A2.items():
+            values[f"network_msd_{T:g}K"] = Measurement(msd, "A^2")
+        return values
 
     def _one(self, candidate: Candidate) -> Evaluation:
         start = time.perf_counter()
         folder = self.workdir / "md" / self.fidelity / candidate.key
-        failed = lambda reason: Evaluation.failed(candidate.key, self.name, self.fidelity, reason,  # noqa: E731
-                                                  cost_seconds=time.perf_counter() - start)
+        failed = lambda reason, files=None: Evaluation.failed(  # noqa: E731
+            candidate.key, self.name, self.fidelity, reason, cost_seconds=time.perf_counter() - start, artefacts=files)
         try:
             fractions = parse_composition(candidate.representation)
-            cell = build(fractions, self.density(fractions), self.profile.n_atoms, seed=self.seed,
+            cell = build(fractions, self._density(fractions), self.profile.n_atoms, seed=self.seed,
                          min_distance=1.7)
         except (InvalidComposition, CellError) as exc:
             return failed(str(exc))
@@ -55,21 +93,16 @@ class GlassMDOracle:
         try:
             result = glass_md.run(cell.atoms, self.profile, folder, seed=self.seed)
         except glass_md.SimulationFailed as exc:
-            return failed(str(exc))
-        log10_sigma, log10_std = result.arrhenius.log10_sigma(300.0)
-        sigma = 10 ** log10_sigma
-        values = {
-            "conductivity_300K": Measurement(sigma, "S/cm", sigma * math.log(10) * log10_std),
-            "log10_conductivity_300K": Measurement(log10_sigma, "log10(S/cm)", log10_std),
-            "ea": Measurement(result.arrhenius.ea_eV, "eV", result.arrhenius.ea_std_eV),
-            "energy_per_atom": Measurement(result.energy_eV_per_atom[0], "eV/atom", result.energy_eV_per_atom[1]),
-            "n_atoms": Measurement(float(len(cell.atoms)), "1"),
-        }
-        for T, d in result.diffusivities.items():
-            values[f"d_li_{T:g}K"] = Measurement(d.value_cm2_s, "cm^2/s", d.std_cm2_s)
-        return Evaluation(candidate.key, self.name, self.fidelity, "ok", values=values,
+            log = folder / "lammps.log"
+            return failed(str(exc), {"start_cell": str(folder / "start.extxyz"),
+                                     **({"log": str(log)} if log.is_file() else {})})
+        return Evaluation(candidate.key, self.name, self.fidelity, "ok", values=self._values(result, len(cell.atoms)),
                           cost_seconds=time.perf_counter() - start,
-                          artefacts={"log": str(result.log), "start_cell": str(folder / "start.extxyz")},
+                          artefacts={"start_cell": str(folder / "start.extxyz"),
+                                     **{name: str(path) for name, path in result.files.items()}},
                           provenance={"profile": self.fidelity, "seed": self.seed,
-                                      "lammps_version": result.lammps_version, "potential": "Pedone 2006",
-                                      "temperatures_K": list(self.profile.temperatures_K)})
+                                      "lammps_version": result.lammps_version, "potential": pedone.CITATION,
+                                      "start_density_g_cm3": cell.density_g_cm3,
+                                      "msd_window_ps": {f"{T:g}": list(d.window_ps) for T, d in result.diffusivities.items()},
+                                      "temperatures_K": list(self.profile.temperatures_K),
+                                      "skipped_temperatures": {f"{T:g}": why for T, why in result.skipped_K.items()}})

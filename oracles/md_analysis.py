@@ -30,16 +30,20 @@ class Diffusivity:
 
 
 def diffusivity(time_ps: np.ndarray, msd_A2: np.ndarray, dim: int = 3, min_fraction: float = 0.3,
-                slope_tolerance: float = 0.15) -> Diffusivity:
-    """Einstein relation D = MSD / (2 dim t), fitted over the late window where MSD is linear in t.
+                curvature_tolerance: float = 0.2) -> Diffusivity:
+    """Einstein relation D = d MSD / dt / (2 dim), fitted over the late window where MSD is linear in t.
 
     `msd_A2` is either one curve (n_times,) or one curve per independent group of ions
-    (n_groups, n_times). The window starts after the ballistic/caged regime: the earliest start
-    (from 10% of the run on) at which the log-log slope of the mean MSD over the rest of the run is
-    within `slope_tolerance` of 1, keeping at least `min_fraction` of the points. The uncertainty is
-    the spread of the per-group slopes / sqrt(n_groups): neighbouring MSD points are strongly
-    correlated, so a least-squares error on one curve would be far too small. With a single curve,
-    that least-squares error is all there is, and it is a lower bound.
+    (n_groups, n_times). The window starts after the ballistic and caged regimes: the earliest start
+    (from 10% of the lags on, keeping at least `min_fraction` of them) at which the slopes of the
+    window's first and second halves agree, within `curvature_tolerance` (relative) or within twice
+    the statistical noise of that difference (the spread over the independent groups: a few dozen
+    ions in a short run cannot show linearity better than that), and the MSD at least doubles across the window (long-range motion, not rattling in a cage). The fit has an
+    intercept: in a glass the MSD is offset by the cage size, which is why the log-log slope, kept
+    as a diagnostic, can sit below 1 in a perfectly linear window. The uncertainty is the spread of
+    the per-group slopes / sqrt(n_groups): neighbouring MSD points are strongly correlated, so a
+    least-squares error on one curve would be far too small. With a single curve, that
+    least-squares error is all there is, and it is a lower bound.
     """
     t = np.asarray(time_ps, dtype=float)
     curves = np.atleast_2d(np.asarray(msd_A2, dtype=float))
@@ -52,23 +56,65 @@ def diffusivity(time_ps: np.ndarray, msd_A2: np.ndarray, dim: int = 3, min_fract
         raise NoDiffusiveRegime("MSD is zero at some time: the ions do not move")
     n = len(t)
     factor = A2_PER_PS_TO_CM2_PER_S / (2 * dim)
+    worst = math.inf
     for start in range(n // 10, int(n * (1 - min_fraction)) + 1):
-        tw = t[start:]
-        slope_ll = np.polyfit(np.log(tw), np.log(msd[start:]), 1)[0]
-        if abs(slope_ll - 1) > slope_tolerance:
+        tw, mw = t[start:], msd[start:]
+        if mw[-1] < 2 * mw[0]:
+            break  # later starts grow even less
+        change, noise = _curvature(tw, curves[:, start:])
+        worst = min(worst, change)
+        if change > curvature_tolerance and change > 2 * noise:
             continue
-        (slope, _), cov = np.polyfit(tw, msd[start:], 1, cov=True)
-        if slope <= 0:
-            break
+        (slope, _), cov = np.polyfit(tw, mw, 1, cov=True)
         if len(curves) > 1:
             slopes = [np.polyfit(tw, c[start:], 1)[0] for c in curves]
             std = float(np.std(slopes, ddof=1) / math.sqrt(len(curves)))
         else:
             std = math.sqrt(cov[0, 0])
-        return Diffusivity(slope * factor, std * factor, (float(tw[0]), float(tw[-1])), float(slope_ll))
-    slope_all = np.polyfit(np.log(t[n // 2:]), np.log(msd[n // 2:]), 1)[0]
-    raise NoDiffusiveRegime(f"MSD is not linear in time (late log-log slope {slope_all:.2f}, need 1 ± "
-                            f"{slope_tolerance}): sub-diffusive, or the run is too short")
+        slope_ll = float(np.polyfit(np.log(tw), np.log(mw), 1)[0])
+        return Diffusivity(slope * factor, std * factor, (float(tw[0]), float(tw[-1])), slope_ll)
+    growth = msd[-1] / msd[n // 10]
+    detail = (f"its slope changes by {worst:.0%} across the late window (limit {curvature_tolerance:.0%})"
+              if math.isfinite(worst) else f"it grows only {growth:.1f}x over the late lags (need 2x)")
+    raise NoDiffusiveRegime(f"MSD is not linear in time: {detail}; caged or sub-diffusive ions, or the run is too short")
+
+
+def _curvature(t: np.ndarray, curves: np.ndarray) -> tuple[float, float]:
+    """Relative change of the MSD slope between the two halves of the window, and its standard error
+    from the spread over the groups (0 with one curve). Infinite when either half does not rise."""
+    half = len(t) // 2
+
+    def change(msd: np.ndarray) -> float:
+        early, late = np.polyfit(t[:half + 1], msd[:half + 1], 1)[0], np.polyfit(t[half:], msd[half:], 1)[0]
+        return late / early - 1 if early > 0 and late > 0 else math.inf  # signed: noise averages out
+
+    mean_change = abs(change(curves.mean(0)))
+    if len(curves) < 2 or not math.isfinite(mean_change):
+        return mean_change, 0.0
+    per_group = np.array([change(c) for c in curves])
+    noise = float(np.std(per_group, ddof=1) / math.sqrt(len(curves))) if np.isfinite(per_group).all() else 0.0
+    return mean_change, noise
+
+
+def msd_by_group(positions_A: np.ndarray, dt_ps: float, groups: int = 4, max_lag_fraction: float = 0.5,
+                 n_lags: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """Mean squared displacement per group of ions, averaged over every time origin.
+
+    `positions_A` are unwrapped coordinates (n_frames, n_ions, 3) with the system's centre-of-mass
+    drift already removed. Averaging over all origins (not only t = 0) is what makes a short run
+    usable: at a lag of a tenth of the run it averages ~10 independent windows. The ions are dealt
+    round-robin into `groups` independent subsets, whose spread is the error bar of `diffusivity`.
+    Returns (lag times in ps, MSD in Å² of shape (groups, n_lags)).
+    """
+    x = np.asarray(positions_A, dtype=float)
+    n_frames, n_ions = x.shape[:2]
+    if x.ndim != 3 or x.shape[2] != 3 or n_ions < groups or n_frames < 20:
+        raise ValueError("msd_by_group: need positions (n_frames >= 20, n_ions >= groups, 3)")
+    max_lag = max(10, int(n_frames * max_lag_fraction))
+    lags = np.unique(np.linspace(1, max_lag, n_lags).astype(int))
+    per_ion = np.array([((x[lag:] - x[:-lag]) ** 2).sum(-1).mean(0) for lag in lags])  # (n_lags, n_ions)
+    curves = np.array([per_ion[:, g::groups].mean(1) for g in range(groups)])
+    return lags * dt_ps, curves
 
 
 def nernst_einstein(d_cm2_s: float, n_ions: int, volume_A3: float, temperature_K: float, charge: int = 1) -> float:
@@ -95,7 +141,9 @@ class ArrheniusFit:
 def arrhenius(temperature_K, sigma_S_cm, sigma_std_S_cm=None) -> ArrheniusFit:
     """Fit log10 σ = log10 A − Ea / (ln 10 · k_B · T) (the ChemArr readout) by weighted least squares.
 
-    With per-point uncertainties the weights are 1/var(log10 σ) and the covariance is absolute;
+    With per-point uncertainties the weights are 1/var(log10 σ) and the covariance is scaled up by the
+    reduced χ² when the points scatter more than their error bars say (the Birge ratio: short MD runs
+    underestimate their own noise, and an Ea error bar must not be smaller than the scatter shows);
     without them it is scaled by the residual variance (needs ≥ 3 temperatures).
     """
     T = np.asarray(temperature_K, dtype=float)
@@ -109,6 +157,8 @@ def arrhenius(temperature_K, sigma_S_cm, sigma_std_S_cm=None) -> ArrheniusFit:
         W = np.diag(1 / var)
         cov = np.linalg.inv(X.T @ W @ X)
         beta = cov @ X.T @ W @ y
+        resid = y - X @ beta
+        cov = cov * max(1.0, float(resid @ W @ resid) / (len(T) - 2)) if len(T) > 2 else cov
     else:
         beta, *_ = np.linalg.lstsq(X, y, rcond=None)
         dof = len(T) - 2

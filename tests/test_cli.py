@@ -10,7 +10,7 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 def test_run_without_data_says_how_to_get_it_in_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("AMALA_DATA_DIR", str(tmp_path))
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(app, ["run", str(CONFIGS / "demo.yaml")])
+    result = CliRunner().invoke(app, ["run", str(CONFIGS / "htpmd_demo.yaml")])
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "amala data fetch htpmd" in lines[0]

@@ -24,7 +24,7 @@ def test_canonical_composition_round_trip():
 def fast_profile(monkeypatch):
     quick = glass_md.PROFILES["quick"]
     monkeypatch.setitem(glass_md.PROFILES, "test", replace(quick, name="test", n_atoms=120, melt_ps=2.0,
-                                                           equilibrate_ps=1.0, production_ps=6.0))
+                                                           equilibrate_ps=1.0, production_ps=15.0))
 
 
 def test_evaluations_carry_units_uncertainties_files_and_provenance(tmp_path, fast_profile):
@@ -36,7 +36,10 @@ def test_evaluations_carry_units_uncertainties_files_and_provenance(tmp_path, fa
     assert ok.ok, ok.reason
     assert ok.values["ea"].unit == "eV" and ok.values["ea"].std > 0
     assert ok.values["conductivity_300K"].unit == "S/cm" and ok.values["conductivity_300K"].std > 0
-    assert {k for k in ok.values if k.startswith("d_li_")} == {"d_li_1000K", "d_li_1150K", "d_li_1300K"}
+    temperatures = glass_md.PROFILES["test"].temperatures_K
+    assert {k for k in ok.values if k.startswith("d_li_")} == {f"d_li_{T:g}K" for T in temperatures}
+    assert all(ok.values[f"conductivity_{T:g}K"].unit == "S/cm" for T in temperatures)
+    assert 1.5 < ok.values["density"].value < 3.5 and ok.values["density"].unit == "g/cm^3"
     assert ok.provenance["profile"] == "test" and ok.provenance["seed"] == 1
     assert ok.provenance["lammps_version"].isdigit()
     for path in ok.artefacts.values():

@@ -46,3 +46,17 @@ def test_gp_is_a_botorch_model_and_warm_start_reuses_hyperparameters():
     assert posterior.rsample(torch.Size([3])).shape == (3, 1, 5, 1)
     warm = TanimotoGP(bank, warm_start=gp.hyperparameters()).fit(X, y)
     assert abs(warm.describe()["outputscale"] - gp.describe()["outputscale"]) < 0.05 * gp.describe()["outputscale"] + 1e-3
+
+
+def test_measured_variances_make_a_noisy_observation_pull_less():
+    """Two observations of nearly the same glass disagree; the precise one should win."""
+    from amala.models.composition_gp import CompositionFeaturizer, CompositionGP
+
+    featurizer = CompositionFeaturizer(["Li2O", "SiO2"])
+    X = featurizer([f"Li2O:{x:.6f};SiO2:{1 - x:.6f}" for x in (0.20, 0.30, 0.33, 0.331, 0.45)])
+    y = torch.tensor([-6.0, -5.0, -4.6, -2.0, -3.8], dtype=torch.float64)
+    precise, noisy = 1e-4, 4.0
+    gp = CompositionGP(featurizer).fit(X, y, torch.tensor([precise, precise, precise, noisy, precise]))
+    mean, _ = gp.predict(featurizer(["Li2O:0.330500;SiO2:0.669500"]))
+    assert abs(float(mean[0]) - (-4.6)) < 0.3
+    assert gp.describe()["noise"].startswith("measured") and "likelihood.noise_covar.noise" not in gp.hyperparameters()

@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from amala.oracles.md_analysis import (K_B_EV, NoDiffusiveRegime, arrhenius, diffusivity, nernst_einstein)
+from amala.oracles.md_analysis import (K_B_EV, NoDiffusiveRegime, arrhenius, diffusivity, msd_by_group,
+                                       nernst_einstein)
 
 
 def _random_walk_msd(d_A2_ps, n_particles=400, n_groups=8, n_steps=2000, dt_ps=0.01, seed=0):
@@ -61,3 +62,25 @@ def test_arrhenius_fit_recovers_activation_energy_and_prefactor():
 def test_arrhenius_needs_three_positive_points():
     with pytest.raises(ValueError, match=">= 3 temperatures"):
         arrhenius([300, 400], [1e-5, 1e-4])
+
+
+def test_multi_origin_msd_of_a_random_walk_recovers_its_diffusivity():
+    rng = np.random.default_rng(3)
+    d_A2_ps, dt_ps = 0.2, 0.05
+    steps = rng.normal(0, math.sqrt(2 * d_A2_ps * dt_ps), size=(1000, 64, 3))
+    times, curves = msd_by_group(np.cumsum(steps, axis=0), dt_ps, groups=4)
+    assert curves.shape == (4, len(times)) and times[0] == dt_ps and times[-1] == pytest.approx(500 * dt_ps)
+    result = diffusivity(times, curves)
+    assert result.value_cm2_s == pytest.approx(d_A2_ps * 1e-4, rel=0.15)
+    assert abs(result.value_cm2_s - d_A2_ps * 1e-4) < 3 * result.std_cm2_s
+
+
+def test_arrhenius_error_grows_when_points_scatter_beyond_their_error_bars():
+    T = np.array([700.0, 800.0, 900.0, 1000.0])
+    sigma = 10 ** (2.0 - 0.5 / (math.log(10) * K_B_EV * T))
+    consistent = arrhenius(T, sigma, sigma_std_S_cm=0.01 * sigma)
+    scattered_values = sigma * np.array([1.5, 0.7, 1.4, 0.8])
+    scattered = arrhenius(T, scattered_values, sigma_std_S_cm=0.01 * scattered_values)
+    assert scattered.ea_std_eV > 10 * consistent.ea_std_eV
+    unweighted = arrhenius(T, scattered_values)
+    assert scattered.ea_std_eV == pytest.approx(unweighted.ea_std_eV, rel=0.01)  # equal weights: same scatter
