@@ -4,6 +4,11 @@ The region: each component's mole fraction within its bounds, all summing to 1. 
 points (scipy.stats.qmc) fill the box of the first k-1 components; the last component takes the
 remainder, and points where it falls outside its bounds are dropped. Low-discrepancy points cover
 the region more evenly than independent random draws, which matters for a small initial design.
+
+Every point is then snapped to a grid of `step` in mole fraction (largest-remainder rounding, so
+it still sums to 1 exactly). A simulation cell of a few hundred atoms holds a few dozen formula
+units, so it cannot tell 0.3712 from 0.3698, nor hold 0.1% of a component: proposing such
+differences would spend simulations on glasses that are the same cell.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from amala.agents.registry import ProposalContext
 
 
 class CompositionSampler:
-    def __init__(self, bounds: dict[str, tuple[float, float]], n: int = 64, name: str = "composition"):
+    def __init__(self, bounds: dict[str, tuple[float, float]], n: int = 64, step: float = 0.02,
+                 name: str = "composition"):
         if len(bounds) < 2:
             raise ValueError("agents[].bounds: a glass needs at least two components")
         for component, (lo, hi) in bounds.items():
@@ -25,7 +31,16 @@ class CompositionSampler:
                 raise ValueError(f"agents[].bounds.{component}: need 0 <= low <= high <= 1, got [{lo}, {hi}]")
         if sum(lo for lo, _ in bounds.values()) > 1 or sum(hi for _, hi in bounds.values()) < 1:
             raise ValueError(f"agents[].bounds: no composition within {bounds} sums to 1")
-        self.bounds, self.n, self.name = dict(bounds), n, name
+        self.bounds, self.n, self.step, self.name = dict(bounds), n, step, name
+
+    def snap(self, fractions: np.ndarray) -> np.ndarray:
+        """The nearest point of the `step` grid that still sums to 1 (largest remainder first)."""
+        units = round(1 / self.step)
+        scaled = fractions * units
+        whole = np.floor(scaled)
+        short = int(units - whole.sum())
+        whole[np.argsort(whole - scaled)[:short]] += 1  # largest remainders get the missing steps
+        return whole / units
 
     def propose(self, context: ProposalContext, n: int | None = None) -> list[Candidate]:
         wanted = n or self.n
@@ -36,10 +51,12 @@ class CompositionSampler:
         found: dict[str, Candidate] = {}
         for _ in range(64):  # rounds of 2^m points until enough valid, new compositions
             points = qmc.scale(sampler.random(256), lows[:-1], highs[:-1])
-            last = 1 - points.sum(1)
-            ok = (last >= lows[-1]) & (last <= highs[-1])
-            for row, rest in zip(points[ok], last[ok]):
-                candidate = Candidate(canonical_composition(dict(zip(names, [*row, rest]))), kind="composition",
+            points = np.column_stack([points, 1 - points.sum(1)])
+            points = np.array([self.snap(p) for p in points if p[-1] >= 0])
+            eps = 1e-9
+            ok = ((points >= lows - eps) & (points <= highs + eps)).all(1) if len(points) else []
+            for row in points[ok] if len(points) else []:
+                candidate = Candidate(canonical_composition(dict(zip(names, row))), kind="composition",
                                       agent=self.name)
                 if candidate.key not in context.known_keys:
                     found.setdefault(candidate.key, candidate)

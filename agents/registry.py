@@ -36,7 +36,7 @@ def build_agent(spec, pool: list[str] | None = None) -> Agent:
     from amala.agents.pool import PoolAgent
 
     if spec.kind == "composition":
-        return CompositionSampler(spec.bounds, n=spec.n, name=spec.name or "composition")
+        return CompositionSampler(spec.bounds, n=spec.n, step=spec.step, name=spec.name or "composition")
     if spec.kind == "pool":
         if pool is None:
             raise ValueError("agents[].kind=pool needs a dataset (data.dataset or data.path)")

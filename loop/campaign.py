@@ -21,6 +21,7 @@ from amala.loop.objective import Objective
 from amala.loop.store import Batch, SelectedCandidate, Store
 from amala.models import build_featurizer, build_surrogate
 from amala.models.composition_gp import CompositionFeaturizer
+from amala.models.molecular_graph import GraphBank
 from amala.models.similarity import SimilarityBank
 from amala.oracles import Evaluation, build_oracle
 from amala.oracles import datasets
@@ -69,6 +70,8 @@ class Campaign:
         if config.representation == "composition":
             components = sorted({c for spec in config.agents for c in (spec.bounds or {})})
             self.bank = CompositionFeaturizer(components)
+        elif config.surrogate.kind == "gnn_ensemble":
+            self.bank = GraphBank()
         else:
             self.bank = SimilarityBank(build_featurizer(config.surrogate.featurizer))
         self._surrogate = None  # last fitted model, kept to warm-start the next fit

@@ -40,6 +40,8 @@ class AgentSpec(_Strict):
     name: str | None = None
     bounds: dict[str, tuple[float, float]] | None = None  # composition: mole-fraction range per oxide
     n: int = Field(64, ge=1, description="composition: proposals per iteration")
+    step: float = Field(0.02, gt=0, le=0.5, description="composition: mole-fraction grid; a few-hundred-atom cell "
+                        "cannot resolve finer differences")
 
 
 class OracleSpec(_Strict):
@@ -62,9 +64,13 @@ class FeaturizerSpec(_Strict):
 
 
 class SurrogateSpec(_Strict):
-    kind: Literal["gp", "random_forest"] = "gp"
+    kind: Literal["gp", "random_forest", "gnn_ensemble"] = "gp"
     featurizer: FeaturizerSpec = FeaturizerSpec()
     n_estimators: int = Field(500, ge=1)
+    members: int = Field(5, ge=2, description="gnn_ensemble: networks in the deep ensemble")
+    epochs: int = Field(60, ge=1, description="gnn_ensemble: training epochs per member")
+    reference_K: float = Field(353.0, gt=0, description="gnn_ensemble: temperature of single-temperature data "
+                               "(HTP-MD: 353 K)")
 
 
 class AcquisitionSpec(_Strict):

@@ -165,6 +165,9 @@ def write_report(store: Store, campaign: CampaignRow, objective: Objective, out_
     best_text = "—" if not ranked else f"{ranked[0][1].objective:.3f} ({objective.label})"
     uncertainty_note = ("Lookup values are published MD results; the source reports no per-value uncertainty, "
                         "so none is shown for them." if any(e.oracle == "lookup" for _, e in evaluations) else "")
+    caveats = sorted({e.provenance["caveat"] for _, e in evaluations if (e.provenance or {}).get("caveat")})
+    caveat_box = "".join(f'<p style="background:#fff3cd;border:1px solid #e0c060;padding:6px">'
+                         f'<b>Read first:</b> {html.escape(text)}</p>' for text in caveats)
     calibration = "" if inside is None else f"<p>{inside:.0%} of measured values fell within the model's ±1 std " \
                                             f"at selection (≈68% expected for a calibrated model).</p>"
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>amala report: {html.escape(campaign.name)}</title>
@@ -174,6 +177,7 @@ td,th{{border:1px solid #ccc;padding:3px 6px;vertical-align:middle}}th{{backgrou
 <h1>Campaign {html.escape(campaign.name)}</h1>
 <p>Status: <b>{html.escape(campaign.status)}</b> · evaluations: {len(evaluations)} ({len(failures)} failed) ·
 best: <b>{best_text}</b> · report written {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}</p>
+{caveat_box}
 <img src="best_so_far.png" alt="best so far">
 {'<img src="prediction_vs_result.png" alt="prediction vs result">' if pairs else ''}
 {calibration}

@@ -22,7 +22,7 @@ class Surrogate(Protocol):
 
 
 def build_surrogate(spec, bank, seed: int = 0, previous: Surrogate | None = None) -> Surrogate:
-    """A fresh, unfitted surrogate. `bank` (a `SimilarityBank`) carries the campaign's featurizer
+    """A fresh, unfitted surrogate. `bank` (a `SimilarityBank`, or a `GraphBank` for GNNs) carries the campaign's featurizer
     and similarity cache across iterations; `previous` (last iteration's model) seeds the GP's
     hyperparameter search."""
     from amala.models.composition_gp import CompositionFeaturizer, CompositionGP
@@ -34,6 +34,10 @@ def build_surrogate(spec, bank, seed: int = 0, previous: Surrogate | None = None
             return RandomForest(bank, n_estimators=spec.n_estimators, seed=seed)
         warm = previous.hyperparameters() if isinstance(previous, CompositionGP) and previous.model else None
         return CompositionGP(bank, warm_start=warm)
+    if spec.kind == "gnn_ensemble":
+        from amala.models.gnn_ensemble import GNNEnsemble
+
+        return GNNEnsemble(bank, members=spec.members, reference_K=spec.reference_K, seed=seed, epochs=spec.epochs)
     if spec.kind == "gp":
         warm = previous.hyperparameters() if isinstance(previous, TanimotoGP) and previous.model else None
         return TanimotoGP(bank, warm_start=warm)

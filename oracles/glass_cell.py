@@ -44,8 +44,10 @@ def formula_units(fractions: dict[str, float], target_atoms: int) -> dict[str, i
     closest to integers wins (ties: closest to the target), so a ratio such as 1:2 is kept exactly
     rather than rounded to 33:67; every realised fraction is within 1/total of the requested one.
     """
-    if not fractions or any(x < 0 for x in fractions.values()) or abs(sum(fractions.values()) - 1) > 1e-6:
+    if not fractions or any(x < 0 for x in fractions.values()) or abs(sum(fractions.values()) - 1) > 1e-4:
         raise CellError(f"composition: mole fractions must be >= 0 and sum to 1, got {fractions}")
+    total_fraction = sum(fractions.values())  # canonical spellings round to 6 decimals
+    fractions = {o: x / total_fraction for o, x in fractions.items()}
     atoms_per_unit = {}
     for oxide in fractions:
         counts = Formula(oxide).count()

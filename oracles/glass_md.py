@@ -50,19 +50,30 @@ class MDProfile:
     li_groups: int = 4  # independent Li subsets for the error bar of D
     max_pressure_GPa: float = 20.0  # beyond this in the melt, the starting density is unphysical
     timeout_s: float = 3600.0
+    npt_below_K: float = 2000.0  # the quench runs at constant volume above this, at zero pressure below
+    min_density_g_cm3: float = 1.0  # below this the cell has vaporised, not formed a glass
+    caveat: str = ""  # what a reader must know before trusting this profile's numbers (shown in reports)
 
     def steps(self, ps: float) -> int:
         return max(1, int(round(ps * 1000 / self.timestep_fs)))
 
 
+QUICK_CAVEAT = ("quick MD profile: ~150-atom cells, 40 ps at 900-1300 K, far above room temperature. Its Ea "
+                "comes out far too low and σ(300 K), a long Arrhenius extrapolation, orders of magnitude too "
+                "high: it exercises the loop and ranks glasses only roughly. Use the standard profile for numbers.")
+STANDARD_CAVEAT = ("standard MD profile (Pedone 2006 potential, 700-1000 K): on Li2O·2SiO2 it gives Ea ≈ 0.26 eV "
+                   "against ≈ 0.6-0.7 eV measured (BENCHMARKS.md), so σ(300 K) is over-estimated; trust σ(T) at "
+                   "the simulated temperatures more than the extrapolation to 300 K.")
+
 PROFILES = {
     # tests and demo: ~150 atoms, ~170 ps in all (~60 s on one core); rough numbers, same pipeline. 40 ps
     # per temperature is what three compositions (x Li2O, x = 0.2, 0.33, 0.5) needed to be diffusive at
     # all three temperatures; 800 K was too cold to see hops in that time (BENCHMARKS.md).
-    "quick": MDProfile("quick", 150, 1.0, 3000.0, 5.0, 50.0, (900.0, 1100.0, 1300.0), 5.0, 40.0, timeout_s=900),
+    "quick": MDProfile("quick", 150, 1.0, 3000.0, 5.0, 50.0, (900.0, 1100.0, 1300.0), 5.0, 40.0, timeout_s=900,
+                       caveat=QUICK_CAVEAT),
     # overnight use: >= 500 atoms, 100 ps of production per temperature (~20 min on one core)
     "standard": MDProfile("standard", 600, 1.0, 3500.0, 20.0, 10.0, (700.0, 800.0, 900.0, 1000.0), 20.0, 100.0,
-                          timeout_s=48 * 3600),
+                          timeout_s=48 * 3600, caveat=STANDARD_CAVEAT),
 }
 
 
@@ -90,11 +101,23 @@ def melt_commands(profile: MDProfile, seed: int) -> list[str]:
             f"run {profile.steps(profile.melt_ps)}"]
 
 
-def quench_commands(profile: MDProfile) -> list[str]:
+def quench_commands(profile: MDProfile, parts: int = 10) -> list[str]:
+    """Cool at the profile's rate: at constant volume down to `npt_below_K`, then at zero pressure.
+
+    Above ~2000 K a Li-rich silicate melt at zero pressure boils in this model (a Li2O·SiO2 cell
+    expanded without bound from 3500 K), so the hot part keeps the starting density and the glass
+    finds its own density only once the melt is cohesive. The NPT part is cut into `parts` runs so
+    the caller can check the density and the clock between them."""
     dt_ps, hottest = profile.timestep_fs / 1000, max(profile.temperatures_K)
-    quench_ps = (profile.melt_K - hottest) / profile.quench_K_per_ps
-    return ["unfix md", f"fix md all npt temp {profile.melt_K} {hottest} {100 * dt_ps} iso 0 0 {1000 * dt_ps}",
-            f"run {profile.steps(quench_ps)}"]
+    switch = min(max(profile.npt_below_K, hottest), profile.melt_K)
+    commands = ["unfix md", f"fix md all nvt temp {profile.melt_K} {switch} {100 * dt_ps}",
+                f"run {profile.steps((profile.melt_K - switch) / profile.quench_K_per_ps)}"]
+    npt_steps = profile.steps((switch - hottest) / profile.quench_K_per_ps)
+    if npt_steps > 1:
+        commands += ["unfix md", "reset_timestep 0",  # `start 0 stop N` spans one temperature ramp over the parts
+                     f"fix md all npt temp {switch} {hottest} {100 * dt_ps} iso 0 0 {1000 * dt_ps}"]
+        commands += [f"run {npt_steps // parts} start 0 stop {npt_steps}"] * parts
+    return commands
 
 
 def equilibrate_commands(profile: MDProfile, T: float) -> list[str]:
@@ -136,12 +159,16 @@ def run(atoms: Atoms, profile: MDProfile, workdir: Path, seed: int = 0) -> Glass
         if abs(pressure_GPa) > profile.max_pressure_GPa:
             raise SimulationFailed(f"pressure {pressure_GPa:.0f} GPa in the melt at {profile.melt_K:g} K (limit "
                                    f"±{profile.max_pressure_GPa:g}): the starting density is unphysical")
-        lmp.commands_list(quench_commands(profile))
+        for command in quench_commands(profile):
+            lmp.command(command)
+            if command.startswith("run"):
+                _check_cell(lmp, profile, started, "the quench")
         _check(lmp, max(profile.temperatures_K), "quench")
         lmp.command("compute unwrapped all property/atom xu yu zu")
         for T in sorted(profile.temperatures_K, reverse=True):
             lmp.commands_list(equilibrate_commands(profile, T))
             _check(lmp, T, f"NPT equilibration at {T:g} K")
+            _check_cell(lmp, profile, started, f"NPT equilibration at {T:g} K")
             volume = float(lmp.extract_fix("vavg", 0, 0))
             lmp.commands_list(production_commands(profile, T, volume))
             densities[T] = glass_structure.density(atoms, volume)
@@ -201,6 +228,16 @@ def _sample(lmp, profile: MDProfile, symbols: np.ndarray, started: float) -> tup
         energies[k] = lmp.get_thermo("pe") / n_atoms
     low, high = lmp.extract_box()[:2]
     return glass_structure.Frames(positions, symbols, chunk * profile.timestep_fs / 1000, np.subtract(high, low)), energies
+
+
+def _check_cell(lmp, profile: MDProfile, started: float, stage: str) -> None:
+    """A cell that expands into a gas, or a run past its time budget, ends with the reason."""
+    density = lmp.get_thermo("density")
+    if not density >= profile.min_density_g_cm3:
+        raise SimulationFailed(f"the cell expanded to {density:.3g} g/cm3 during {stage} at "
+                               f"{lmp.get_thermo('temp'):.0f} K: the melt vaporised at zero pressure")
+    if time.monotonic() - started > profile.timeout_s:
+        raise SimulationFailed(f"timeout after {profile.timeout_s:.0f} s (profile {profile.name}) during {stage}")
 
 
 def _check(lmp, target_K: float, stage: str) -> None:

@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 from ase.io import write
 
 from amala.agents.candidate import Candidate
-from amala.agents.composition import InvalidComposition, parse_composition
+from amala.agents.composition import InvalidComposition, canonical_composition, parse_composition
 from amala.oracles import glass_md, pedone
 from amala.oracles.glass_cell import CellError, build
 from amala.oracles.evaluation import Evaluation, Measurement
@@ -103,6 +103,10 @@ class GlassMDOracle:
                           provenance={"profile": self.fidelity, "seed": self.seed,
                                       "lammps_version": result.lammps_version, "potential": pedone.CITATION,
                                       "start_density_g_cm3": cell.density_g_cm3,
+                                      # whole formula units: what was simulated, within 1/units of the candidate
+                                      "simulated_composition": canonical_composition(cell.actual_fractions),
+                                      "formula_units": cell.formula_units,
                                       "msd_window_ps": {f"{T:g}": list(d.window_ps) for T, d in result.diffusivities.items()},
                                       "temperatures_K": list(self.profile.temperatures_K),
+                                      **({"caveat": self.profile.caveat} if self.profile.caveat else {}),
                                       "skipped_temperatures": {f"{T:g}": why for T, why in result.skipped_K.items()}})

@@ -59,3 +59,15 @@ def test_patience_stops_a_stale_campaign(small_table):
             break
         campaign.step()
     assert stop is not None and stop.final and "patience" in stop.reason
+
+
+def test_a_gnn_ensemble_surrogate_runs_the_loop_with_botorch_acquisition(small_table):
+    """The GNN ensemble plugs into the same campaign and acquisition path as the GP."""
+    campaign = _campaign(small_table, surrogate={"kind": "gnn_ensemble", "members": 2, "epochs": 5},
+                         budget={"initial": 10, "max_evaluations": 20})
+    while campaign.stop_reason() is None:
+        campaign.step()
+    iterations = campaign.store.iterations(campaign.id)
+    assert len(campaign.store.evaluations(campaign.id)) == 20 and iterations[-1].strategy == "qlognei"
+    picked = [s for _, s, _ in campaign.store.selections(campaign.id) if s.predicted_mean is not None]
+    assert len(picked) == 10 and all(s.predicted_std > 0 and s.acquisition_value is not None for s in picked)

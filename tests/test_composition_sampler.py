@@ -32,3 +32,21 @@ def test_known_candidates_are_not_proposed_again_and_bad_bounds_are_refused():
         CompositionSampler({"Li2O": (0.0, 0.2), "SiO2": (0.0, 0.3)})
     with pytest.raises(ValueError, match="bounds.SiO2"):
         CompositionSampler({"Li2O": (0.0, 0.5), "SiO2": (0.9, 0.5)})
+
+
+def test_proposals_lie_on_the_grid_and_fit_a_quick_md_cell():
+    """Every proposal is a multiple of `step` and a ~150-atom cell can hold each of its components."""
+    from amala.oracles.glass_cell import formula_units
+
+    agent = CompositionSampler(BOUNDS, n=60, step=0.02)
+    for c in agent.propose(ProposalContext(iteration=0, seed=5)):
+        fractions = parse_composition(c.representation)
+        assert all(abs(x / 0.02 - round(x / 0.02)) < 1e-6 for x in fractions.values()), c.representation
+        units = formula_units(fractions, target_atoms=150)
+        assert set(units) == {k for k, x in fractions.items() if x > 0} and all(n >= 1 for n in units.values())
+
+
+def test_snap_keeps_the_sum_exact():
+    agent = CompositionSampler(BOUNDS, step=0.02)
+    snapped = agent.snap(np.array([0.3371, 0.5012, 0.1117, 0.05]))
+    assert snapped.sum() == pytest.approx(1.0, abs=1e-12) and np.allclose(snapped * 50, np.round(snapped * 50))

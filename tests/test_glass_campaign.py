@@ -28,7 +28,8 @@ CONFIG = {
 def test_two_iterations_with_the_md_oracle(tmp_path, monkeypatch, prefect_server):
     quick = glass_md.PROFILES["quick"]
     monkeypatch.setitem(glass_md.PROFILES, "test", replace(quick, name="test", n_atoms=100, melt_ps=2.0,
-                                                           equilibrate_ps=1.0, production_ps=10.0))
+                                                           equilibrate_ps=1.0, production_ps=10.0,
+                                                           caveat="test profile: tiny cells"))
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("AMALA_DB_URL", raising=False)
     path = tmp_path / "glass.yaml"
@@ -48,6 +49,19 @@ def test_two_iterations_with_the_md_oracle(tmp_path, monkeypatch, prefect_server
     iterations = campaign.store.iterations(campaign.id)
     ok_after_first = sum(e.status == "ok" and e.iteration_id == iterations[0].id for _, e in rows)
     assert iterations[1].strategy == ("qlognei" if ok_after_first >= 2 else "random (initial design)")
+
+    # the report shows the MD evidence behind the ranking, and the profile's caveat before any number
+    from typer.testing import CliRunner
+
+    from amala.flows.cli import app
+
+    out = CliRunner().invoke(app, ["report", "glass"])
+    assert out.exit_code == 0, out.output
+    page = (tmp_path / "runs" / "glass" / "report" / "report.html").read_text()
+    assert "Read first" in page and "test" in page
+    if done:
+        assert (tmp_path / "runs" / "glass" / "report" / "arrhenius.png").is_file()
+        assert (tmp_path / "runs" / "glass" / "report" / "rdf_best.png").is_file()
 
 
 def test_composition_gp_learns_a_smooth_trend_and_drives_acquisition():

@@ -48,3 +48,22 @@ def test_an_unphysically_dense_cell_fails_with_the_reason(tmp_path):
     cell = build(DISILICATE, 6.0, target_atoms=100, seed=0, min_distance=1.0)
     with pytest.raises(glass_md.SimulationFailed, match="pressure .* GPa .* unphysical"):
         glass_md.run(cell.atoms, profile, tmp_path)
+
+
+def test_a_melt_that_boils_at_zero_pressure_fails_with_the_reason(tmp_path):
+    """A Li2O·SiO2 melt held at 3500 K under zero pressure expands without bound in this model;
+    the default protocol avoids it (constant volume above 2000 K), and the guard names it."""
+    profile = replace(glass_md.PROFILES["quick"], n_atoms=100, melt_K=3500.0, melt_ps=2.0, npt_below_K=3500.0,
+                      quench_K_per_ps=10.0, min_density_g_cm3=1.5)
+    cell = build({"Li2O": 0.5, "SiO2": 0.5}, 2.35, target_atoms=100, seed=0, min_distance=1.7)
+    with pytest.raises(glass_md.SimulationFailed, match="expanded to .* vaporised"):
+        glass_md.run(cell.atoms, profile, tmp_path)
+
+
+def test_quench_runs_at_constant_volume_above_the_switch_and_at_zero_pressure_below():
+    commands = glass_md.quench_commands(glass_md.PROFILES["standard"], parts=4)
+    nvt = next(c for c in commands if "nvt" in c)
+    npt = next(c for c in commands if "npt" in c)
+    assert "3500.0 2000.0" in nvt and "2000.0 1000.0" in npt and "iso 0 0" in npt
+    runs = [c for c in commands if c.startswith("run") and "stop" in c]
+    assert len(runs) == 4 and all(c == runs[0] for c in runs)  # one temperature ramp over four parts

@@ -1,0 +1,190 @@
+"""A deep ensemble of D-MPNN networks with Arrhenius, multi-fidelity readouts, as a surrogate.
+
+Why an ensemble: a single network gives a number, not how far to trust it. Members differ by seed
+and by a bootstrap resample of the training data; their spread is the epistemic uncertainty
+(Lakshminarayanan et al. 2017). The ensemble's mean and variance are exposed as a BoTorch `Model`
+with a Gaussian posterior (`EnsembleGaussianModel`), so qLogNEI, qUCB and Thompson sampling work
+unchanged on a GNN as on a GP.
+
+Inputs follow the GP's convention: a candidate is one column holding its row in the campaign's
+`GraphBank`, so BoTorch never sees the graphs and predictions are cached per row.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+from botorch.models.model import Model
+from botorch.posteriors.gpytorch import GPyTorchPosterior
+from gpytorch.distributions import MultivariateNormal
+from linear_operator.operators import DiagLinearOperator
+from torch import nn
+
+from amala.models.dmpnn import DMPNNEncoder
+from amala.models.molecular_graph import GraphBank
+from amala.models.readouts import LN10_KB, MultiFidelityArrhenius
+
+
+@dataclass
+class TrainingSet:
+    """Observations for the network: graph rows, targets (log10 units), temperature and fidelity."""
+    rows: torch.Tensor  # (n,) long
+    y: torch.Tensor  # (n,)
+    temperature_K: torch.Tensor  # (n,)
+    high: torch.Tensor  # (n,) bool: high-fidelity observation
+
+    def subset(self, index: torch.Tensor) -> "TrainingSet":
+        return TrainingSet(self.rows[index], self.y[index], self.temperature_K[index], self.high[index])
+
+
+class ArrheniusGNN(nn.Module):
+    def __init__(self, hidden: int = 200, depth: int = 3, dropout: float = 0.0, log10_a0: float = 0.0,
+                 ea0_eV: float = 0.3):
+        super().__init__()
+        self.encoder = DMPNNEncoder(hidden, depth, dropout)
+        self.readout = MultiFidelityArrhenius(hidden, hidden // 2, log10_a0, ea0_eV)
+
+    def forward(self, batch, temperature_K, high):
+        return self.readout(self.encoder(batch), temperature_K, high)
+
+    def arrhenius_parameters(self, batch, high) -> torch.Tensor:
+        return self.readout.parameters_at(self.encoder(batch), high)
+
+
+def train_member(bank: GraphBank, data: TrainingSet, seed: int, epochs: int = 60, batch_size: int = 50,
+                 lr: float = 1e-3, high_weight: float = 1.0, low_weight: float = 1.0, min_steps: int = 300,
+                 **network) -> ArrheniusGNN:
+    """One network, trained by Adam on the squared error in units of the targets' spread, each
+    observation weighted by its fidelity's weight."""
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    scale = float(data.y.std()) if len(data.y) > 1 and float(data.y.std()) > 0 else 1.0
+    ea0 = network.pop("ea0_eV", 0.3)
+    log10_a0 = float(data.y.mean()) + ea0 / (LN10_KB * float(data.temperature_K.mean()))
+    model = ArrheniusGNN(log10_a0=log10_a0, ea0_eV=ea0, **network)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    n = len(data.rows)
+    batches = max(1, math.ceil(n / batch_size))
+    weights = torch.where(data.high, high_weight, low_weight).float()
+    model.train()
+    for _ in range(max(epochs, math.ceil(min_steps / batches))):
+        order = torch.randperm(n, generator=generator)
+        for b in range(batches):
+            index = order[b * batch_size:(b + 1) * batch_size]
+            part = data.subset(index)
+            prediction = model(bank.batch(part.rows.tolist()), part.temperature_K.float(), part.high)
+            loss = (weights[index] * ((prediction - part.y.float()) / scale) ** 2).mean()
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    model.eval()
+    return model
+
+
+class GNNEnsemble:
+    """Surrogate interface (`encode`, `fit`, `predict`, `model`) over a deep ensemble."""
+    name = "gnn_ensemble"
+
+    def __init__(self, bank: GraphBank | None = None, members: int = 5, bootstrap: bool = True,
+                 reference_K: float = 353.0, seed: int = 0, epochs: int = 60, **network):
+        if members < 2:
+            raise ValueError("surrogate gnn_ensemble: needs at least 2 members for an uncertainty")
+        self.bank = bank or GraphBank()
+        self.members, self.bootstrap, self.reference_K, self.seed = members, bootstrap, reference_K, seed
+        self.epochs, self.network = epochs, network
+        self.networks: list[ArrheniusGNN] = []
+        self.model: EnsembleGaussianModel | None = None
+        self._cache: dict[tuple[int, float, bool], tuple[float, float]] = {}
+
+    def encode(self, smiles: Sequence[str]) -> torch.Tensor:
+        return self.bank.encode(smiles)
+
+    def fit(self, X: torch.Tensor, y: torch.Tensor, y_var: torch.Tensor | None = None,
+            temperature_K: torch.Tensor | None = None, high: torch.Tensor | None = None) -> "GNNEnsemble":
+        """Train every member. Without temperatures all data is at `reference_K`; without fidelity
+        labels all of it is one (low) fidelity, trained through the low head alone."""
+        rows = X[:, 0].long()
+        n = len(rows)
+        if n < 2:
+            raise ValueError(f"surrogate gnn_ensemble: needs at least 2 observations to fit, got {n}")
+        data = TrainingSet(rows, y.reshape(-1).double(),
+                           torch.full((n,), self.reference_K) if temperature_K is None else temperature_K.double(),
+                           torch.zeros(n, dtype=torch.bool) if high is None else high.bool())
+        rng = np.random.default_rng(self.seed)
+        self.networks = []
+        for m in range(self.members):
+            index = torch.from_numpy(rng.integers(0, n, n)) if self.bootstrap else torch.arange(n)
+            self.networks.append(train_member(self.bank, data.subset(index), seed=self.seed * 1000 + m,
+                                              epochs=self.epochs, **self.network))
+        self._cache = {}
+        self.model = EnsembleGaussianModel(self)
+        return self
+
+    @torch.no_grad()
+    def member_predictions(self, rows: Sequence[int], temperature_K: float | None = None,
+                           high: bool = False) -> torch.Tensor:
+        """(members, n) predictions at one temperature and fidelity."""
+        if not self.networks:
+            raise RuntimeError("surrogate gnn_ensemble: predict() before fit()")
+        batch = self.bank.batch(rows)
+        T = torch.full((len(rows),), float(temperature_K or self.reference_K))
+        h = torch.full((len(rows),), high, dtype=torch.bool)
+        return torch.stack([net(batch, T, h) for net in self.networks]).double()
+
+    def predict(self, X: torch.Tensor, temperature_K: float | None = None, high: bool = False,
+                chunk: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+        """Ensemble mean and standard deviation, cached per (row, temperature, fidelity)."""
+        T = float(temperature_K or self.reference_K)
+        rows = X.reshape(-1).long().tolist()
+        missing = list(dict.fromkeys(r for r in rows if (r, T, high) not in self._cache))
+        for start in range(0, len(missing), chunk):
+            part = missing[start:start + chunk]
+            preds = self.member_predictions(part, T, high)
+            for r, mean, std in zip(part, preds.mean(0).tolist(), preds.std(0).tolist()):
+                self._cache[(r, T, high)] = (mean, std)
+        values = torch.tensor([self._cache[(r, T, high)] for r in rows], dtype=torch.float64).reshape(-1, 2)
+        return values[:, 0], values[:, 1]
+
+    @torch.no_grad()
+    def arrhenius(self, X: torch.Tensor, high: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per candidate: mean and std over members of (log10 A, Ea [eV]), shapes (n, 2)."""
+        rows = X.reshape(-1).long().tolist()
+        batch = self.bank.batch(rows)
+        h = torch.full((len(rows),), high, dtype=torch.bool)
+        params = torch.stack([net.arrhenius_parameters(batch, h) for net in self.networks]).double()
+        return params.mean(0), params.std(0)
+
+    def describe(self) -> dict:
+        return {"kind": "gnn_ensemble", "members": self.members, "bootstrap": self.bootstrap,
+                "reference_K": self.reference_K, "encoder": "D-MPNN (own torch)", "readout": "Arrhenius, multi-fidelity"}
+
+
+class EnsembleGaussianModel(Model):
+    """BoTorch view of an ensemble: independent Gaussians with the members' mean and variance.
+
+    X has one column, the candidate's row in the graph bank; any batch shape (b, q, 1) works."""
+
+    def __init__(self, ensemble: GNNEnsemble, min_variance: float = 1e-8):
+        super().__init__()
+        self.ensemble, self.min_variance = ensemble, min_variance
+
+    @property
+    def num_outputs(self) -> int:
+        return 1
+
+    @property
+    def batch_shape(self) -> torch.Size:
+        return torch.Size([])
+
+    def posterior(self, X: torch.Tensor, output_indices=None, observation_noise=False, posterior_transform=None,
+                  **kwargs) -> GPyTorchPosterior:
+        mean, std = self.ensemble.predict(X.reshape(-1, 1))
+        shape = X.shape[:-1]
+        variance = (std ** 2).clamp_min(self.min_variance).reshape(shape).to(X)
+        mvn = MultivariateNormal(mean.reshape(shape).to(X), DiagLinearOperator(variance))
+        posterior = GPyTorchPosterior(mvn)
+        return posterior_transform(posterior) if posterior_transform is not None else posterior

@@ -1,0 +1,132 @@
+"""The GNN surrogate: graphs, Arrhenius readout, multi-fidelity heads, the ensemble as a BoTorch model.
+
+Synthetic targets are computed from the molecules themselves (atom counts), so every answer is
+known; networks are small and trained for seconds on CPU."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+from rdkit import Chem
+
+from amala.models.calibration import coverage
+from amala.models.dmpnn import DMPNNEncoder
+from amala.models.gnn_ensemble import GNNEnsemble, TrainingSet, train_member
+from amala.models.molecular_graph import GraphBank, collate, mol_graph
+from amala.models.readouts import LN10_KB
+
+UNITS = ["CC", "CCO", "OCCO", "C(=O)O", "c1ccc(cc1)", "CN", "CS", "C(F)(F)", "CC(C)", "OC(=O)C", "NC(=O)", "CCCC"]
+
+
+def repeat_units(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in (1, 2, 3):
+        for combo in itertools.product(UNITS, repeat=k):
+            out.append(Chem.MolToSmiles(Chem.MolFromSmiles("[Cu]" + "".join(combo) + "[Au]")))
+    out = sorted(set(out))
+    return [out[i] for i in rng.choice(len(out), size=n, replace=False)]
+
+
+def counts(smiles, symbol):
+    return sum(a.GetSymbol() == symbol for a in Chem.MolFromSmiles(smiles).GetAtoms())
+
+
+def test_graph_has_directed_edges_with_reverses_and_end_markers():
+    g = mol_graph("[Cu]CCO[Au]")
+    assert g.atoms.shape[0] == 5 and len(g.source) == 8  # 4 bonds, two directions each
+    batch = collate([g, mol_graph("[Cu]CC[Au]")])
+    assert torch.equal(batch.source[batch.reverse], batch.target)  # the reverse edge runs back
+    assert torch.equal(batch.reverse[batch.reverse], torch.arange(len(batch.source)))
+    assert batch.n_molecules == 2 and int(batch.molecule.max()) == 1
+    embedding = DMPNNEncoder(hidden=16)(batch)
+    assert embedding.shape == (2, 16) and torch.isfinite(embedding).all()
+    with pytest.raises(ValueError, match="cannot parse"):
+        mol_graph("C1CC")
+
+
+def test_arrhenius_readout_recovers_activation_energy_and_prefactor():
+    smiles = repeat_units(60)
+    ea = {s: 0.25 + 0.04 * counts(s, "O") for s in smiles}  # eV
+    log10_a = {s: 1.0 + 0.05 * counts(s, "C") for s in smiles}
+    temps = [300.0, 350.0, 400.0, 450.0, 500.0]
+    bank = GraphBank()
+    rows = bank.encode(smiles)[:, 0].long()
+    pairs = [(r, s, T) for r, s in zip(rows.tolist(), smiles) for T in temps]
+    data = TrainingSet(torch.tensor([p[0] for p in pairs]),
+                       torch.tensor([log10_a[s] - ea[s] / (LN10_KB * T) for _, s, T in pairs], dtype=torch.float64),
+                       torch.tensor([T for *_, T in pairs], dtype=torch.float64), torch.zeros(len(pairs), dtype=torch.bool))
+    net = train_member(bank, data, seed=0, epochs=150, hidden=64, batch_size=30, lr=3e-3)
+    with torch.no_grad():
+        params = net.arrhenius_parameters(bank.batch(rows.tolist()), torch.zeros(len(rows), dtype=torch.bool))
+    true_ea = torch.tensor([ea[s] for s in smiles])
+    true_a = torch.tensor([log10_a[s] for s in smiles])
+    assert (params[:, 1] - true_ea).abs().mean() < 0.03  # eV
+    assert (params[:, 0] - true_a).abs().mean() < 0.3  # log10 units (A and Ea trade off along one line)
+    assert float(torch.corrcoef(torch.stack([params[:, 1], true_ea]))[0, 1]) > 0.9
+
+
+def test_multi_fidelity_heads_beat_a_single_fidelity_model_on_scarce_expensive_data():
+    smiles = repeat_units(160, seed=1)
+    truth = {s: 0.5 * counts(s, "O") - 0.4 * counts(s, "N") + 0.3 * counts(s, "F") for s in smiles}
+    cheap = {s: 0.8 * truth[s] + 1.0 for s in smiles}  # biased and scaled, but informative
+    bank = GraphBank()
+    rows = bank.encode(smiles)[:, 0].long()
+    expensive_idx, test_idx = np.arange(20), np.arange(100, 160)
+    T = 353.0
+
+    def dataset(items):
+        r, y, high = zip(*items)
+        return TrainingSet(torch.tensor(r), torch.tensor(y, dtype=torch.float64), torch.full((len(r),), T),
+                           torch.tensor(high))
+
+    low = [(int(rows[i]), cheap[smiles[i]], False) for i in range(100)]
+    high = [(int(rows[i]), truth[smiles[i]], True) for i in expensive_idx]
+    settings = dict(seed=0, epochs=80, hidden=64, batch_size=30, lr=3e-3)
+    multi = train_member(bank, dataset(low + high), high_weight=5.0, **settings)
+    single = train_member(bank, dataset([(r, y, False) for r, y, _ in high]), **settings)
+    test_rows = rows[test_idx].tolist()
+    target = torch.tensor([truth[smiles[i]] for i in test_idx])
+    with torch.no_grad():
+        batch = bank.batch(test_rows)
+        temps = torch.full((len(test_rows),), T)
+        mae_multi = (multi(batch, temps, torch.ones(len(test_rows), dtype=torch.bool)) - target).abs().mean()
+        mae_single = (single(batch, temps, torch.zeros(len(test_rows), dtype=torch.bool)) - target).abs().mean()
+    assert mae_multi < 0.6 * mae_single, (float(mae_multi), float(mae_single))
+
+
+def test_ensemble_is_a_botorch_model_that_acquisition_can_use():
+    from amala.loop.acquisition import select
+
+    smiles = repeat_units(80, seed=2)
+    y = torch.tensor([0.5 * counts(s, "O") - 0.2 * counts(s, "C") for s in smiles], dtype=torch.float64)
+    ensemble = GNNEnsemble(members=3, epochs=20, hidden=32, batch_size=20)
+    X = ensemble.encode(smiles)
+    ensemble.fit(X[:50], y[:50])
+    mean, std = ensemble.predict(X[50:])
+    assert mean.shape == std.shape == (30,) and (std > 0).all()
+    posterior = ensemble.model.posterior(X[50:55].unsqueeze(0))  # batch 1, q = 5
+    assert posterior.mean.shape == (1, 5, 1) and (posterior.variance > 0).all()
+    assert torch.allclose(posterior.mean.reshape(-1), mean[:5])
+    assert posterior.rsample(torch.Size([4])).shape == (4, 1, 5, 1)
+    for strategy in ("qlognei", "qucb", "thompson"):
+        picks = select(strategy, ensemble, X[50:], X[:50], q=3, seed=0, mean=mean, std=std, mc_samples=32)
+        assert len({p.index for p in picks}) == 3
+    log10_a_ea, spread = ensemble.arrhenius(X[50:52])
+    assert log10_a_ea.shape == spread.shape == (2, 2) and (log10_a_ea[:, 1] > 0).all()  # Ea in eV, positive
+    with pytest.raises(ValueError, match="at least 2 members"):
+        GNNEnsemble(members=1)
+
+
+def test_coverage_of_a_calibrated_gaussian_is_68_and_95_percent():
+    rng = np.random.default_rng(0)
+    mean = rng.normal(size=20000)
+    std = np.exp(rng.normal(size=20000) * 0.3)
+    y = mean + std * rng.normal(size=20000)
+    result = coverage(mean, std, y)
+    assert result["within_1std"] == pytest.approx(0.683, abs=0.01)
+    assert result["within_2std"] == pytest.approx(0.954, abs=0.01)
+    over = coverage(mean, std / 3, y)  # an over-confident model covers far less
+    assert over["within_1std"] < 0.35 and math.isfinite(over["mean_z2"])
