@@ -57,27 +57,28 @@ class ArrheniusGNN(nn.Module):
 
 def train_member(bank: GraphBank, data: TrainingSet, seed: int, epochs: int = 60, batch_size: int = 50,
                  lr: float = 1e-3, high_weight: float = 1.0, low_weight: float = 1.0, min_steps: int = 300,
-                 **network) -> ArrheniusGNN:
+                 device: str = "cpu", **network) -> ArrheniusGNN:
     """One network, trained by Adam on the squared error in units of the targets' spread, each
-    observation weighted by its fidelity's weight."""
+    observation weighted by its fidelity's weight. `device` may be a GPU ("cuda")."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     scale = float(data.y.std()) if len(data.y) > 1 and float(data.y.std()) > 0 else 1.0
     ea0 = network.pop("ea0_eV", 0.3)
     log10_a0 = float(data.y.mean()) + ea0 / (LN10_KB * float(data.temperature_K.mean()))
-    model = ArrheniusGNN(log10_a0=log10_a0, ea0_eV=ea0, **network)
+    model = ArrheniusGNN(log10_a0=log10_a0, ea0_eV=ea0, **network).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     n = len(data.rows)
     batches = max(1, math.ceil(n / batch_size))
-    weights = torch.where(data.high, high_weight, low_weight).float()
+    weights = torch.where(data.high, high_weight, low_weight).float().to(device)
     model.train()
     for _ in range(max(epochs, math.ceil(min_steps / batches))):
         order = torch.randperm(n, generator=generator)
         for b in range(batches):
             index = order[b * batch_size:(b + 1) * batch_size]
             part = data.subset(index)
-            prediction = model(bank.batch(part.rows.tolist()), part.temperature_K.float(), part.high)
-            loss = (weights[index] * ((prediction - part.y.float()) / scale) ** 2).mean()
+            prediction = model(bank.batch(part.rows.tolist(), device), part.temperature_K.float().to(device),
+                               part.high.to(device))
+            loss = (weights[index.to(device)] * ((prediction - part.y.float().to(device)) / scale) ** 2).mean()
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -90,12 +91,12 @@ class GNNEnsemble:
     name = "gnn_ensemble"
 
     def __init__(self, bank: GraphBank | None = None, members: int = 5, bootstrap: bool = True,
-                 reference_K: float = 353.0, seed: int = 0, epochs: int = 60, **network):
+                 reference_K: float = 353.0, seed: int = 0, epochs: int = 60, device: str = "cpu", **network):
         if members < 2:
             raise ValueError("surrogate gnn_ensemble: needs at least 2 members for an uncertainty")
         self.bank = bank or GraphBank()
         self.members, self.bootstrap, self.reference_K, self.seed = members, bootstrap, reference_K, seed
-        self.epochs, self.network = epochs, network
+        self.epochs, self.network, self.device = epochs, network, device
         self.networks: list[ArrheniusGNN] = []
         self.model: EnsembleGaussianModel | None = None
         self._cache: dict[tuple[int, float, bool], tuple[float, float]] = {}
@@ -119,7 +120,7 @@ class GNNEnsemble:
         for m in range(self.members):
             index = torch.from_numpy(rng.integers(0, n, n)) if self.bootstrap else torch.arange(n)
             self.networks.append(train_member(self.bank, data.subset(index), seed=self.seed * 1000 + m,
-                                              epochs=self.epochs, **self.network))
+                                              epochs=self.epochs, device=self.device, **self.network))
         self._cache = {}
         self.model = EnsembleGaussianModel(self)
         return self
@@ -130,10 +131,10 @@ class GNNEnsemble:
         """(members, n) predictions at one temperature and fidelity."""
         if not self.networks:
             raise RuntimeError("surrogate gnn_ensemble: predict() before fit()")
-        batch = self.bank.batch(rows)
-        T = torch.full((len(rows),), float(temperature_K or self.reference_K))
-        h = torch.full((len(rows),), high, dtype=torch.bool)
-        return torch.stack([net(batch, T, h) for net in self.networks]).double()
+        batch = self.bank.batch(rows, self.device)
+        T = torch.full((len(rows),), float(temperature_K or self.reference_K), device=self.device)
+        h = torch.full((len(rows),), high, dtype=torch.bool, device=self.device)
+        return torch.stack([net(batch, T, h) for net in self.networks]).double().cpu()
 
     def predict(self, X: torch.Tensor, temperature_K: float | None = None, high: bool = False,
                 chunk: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
@@ -153,9 +154,9 @@ class GNNEnsemble:
     def arrhenius(self, X: torch.Tensor, high: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Per candidate: mean and std over members of (log10 A, Ea [eV]), shapes (n, 2)."""
         rows = X.reshape(-1).long().tolist()
-        batch = self.bank.batch(rows)
-        h = torch.full((len(rows),), high, dtype=torch.bool)
-        params = torch.stack([net.arrhenius_parameters(batch, h) for net in self.networks]).double()
+        batch = self.bank.batch(rows, self.device)
+        h = torch.full((len(rows),), high, dtype=torch.bool, device=self.device)
+        params = torch.stack([net.arrhenius_parameters(batch, h) for net in self.networks]).double().cpu()
         return params.mean(0), params.std(0)
 
     def describe(self) -> dict:

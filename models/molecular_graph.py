@@ -14,29 +14,31 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import torch
-from rdkit import Chem
 
 ELEMENTS = ["C", "N", "O", "F", "Si", "P", "S", "Cl", "Br", "I", "B", "Cu", "Au"]  # others share one slot
-HYBRIDISATION = [Chem.HybridizationType.SP, Chem.HybridizationType.SP2, Chem.HybridizationType.SP3]
-BONDS = [Chem.BondType.SINGLE, Chem.BondType.DOUBLE, Chem.BondType.TRIPLE, Chem.BondType.AROMATIC]
+HYBRIDISATION = ["SP", "SP2", "SP3"]
+BONDS = ["SINGLE", "DOUBLE", "TRIPLE", "AROMATIC"]
+# RDKit is imported where molecules are parsed, not here: built graphs are plain tensors, so a
+# GraphBank can be trained on (e.g. on a GPU machine) where RDKit is not installed.
 
 
 def _one_hot(value, choices) -> list[float]:
     return [float(value == c) for c in choices] + [float(value not in choices)]
 
 
-def atom_features(atom: Chem.Atom) -> list[float]:
+def atom_features(atom) -> list[float]:
     return (_one_hot(atom.GetSymbol(), ELEMENTS) + _one_hot(atom.GetDegree(), [0, 1, 2, 3, 4])
             + _one_hot(atom.GetFormalCharge(), [-1, 0, 1]) + _one_hot(atom.GetTotalNumHs(), [0, 1, 2, 3])
-            + _one_hot(atom.GetHybridization(), HYBRIDISATION) + [float(atom.GetIsAromatic()), float(atom.IsInRing())])
+            + _one_hot(str(atom.GetHybridization()), HYBRIDISATION)
+            + [float(atom.GetIsAromatic()), float(atom.IsInRing())])
 
 
-def bond_features(bond: Chem.Bond) -> list[float]:
-    return _one_hot(bond.GetBondType(), BONDS) + [float(bond.GetIsConjugated()), float(bond.IsInRing())]
+def bond_features(bond) -> list[float]:
+    return _one_hot(str(bond.GetBondType()), BONDS) + [float(bond.GetIsConjugated()), float(bond.IsInRing())]
 
 
-ATOM_DIM = len(atom_features(Chem.MolFromSmiles("C").GetAtomWithIdx(0)))
-BOND_DIM = len(bond_features(Chem.MolFromSmiles("CC").GetBondWithIdx(0)))
+ATOM_DIM = (len(ELEMENTS) + 1) + 6 + 4 + 5 + (len(HYBRIDISATION) + 1) + 2
+BOND_DIM = (len(BONDS) + 1) + 2
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class MolGraph:
 
 
 def mol_graph(smiles: str) -> MolGraph:
+    from rdkit import Chem
+
     mol = Chem.MolFromSmiles(smiles)
     if mol is None:
         raise ValueError(f"molecular graph: RDKit cannot parse {smiles!r}")
@@ -72,6 +76,10 @@ class GraphBatch:
     reverse: torch.Tensor  # index of each directed edge's reverse
     molecule: torch.Tensor
     n_molecules: int
+
+    def to(self, device) -> "GraphBatch":
+        return GraphBatch(*(t.to(device) for t in (self.atoms, self.bonds, self.source, self.target, self.reverse,
+                                                   self.molecule)), self.n_molecules)
 
 
 def collate(graphs: Sequence[MolGraph]) -> GraphBatch:
@@ -108,5 +116,6 @@ class GraphBank:
         return {"kind": "molecular_graph", "atom_features": ATOM_DIM, "bond_features": BOND_DIM,
                 "graphs": len(self.graphs)}
 
-    def batch(self, rows: Sequence[int]) -> GraphBatch:
-        return collate([self.graphs[int(r)] for r in rows])
+    def batch(self, rows: Sequence[int], device="cpu") -> GraphBatch:
+        batch = collate([self.graphs[int(r)] for r in rows])
+        return batch if str(device) == "cpu" else batch.to(device)

@@ -14,7 +14,7 @@ from rdkit import Chem
 from amala.models.calibration import coverage
 from amala.models.dmpnn import DMPNNEncoder
 from amala.models.gnn_ensemble import GNNEnsemble, TrainingSet, train_member
-from amala.models.molecular_graph import GraphBank, collate, mol_graph
+from amala.models.molecular_graph import ATOM_DIM, BOND_DIM, GraphBank, collate, mol_graph
 from amala.models.readouts import LN10_KB
 
 UNITS = ["CC", "CCO", "OCCO", "C(=O)O", "c1ccc(cc1)", "CN", "CS", "C(F)(F)", "CC(C)", "OC(=O)C", "NC(=O)", "CCCC"]
@@ -36,6 +36,7 @@ def counts(smiles, symbol):
 
 def test_graph_has_directed_edges_with_reverses_and_end_markers():
     g = mol_graph("[Cu]CCO[Au]")
+    assert g.atoms.shape == (5, ATOM_DIM) and g.bonds.shape == (8, BOND_DIM)
     assert g.atoms.shape[0] == 5 and len(g.source) == 8  # 4 bonds, two directions each
     batch = collate([g, mol_graph("[Cu]CC[Au]")])
     assert torch.equal(batch.source[batch.reverse], batch.target)  # the reverse edge runs back
