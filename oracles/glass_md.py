@@ -61,9 +61,10 @@ class MDProfile:
 QUICK_CAVEAT = ("quick MD profile: ~150-atom cells, 40 ps at 900-1300 K, far above room temperature. Its Ea "
                 "comes out far too low and σ(300 K), a long Arrhenius extrapolation, orders of magnitude too "
                 "high: it exercises the loop and ranks glasses only roughly. Use the standard profile for numbers.")
-STANDARD_CAVEAT = ("standard MD profile (Pedone 2006 potential, 700-1000 K): on Li2O·2SiO2 it gives Ea ≈ 0.26 eV "
-                   "against ≈ 0.6-0.7 eV measured (BENCHMARKS.md), so σ(300 K) is over-estimated; trust σ(T) at "
-                   "the simulated temperatures more than the extrapolation to 300 K.")
+STANDARD_CAVEAT = ("standard MD profile (Pedone 2006 potential, 700-1000 K): on Li2O·2SiO2 it gives Ea ≈ 0.30 eV, "
+                   "about half of what is measured on lithium silicate glasses (≈ 0.6-0.8 eV, BENCHMARKS.md), so "
+                   "σ(300 K) is over-estimated; trust σ(T) at the simulated temperatures, and the ranking, more "
+                   "than the extrapolation to 300 K.")
 
 PROFILES = {
     # tests and demo: ~150 atoms, ~170 ps in all (~60 s on one core); rough numbers, same pipeline. 40 ps
