@@ -175,6 +175,43 @@ def benchmark(config: Path = typer.Argument(..., help="campaign YAML (a lookup-o
         err.print(f"{row['strategy']} seed {row['seed']}: {note}", highlight=False, soft_wrap=True)
 
 
+@app.command(name="generate-eval")
+def generate_eval(samples: int = typer.Option(1000, help="SMILES to sample"),
+                  checkpoint: Optional[Path] = typer.Option(None, help="load this GPT checkpoint folder if it "
+                                                            "exists, else train one and save it there"),
+                  epochs: int = typer.Option(20, help="training epochs over the pool"),
+                  data: Optional[Path] = typer.Option(None, help="HTP-MD CSV (default: the dataset cache)"),
+                  seed: int = typer.Option(0)):
+    """Train (or load) the SMILES GPT on HTP-MD, sample, and print PolyGen's six metrics as JSON."""
+    import time
+
+    from rich.progress import Progress
+
+    from amala.agents.generation_metrics import evaluate
+    from amala.agents.smiles_gpt import SmilesGPT
+    from amala.oracles import datasets
+
+    try:
+        pool = list(datasets.load("htpmd", data).frame.smiles)
+    except datasets.DatasetError as exc:
+        _fail(str(exc).splitlines()[0])
+    start = time.perf_counter()
+    if checkpoint is not None and (checkpoint / "config.json").is_file():
+        gpt = SmilesGPT.load(checkpoint)
+        trained = 0.0
+    else:
+        gpt = SmilesGPT.for_smiles(pool, seed=seed)
+        steps = epochs * -(-len(pool) // 64)
+        with Progress(console=err, transient=True) as bar:
+            task = bar.add_task("training the SMILES GPT", total=steps)
+            gpt.train(pool, epochs=epochs, seed=seed, progress=lambda step, loss: bar.update(task, completed=step))
+        trained = time.perf_counter() - start
+        if checkpoint is not None:
+            gpt.save(checkpoint)
+    metrics = evaluate(gpt.sample(samples, seed=seed + 1), pool, seed=seed)
+    console.print_json(json.dumps({**metrics, "training_seconds": round(trained, 1), "epochs": epochs}))
+
+
 @data_app.command("fetch")
 def data_fetch(name: str = typer.Argument(..., help="dataset name, e.g. htpmd"),
                url: Optional[str] = typer.Option(None, help="override the download address (a mirror)"),
