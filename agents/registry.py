@@ -37,8 +37,17 @@ def build_agent(spec, pool: list[str] | None = None) -> Agent:
 
     if spec.kind == "composition":
         return CompositionSampler(spec.bounds, n=spec.n, step=spec.step, name=spec.name or "composition")
+    if spec.kind in ("pool", "mutation", "gpt") and pool is None:
+        raise ValueError(f"agents[].kind={spec.kind} needs a dataset (data.dataset or data.path)")
     if spec.kind == "pool":
-        if pool is None:
-            raise ValueError("agents[].kind=pool needs a dataset (data.dataset or data.path)")
         return PoolAgent(pool, name=spec.name or "pool")
+    if spec.kind == "mutation":
+        from amala.agents.mutation import MutationAgent
+
+        return MutationAgent(seeds=pool, n=spec.n, name=spec.name or "mutation")
+    if spec.kind == "gpt":
+        from amala.agents.smiles_gpt import GPTAgent, pretrained
+
+        return GPTAgent(pretrained(pool, spec.checkpoint, spec.epochs), n=spec.n, condition=spec.condition,
+                        finetune_steps=spec.finetune_steps, name=spec.name or "gpt")
     raise ValueError(f"agents[].kind: unknown agent {spec.kind!r}")

@@ -109,12 +109,24 @@ class SmilesGPT:
         return cls(SmilesTokenizer.load(folder), model=model, max_tokens=model.config.n_positions)
 
 
+def pretrained(pool: Sequence[str], checkpoint: str | Path | None = None, epochs: int = 20) -> SmilesGPT:
+    """The checkpoint if it exists, else a GPT trained from scratch on the pool (and saved there)."""
+    if checkpoint is not None and (Path(checkpoint) / "config.json").is_file():
+        return SmilesGPT.load(Path(checkpoint))
+    gpt = SmilesGPT.for_smiles(pool)
+    gpt.train(list(pool), epochs=epochs)
+    if checkpoint is not None:
+        gpt.save(Path(checkpoint))
+    return gpt
+
+
 class GPTAgent:
-    """Proposes by sampling the GPT; `fine_tune` adapts it to the campaign's best candidates."""
+    """Proposes by sampling the GPT, after fine-tuning it on the campaign's best candidates so far."""
 
     def __init__(self, gpt: SmilesGPT, n: int = 50, condition: str = "<high>", temperature: float = 1.0,
-                 name: str = "gpt"):
+                 finetune_steps: int = 20, name: str = "gpt"):
         self.gpt, self.n, self.condition, self.temperature, self.name = gpt, n, condition, temperature, name
+        self.finetune_steps = finetune_steps
         self.last_rejections: dict[str, int] = {}
 
     def fine_tune(self, context: ProposalContext, top: int = 50, steps: int = 20) -> None:
@@ -126,6 +138,8 @@ class GPTAgent:
 
     def propose(self, context: ProposalContext, n: int | None = None) -> list[Candidate]:
         wanted = n or self.n
+        if self.finetune_steps and context.evaluated:
+            self.fine_tune(context, steps=self.finetune_steps)
         gate = ProposalFilter(context.known_keys)
         seed = int(context.rng(self.name).integers(2**31))
         raw = self.gpt.sample(3 * wanted, self.condition, self.temperature, seed=seed)

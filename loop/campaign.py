@@ -128,8 +128,10 @@ class Campaign:
 
     # steps --------------------------------------------------------------------------------
     def propose(self) -> list[Candidate]:
+        observed = self.observations()  # generators start from the best so far (higher is better)
         context = ProposalContext(iteration=self.store.next_iteration_index(self.id), seed=self.config.seed,
-                                  known_keys=self.store.known_keys(self.id))
+                                  known_keys=self.store.known_keys(self.id),
+                                  evaluated=list(zip(observed.candidates, observed.y.tolist())))
         proposals: dict[str, Candidate] = {}
         for agent in self.agents:
             for candidate in agent.propose(context):

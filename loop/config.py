@@ -36,16 +36,21 @@ class ObjectiveSpec(_Strict):
 
 
 class AgentSpec(_Strict):
-    kind: Literal["pool", "composition"] = "pool"
+    kind: Literal["pool", "composition", "mutation", "gpt"] = "pool"
     name: str | None = None
     bounds: dict[str, tuple[float, float]] | None = None  # composition: mole-fraction range per oxide
-    n: int = Field(64, ge=1, description="composition: proposals per iteration")
+    n: int = Field(64, ge=1, description="proposals per iteration: the quota of composition, mutation and gpt "
+                   "agents (the pool agent proposes every unseen member)")
+    checkpoint: str | None = Field(None, description="gpt: checkpoint folder to load, or to save the pre-trained model")
+    epochs: int = Field(20, ge=1, description="gpt: pre-training epochs over the pool when no checkpoint exists")
+    finetune_steps: int = Field(20, ge=0, description="gpt: fine-tuning steps on the campaign's best, per iteration")
+    condition: Literal["<high>", "<low>", "<any>"] = "<any>"
     step: float = Field(0.02, gt=0, le=0.5, description="composition: mole-fraction grid; a few-hundred-atom cell "
                         "cannot resolve finer differences")
 
 
 class OracleSpec(_Strict):
-    kind: Literal["lookup", "md"] = "lookup"
+    kind: Literal["lookup", "md", "emulator"] = "lookup"
     name: str | None = None
     properties: list[str] | None = None  # lookup: default, every property the table has
     profile: str = "quick"  # md: quick (tests, demo) or standard (>= 500 atoms, 100 ps per temperature)
@@ -111,10 +116,11 @@ class CampaignConfig(_Strict):
             raise ValueError("budget.initial must not exceed budget.max_evaluations")
         if self.oracle.properties is not None and self.objective.property not in self.oracle.properties:
             raise ValueError(f"oracle.properties must include the objective {self.objective.property!r}")
-        wanted = {"smiles": ("pool", "lookup"), "composition": ("composition", "md")}[self.representation]
-        if any(a.kind != wanted[0] for a in self.agents) or self.oracle.kind != wanted[1]:
-            raise ValueError(f"representation {self.representation} takes agents of kind {wanted[0]} and "
-                             f"oracle.kind {wanted[1]}")
+        agents, oracles = {"smiles": ({"pool", "mutation", "gpt"}, {"lookup", "emulator"}),
+                           "composition": ({"composition"}, {"md"})}[self.representation]
+        if any(a.kind not in agents for a in self.agents) or self.oracle.kind not in oracles:
+            raise ValueError(f"representation {self.representation} takes agents of kind {sorted(agents)} and "
+                             f"oracle.kind {sorted(oracles)}")
         if self.representation == "smiles" and self.data is None:
             raise ValueError("data: a smiles campaign needs a dataset (the pool and the lookup table)")
         if any(a.kind == "composition" and not a.bounds for a in self.agents):

@@ -9,6 +9,7 @@ their structures drawn by RDKit, every measured property with its unit, the mode
 from __future__ import annotations
 
 import html
+from collections import Counter
 import math
 from datetime import datetime, timezone
 from pathlib import Path
@@ -165,6 +166,9 @@ def write_report(store: Store, campaign: CampaignRow, objective: Objective, out_
     best_text = "—" if not ranked else f"{ranked[0][1].objective:.3f} ({objective.label})"
     uncertainty_note = ("Lookup values are published MD results; the source reports no per-value uncertainty, "
                         "so none is shown for them." if any(e.oracle == "lookup" for _, e in evaluations) else "")
+    winners = Counter(c.agent for c, _ in ranked[:10])
+    winners_line = ("<p>Winners by agent (top " + str(min(10, len(ranked))) + "): "
+                    + ", ".join(f"{html.escape(a)} {n}" for a, n in winners.most_common()) + "</p>") if ranked else ""
     caveats = sorted({e.provenance["caveat"] for _, e in evaluations if (e.provenance or {}).get("caveat")})
     caveat_box = "".join(f'<p style="background:#fff3cd;border:1px solid #e0c060;padding:6px">'
                          f'<b>Read first:</b> {html.escape(text)}</p>' for text in caveats)
@@ -183,6 +187,7 @@ best: <b>{best_text}</b> · report written {datetime.now(timezone.utc):%Y-%m-%d 
 {calibration}
 {md_section}
 <h2>Top {len(ranked)} candidates</h2>
+{winners_line}
 <p>Objective column: {html.escape(objective.label)}. Prediction: the surrogate's mean ± std of the objective when the
 candidate was selected. Acquisition: the value of the acquisition function when picked (for qLogNEI the
 natural log of the expected improvement, for greedy the predicted mean). {uncertainty_note}</p>

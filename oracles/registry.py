@@ -27,6 +27,12 @@ def build_oracle(spec, table=None, workdir=None, seed: int = 0) -> Oracle:
     if spec.kind == "md":
         return GlassMDOracle(workdir, profile=spec.profile, density_g_cm3=spec.density_g_cm3, seed=seed,
                              name=spec.name or "lammps-pedone", workers=spec.workers)
+    if spec.kind == "emulator":
+        if table is None:
+            raise ValueError("oracle.kind=emulator needs a dataset to learn from (data.dataset or data.path)")
+        from amala.oracles.emulator import EmulatorOracle
+
+        return EmulatorOracle(table, properties=spec.properties, name=spec.name or "emulator", seed=seed)
     if spec.kind == "lookup":
         if table is None:
             raise ValueError("oracle.kind=lookup needs a dataset (data.dataset or data.path)")
