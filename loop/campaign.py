@@ -53,7 +53,9 @@ class IterationSummary:
 class Campaign:
     """A campaign bound to its store, dataset, agents, oracle and surrogate settings."""
 
-    def __init__(self, config: CampaignConfig, store: Store | None = None, table: datasets.Table | None = None):
+    def __init__(self, config: CampaignConfig, store: Store | None = None, table: datasets.Table | None = None,
+                 oracle=None):
+        """`oracle` replaces the one the config names (benchmarks share one trained emulator)."""
         self.config = config
         self.store = store or Store(config.database_url)
         self.table = table
@@ -61,7 +63,7 @@ class Campaign:
             self.table = datasets.load(config.data.dataset, config.data.path, config.data.subset, config.seed)
         pool = list(self.table.frame.smiles) if self.table is not None else None
         self.agents = [build_agent(spec, pool) for spec in config.agents]
-        self.oracle = build_oracle(config.oracle, self.table, workdir=config.work_path, seed=config.seed)
+        self.oracle = oracle or build_oracle(config.oracle, self.table, workdir=config.work_path, seed=config.seed)
         if config.objective.property not in self.oracle.units:
             raise ValueError(f"objective.property: {config.objective.property!r} is not measured by oracle "
                              f"{self.oracle.name!r} (it gives {sorted(self.oracle.units)})")
