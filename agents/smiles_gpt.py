@@ -109,7 +109,7 @@ class SmilesGPT:
         return cls(SmilesTokenizer.load(folder), model=model, max_tokens=model.config.n_positions)
 
 
-def pretrained(pool: Sequence[str], checkpoint: str | Path | None = None, epochs: int = 20) -> SmilesGPT:
+def pretrained(pool: Sequence[str], checkpoint: str | Path | None = None, epochs: int = 35) -> SmilesGPT:
     """The checkpoint if it exists, else a GPT trained from scratch on the pool (and saved there)."""
     if checkpoint is not None and (Path(checkpoint) / "config.json").is_file():
         return SmilesGPT.load(Path(checkpoint))

@@ -42,7 +42,8 @@ class AgentSpec(_Strict):
     n: int = Field(64, ge=1, description="proposals per iteration: the quota of composition, mutation and gpt "
                    "agents (the pool agent proposes every unseen member)")
     checkpoint: str | None = Field(None, description="gpt: checkpoint folder to load, or to save the pre-trained model")
-    epochs: int = Field(20, ge=1, description="gpt: pre-training epochs over the pool when no checkpoint exists")
+    epochs: int = Field(35, ge=1, description="gpt: pre-training epochs over the pool when no checkpoint exists "
+                        "(35: >= 90% valid samples, BENCHMARKS.md)")
     finetune_steps: int = Field(20, ge=0, description="gpt: fine-tuning steps on the campaign's best, per iteration")
     condition: Literal["<high>", "<low>", "<any>"] = "<any>"
     step: float = Field(0.02, gt=0, le=0.5, description="composition: mole-fraction grid; a few-hundred-atom cell "
