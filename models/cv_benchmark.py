@@ -31,16 +31,6 @@ from amala.models.gnn_ensemble import GNNEnsemble
 from amala.models.molecular_graph import GraphBank, MolGraph
 from amala.models.random_forest import RandomForest
 
-LOG_PROPERTIES = {"conductivity", "li_diffusivity", "tfsi_diffusivity", "poly_diffusivity"}
-
-
-def targets(frame, prop: str) -> tuple[np.ndarray, np.ndarray]:
-    """(row mask of finite, usable values, transformed targets) for one property."""
-    values = frame[prop].to_numpy(dtype=float)
-    ok = np.isfinite(values) & ((values > 0) if prop in LOG_PROPERTIES else True)
-    return ok, np.log10(values[ok]) if prop in LOG_PROPERTIES else values[ok]
-
-
 def prepare(data: str | None, properties: list[str]) -> dict:
     """Everything the folds need, as tensors: graphs, 2048-bit r2 Morgan bits, targets."""
     from amala.models.featurizer import MorganFeaturizer
@@ -55,7 +45,7 @@ def prepare(data: str | None, properties: list[str]) -> dict:
     bank.encode(smiles)
     fingerprints = MorganFeaturizer(radius=2, n_bits=2048, counts=False)(smiles).to(torch.uint8)
     return {"graphs": bank.graphs, "fingerprints": fingerprints,
-            "targets": {prop: targets(table.frame, prop) for prop in properties}}
+            "targets": {prop: datasets.model_targets(table.frame, prop) for prop in properties}}
 
 
 def save(prepared: dict, path: str) -> None:

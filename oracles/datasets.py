@@ -34,6 +34,17 @@ class DatasetSpec:
         return f"{self.name}.csv"
 
 
+# transport coefficients span decades: models learn them as log10
+LOG_SCALE = {"conductivity", "li_diffusivity", "tfsi_diffusivity", "poly_diffusivity"}
+
+
+def model_targets(frame, prop: str):
+    """(mask of rows with a usable value, the values as models learn them: log10 where LOG_SCALE)."""
+    values = frame[prop].to_numpy(dtype=float)
+    ok = np.isfinite(values) & ((values > 0) if prop in LOG_SCALE else True)
+    return ok, np.log10(values[ok]) if prop in LOG_SCALE else values[ok]
+
+
 DATASETS = {
     "htpmd": DatasetSpec(
         name="htpmd",

@@ -15,14 +15,11 @@ import math
 import time
 from typing import Sequence
 
-import numpy as np
 import torch
 
 from amala.agents.candidate import Candidate
-from amala.oracles.datasets import Table
+from amala.oracles.datasets import LOG_SCALE, Table, model_targets
 from amala.oracles.evaluation import Evaluation, Measurement
-
-LOG_PROPERTIES = {"conductivity", "li_diffusivity", "tfsi_diffusivity", "poly_diffusivity"}
 
 
 class EmulatorOracle:
@@ -43,9 +40,7 @@ class EmulatorOracle:
         X = self.featurizer(list(table.frame.smiles))
         self.models = {}
         for prop in self.properties:
-            values = table.frame[prop].to_numpy(dtype=float)
-            ok = np.isfinite(values) & ((values > 0) if prop in LOG_PROPERTIES else True)
-            y = np.log10(values[ok]) if prop in LOG_PROPERTIES else values[ok]
+            ok, y = model_targets(table.frame, prop)
             self.models[prop] = RandomForest(self.featurizer, n_estimators=n_estimators, seed=seed).fit(
                 X[torch.from_numpy(ok)], torch.from_numpy(y))
         self.caveat = (f"Emulated values: predictions of a random forest trained on all of {table.name} "
@@ -61,7 +56,7 @@ class EmulatorOracle:
             values = {}
             for prop, (mean, std) in predictions.items():
                 m, s = float(mean[i]), float(std[i])
-                if prop in LOG_PROPERTIES:  # back from log10, with the first-order std
+                if prop in LOG_SCALE:  # back from log10, with the first-order std
                     m, s = 10 ** m, 10 ** m * math.log(10) * s
                 values[prop] = Measurement(m, self.units[prop], s)
             results.append(Evaluation(candidate.key, self.name, self.fidelity, "ok", values=values,
