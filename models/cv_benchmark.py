@@ -84,7 +84,7 @@ def run(prepared: dict, prop: str, folds: int, seed: int, members: int, epochs: 
         row = {"property": prop, "fold": fold, "n_train": len(train), "n_test": len(test), "device": device,
                "mae_rf": float(np.abs(rf_mean.numpy() - truth).mean()),
                "mae_gnn": float(np.abs(mean.numpy() - truth).mean()),
-               "train_s_rf": round(t1 - t0, 1), "train_s_gnn": round(t2 - t1, 1),
+               "train_s_rf": round(t1 - t0, 1), "train_s_gnn": round(t2 - t1, 1), "gnn_std_scale": gnn.std_scale,
                **{f"gnn_{k}": v for k, v in coverage(mean.numpy(), std.numpy(), truth).items()}}
         row["mae_ratio"] = row["mae_gnn"] / row["mae_rf"]
         print(json.dumps(row), flush=True)

@@ -91,12 +91,14 @@ class GNNEnsemble:
     name = "gnn_ensemble"
 
     def __init__(self, bank: GraphBank | None = None, members: int = 5, bootstrap: bool = True,
-                 reference_K: float = 353.0, seed: int = 0, epochs: int = 60, device: str = "cpu", **network):
+                 reference_K: float = 353.0, seed: int = 0, epochs: int = 60, device: str = "cpu",
+                 recalibrate: bool = True, **network):
         if members < 2:
             raise ValueError("surrogate gnn_ensemble: needs at least 2 members for an uncertainty")
         self.bank = bank or GraphBank()
         self.members, self.bootstrap, self.reference_K, self.seed = members, bootstrap, reference_K, seed
-        self.epochs, self.network, self.device = epochs, network, device
+        self.epochs, self.network, self.device, self.recalibrate = epochs, network, device, recalibrate
+        self.std_scale = 1.0
         self.networks: list[ArrheniusGNN] = []
         self.model: EnsembleGaussianModel | None = None
         self._cache: dict[tuple[int, float, bool], tuple[float, float]] = {}
@@ -116,14 +118,39 @@ class GNNEnsemble:
                            torch.full((n,), self.reference_K) if temperature_K is None else temperature_K.double(),
                            torch.zeros(n, dtype=torch.bool) if high is None else high.bool())
         rng = np.random.default_rng(self.seed)
-        self.networks = []
+        self.networks, in_bag = [], torch.zeros(self.members, n, dtype=torch.bool)
         for m in range(self.members):
             index = torch.from_numpy(rng.integers(0, n, n)) if self.bootstrap else torch.arange(n)
+            in_bag[m, index] = True
             self.networks.append(train_member(self.bank, data.subset(index), seed=self.seed * 1000 + m,
                                               epochs=self.epochs, device=self.device, **self.network))
+        self.std_scale = self._out_of_bag_scale(data, in_bag) if self.recalibrate and self.bootstrap else 1.0
         self._cache = {}
         self.model = EnsembleGaussianModel(self)
         return self
+
+    @torch.no_grad()
+    def _out_of_bag_scale(self, data: TrainingSet, in_bag: torch.Tensor, min_points: int = 10) -> float:
+        """Factor for the ensemble's std so that it matches the out-of-bag errors.
+
+        Deep ensembles are over-confident (BENCHMARKS.md §3: a third of held-out points inside ±1
+        std). Each training point was left out of ~37% of the bootstrap resamples; the members that
+        never saw it predict it as they would a new polymer, so (y − out-of-bag mean) / ensemble std
+        should have unit variance. Its root mean square is the factor (at least 1: never narrower)."""
+        outputs = []
+        for start in range(0, len(data.rows), 1024):
+            part = data.subset(torch.arange(start, min(start + 1024, len(data.rows))))
+            batch = self.bank.batch(part.rows.tolist(), self.device)
+            T, high = part.temperature_K.float().to(self.device), part.high.to(self.device)
+            outputs.append(torch.stack([net(batch, T, high) for net in self.networks]).double().cpu())
+        preds = torch.cat(outputs, dim=1)  # (members, n)
+        out = ~in_bag
+        usable = out.sum(0) >= 1
+        if int(usable.sum()) < min_points:
+            return 1.0
+        oob_mean = (preds * out).sum(0)[usable] / out.sum(0)[usable]
+        z = (data.y[usable] - oob_mean) / preds.std(0)[usable].clamp_min(1e-9)
+        return float(max(1.0, math.sqrt(float((z ** 2).mean()))))
 
     @torch.no_grad()
     def member_predictions(self, rows: Sequence[int], temperature_K: float | None = None,
@@ -145,7 +172,7 @@ class GNNEnsemble:
         for start in range(0, len(missing), chunk):
             part = missing[start:start + chunk]
             preds = self.member_predictions(part, T, high)
-            for r, mean, std in zip(part, preds.mean(0).tolist(), preds.std(0).tolist()):
+            for r, mean, std in zip(part, preds.mean(0).tolist(), (self.std_scale * preds.std(0)).tolist()):
                 self._cache[(r, T, high)] = (mean, std)
         values = torch.tensor([self._cache[(r, T, high)] for r in rows], dtype=torch.float64).reshape(-1, 2)
         return values[:, 0], values[:, 1]
@@ -161,6 +188,7 @@ class GNNEnsemble:
 
     def describe(self) -> dict:
         return {"kind": "gnn_ensemble", "members": self.members, "bootstrap": self.bootstrap,
+                "std_scale_out_of_bag": round(self.std_scale, 3),
                 "reference_K": self.reference_K, "encoder": "D-MPNN (own torch)", "readout": "Arrhenius, multi-fidelity"}
 
 

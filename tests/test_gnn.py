@@ -108,6 +108,12 @@ def test_ensemble_is_a_botorch_model_that_acquisition_can_use():
     ensemble.fit(X[:50], y[:50])
     mean, std = ensemble.predict(X[50:])
     assert mean.shape == std.shape == (30,) and (std > 0).all()
+    # the std is widened to match the out-of-bag errors of the same networks, never narrowed
+    raw = GNNEnsemble(ensemble.bank, members=3, epochs=20, hidden=32, batch_size=20, recalibrate=False)
+    raw.fit(X[:50], y[:50])
+    raw_mean, raw_std = raw.predict(X[50:])
+    assert ensemble.std_scale >= 1.0 and raw.std_scale == 1.0
+    assert torch.allclose(raw_mean, mean) and torch.allclose(raw_std * ensemble.std_scale, std)
     posterior = ensemble.model.posterior(X[50:55].unsqueeze(0))  # batch 1, q = 5
     assert posterior.mean.shape == (1, 5, 1) and (posterior.variance > 0).all()
     assert torch.allclose(posterior.mean.reshape(-1), mean[:5])
