@@ -137,13 +137,8 @@ class GNNEnsemble:
         std). Each training point was left out of ~37% of the bootstrap resamples; the members that
         never saw it predict it as they would a new polymer, so (y − out-of-bag mean) / ensemble std
         should have unit variance. Its root mean square is the factor (at least 1: never narrower)."""
-        outputs = []
-        for start in range(0, len(data.rows), 1024):
-            part = data.subset(torch.arange(start, min(start + 1024, len(data.rows))))
-            batch = self.bank.batch(part.rows.tolist(), self.device)
-            T, high = part.temperature_K.float().to(self.device), part.high.to(self.device)
-            outputs.append(torch.stack([net(batch, T, high) for net in self.networks]).double().cpu())
-        preds = torch.cat(outputs, dim=1)  # (members, n)
+        preds = torch.cat([self._outputs(data.rows[i:i + 1024].tolist(), data.temperature_K[i:i + 1024],
+                                         data.high[i:i + 1024]) for i in range(0, len(data.rows), 1024)], dim=1)
         out = ~in_bag
         usable = out.sum(0) >= 1
         if int(usable.sum()) < min_points:
@@ -158,9 +153,14 @@ class GNNEnsemble:
         """(members, n) predictions at one temperature and fidelity."""
         if not self.networks:
             raise RuntimeError("surrogate gnn_ensemble: predict() before fit()")
+        return self._outputs(rows, torch.full((len(rows),), float(temperature_K or self.reference_K)),
+                             torch.full((len(rows),), high, dtype=torch.bool))
+
+    @torch.no_grad()
+    def _outputs(self, rows: Sequence[int], temperature_K: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
+        """(members, n) predictions, each row at its own temperature and fidelity."""
         batch = self.bank.batch(rows, self.device)
-        T = torch.full((len(rows),), float(temperature_K or self.reference_K), device=self.device)
-        h = torch.full((len(rows),), high, dtype=torch.bool, device=self.device)
+        T, h = temperature_K.float().to(self.device), high.to(self.device)
         return torch.stack([net(batch, T, h) for net in self.networks]).double().cpu()
 
     def predict(self, X: torch.Tensor, temperature_K: float | None = None, high: bool = False,
