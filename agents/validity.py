@@ -16,15 +16,6 @@ from amala.agents.candidate import Candidate
 from amala.agents.polymer import InvalidPolymer, canonical_smiles
 
 
-def rejection_reason(error: InvalidPolymer) -> str:
-    text = str(error)
-    if "end marker" in text:
-        return "end markers"
-    if "cannot parse" in text:
-        return "not a valid molecule"
-    return "empty"
-
-
 class ProposalFilter:
     def __init__(self, known_keys: Iterable[str] = ()):
         self.known = set(known_keys)
@@ -39,7 +30,7 @@ class ProposalFilter:
             try:
                 candidate = Candidate(canonical_smiles(raw), kind="smiles", agent=agent, metadata=dict(metadata or {}))
             except InvalidPolymer as exc:
-                self.rejected[rejection_reason(exc)] += 1
+                self.rejected[exc.reason] += 1
                 continue
             if candidate.key in self.known:
                 self.rejected["already known"] += 1
