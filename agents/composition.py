@@ -34,3 +34,24 @@ def parse_composition(text: str) -> dict[str, float]:
     if abs(sum(fractions.values()) - 1) > 1e-4:
         raise InvalidComposition(f"composition {text!r}: fractions sum to {sum(fractions.values()):.6f}, not 1")
     return fractions
+
+
+def composition_within(text: str, bounds: dict[str, tuple[float, float]]) -> str:
+    """A person's or a model's composition ('Li2O:1;SiO2:2' or fractions) as the canonical
+    spelling, checked against the campaign's bounds; `InvalidComposition` says what is wrong."""
+    try:
+        pairs = [item.split(":") for item in text.split(";") if item.strip()]
+        fractions = {name.strip(): float(value) for name, value in pairs}
+    except ValueError:
+        raise InvalidComposition(f"cannot read composition {text!r} (expected 'Li2O:0.33;SiO2:0.67')") from None
+    unknown = sorted(set(fractions) - set(bounds))
+    if unknown:
+        raise InvalidComposition(f"composition {text!r}: {unknown} not among this campaign's components "
+                                 f"{sorted(bounds)}")
+    canonical = canonical_composition(fractions)
+    normalised = {name: float(v) for name, v in (item.split(":") for item in canonical.split(";"))}
+    for name, (lo, hi) in bounds.items():
+        x = normalised.get(name, 0.0)
+        if not lo - 1e-6 <= x <= hi + 1e-6:
+            raise InvalidComposition(f"composition {text!r}: {name} = {x:.3f} is outside its bounds [{lo}, {hi}]")
+    return canonical

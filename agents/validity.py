@@ -13,7 +13,25 @@ from collections import Counter
 from typing import Iterable
 
 from amala.agents.candidate import Candidate
+from amala.agents.composition import composition_within
 from amala.agents.polymer import InvalidPolymer, canonical_smiles
+
+
+def candidate_from_text(text: str, kind: str, agent: str, bounds: dict | None = None,
+                        metadata: dict | None = None) -> Candidate:
+    """One hand-written (approval form) or model-written (LLM) representation as a canonical
+    candidate, judged by the same rules as every agent's output; a ValueError says why not."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("empty representation")
+    if len(text) > 500:
+        raise ValueError(f"representation of {len(text)} characters (at most 500)")
+    if kind == "smiles":
+        representation = canonical_smiles(text)
+    elif kind == "composition":
+        representation = composition_within(text, bounds or {})
+    else:
+        raise ValueError(f"unknown representation kind {kind!r}")
+    return Candidate(representation, kind=kind, agent=agent, metadata=dict(metadata or {}))
 
 
 class ProposalFilter:

@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import time
 from pathlib import Path
 
-from prefect import flow, get_run_logger, task
-from prefect.runtime import flow_run
+from prefect import flow, get_client, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import FlowPauseTimeout
+from prefect.flow_runs import pause_flow_run
+from prefect.runtime import flow_run
+from prefect.states import Running
 from prefect.logging.handlers import PrefectConsoleHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from amala.loop.approval import BatchDecision, timeout_decision
 from amala.loop.campaign import Campaign, Stop
 from amala.loop.config import CampaignConfig, load_config, parse_config
 from amala.loop.store import Batch
@@ -27,6 +32,39 @@ from amala.loop.store import Batch
 @task(name="propose-and-select", cache_policy=NO_CACHE)
 def select_task(campaign: Campaign) -> Batch | None:
     return campaign.select_batch(campaign.propose())
+
+
+@task(name="review", cache_policy=NO_CACHE)
+def review_task(campaign: Campaign, batch: Batch, decision: BatchDecision) -> Batch | None:
+    return campaign.review(batch, decision)
+
+
+def approval_gate(campaign: Campaign, batch: Batch) -> tuple[Batch | None, Stop | None]:
+    """Pause the flow run until a person answers the batch (terminal or Prefect UI form).
+
+    Returns the batch to evaluate (None: rejected), or a Stop when nobody answered and the policy
+    is to stop; the batch then keeps waiting in the store, and the next run asks again."""
+    spec, logger = campaign.config.approval, get_run_logger()
+    run_id = str(flow_run.id) if flow_run.id else None
+    campaign.store.request_approval(campaign.id, batch, run_id)
+    logger.warning("batch %d (%d candidates) waits for approval: see `amala pending %s`, answer with "
+                   "`amala approve %s` or the form in the Prefect UI; after %g s without an answer: %s",
+                   batch.index, len(batch.candidates), campaign.config.name, campaign.config.name,
+                   spec.timeout_seconds, spec.on_timeout)
+    try:
+        answer = pause_flow_run(wait_for_input=BatchDecision, timeout=math.ceil(spec.timeout_seconds),
+                                poll_interval=max(1, round(spec.poll_seconds)), key=f"approve-batch-{batch.index}")
+        decision = BatchDecision.model_validate(answer.model_dump(include=set(BatchDecision.model_fields)))
+    except FlowPauseTimeout:
+        with get_client(sync_client=True) as client:  # the run goes on under the timeout policy
+            client.set_flow_run_state(flow_run.id, Running(), force=True)
+        if not campaign.needs_approval(batch):  # answered in the store meanwhile (`amala approve`, no run seen)
+            return campaign.pending_batch(), None
+        decision = timeout_decision(spec.on_timeout, spec.timeout_seconds)
+        if decision is None:
+            return None, Stop(f"batch {batch.index} is waiting for approval (no answer within "
+                              f"{spec.timeout_seconds:g} s); answer it with `amala approve`, then re-run", final=False)
+    return review_task(campaign, batch, decision), None
 
 
 @task(name="evaluate", cache_policy=NO_CACHE)
@@ -93,6 +131,13 @@ def campaign_flow(config: str | dict, max_iterations: int | None = None, progres
             if batch is None:
                 stop = Stop("no candidates left to propose", final=True)
                 break
+            if campaign.needs_approval(batch):
+                batch, stop = approval_gate(campaign, batch)
+                if stop is not None:
+                    break
+                if batch is None:  # rejected: nothing to evaluate; the next iteration selects anew
+                    iterations += 1
+                    continue
             evaluations, seconds = evaluate(campaign, batch)
             summary = record_task(campaign, batch, evaluations, seconds)
             iterations += 1

@@ -47,6 +47,14 @@ def _store_for(campaign: str | None, db: str | None):
     return Store(url)
 
 
+def _stores(campaign: str | None, db: str | None):
+    from amala.loop.store import Store
+
+    if campaign is None and db is None and not os.environ.get("AMALA_DB_URL"):
+        return [Store(f"sqlite:///{p}") for p in sorted(Path("runs").glob("*/amala.db"))]
+    return [_store_for(campaign, db)]
+
+
 @app.command()
 def validate(config: Path = typer.Argument(..., help="campaign YAML")):
     """Check a campaign config; print the first problem in one line."""
@@ -85,12 +93,7 @@ def run(config: Path = typer.Argument(..., help="campaign YAML"),
 def status(campaign: Optional[str] = typer.Argument(None, help="campaign name (default: all under runs/)"),
            db: Optional[str] = typer.Option(None, help="SQLAlchemy URL of the store")):
     """Where campaigns stand: evaluations, failures, best value, last batch."""
-    from amala.loop.store import Store
-
-    if campaign is None and db is None and not os.environ.get("AMALA_DB_URL"):
-        stores = [Store(f"sqlite:///{p}") for p in sorted(Path("runs").glob("*/amala.db"))]
-    else:
-        stores = [_store_for(campaign, db)]
+    stores = _stores(campaign, db)
     table = RichTable("campaign", "status", "evaluations", "failed", "batches", "best objective", "last batch (UTC)")
     for store in stores:
         for row in store.campaigns():
@@ -146,6 +149,101 @@ def report(campaign: str = typer.Argument(..., help="campaign name"),
         objective = Objective(cfg.objective, datasets.spec(cfg.data.dataset).units.get(cfg.objective.property, "?"))
     path = write_report(store, row, objective, out or cfg.work_path / "report", pool_values)
     console.print(f"report: {path}")
+
+
+@app.command()
+def pending(campaign: Optional[str] = typer.Argument(None, help="campaign name (default: all under runs/)"),
+            db: Optional[str] = typer.Option(None, help="SQLAlchemy URL of the store")):
+    """Batches waiting for approval: each candidate's id, who proposed it, prediction and acquisition value."""
+    found = 0
+    for store in _stores(campaign, db):
+        for row in store.campaigns():
+            waiting = store.awaiting_approval(row.id) if (not campaign or row.name == campaign) else None
+            if waiting is None:
+                continue
+            found += 1
+            objective = row.config.get("objective", {})
+            label = objective.get("property", "objective")
+            if objective.get("transform", "none") != "none":
+                label = f"{objective['transform']} {label}"
+            table = RichTable("rank", "id", "agent", "candidate", f"predicted {label} ± std", "acquisition",
+                              title=f"campaign {row.name}: batch {waiting.index} ({waiting.strategy}) waits for "
+                                    f"approval since {waiting.created_at:%Y-%m-%d %H:%M} UTC"
+                                    + (f"; flow run {waiting.flow_run_id}" if waiting.flow_run_id else ""))
+            for iteration, selection, candidate in store.selections(row.id):
+                if iteration.id != waiting.id:
+                    continue
+                predicted = ("—" if selection.predicted_mean is None
+                             else f"{selection.predicted_mean:.3f} ± {selection.predicted_std:.3f}")
+                acquisition = "—" if selection.acquisition_value is None else f"{selection.acquisition_value:.3g}"
+                table.add_row(str(selection.rank), candidate.key, candidate.agent, candidate.representation,
+                              predicted, acquisition)
+            Console(width=max(console.width, 160)).print(table)
+            console.print(f"answer: amala approve {row.name} [--reject ID ...] [--add SMILES|COMPOSITION ...] "
+                          "[--batch-size N] [--comment TEXT] [--reject-all]", soft_wrap=True)
+    if not found:
+        console.print("no batch is waiting for approval" + (f" in campaign {campaign}" if campaign else ""))
+
+
+def _resume_waiting_run(flow_run_id: str, decision) -> bool:
+    """Hand the decision to the paused flow run; False if no run is paused for it any more."""
+    from uuid import UUID
+
+    from prefect.exceptions import ObjectNotFound
+    from prefect.flow_runs import NotPausedError, resume_flow_run
+
+    try:
+        resume_flow_run(UUID(flow_run_id), run_input=decision.model_dump())
+    except (NotPausedError, ObjectNotFound):
+        return False
+    return True
+
+
+@app.command()
+def approve(campaign: str = typer.Argument(..., help="campaign name"),
+            reject: list[str] = typer.Option([], "--reject", help="candidate id to leave out (repeatable)"),
+            add: list[str] = typer.Option([], "--add", help="candidate to add: SMILES or composition (repeatable)"),
+            batch_size: Optional[int] = typer.Option(None, min=1, help="keep this many candidates"),
+            comment: str = typer.Option("", help="why (stored with the decision)"),
+            reject_all: bool = typer.Option(False, "--reject-all", help="reject the whole batch"),
+            by: Optional[str] = typer.Option(None, help="who decides (default: your user name)"),
+            db: Optional[str] = typer.Option(None, help="SQLAlchemy URL of the store")):
+    """Answer the batch a campaign waits on: approve it, or edit it (reject, add, resize), or reject it."""
+    import getpass
+
+    from amala.loop.approval import BatchDecision
+    from amala.loop.campaign import Campaign
+    from amala.loop.config import CampaignConfig
+
+    store = _store_for(campaign, db)
+    row = store.campaign(campaign)
+    if row is None:
+        _fail(f"campaign {campaign!r} is not in {store.url}")
+    waiting = store.awaiting_approval(row.id)
+    if waiting is None:
+        _fail(f"campaign {campaign}: no batch is waiting for approval (see `amala pending`)")
+    try:
+        loaded = Campaign(CampaignConfig.model_validate(row.config), store=store)
+    except ValueError as exc:
+        _fail(f"campaign {campaign!r}: {str(exc).splitlines()[0]}")
+    batch = store.pending_batch(row.id)
+    in_batch = {c.key for c in batch.candidates}
+    for key in reject:
+        if key not in in_batch:
+            _fail(f"--reject {key}: not a candidate of batch {batch.index} (ids: `amala pending {campaign}`)")
+    _, refused = loaded.check_additions(add)
+    for text, reason in refused.items():
+        _fail(f"--add {text!r}: {reason}")
+    decision = BatchDecision(approve=not reject_all, reject=reject, add=add, batch_size=batch_size,
+                             comment=comment, by=by or getpass.getuser(), via="cli")
+    if waiting.flow_run_id and _resume_waiting_run(waiting.flow_run_id, decision):
+        console.print(f"campaign {campaign}: batch {batch.index} {decision.action}; flow run {waiting.flow_run_id} "
+                      "goes on with it", soft_wrap=True)
+        return
+    result = loaded.review(batch, decision.model_copy(update={"via": "store"}))
+    size = 0 if result is None else len(result.candidates)
+    console.print(f"campaign {campaign}: batch {batch.index} {decision.action} ({size} to evaluate); no run was "
+                  f"waiting, so the next `amala run` evaluates it", soft_wrap=True)
 
 
 @app.command()

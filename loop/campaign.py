@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import torch
 
 from amala.agents import Candidate, ProposalContext, build_agent
+from amala.agents.validity import candidate_from_text
 from amala.loop.acquisition import select
+from amala.loop.approval import BatchDecision
 from amala.loop.config import CampaignConfig
 from amala.loop.objective import Objective
 from amala.loop.store import Batch, SelectedCandidate, Store
@@ -144,18 +146,24 @@ class Campaign:
         """Fit the surrogate, score the candidates, choose a batch and store it (one transaction)."""
         if not candidates:
             return None
-        budget, acq = self.config.budget, self.config.acquisition
         index = self.store.next_iteration_index(self.id)
-        seed = _derived_seed(self.config.seed, index, "select")
-        remaining = budget.max_evaluations - self.n_evaluations()
+        remaining = self.config.budget.max_evaluations - self.n_evaluations()
         observed = self.observations()
         initial = index == 0 or len(observed.y) < 2
-        q = min(budget.initial if initial else acq.batch_size, remaining)
-        if initial:
-            picks = select("random", None, torch.empty(len(candidates), 0), None, q, seed)
-            chosen = [SelectedCandidate(candidates[p.index]) for p in picks]
-            return self.store.record_selection(self.id, "random (initial design)", chosen, n_scored=len(candidates))
+        q = min(self.config.budget.initial if initial else self.config.acquisition.batch_size, remaining)
+        strategy, chosen, model, timings = self._choose(candidates, q, index, observed=observed)
+        return self.store.record_selection(self.id, strategy, chosen, model=model, timings=timings,
+                                           n_scored=len(candidates))
 
+    def _choose(self, candidates: list[Candidate], q: int, index: int, role: str = "select",
+                observed: Observations | None = None):
+        """The q candidates the acquisition function prefers, with the model's view of each."""
+        acq = self.config.acquisition
+        seed = _derived_seed(self.config.seed, index, role)
+        observed = observed or self.observations()
+        if index == 0 or len(observed.y) < 2:
+            picks = select("random", None, torch.empty(len(candidates), 0), None, q, seed)
+            return "random (initial design)", [SelectedCandidate(candidates[p.index]) for p in picks], None, {}
         t0 = time.perf_counter()
         surrogate = build_surrogate(self.config.surrogate, self.bank, seed=seed, previous=self._surrogate)
         X_train = surrogate.encode([c.representation for c in observed.candidates])
@@ -171,9 +179,67 @@ class Campaign:
                                     float(std[p.index]), p.acquisition_value) for p in picks]
         model = {**surrogate.describe(), "featurizer": self.bank.describe(), "seed": seed,
                  "objective": self.objective.label}
-        timings = {"fit": t1 - t0, "score": t2 - t1, "select": t3 - t2}
-        return self.store.record_selection(self.id, acq.strategy, chosen, model=model, timings=timings,
-                                           n_scored=len(candidates))
+        return acq.strategy, chosen, model, {"fit": t1 - t0, "score": t2 - t1, "select": t3 - t2}
+
+    def review(self, batch: Batch, decision: BatchDecision) -> Batch | None:
+        """Apply a person's decision to a waiting batch and store it; returns the batch to evaluate
+        (None if rejected). Added candidates pass the same validity rules as agents' proposals; a
+        bad one is refused with its reason (stored with the decision), never evaluated."""
+        added, refused = self.check_additions(decision.add, by=decision.by)
+        in_batch = {c.key for c in batch.candidates}
+        rejected = [key for key in decision.reject if key in in_batch]
+        refused.update({key: "not a candidate of this batch" for key in decision.reject if key not in in_batch})
+        picks = [SelectedCandidate(c, approval="added") for c in added]
+        kept = [c for c in batch.candidates if c.key not in rejected]
+        if decision.approve and decision.batch_size is not None:
+            if decision.batch_size < len(kept) + len(picks):  # keep the best-ranked, the person's additions first
+                room = max(decision.batch_size - len(picks), 0)
+                rejected += [c.key for c in kept[room:]]
+                refused.update({p.candidate.representation: f"beyond the batch size {decision.batch_size}"
+                                for p in picks[decision.batch_size:]})
+                picks = picks[:decision.batch_size]
+            else:
+                extra = decision.batch_size - len(kept) - len(picks)
+                taken = self.store.known_keys(self.id) | {p.candidate.key for p in picks}
+                pool = [c for c in self.propose() if c.key not in taken]
+                if extra and pool:
+                    _, more, _, _ = self._choose(pool, min(extra, len(pool)), batch.index, role="top-up")
+                    picks += [SelectedCandidate(p.candidate, p.predicted_mean, p.predicted_std, p.acquisition_value,
+                                                approval="approved") for p in more]
+        return self.store.record_decision(self.id, batch, decision, rejected, picks, refused)
+
+    def check_additions(self, texts: list[str], by: str = "") -> tuple[list[Candidate], dict[str, str]]:
+        """Hand-written candidates as canonical candidates, and the refused ones with reasons."""
+        known = self.store.known_keys(self.id)
+        accepted, refused = [], {}
+        for text in texts:
+            try:
+                candidate = candidate_from_text(text, self.config.representation, agent=f"human:{by or 'unknown'}",
+                                                bounds=self.bounds, metadata={"added_by": by or "unknown"})
+            except ValueError as exc:
+                refused[text] = str(exc)
+                continue
+            if candidate.key in known or candidate.key in {c.key for c in accepted}:
+                refused[text] = "already proposed in this campaign"
+                continue
+            accepted.append(candidate)
+        return accepted, refused
+
+    @property
+    def bounds(self) -> dict[str, tuple[float, float]]:
+        """Mole-fraction bounds of composition campaigns (hand-written glasses must respect them)."""
+        merged: dict[str, tuple[float, float]] = {}
+        for spec in self.config.agents:
+            for name, (lo, hi) in (spec.bounds or {}).items():
+                old = merged.get(name, (lo, hi))
+                merged[name] = (min(lo, old[0]), max(hi, old[1]))
+        return merged
+
+    def needs_approval(self, batch: Batch) -> bool:
+        """A batch waits for a person when the campaign asks for approvals and none was given yet."""
+        if self.config.approval.mode == "none":
+            return False
+        return self.store.iteration(batch.iteration_id).approval in ("auto", "pending")
 
     def pending_batch(self) -> Batch | None:
         return self.store.pending_batch(self.id)
@@ -194,6 +260,9 @@ class Campaign:
         batch = self.pending_batch() or self.select_batch(self.propose())
         if batch is None:  # every candidate has been proposed and evaluated
             return None
+        if self.needs_approval(batch):
+            raise RuntimeError(f"campaign {self.config.name}: batch {batch.index} needs approval; run it through the "
+                               "flow (`amala run`), which waits for the answer")
         start = time.perf_counter()
         evaluations = self.evaluate(batch)
         return self.record(batch, evaluations, time.perf_counter() - start)

@@ -94,6 +94,15 @@ class BudgetSpec(_Strict):
     patience: int | None = Field(None, ge=1, description="stop after this many batches without a new best")
 
 
+class ApprovalSpec(_Strict):
+    mode: Literal["none", "batch"] = Field("none", description="batch: every selected batch waits for a person")
+    timeout_seconds: float = Field(3600.0, gt=0, description="how long a batch waits for an answer")
+    on_timeout: Literal["approve", "reject", "stop"] = Field(
+        "stop", description="nobody answered: evaluate the batch anyway, drop it and select another, or stop the "
+                            "run (the batch keeps waiting for the next run)")
+    poll_seconds: float = Field(10.0, gt=0, description="how often the paused run checks for an answer")
+
+
 class CampaignConfig(_Strict):
     name: str = Field(..., pattern=r"^[A-Za-z0-9_.-]+$")
     seed: int = 0
@@ -107,6 +116,7 @@ class CampaignConfig(_Strict):
     surrogate: SurrogateSpec = SurrogateSpec()
     acquisition: AcquisitionSpec = AcquisitionSpec()
     budget: BudgetSpec = BudgetSpec()
+    approval: ApprovalSpec = ApprovalSpec()
 
     @model_validator(mode="after")
     def _consistent(self):

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from sqlalchemy import event, func
+from sqlalchemy import JSON, event, func, inspect, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel, create_engine, select
 
 from amala.agents.candidate import Candidate
-from amala.loop.tables import (CampaignRow, CandidateRow, EvaluationRow, EventRow, IterationRow,
+from amala.loop.approval import BatchDecision
+from amala.loop.tables import (CampaignRow, CandidateRow, DecisionRow, EvaluationRow, EventRow, IterationRow,
                                ModelVersionRow, SelectionRow, utcnow)
 from amala.oracles.evaluation import Evaluation
 
@@ -28,6 +29,7 @@ class SelectedCandidate:
     predicted_mean: float | None = None
     predicted_std: float | None = None
     acquisition_value: float | None = None
+    approval: str = "auto"  # auto | approved | added (see SelectionRow)
 
 
 @dataclass
@@ -52,6 +54,7 @@ class Store:
         if parsed.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         SQLModel.metadata.create_all(self.engine)
+        _add_missing_columns(self.engine)
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
@@ -180,23 +183,73 @@ class Store:
                                      **{f"{k}_seconds": v for k, v in timings.items()})
             s.add(iteration)
             s.flush()
-            existing = {r.key: r for r in s.exec(select(CandidateRow).where(
-                CandidateRow.campaign_id == campaign_id, CandidateRow.key.in_([p.candidate.key for p in picks])))}
-            for rank, pick in enumerate(picks):
-                c = pick.candidate
-                row = existing.get(c.key)
-                if row is None:
-                    row = CandidateRow(campaign_id=campaign_id, key=c.key, kind=c.kind,
-                                       representation=c.representation, agent=c.agent)
-                    s.add(row)
-                    s.flush()
-                s.add(SelectionRow(iteration_id=iteration.id, candidate_id=row.id, rank=rank,
-                                   predicted_mean=pick.predicted_mean, predicted_std=pick.predicted_std,
-                                   acquisition_value=pick.acquisition_value))
+            _add_selections(s, campaign_id, iteration.id, picks, first_rank=0)
             s.add(EventRow(campaign_id=campaign_id, kind="selection",
                            message=f"iteration {index}: {len(picks)} candidates selected by {strategy}"))
             s.commit()
             return Batch(iteration.id, index, [p.candidate for p in picks])
+
+    # approvals -----------------------------------------------------------------------------
+    def request_approval(self, campaign_id: int, batch: Batch, flow_run_id: str | None) -> None:
+        with self.session() as s:
+            iteration = s.get(IterationRow, batch.iteration_id)
+            iteration.approval, iteration.flow_run_id = "pending", flow_run_id
+            s.add(iteration)
+            s.add(EventRow(campaign_id=campaign_id, kind="approval",
+                           message=f"iteration {batch.index}: {len(batch.candidates)} candidates wait for approval",
+                           data={"flow_run_id": flow_run_id}))
+            s.commit()
+
+    def iteration(self, iteration_id: int) -> IterationRow:
+        with self.session() as s:
+            return s.get(IterationRow, iteration_id)
+
+    def awaiting_approval(self, campaign_id: int) -> IterationRow | None:
+        with self.session() as s:
+            return s.exec(select(IterationRow).where(IterationRow.campaign_id == campaign_id,
+                                                     IterationRow.status == "selected",
+                                                     IterationRow.approval == "pending")).first()
+
+    def decisions(self, campaign_id: int) -> list[tuple[DecisionRow, IterationRow]]:
+        with self.session() as s:
+            query = (select(DecisionRow, IterationRow).join(IterationRow, DecisionRow.iteration_id == IterationRow.id)
+                     .where(DecisionRow.campaign_id == campaign_id).order_by(DecisionRow.id))
+            return list(s.exec(query))
+
+    def record_decision(self, campaign_id: int, batch: Batch, decision: BatchDecision, rejected: Sequence[str],
+                        added: Sequence[SelectedCandidate], refused: dict[str, str]) -> Batch | None:
+        """Store a decision on a waiting batch and apply it, in one transaction: rejected
+        candidates are marked (never evaluated), added ones join the batch after the model's picks.
+        Returns the batch to evaluate, or None when the whole batch was rejected."""
+        with self.session() as s:
+            iteration = s.get(IterationRow, batch.iteration_id)
+            if iteration.status != "selected" or iteration.approval not in ("auto", "pending"):
+                raise ValueError(f"iteration {iteration.index} was already decided ({iteration.approval}); "
+                                 "only a waiting batch can be decided")
+            action = decision.action
+            selections = s.exec(select(SelectionRow, CandidateRow).join(CandidateRow)
+                                .where(SelectionRow.iteration_id == iteration.id)).all()
+            out = set(rejected) if action != "rejected" else {c.key for _, c in selections}
+            for sel, cand in selections:
+                if sel.approval in ("auto", "approved"):
+                    sel.approval = "rejected" if cand.key in out else "approved"
+                    s.add(sel)
+            _add_selections(s, campaign_id, iteration.id, added, first_rank=len(selections))
+            iteration.approval = action
+            if action == "rejected":
+                iteration.status, iteration.finished_at = "rejected", utcnow()
+            s.add(iteration)
+            s.add(DecisionRow(campaign_id=campaign_id, iteration_id=iteration.id, by=decision.by or "unknown",
+                              via=decision.via, action=action, rejected=sorted(out),
+                              added=[p.candidate.key for p in added], refused=refused,
+                              batch_size=decision.batch_size, comment=decision.comment))
+            summary = (f"iteration {iteration.index} {action} by {decision.by or 'unknown'} via {decision.via}: "
+                       f"{len(out)} rejected, {len(added)} added" + (f", {len(refused)} refused" if refused else "")
+                       + (f"; {decision.comment}" if decision.comment else ""))
+            s.add(EventRow(campaign_id=campaign_id, kind="approval", message=summary,
+                           level="warning" if refused else "info", data={"refused": refused}))
+            s.commit()
+        return None if action == "rejected" else self.pending_batch(campaign_id)
 
     def unevaluated(self, batch: Batch, oracle: str, fidelity: str) -> list[Candidate]:
         """The batch's candidates that have no evaluation by this oracle at this fidelity yet."""
@@ -241,6 +294,46 @@ class Store:
             s.add(iteration)
             s.commit()
             return written
+
+
+def _add_selections(s: Session, campaign_id: int, iteration_id: int, picks: Sequence[SelectedCandidate],
+                    first_rank: int) -> None:
+    keys = [p.candidate.key for p in picks]
+    existing = {r.key: r for r in s.exec(select(CandidateRow).where(CandidateRow.campaign_id == campaign_id,
+                                                                   CandidateRow.key.in_(keys)))}
+    for rank, pick in enumerate(picks, start=first_rank):
+        c = pick.candidate
+        row = existing.get(c.key)
+        if row is None:
+            row = CandidateRow(campaign_id=campaign_id, key=c.key, kind=c.kind, representation=c.representation,
+                               agent=c.agent, provenance=dict(c.metadata))
+            s.add(row)
+            s.flush()
+        s.add(SelectionRow(iteration_id=iteration_id, candidate_id=row.id, rank=rank,
+                           predicted_mean=pick.predicted_mean, predicted_std=pick.predicted_std,
+                           acquisition_value=pick.acquisition_value, approval=pick.approval))
+
+
+def _add_missing_columns(engine) -> None:
+    """Columns added to a table in a later amala version are added to an older database, so a
+    campaign started before an upgrade resumes with all it stored (new JSON columns start as {})."""
+    existing = inspect(engine)
+    with engine.begin() as connection:
+        for table in SQLModel.metadata.sorted_tables:
+            if not existing.has_table(table.name):
+                continue
+            present = {c["name"] for c in existing.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                kind = column.type.compile(dialect=engine.dialect)
+                default = ""
+                if isinstance(column.type, JSON):
+                    default = " DEFAULT '{}'"
+                elif column.default is not None and isinstance(column.default.arg, (str, int, float)):
+                    default = f" DEFAULT {column.default.arg!r}" if not isinstance(column.default.arg, str) \
+                        else " DEFAULT '" + column.default.arg.replace("'", "''") + "'"
+                connection.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{default}'))
 
 
 def _sqlite_pragmas(connection, _record):

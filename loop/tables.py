@@ -36,6 +36,7 @@ class CandidateRow(SQLModel, table=True):
     kind: str  # smiles | composition | structure
     representation: str
     agent: str  # who proposed it
+    provenance: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # agent's own record
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -59,7 +60,9 @@ class IterationRow(SQLModel, table=True):
     campaign_id: int = Field(foreign_key="campaign.id", index=True)
     index: int
     strategy: str
-    status: str = "selected"  # selected | evaluated
+    status: str = "selected"  # selected | evaluated | rejected
+    approval: str = "auto"  # auto (no approval asked) | pending | approved | edited | rejected
+    flow_run_id: Optional[str] = None  # the Prefect flow run waiting for the approval, if any
     model_version_id: Optional[int] = Field(default=None, foreign_key="model_version.id")
     n_scored: int = 0
     fit_seconds: float = 0.0
@@ -101,6 +104,24 @@ class EvaluationRow(SQLModel, table=True):
     artefacts: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     provenance: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class DecisionRow(SQLModel, table=True):
+    """A person's (or the timeout policy's) answer to a batch waiting for approval."""
+
+    __tablename__ = "decision"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    iteration_id: int = Field(foreign_key="iteration.id", index=True)
+    time: datetime = Field(default_factory=utcnow)
+    by: str  # user name, or "timeout policy"
+    via: str  # cli | ui | timeout | store (answered while no run was waiting)
+    action: str  # approved | edited | rejected
+    rejected: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # candidate keys
+    added: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # candidate keys
+    refused: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # text -> reason
+    batch_size: Optional[int] = None
+    comment: str = ""
 
 
 class EventRow(SQLModel, table=True):
