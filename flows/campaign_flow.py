@@ -12,9 +12,10 @@ import contextlib
 import logging
 import math
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from prefect import flow, get_client, get_run_logger, task
+from prefect import flow, get_client, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run
@@ -27,6 +28,8 @@ from amala.loop.approval import BatchDecision, timeout_decision
 from amala.loop.campaign import Campaign, Stop
 from amala.loop.config import CampaignConfig, load_config, parse_config
 from amala.loop.store import Batch
+from amala.oracles.evaluation import Evaluation
+from amala.flows.task_runners import build_task_runner
 
 
 @task(name="propose-and-select", cache_policy=NO_CACHE)
@@ -74,6 +77,11 @@ def evaluate_task(campaign: Campaign, batch: Batch) -> tuple[list, float]:
     return evaluations, time.perf_counter() - start
 
 
+@task(name="evaluate-candidate", task_run_name="evaluate {candidate.key}", cache_policy=NO_CACHE)
+def evaluate_candidate(oracle, candidate) -> list:
+    return oracle.evaluate([candidate])
+
+
 @task(name="record", cache_policy=NO_CACHE)
 def record_task(campaign: Campaign, batch: Batch, evaluations: list, seconds: float):
     return campaign.record(batch, evaluations, seconds)
@@ -104,24 +112,58 @@ def _config(config: str | Path | dict | CampaignConfig) -> CampaignConfig:
     return load_config(config)
 
 
+def evaluate_batch(campaign: Campaign, batch: Batch, runner, on_result=None) -> tuple[list, float]:
+    """The batch's open candidates as mapped tasks on the campaign's task runner, one per
+    candidate. An evaluation that still raises after its retries becomes a failed evaluation with
+    the error as its reason, so the campaign goes on. An oracle that works on whole batches (the
+    file queue) runs as one task in this process."""
+    start = time.perf_counter()
+    spec = campaign.config.oracle
+    if getattr(campaign.oracle, "per_batch", False):
+        evaluate = evaluate_task.with_options(retries=spec.retries, retry_delay_seconds=spec.retry_delay_seconds)
+        evaluations, _ = evaluate(campaign, batch)
+        return evaluations, time.perf_counter() - start
+    todo = campaign.unevaluated(batch)
+    one = evaluate_candidate.with_options(retries=spec.retries, retry_delay_seconds=spec.retry_delay_seconds)
+    futures = runner.map(one, {"oracle": unmapped(campaign.oracle), "candidate": todo})
+    evaluations = []
+    for candidate, future in zip(todo, futures):
+        result = future.result(raise_on_failure=False)
+        if isinstance(result, BaseException):
+            result = [Evaluation.failed(candidate.key, campaign.oracle.name, campaign.oracle.fidelity,
+                                        f"oracle error after {spec.retries} retries: {type(result).__name__}: {result}")]
+        evaluations += result
+        if on_result is not None:
+            on_result(len(evaluations))
+    return evaluations, time.perf_counter() - start
+
+
 @flow(name="amala-campaign", log_prints=True)
-def campaign_flow(config: str | dict, max_iterations: int | None = None, progress: bool = False) -> dict:
-    """Run (or resume) a campaign until its budget, its stopping rule or `max_iterations` batches."""
+def campaign_flow(config: str | dict, max_iterations: int | None = None, progress: bool = False,
+                  until: str | None = None) -> dict:
+    """Run (or resume) a campaign until its budget, its stopping rule, `max_iterations` batches or
+    the wall-clock time `until` ("HH:MM", local time; no batch is started that would end after it)."""
     logger = get_run_logger()
     cfg = _config(config)
     campaign = Campaign(cfg)
+    deadline = wall_clock_deadline(until)
     logger.info("campaign %s: %d evaluations stored, database %s", cfg.name, campaign.n_evaluations(),
                 campaign.store.url)
     campaign.store.set_status(campaign.id, "running", f"run started (Prefect flow run {flow_run.name})")
-    evaluate = evaluate_task.with_options(retries=cfg.oracle.retries,
-                                          retry_delay_seconds=cfg.oracle.retry_delay_seconds)
-    iterations = 0
-    with _quiet_console(progress), Progress(
+    iterations, started, longest = 0, campaign.n_evaluations(), 0.0
+    with contextlib.ExitStack() as stack:
+        runner = stack.enter_context(build_task_runner(cfg.execution))
+        stack.enter_context(_quiet_console(progress))
+        bar = stack.enter_context(Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("best {task.fields[best]}"), TimeElapsedColumn(), disable=not progress) as bar:
-        bar_task = bar.add_task(cfg.name, total=cfg.budget.max_evaluations, completed=campaign.n_evaluations(),
-                                best="-")
+            TextColumn("best {task.fields[best]}"), TimeElapsedColumn(), disable=not progress))
+        bar_task = bar.add_task(cfg.name, total=cfg.budget.max_evaluations, completed=started, best="-")
         while (stop := campaign.stop_reason(iterations, max_iterations)) is None:
+            if deadline is not None and time.time() + longest >= deadline:
+                stop = Stop(f"wall-clock limit {until} reached (the next batch would end after it); "
+                            "the next run resumes", final=False)
+                break
+            t0 = time.time()
             batch = campaign.pending_batch()
             if batch is not None:
                 logger.info("resuming batch %d (%d candidates) left unevaluated by an earlier run",
@@ -138,14 +180,42 @@ def campaign_flow(config: str | dict, max_iterations: int | None = None, progres
                 if batch is None:  # rejected: nothing to evaluate; the next iteration selects anew
                     iterations += 1
                     continue
-            evaluations, seconds = evaluate(campaign, batch)
+            done = campaign.n_evaluations()
+            evaluations, seconds = evaluate_batch(campaign, batch, runner,
+                                                  lambda n: bar.update(bar_task, completed=done + n))
             summary = record_task(campaign, batch, evaluations, seconds)
             iterations += 1
+            longest = max(longest, time.time() - t0)
             best = "-" if summary.best is None else f"{summary.best:.3f}"
             logger.info("iteration %d: %d ok, %d failed; %d evaluations; best %s = %s", summary.index, summary.n_ok,
                         summary.n_failed, summary.n_evaluations, campaign.objective.label, best)
             bar.update(bar_task, completed=summary.n_evaluations, best=best)
+            if summary.waiting:
+                stop = Stop(f"batch {summary.index} waits for {summary.waiting} external result(s); "
+                            "re-run when they are in the inbox", final=False)
+                break
     campaign.finish(stop)
-    logger.info("campaign %s %s: %s", cfg.name, "finished" if stop.final else "paused", stop.reason)
+    best = campaign.best()
+    line = (f"run {flow_run.name or '-'}: {iterations} batch(es), {campaign.n_evaluations() - started} new evaluations, "
+            f"best {campaign.objective.label} = {'-' if best is None else f'{best:.4g}'}; "
+            f"{'finished' if stop.final else 'paused'}: {stop.reason}")
+    campaign.store.log(campaign.id, "run", line, data={"flow_run_id": str(flow_run.id) if flow_run.id else None,
+                                                        "iterations": iterations, "final": stop.final})
+    logger.info("campaign %s %s", cfg.name, line)
     return {"campaign": cfg.name, "stop": stop.reason, "final": stop.final, "evaluations": campaign.n_evaluations(),
-            "best": campaign.best(), "database": campaign.store.url}
+            "best": best, "database": campaign.store.url}
+
+
+def wall_clock_deadline(until: str | None, now: datetime | None = None) -> float | None:
+    """The next local time `until` ("HH:MM") after `now`, as a UNIX time; None without a limit."""
+    if until is None:
+        return None
+    try:
+        hour, minute = (int(part) for part in until.split(":"))
+        now = now or datetime.now()
+        end = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    except ValueError:
+        raise ValueError(f"until: {until!r} is not a time of day like 07:00") from None
+    if end <= now:
+        end += timedelta(days=1)
+    return end.timestamp()

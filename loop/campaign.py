@@ -50,6 +50,7 @@ class IterationSummary:
     n_failed: int
     best: float | None  # transformed objective, natural direction
     n_evaluations: int
+    waiting: int = 0  # candidates of the batch still without a result (external oracles)
 
 
 class Campaign:
@@ -244,16 +245,33 @@ class Campaign:
     def pending_batch(self) -> Batch | None:
         return self.store.pending_batch(self.id)
 
+    def unevaluated(self, batch: Batch) -> list[Candidate]:
+        return self.store.unevaluated(batch, self.oracle.name, self.oracle.fidelity)
+
     def evaluate(self, batch: Batch) -> list[Evaluation]:
-        """Run the oracle on the batch's candidates that have no evaluation yet."""
-        todo = self.store.unevaluated(batch, self.oracle.name, self.oracle.fidelity)
-        return self.oracle.evaluate(todo) if todo else []
+        """Run the oracle, in this process, on the batch's candidates that have no evaluation yet."""
+        todo = self.unevaluated(batch)
+        evaluations = self.oracle.evaluate(todo) if todo else []
+        self.log_oracle_notes()
+        return evaluations
+
+    def log_oracle_notes(self) -> None:
+        """What the oracle had to say besides results (requests written, inbox rows rejected)."""
+        notes = getattr(self.oracle, "notes", None)
+        while notes:
+            level, message = notes.pop(0)
+            self.store.log(self.id, "oracle", message, level=level)
 
     def record(self, batch: Batch, evaluations: list[Evaluation], seconds: float = 0.0) -> IterationSummary:
-        self.store.record_evaluations(self.id, batch, evaluations, self.objective.of, evaluate_seconds=seconds)
+        """Store evaluations; the batch is closed only when every candidate has one (an external
+        oracle's results may arrive over several runs: those that came are kept meanwhile)."""
+        todo = {c.key for c in self.unevaluated(batch)}
+        waiting = len(todo - {e.candidate_key for e in evaluations})
+        self.store.record_evaluations(self.id, batch, evaluations, self.objective.of, evaluate_seconds=seconds,
+                                      complete=waiting == 0)
         n_ok = sum(e.ok for e in evaluations)
         return IterationSummary(batch.index, len(batch.candidates), n_ok, len(evaluations) - n_ok, self.best(),
-                                self.n_evaluations())
+                                self.n_evaluations(), waiting)
 
     def step(self) -> IterationSummary | None:
         """One whole iteration without a workflow engine (tests, benchmarks)."""

@@ -51,14 +51,28 @@ class AgentSpec(_Strict):
 
 
 class OracleSpec(_Strict):
-    kind: Literal["lookup", "md", "emulator"] = "lookup"
+    kind: Literal["lookup", "md", "emulator", "queue"] = "lookup"
     name: str | None = None
-    properties: list[str] | None = None  # lookup: default, every property the table has
+    properties: list[str] | None = None  # lookup/queue: default, every property the table has
     profile: str = "quick"  # md: quick (tests, demo) or standard (>= 500 atoms, 100 ps per temperature)
     density_g_cm3: float = Field(2.35, gt=0, description="md: density of the starting cell (NPT then finds the glass's own)")
-    workers: int = Field(1, ge=1, le=256, description="md: simulations run at once, one process (one core) each")
-    retries: int = Field(2, ge=0, description="retries of a batch evaluation that raised (a transient error)")
+    units: dict[str, str] | None = Field(None, description="queue: property -> unit the results must be given in "
+                                         "(default: the dataset's or the MD oracle's units)")
+    wait_seconds: float = Field(0.0, ge=0, description="queue: how long a run waits for a batch's results before "
+                                "it pauses (results that arrived are kept; the next run waits for the rest)")
+    poll_seconds: float = Field(30.0, gt=0, description="queue: how often the inbox is read while waiting")
+    retries: int = Field(2, ge=0, description="retries of an evaluation that raised (a transient error)")
     retry_delay_seconds: float = Field(10.0, ge=0)
+
+
+class ExecutionSpec(_Strict):
+    """Where a batch's evaluations run: each candidate is one Prefect task on this task runner."""
+
+    task_runner: Literal["threads", "processes", "dask"] = "threads"
+    workers: int = Field(1, ge=1, le=1024, description="evaluations at once (threads, processes, or the workers "
+                         "of a local Dask cluster)")
+    address: str | None = Field(None, description="dask: scheduler address of an existing cluster, e.g. "
+                                "tcp://10.0.0.5:8786 (default: a local cluster of `workers` processes)")
 
 
 class FeaturizerSpec(_Strict):
@@ -117,6 +131,7 @@ class CampaignConfig(_Strict):
     acquisition: AcquisitionSpec = AcquisitionSpec()
     budget: BudgetSpec = BudgetSpec()
     approval: ApprovalSpec = ApprovalSpec()
+    execution: ExecutionSpec = ExecutionSpec()
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -127,13 +142,16 @@ class CampaignConfig(_Strict):
             raise ValueError("budget.initial must not exceed budget.max_evaluations")
         if self.oracle.properties is not None and self.objective.property not in self.oracle.properties:
             raise ValueError(f"oracle.properties must include the objective {self.objective.property!r}")
-        agents, oracles = {"smiles": ({"pool", "mutation", "gpt"}, {"lookup", "emulator"}),
-                           "composition": ({"composition"}, {"md"})}[self.representation]
+        agents, oracles = {"smiles": ({"pool", "mutation", "gpt"}, {"lookup", "emulator", "queue"}),
+                           "composition": ({"composition"}, {"md", "queue"})}[self.representation]
         if any(a.kind not in agents for a in self.agents) or self.oracle.kind not in oracles:
             raise ValueError(f"representation {self.representation} takes agents of kind {sorted(agents)} and "
                              f"oracle.kind {sorted(oracles)}")
         if self.representation == "smiles" and self.data is None:
             raise ValueError("data: a smiles campaign needs a dataset (the pool and the lookup table)")
+        if self.oracle.kind == "md" and self.execution.task_runner == "threads" and self.execution.workers > 1:
+            raise ValueError("execution.task_runner: threads would run several LAMMPS engines in one process; "
+                             "use processes or dask for execution.workers > 1 with oracle.kind md")
         if any(a.kind == "composition" and not a.bounds for a in self.agents):
             raise ValueError("agents[].bounds: a composition agent needs the mole-fraction range of each oxide")
         return self

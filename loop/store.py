@@ -261,8 +261,9 @@ class Store:
         return [c for c in batch.candidates if c.key not in done]
 
     def record_evaluations(self, campaign_id: int, batch: Batch, evaluations: Sequence[Evaluation],
-                           objective: Callable[[Evaluation], float | None], evaluate_seconds: float = 0.0) -> int:
-        """Store a batch's evaluations and mark it evaluated, in one transaction.
+                           objective: Callable[[Evaluation], float | None], evaluate_seconds: float = 0.0,
+                           complete: bool = True) -> int:
+        """Store a batch's evaluations and, if `complete`, mark it evaluated, in one transaction.
 
         Idempotent: an evaluation that already exists for (candidate, oracle, fidelity) is skipped,
         so storing the same batch twice never evaluates or counts a candidate twice.
@@ -289,7 +290,8 @@ class Store:
                                    message=f"{cand.representation}: {ev.reason}", data={"key": ev.candidate_key}))
                 written += 1
             iteration = s.get(IterationRow, batch.iteration_id)
-            iteration.status, iteration.finished_at = "evaluated", utcnow()
+            if complete:
+                iteration.status, iteration.finished_at = "evaluated", utcnow()
             iteration.evaluate_seconds += evaluate_seconds
             s.add(iteration)
             s.commit()

@@ -24,9 +24,21 @@ def build_oracle(spec, table=None, workdir=None, seed: int = 0) -> Oracle:
     from amala.oracles.glass_md_oracle import GlassMDOracle
     from amala.oracles.lookup import LookupOracle
 
-    if spec.kind == "md":
+    if spec.kind == "md":  # one candidate per call: the flow's task runner runs simulations side by side
         return GlassMDOracle(workdir, profile=spec.profile, density_g_cm3=spec.density_g_cm3, seed=seed,
-                             name=spec.name or "lammps-pedone", workers=spec.workers)
+                             name=spec.name or "lammps-pedone")
+    if spec.kind == "queue":
+        from amala.oracles.queue import QueueOracle
+
+        units = spec.units
+        if units is None:
+            known = table.units if table is not None else GlassMDOracle.units
+            units = {p: known[p] for p in (spec.properties or known) if p in known}
+            missing = sorted(set(spec.properties or ()) - set(units))
+            if missing:
+                raise ValueError(f"oracle.units: give the units of {missing} (not known from the dataset)")
+        return QueueOracle(workdir, units, name=spec.name or "queue", wait_seconds=spec.wait_seconds,
+                           poll_seconds=spec.poll_seconds)
     if spec.kind == "emulator":
         if table is None:
             raise ValueError("oracle.kind=emulator needs a dataset to learn from (data.dataset or data.path)")

@@ -74,13 +74,16 @@ def test_oracle_task_retries_a_transient_error(data_env, prefect_server, monkeyp
     from amala.oracles.lookup import LookupOracle
     from amala.oracles.registry import TransientOracleError
 
-    calls = {"n": 0}
+    calls = {"n": 0, "broken": None}
     real = LookupOracle.evaluate
 
     def flaky(self, candidates):
         calls["n"] += 1
         if calls["n"] == 1:
             raise TransientOracleError("queue busy")
+        if calls["broken"] in (None, candidates[0].key):  # one candidate whose evaluation always raises
+            calls["broken"] = candidates[0].key
+            raise TransientOracleError("node lost")
         return real(self, candidates)
 
     monkeypatch.setattr(LookupOracle, "evaluate", flaky)
@@ -88,5 +91,8 @@ def test_oracle_task_retries_a_transient_error(data_env, prefect_server, monkeyp
               "oracle": {**CONFIG["oracle"], "retries": 1, "retry_delay_seconds": 0}}
     path = data_env / "flaky.yaml"
     path.write_text(yaml.safe_dump(config))
-    result = campaign_flow(str(path))
-    assert calls["n"] == 2 and result["evaluations"] == 10 and result["final"]
+    result = campaign_flow(str(path))  # one task per candidate: 10 calls + 1 retry (which then fails for good)
+    assert calls["n"] == 11 and result["evaluations"] == 10 and result["final"]
+    campaign = Campaign(load_config(path))
+    failed = [(c.key, e.reason) for c, e in campaign.store.evaluations(campaign.id) if e.status == "failed"]
+    assert failed == [(calls["broken"], "oracle error after 1 retries: TransientOracleError: node lost")]

@@ -1,0 +1,99 @@
+"""The file-queue oracle: requests to an outbox, results from an inbox, each row checked on its
+own; and a campaign that waits for external results over several runs of the real flow."""
+
+import csv
+import json
+
+import pytest
+import yaml
+
+from amala.agents.candidate import Candidate
+from amala.oracles.queue import QueueOracle
+
+UNITS = {"conductivity": "S/cm", "li_diffusivity": "cm^2/s"}
+
+
+def _candidates():
+    return [Candidate(f"[Cu]C{'C' * i}O[Au]", agent="test") for i in range(4)]
+
+
+def _rows(path):
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_round_trip_keeps_good_rows_and_rejects_bad_ones_whole(tmp_path):
+    oracle = QueueOracle(tmp_path, UNITS)
+    cands = _candidates()
+    assert oracle.evaluate(cands) == []  # nothing in the inbox yet: no result, no crash
+    [request] = list((tmp_path / "queue" / "outbox").glob("*.csv"))
+    rows = _rows(request)
+    assert [r["id"] for r in rows] == [c.key for c in cands]
+    assert rows[0]["conductivity_unit"] == "S/cm" and rows[0]["conductivity"] == ""
+    assert json.loads(request.with_suffix(".json").read_text())[0]["values"]["li_diffusivity"]["unit"] == "cm^2/s"
+
+    # The lab fills in the CSV: one good row, one with a wrong unit (its good diffusivity must not
+    # be kept either), one with a non-finite value, one id nobody asked for.
+    rows[0].update(conductivity="1.5e-4", conductivity_std="2e-5", li_diffusivity="3e-7")
+    rows[1].update(conductivity="0.2", conductivity_unit="mS/cm", li_diffusivity="3e-7")
+    rows[2].update(conductivity="nan", li_diffusivity="1e-7")
+    rows.append({**rows[0], "id": "ffffffffffffffff"})
+    with (tmp_path / "queue" / "inbox" / "lab-week1.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    # ...and one JSON result: the fourth sample could not be made.
+    (tmp_path / "queue" / "inbox" / "lab-week2.json").write_text(json.dumps(
+        [{"id": cands[3].key, "status": "failed", "reason": "did not polymerise"}]))
+
+    results = {e.candidate_key: e for e in oracle.evaluate(cands)}
+    assert set(results) == {cands[0].key, cands[3].key}
+    good = results[cands[0].key]
+    assert good.ok and good.values["conductivity"].value == 1.5e-4 and good.values["conductivity"].std == 2e-5
+    assert good.values["li_diffusivity"].unit == "cm^2/s" and good.provenance["row"] == 1
+    assert not results[cands[3].key].ok and "did not polymerise" in results[cands[3].key].reason
+    rejected = _rows(tmp_path / "queue" / "rejected.csv")
+    reasons = {r["id"]: r["reason"] for r in rejected}
+    assert "expected 'S/cm'" in reasons[cands[1].key] and "not a finite number" in reasons[cands[2].key]
+    assert "unknown id" in reasons["ffffffffffffffff"]
+    assert sum(level == "warning" and " rejected: " in m for level, m in oracle.notes) == 3
+
+    oracle.evaluate(cands)  # reading the inbox again neither duplicates results nor rejections
+    assert len(_rows(tmp_path / "queue" / "rejected.csv")) == 3
+
+
+@pytest.mark.slow
+def test_campaign_waits_for_external_results_across_runs(data_env, prefect_server):
+    from amala.flows.campaign_flow import campaign_flow
+    from amala.loop.campaign import Campaign
+    from amala.loop.config import load_config
+
+    path = data_env / "lab.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": "lab", "data": {"dataset": "htpmd", "subset": 100},
+        "oracle": {"kind": "queue", "properties": ["conductivity"], "wait_seconds": 1, "poll_seconds": 0.2},
+        "budget": {"initial": 3, "max_evaluations": 3}}))
+    first = campaign_flow(str(path))
+    assert not first["final"] and "waits for 3 external result(s)" in first["stop"]
+    campaign = Campaign(load_config(path))
+    [request] = list((data_env / "runs" / "lab" / "queue" / "outbox").glob("*.csv"))
+    rows = _rows(request)
+    truth = campaign.table.frame.set_index("smiles").conductivity
+
+    def deliver(name, chosen):
+        with (data_env / "runs" / "lab" / "queue" / "inbox" / name).open("w", newline="") as f:
+            writer = csv.DictWriter(f, list(rows[0]))
+            writer.writeheader()
+            writer.writerows({**r, "conductivity": truth[r["representation"]]} for r in chosen)
+
+    deliver("part1.csv", rows[:2])
+    second = campaign_flow(str(path))
+    assert second["evaluations"] == 2 and "waits for 1" in second["stop"]  # partial results are kept
+    deliver("part2.csv", rows[2:])
+    third = campaign_flow(str(path))
+    assert third["final"] and third["evaluations"] == 3
+    stored = {c.representation: e.values["conductivity"]["value"] for c, e in campaign.store.evaluations(campaign.id)}
+    assert stored == {r["representation"]: pytest.approx(truth[r["representation"]]) for r in rows}
+    assert campaign.store.iterations(campaign.id)[0].status == "evaluated"
+    runs = [e.message for e in campaign.store.events(campaign.id) if e.kind == "run"]
+    assert len(runs) == 3 and "paused" in runs[0] and "finished" in runs[2]
