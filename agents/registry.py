@@ -18,6 +18,8 @@ class ProposalContext:
     seed: int
     known_keys: set[str] = field(default_factory=set)  # proposed or evaluated already
     evaluated: list[tuple[Candidate, float]] = field(default_factory=list)  # (candidate, objective)
+    objective: str = ""  # what is optimised, with its unit (for agents that read text, like an LLM)
+    sign: float = 1.0  # evaluated objectives are 'higher is better'; sign * value is the natural value
 
     def rng(self, role: str) -> np.random.Generator:
         """A generator seeded by (campaign seed, iteration, role), as the architecture asks."""
@@ -30,7 +32,7 @@ class Agent(Protocol):
     def propose(self, context: ProposalContext, n: int | None = None) -> list[Candidate]: ...
 
 
-def build_agent(spec, pool: list[str] | None = None) -> Agent:
+def build_agent(spec, pool: list[str] | None = None, representation: str = "smiles") -> Agent:
     """Instantiate the agent a config entry names (`spec.kind`)."""
     from amala.agents.composition_sampler import CompositionSampler
     from amala.agents.pool import PoolAgent
@@ -50,4 +52,14 @@ def build_agent(spec, pool: list[str] | None = None) -> Agent:
 
         return GPTAgent(pretrained(pool, spec.checkpoint, spec.epochs), n=spec.n, condition=spec.condition,
                         finetune_steps=spec.finetune_steps, name=spec.name or "gpt")
+    if spec.kind == "llm":
+        from amala.agents.llm_agent import LLMAgent
+        from amala.agents.llm_backends import ChatCompletions, LocalCausalLM
+
+        if spec.backend == "openai":
+            backend = ChatCompletions(spec.url, spec.model, spec.api_key_env, spec.timeout_seconds, spec.temperature)
+        else:
+            backend = LocalCausalLM(spec.path, spec.max_new_tokens, spec.temperature)
+        return LLMAgent(backend, kind=representation, n=spec.n, bounds=spec.bounds,
+                        examples=(pool or [])[:3], name=spec.name or "llm")
     raise ValueError(f"agents[].kind: unknown agent {spec.kind!r}")

@@ -65,7 +65,7 @@ class Campaign:
         if self.table is None and config.data is not None:
             self.table = datasets.load(config.data.dataset, config.data.path, config.data.subset, config.seed)
         pool = list(self.table.frame.smiles) if self.table is not None else None
-        self.agents = [build_agent(spec, pool) for spec in config.agents]
+        self.agents = [build_agent(spec, pool, config.representation) for spec in config.agents]
         self.oracle = oracle or build_oracle(config.oracle, self.table, workdir=config.work_path, seed=config.seed)
         if config.objective.property not in self.oracle.units:
             raise ValueError(f"objective.property: {config.objective.property!r} is not measured by oracle "
@@ -136,11 +136,17 @@ class Campaign:
         observed = self.observations()  # generators start from the best so far (higher is better)
         context = ProposalContext(iteration=self.store.next_iteration_index(self.id), seed=self.config.seed,
                                   known_keys=self.store.known_keys(self.id),
-                                  evaluated=list(zip(observed.candidates, observed.y.tolist())))
+                                  evaluated=list(zip(observed.candidates, observed.y.tolist())),
+                                  objective=f"{self.config.objective.direction} {self.objective.label}",
+                                  sign=self.objective.sign)
         proposals: dict[str, Candidate] = {}
         for agent in self.agents:
             for candidate in agent.propose(context):
                 proposals.setdefault(candidate.key, candidate)
+            events = getattr(agent, "events", None)
+            while events:  # what an agent had to say (an LLM's refusal, a garbage answer)
+                level, message = events.pop(0)
+                self.store.log(self.id, "agent", message, level=level)
         return list(proposals.values())
 
     def select_batch(self, candidates: list[Candidate]) -> Batch | None:

@@ -36,7 +36,7 @@ class ObjectiveSpec(_Strict):
 
 
 class AgentSpec(_Strict):
-    kind: Literal["pool", "composition", "mutation", "gpt"] = "pool"
+    kind: Literal["pool", "composition", "mutation", "gpt", "llm"] = "pool"
     name: str | None = None
     bounds: dict[str, tuple[float, float]] | None = None  # composition: mole-fraction range per oxide
     n: int = Field(64, ge=1, description="proposals per iteration: the quota of composition, mutation and gpt "
@@ -48,6 +48,24 @@ class AgentSpec(_Strict):
     condition: Literal["<high>", "<low>", "<any>"] = "<any>"
     step: float = Field(0.02, gt=0, le=0.5, description="composition: mole-fraction grid; a few-hundred-atom cell "
                         "cannot resolve finer differences")
+    backend: Literal["openai", "local"] = Field("openai", description="llm: an OpenAI-compatible chat-completions "
+                                                "endpoint, or a local transformers causal LM")
+    url: str | None = Field(None, description="llm/openai: base URL, e.g. https://api.openai.com/v1")
+    model: str | None = Field(None, description="llm/openai: model name")
+    api_key_env: str = Field("OPENAI_API_KEY", description="llm/openai: environment variable holding the key "
+                             "(the key itself never goes in a config)")
+    path: str | None = Field(None, description="llm/local: folder of a transformers causal LM")
+    timeout_seconds: float = Field(60.0, gt=0, description="llm: how long to wait for an answer")
+    temperature: float = Field(0.7, ge=0, le=2)
+    max_new_tokens: int = Field(512, ge=16, le=8192, description="llm/local: answer length")
+
+    @model_validator(mode="after")
+    def _llm_backend(self):
+        if self.kind == "llm" and self.backend == "openai" and not (self.url and self.model):
+            raise ValueError("agents[]: an llm agent with backend openai needs url and model")
+        if self.kind == "llm" and self.backend == "local" and not self.path:
+            raise ValueError("agents[]: an llm agent with backend local needs path (a transformers model folder)")
+        return self
 
 
 class OracleSpec(_Strict):
@@ -142,8 +160,8 @@ class CampaignConfig(_Strict):
             raise ValueError("budget.initial must not exceed budget.max_evaluations")
         if self.oracle.properties is not None and self.objective.property not in self.oracle.properties:
             raise ValueError(f"oracle.properties must include the objective {self.objective.property!r}")
-        agents, oracles = {"smiles": ({"pool", "mutation", "gpt"}, {"lookup", "emulator", "queue"}),
-                           "composition": ({"composition"}, {"md", "queue"})}[self.representation]
+        agents, oracles = {"smiles": ({"pool", "mutation", "gpt", "llm"}, {"lookup", "emulator", "queue"}),
+                           "composition": ({"composition", "llm"}, {"md", "queue"})}[self.representation]
         if any(a.kind not in agents for a in self.agents) or self.oracle.kind not in oracles:
             raise ValueError(f"representation {self.representation} takes agents of kind {sorted(agents)} and "
                              f"oracle.kind {sorted(oracles)}")
@@ -152,8 +170,10 @@ class CampaignConfig(_Strict):
         if self.oracle.kind == "md" and self.execution.task_runner == "threads" and self.execution.workers > 1:
             raise ValueError("execution.task_runner: threads would run several LAMMPS engines in one process; "
                              "use processes or dask for execution.workers > 1 with oracle.kind md")
-        if any(a.kind == "composition" and not a.bounds for a in self.agents):
-            raise ValueError("agents[].bounds: a composition agent needs the mole-fraction range of each oxide")
+        if any(a.kind in ("composition", "llm") and not a.bounds for a in self.agents
+               if self.representation == "composition"):
+            raise ValueError("agents[].bounds: a composition campaign's agents (composition, llm) need the "
+                             "mole-fraction range of each oxide")
         return self
 
     @property
