@@ -13,6 +13,7 @@ import logging
 import math
 import time
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 from prefect import flow, get_client, get_run_logger, task, unmapped
@@ -140,13 +141,14 @@ def evaluate_batch(campaign: Campaign, batch: Batch, runner, on_result=None) -> 
 
 @flow(name="amala-campaign", log_prints=True)
 def campaign_flow(config: str | dict, max_iterations: int | None = None, progress: bool = False,
-                  until: str | None = None) -> dict:
+                  until: str | None = None, timezone: str | None = None) -> dict:
     """Run (or resume) a campaign until its budget, its stopping rule, `max_iterations` batches or
-    the wall-clock time `until` ("HH:MM", local time; no batch is started that would end after it)."""
+    the wall-clock time `until` ("HH:MM" in `timezone`, default this machine's; no batch is started
+    that would, judging by the longest batch of this run, end after it)."""
     logger = get_run_logger()
     cfg = _config(config)
     campaign = Campaign(cfg)
-    deadline = wall_clock_deadline(until)
+    deadline = wall_clock_deadline(until, timezone)
     logger.info("campaign %s: %d evaluations stored, database %s", cfg.name, campaign.n_evaluations(),
                 campaign.store.url)
     campaign.store.set_status(campaign.id, "running", f"run started (Prefect flow run {flow_run.name})")
@@ -206,13 +208,13 @@ def campaign_flow(config: str | dict, max_iterations: int | None = None, progres
             "best": best, "database": campaign.store.url}
 
 
-def wall_clock_deadline(until: str | None, now: datetime | None = None) -> float | None:
-    """The next local time `until` ("HH:MM") after `now`, as a UNIX time; None without a limit."""
+def wall_clock_deadline(until: str | None, timezone: str | None = None, now: datetime | None = None) -> float | None:
+    """The next time of day `until` ("HH:MM") after `now`, as a UNIX time; None without a limit."""
     if until is None:
         return None
     try:
         hour, minute = (int(part) for part in until.split(":"))
-        now = now or datetime.now()
+        now = now or datetime.now(ZoneInfo(timezone) if timezone else None)
         end = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
     except ValueError:
         raise ValueError(f"until: {until!r} is not a time of day like 07:00") from None
