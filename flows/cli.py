@@ -55,6 +55,14 @@ def _stores(campaign: str | None, db: str | None):
     return [_store_for(campaign, db)]
 
 
+def _campaign_row(campaign: str, db: str | None):
+    store = _store_for(campaign, db)
+    row = store.campaign(campaign)
+    if row is None:
+        _fail(f"campaign {campaign!r} is not in {store.url}")
+    return store, row
+
+
 @app.command()
 def validate(config: Path = typer.Argument(..., help="campaign YAML")):
     """Check a campaign config; print the first problem in one line."""
@@ -127,10 +135,7 @@ def report(campaign: str = typer.Argument(..., help="campaign name"),
     from amala.loop.report import write_report
     from amala.oracles import datasets
 
-    store = _store_for(campaign, db)
-    row = store.campaign(campaign)
-    if row is None:
-        _fail(f"campaign {campaign!r} is not in {store.url}")
+    store, row = _campaign_row(campaign, db)
     cfg = CampaignConfig.model_validate(row.config)
     pool_values = None
     try:
@@ -215,10 +220,7 @@ def approve(campaign: str = typer.Argument(..., help="campaign name"),
     from amala.loop.campaign import Campaign
     from amala.loop.config import CampaignConfig
 
-    store = _store_for(campaign, db)
-    row = store.campaign(campaign)
-    if row is None:
-        _fail(f"campaign {campaign!r} is not in {store.url}")
+    store, row = _campaign_row(campaign, db)
     waiting = store.awaiting_approval(row.id)
     if waiting is None:
         _fail(f"campaign {campaign}: no batch is waiting for approval (see `amala pending`)")

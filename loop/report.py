@@ -84,6 +84,26 @@ def _md_section(ranked, out_dir: Path, n_series: int = 10) -> str:
     return "\n".join(parts)
 
 
+def _decisions_section(store: Store, campaign_id: int) -> str:
+    """Every answer to a batch waiting for approval: who, when, via what, and what changed."""
+    decisions = store.decisions(campaign_id)
+    waiting = store.awaiting_approval(campaign_id)
+    if not decisions and waiting is None:
+        return ""
+    names = {c.key: c.representation for _, _, c in store.selections(campaign_id)}
+    show = lambda keys: ", ".join(f"<code>{html.escape(names.get(k, k))}</code>" for k in keys) or "—"
+    rows = "".join(
+        f"<tr><td>{d.time:%Y-%m-%d %H:%M}</td><td>{it.index}</td><td>{html.escape(d.by)}</td><td>{html.escape(d.via)}"
+        f"</td><td><b>{d.action}</b></td><td>{show(d.rejected)}</td><td>{show(d.added)}</td>"
+        f"<td>{'—' if d.batch_size is None else d.batch_size}</td><td>{html.escape('; '.join(f'{t}: {r}' for t, r in d.refused.items()))}"
+        f"</td><td>{html.escape(d.comment)}</td></tr>" for d, it in decisions)
+    note = (f"<p><b>Batch {waiting.index} is waiting for approval</b> (<code>amala pending</code>, "
+            f"<code>amala approve</code>).</p>" if waiting is not None else "")
+    return (f"<h2>Approvals ({len(decisions)})</h2>{note}<table><tr><th>time (UTC)</th><th>iteration</th><th>by</th>"
+            "<th>via</th><th>decision</th><th>rejected</th><th>added</th><th>batch size</th><th>refused</th>"
+            f"<th>comment</th></tr>{rows}</table>")
+
+
 def write_report(store: Store, campaign: CampaignRow, objective: Objective, out_dir: Path,
                  pool_values: np.ndarray | None = None, top_k: int = 20) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -155,8 +175,10 @@ def write_report(store: Store, campaign: CampaignRow, objective: Objective, out_
         drawing = _svg(c.representation) if c.kind == "smiles" else ""
         rows.append(f"<tr><td>{rank}</td><td>{drawing}</td><td><code>{html.escape(c.representation)}</code>"
                     f"</td><td><b>{e.objective:.3f}</b></td>{cells}<td>{html.escape(c.agent)}</td>"
-                    f"<td>{'' if it is None else it.index} ({html.escape(it.strategy) if it else ''})</td>"
+                    f"<td>{'' if it is None else it.index} ({html.escape(it.strategy) if it else ''})"
+                    f"{'' if sel is None or sel.approval == 'auto' else '; ' + sel.approval}</td>"
                     f"<td>{pred}</td><td>{acq}</td><td>{html.escape(e.oracle)}/{html.escape(e.fidelity)}</td></tr>")
+    decisions_section = _decisions_section(store, campaign.id)
     failures = [(c, e) for c, e in evaluations if e.status != "ok"]
     failure_rows = "".join(f"<tr><td><code>{html.escape(c.representation)}</code></td><td>{html.escape(e.reason or '')}"
                            f"</td></tr>" for c, e in failures[:200])
@@ -192,7 +214,8 @@ best: <b>{best_text}</b> · report written {datetime.now(timezone.utc):%Y-%m-%d 
 candidate was selected. Acquisition: the value of the acquisition function when picked (for qLogNEI the
 natural log of the expected improvement, for greedy the predicted mean). {uncertainty_note}</p>
 <table><tr><th>#</th><th>structure</th><th>candidate</th><th>objective</th>{head}<th>proposed by</th>
-<th>iteration (strategy)</th><th>prediction</th><th>acquisition</th><th>oracle</th></tr>{''.join(rows)}</table>
+<th>iteration (strategy; approval)</th><th>prediction</th><th>acquisition</th><th>oracle</th></tr>{''.join(rows)}</table>
+{decisions_section}
 <h2>Failed evaluations ({len(failures)})</h2>
 <table><tr><th>candidate</th><th>reason</th></tr>{failure_rows}</table>
 <h2>Recent events</h2><table><tr><th>time (UTC)</th><th>level</th><th>kind</th><th>message</th></tr>{event_rows}</table>

@@ -84,6 +84,9 @@ def test_paused_flow_is_answered_by_amala_approve(data_env, prefect_server):
     assert (decision.by, decision.via, decision.action, iteration.index) == ("alice", "cli", "edited", 0)
     assert decision.rejected == [dropped.key] and decision.comment == "too close to a known polymer"
     assert "no batch is waiting" in runner.invoke(app, ["pending", "gate"]).output
+    assert runner.invoke(app, ["report", "gate"]).exit_code == 0
+    html = (data_env / "runs" / "gate" / "report" / "report.html").read_text()
+    assert "Approvals (1)" in html and "too close to a known polymer" in html and "alice" in html
 
 
 def test_timeout_policies_stop_then_answer_offline_then_approve(data_env, prefect_server):
