@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -32,7 +33,7 @@ class Agent(Protocol):
     def propose(self, context: ProposalContext, n: int | None = None) -> list[Candidate]: ...
 
 
-def build_agent(spec, pool: list[str] | None = None, representation: str = "smiles") -> Agent:
+def build_agent(spec, pool: list[str] | None = None, representation: str = "smiles", workdir=None) -> Agent:
     """Instantiate the agent a config entry names (`spec.kind`)."""
     from amala.agents.composition_sampler import CompositionSampler
     from amala.agents.pool import PoolAgent
@@ -50,8 +51,13 @@ def build_agent(spec, pool: list[str] | None = None, representation: str = "smil
     if spec.kind == "gpt":
         from amala.agents.smiles_gpt import GPTAgent, pretrained
 
-        return GPTAgent(pretrained(pool, spec.checkpoint, spec.epochs), n=spec.n, condition=spec.condition,
-                        finetune_steps=spec.finetune_steps, name=spec.name or "gpt")
+        name = spec.name or "gpt"
+        folder = None if workdir is None else Path(workdir) / "checkpoints" / name
+        base = spec.checkpoint or (None if folder is None else folder / "pretrained")  # a resume reuses it
+        return GPTAgent(pretrained(pool, base, spec.epochs), n=spec.n, condition=spec.condition,
+                        finetune_steps=spec.finetune_steps, name=name, checkpoints=folder,
+                        base={"checkpoint": None if base is None else str(base), "n_train": len(pool),
+                              "epochs": spec.epochs})
     if spec.kind == "llm":
         from amala.agents.llm_agent import LLMAgent
         from amala.agents.llm_backends import ChatCompletions, LocalCausalLM

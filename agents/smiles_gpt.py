@@ -124,17 +124,32 @@ class GPTAgent:
     """Proposes by sampling the GPT, after fine-tuning it on the campaign's best candidates so far."""
 
     def __init__(self, gpt: SmilesGPT, n: int = 50, condition: str = "<high>", temperature: float = 1.0,
-                 finetune_steps: int = 20, name: str = "gpt"):
+                 finetune_steps: int = 20, name: str = "gpt", checkpoints: str | Path | None = None,
+                 base: dict | None = None):
+        """`checkpoints`: folder where each fine-tuned state is saved (one sub-folder per iteration),
+        so every candidate can be traced to the exact weights that sampled it; `base` describes the
+        pre-trained model (its checkpoint, training-set size), the first model version."""
         self.gpt, self.n, self.condition, self.temperature, self.name = gpt, n, condition, temperature, name
         self.finetune_steps = finetune_steps
+        self.checkpoints = Path(checkpoints) if checkpoints else None
         self.last_rejections: dict[str, int] = {}
+        # the model version behind the next proposals (the campaign stores it as a model version)
+        self.model_record: dict | None = {"kind": "gpt", "agent": name, "pretrained": True, "condition": condition,
+                                          **(base or {"checkpoint": None, "n_train": 0})}
+        self.events: list[tuple[str, str]] = []
 
     def fine_tune(self, context: ProposalContext, top: int = 50, steps: int = 20) -> None:
         best = sorted(context.evaluated, key=lambda cv: cv[1], reverse=True)[:top]
         smiles = [c.representation for c, _ in best if c.kind == "smiles"]
-        if smiles:
-            self.gpt.train(smiles, [self.condition] * len(smiles), epochs=steps, max_steps=steps,
-                           seed=context.seed + context.iteration)
+        if not smiles:
+            return
+        self.gpt.train(smiles, [self.condition] * len(smiles), epochs=steps, max_steps=steps,
+                       seed=context.seed + context.iteration)
+        folder = self.checkpoints / f"iteration-{context.iteration:04d}" if self.checkpoints else None
+        if folder is not None:
+            self.gpt.save(folder)
+        self.model_record = {"kind": "gpt", "agent": self.name, "n_train": len(smiles), "finetune_steps": steps,
+                             "condition": self.condition, "checkpoint": None if folder is None else str(folder)}
 
     def propose(self, context: ProposalContext, n: int | None = None) -> list[Candidate]:
         wanted = n or self.n
@@ -143,6 +158,9 @@ class GPTAgent:
         gate = ProposalFilter(context.known_keys)
         seed = int(context.rng(self.name).integers(2**31))
         raw = self.gpt.sample(3 * wanted, self.condition, self.temperature, seed=seed)
-        found = gate(raw, self.name, limit=wanted, metadata={"condition": self.condition})
+        checkpoint = (self.model_record or {}).get("checkpoint")
+        found = gate(raw, self.name, limit=wanted, metadata={"condition": self.condition, "checkpoint": checkpoint})
         self.last_rejections = dict(gate.rejected)
+        self.events.append(("info", f"{self.name}: {len(raw)} sampled, {len(found)} accepted; rejected by reason "
+                                    f"{dict(gate.rejected) or 'none'}"))
         return found

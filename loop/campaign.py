@@ -65,7 +65,7 @@ class Campaign:
         if self.table is None and config.data is not None:
             self.table = datasets.load(config.data.dataset, config.data.path, config.data.subset, config.seed)
         pool = list(self.table.frame.smiles) if self.table is not None else None
-        self.agents = [build_agent(spec, pool, config.representation) for spec in config.agents]
+        self.agents = [build_agent(spec, pool, config.representation, config.work_path) for spec in config.agents]
         self.oracle = oracle or build_oracle(config.oracle, self.table, workdir=config.work_path, seed=config.seed)
         if config.objective.property not in self.oracle.units:
             raise ValueError(f"objective.property: {config.objective.property!r} is not measured by oracle "
@@ -147,6 +147,10 @@ class Campaign:
             while events:  # what an agent had to say (an LLM's refusal, a garbage answer)
                 level, message = events.pop(0)
                 self.store.log(self.id, "agent", message, level=level)
+            record = getattr(agent, "model_record", None)
+            if record and not record.get("recorded"):  # a generator retrained: its weights are a model version
+                self.store.record_model_version(self.id, context.iteration, record)
+                agent.model_record = {**record, "recorded": True}
         return list(proposals.values())
 
     def select_batch(self, candidates: list[Candidate]) -> Batch | None:

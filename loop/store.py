@@ -189,6 +189,13 @@ class Store:
             s.commit()
             return Batch(iteration.id, index, [p.candidate for p in picks])
 
+    def record_model_version(self, campaign_id: int, iteration: int, details: dict) -> None:
+        """A model that is not the surrogate (a generator's fine-tuned weights)."""
+        with self.session() as s:
+            s.add(ModelVersionRow(campaign_id=campaign_id, iteration=iteration, kind=details.get("kind", "?"),
+                                  n_train=int(details.get("n_train", 0)), details=details))
+            s.commit()
+
     # approvals -----------------------------------------------------------------------------
     def request_approval(self, campaign_id: int, batch: Batch, flow_run_id: str | None) -> None:
         with self.session() as s:

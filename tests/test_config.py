@@ -29,7 +29,7 @@ def _write(tmp_path, text):
     ("name: x\nsurrogate:\n  kind: random_forest\n", "needs a Bayesian surrogate"),
     ("name: x\nbudget: {initial: 9, max_evaluations: 5}\n", "budget.initial must not exceed"),
     ("name: [unclosed\n", "not valid YAML"),
-    ("name: x\nrepresentation: composition\ndata: null\n", "takes agents of kind ['composition']"),
+    ("name: x\nrepresentation: composition\ndata: null\n", "takes agents of kind ['composition', 'llm']"),
     ("name: x\nrepresentation: composition\ndata: null\nagents: [{kind: composition}]\noracle: {kind: md}\n",
      "agents[].bounds"),
     ("name: x\ndata: null\n", "a smiles campaign needs a dataset"),

@@ -42,6 +42,13 @@ def test_two_generative_iterations_with_every_agent_and_the_emulator(data_env, p
     proposed_by = {c.agent for c, _ in rows}
     assert proposed_by <= {"pool", "mutation", "gpt"} and len(proposed_by) >= 2
     assert any(c.representation not in pool for c, _ in rows)  # the loop evaluated invented polymers
+    gpt_versions = [m for m in campaign.store.model_versions(campaign.id) if m.kind == "gpt"]
+    assert gpt_versions and all(m.details["n_train"] > 0 for m in gpt_versions)
+    for version in gpt_versions:  # each fine-tuned state is a checkpoint on disk, traceable from its candidates
+        assert (data_env / version.details["checkpoint"] / "config.json").is_file()
+    gpt_rows = [c for c, _ in rows if c.agent == "gpt"]
+    assert all(c.provenance["checkpoint"] in {m.details["checkpoint"] for m in gpt_versions} for c in gpt_rows)
+    assert any(e.kind == "agent" and e.message.startswith("gpt: ") for e in campaign.store.events(campaign.id))
 
     out = CliRunner().invoke(app, ["report", "gen"])
     assert out.exit_code == 0, out.output
