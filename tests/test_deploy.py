@@ -42,6 +42,34 @@ def test_deploy_creates_a_cron_deployment(tmp_path, monkeypatch, prefect_server)
     assert late.exit_code == 2 and "until" in late.output
 
 
+def test_served_deployment_runs_resume_the_campaign(data_env, prefect_server):
+    """What `amala serve` does, run once: a Prefect Runner picks up the deployment's due runs and
+    executes each (in a subprocess); every run resumes the campaign and stops at its batch limit."""
+    import asyncio
+
+    from prefect.deployments import run_deployment
+    from prefect.runner import Runner
+
+    from amala.flows.deployments import campaign_deployment, registered
+    from amala.loop.campaign import Campaign
+    from amala.loop.config import load_config
+
+    path = data_env / "night.yaml"
+    path.write_text(yaml.safe_dump({"name": "night", "data": {"dataset": "htpmd", "subset": 50},
+                                    "acquisition": {"batch_size": 5}, "budget": {"initial": 5, "max_evaluations": 20}}))
+    campaign_deployment(path, "0 22 * * *", iterations=1).apply()
+    [served] = [d for d in registered() if d.name == "night"]
+    for expected in (5, 10):
+        run_deployment("amala-campaign/night", timeout=0)  # as the scheduler does at 22:00
+        runner = Runner()
+        runner.add_deployment(served)
+        asyncio.run(runner.start(run_once=True))
+        campaign = Campaign(load_config(path))
+        assert campaign.n_evaluations() == expected
+    runs = [e.message for e in campaign.store.events(campaign.id) if e.kind == "run"]
+    assert len(runs) == 2 and all("paused: iteration limit of this run reached (1)" in m for m in runs)
+
+
 def test_wall_clock_deadline_is_the_next_such_time_in_the_zone():
     zone = ZoneInfo("Europe/Berlin")
     evening = datetime(2026, 11, 25, 22, 5, tzinfo=zone)
