@@ -202,6 +202,9 @@ class Store:
             iteration = s.get(IterationRow, batch.iteration_id)
             iteration.approval, iteration.flow_run_id = "pending", flow_run_id
             s.add(iteration)
+            campaign = s.get(CampaignRow, campaign_id)
+            campaign.status, campaign.updated_at = "awaiting approval", utcnow()  # what `amala status` shows
+            s.add(campaign)
             s.add(EventRow(campaign_id=campaign_id, kind="approval",
                            message=f"iteration {batch.index}: {len(batch.candidates)} candidates wait for approval",
                            data={"flow_run_id": flow_run_id}))
@@ -243,6 +246,10 @@ class Store:
                     s.add(sel)
             _add_selections(s, campaign_id, iteration.id, added, first_rank=len(selections))
             iteration.approval = action
+            campaign = s.get(CampaignRow, campaign_id)
+            if campaign.status == "awaiting approval":
+                campaign.status, campaign.updated_at = "running", utcnow()
+                s.add(campaign)
             if action == "rejected":
                 iteration.status, iteration.finished_at = "rejected", utcnow()
             s.add(iteration)

@@ -22,7 +22,7 @@ class CampaignRow(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     name: str = Field(index=True, unique=True)
     config: dict = Field(sa_column=Column(JSON, nullable=False))
-    status: str = "running"  # running | finished | stopped
+    status: str = "running"  # running | awaiting approval | finished | stopped
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

@@ -52,6 +52,7 @@ def test_paused_flow_is_answered_by_amala_approve(data_env, prefect_server):
     thread = threading.Thread(target=lambda: result.update(campaign_flow(str(path), max_iterations=1)), daemon=True)
     thread.start()
     listing = _wait_for_pending("gate")
+    assert "awaiting approval" in CliRunner().invoke(app, ["status", "gate"]).output
 
     campaign = Campaign(load_config(path))
     batch = campaign.pending_batch()
