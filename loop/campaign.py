@@ -34,6 +34,13 @@ class Observations:
     candidates: list[Candidate]
     y: torch.Tensor  # model space: transformed, 'higher is better'
     y_var: torch.Tensor | None = None  # measurement variances of y, when the oracle reports every one
+    fidelities: list[str] | None = None  # each observation's evaluation fidelity (multi-fidelity surrogates)
+
+    def high(self, labels: list[str]) -> torch.Tensor | None:
+        """Which observations are high fidelity, or None when no labels are configured."""
+        if not labels or self.fidelities is None:
+            return None
+        return torch.tensor([f in labels for f in self.fidelities], dtype=torch.bool)
 
 
 @dataclass
@@ -94,7 +101,7 @@ class Campaign:
         measured = [e.values.get(self.objective.property, {}) for _, e in pairs]
         variances = [self.objective.variance(m.get("value", math.nan), m.get("std")) for m in measured]
         y_var = None if any(v is None for v in variances) else torch.tensor(variances, dtype=torch.float64)
-        return Observations(candidates, y, y_var)
+        return Observations(candidates, y, y_var, [e.fidelity for _, e in pairs])
 
     def best(self) -> float | None:
         values = [self.objective.sign * e.objective for _, e in self.store.evaluations(self.id)
@@ -179,7 +186,9 @@ class Campaign:
         surrogate = build_surrogate(self.config.surrogate, self.bank, seed=seed, previous=self._surrogate)
         X_train = surrogate.encode([c.representation for c in observed.candidates])
         X = surrogate.encode([c.representation for c in candidates])
-        self._surrogate = surrogate.fit(X_train, observed.y, observed.y_var)
+        high = observed.high(self.config.surrogate.high_fidelity)
+        fidelity = {} if high is None else {"high": high}  # only multi-fidelity surrogates take labels
+        self._surrogate = surrogate.fit(X_train, observed.y, observed.y_var, **fidelity)
         t1 = time.perf_counter()
         mean, std = surrogate.predict(X)
         t2 = time.perf_counter()

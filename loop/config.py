@@ -109,6 +109,9 @@ class SurrogateSpec(_Strict):
     epochs: int = Field(60, ge=1, description="gnn_ensemble: training epochs per member")
     reference_K: float = Field(353.0, gt=0, description="gnn_ensemble: temperature of single-temperature data "
                                "(HTP-MD: 353 K)")
+    high_fidelity: list[str] = Field(default_factory=list, description="gnn_ensemble: evaluation fidelities "
+                                     "(e.g. standard, external) that train the high-fidelity head; the rest train "
+                                     "the low head, and predictions are made at high fidelity")
 
 
 class AcquisitionSpec(_Strict):
@@ -156,6 +159,8 @@ class CampaignConfig(_Strict):
         if self.surrogate.kind == "random_forest" and self.acquisition.strategy not in ("greedy", "random"):
             raise ValueError(f"acquisition.strategy={self.acquisition.strategy} needs a Bayesian surrogate; "
                              "random_forest supports greedy or random")
+        if self.surrogate.high_fidelity and self.surrogate.kind != "gnn_ensemble":
+            raise ValueError("surrogate.high_fidelity: only the gnn_ensemble surrogate has fidelity heads")
         if self.budget.initial > self.budget.max_evaluations:
             raise ValueError("budget.initial must not exceed budget.max_evaluations")
         if self.oracle.properties is not None and self.objective.property not in self.oracle.properties:

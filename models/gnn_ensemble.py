@@ -99,6 +99,7 @@ class GNNEnsemble:
         self.members, self.bootstrap, self.reference_K, self.seed = members, bootstrap, reference_K, seed
         self.epochs, self.network, self.device, self.recalibrate = epochs, network, device, recalibrate
         self.std_scale = 1.0
+        self.target_high = False  # predictions (and the BoTorch view) use the high head once there is high data
         self.networks: list[ArrheniusGNN] = []
         self.model: EnsembleGaussianModel | None = None
         self._cache: dict[tuple[int, float, bool], tuple[float, float]] = {}
@@ -117,6 +118,7 @@ class GNNEnsemble:
         data = TrainingSet(rows, y.reshape(-1).double(),
                            torch.full((n,), self.reference_K) if temperature_K is None else temperature_K.double(),
                            torch.zeros(n, dtype=torch.bool) if high is None else high.bool())
+        self.target_high = bool(data.high.any())
         rng = np.random.default_rng(self.seed)
         self.networks, in_bag = [], torch.zeros(self.members, n, dtype=torch.bool)
         for m in range(self.members):
@@ -163,10 +165,12 @@ class GNNEnsemble:
         T, h = temperature_K.float().to(self.device), high.to(self.device)
         return torch.stack([net(batch, T, h) for net in self.networks]).double().cpu()
 
-    def predict(self, X: torch.Tensor, temperature_K: float | None = None, high: bool = False,
+    def predict(self, X: torch.Tensor, temperature_K: float | None = None, high: bool | None = None,
                 chunk: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
-        """Ensemble mean and standard deviation, cached per (row, temperature, fidelity)."""
+        """Ensemble mean and standard deviation, cached per (row, temperature, fidelity); by default
+        at the highest fidelity the training data had."""
         T = float(temperature_K or self.reference_K)
+        high = self.target_high if high is None else bool(high)
         rows = X.reshape(-1).long().tolist()
         missing = list(dict.fromkeys(r for r in rows if (r, T, high) not in self._cache))
         for start in range(0, len(missing), chunk):

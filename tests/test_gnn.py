@@ -137,3 +137,26 @@ def test_coverage_of_a_calibrated_gaussian_is_68_and_95_percent():
     assert result["within_2std"] == pytest.approx(0.954, abs=0.01)
     over = coverage(mean, std / 3, y)  # an over-confident model covers far less
     assert over["within_1std"] < 0.35 and math.isfinite(over["mean_z2"])
+
+
+def test_fidelity_labels_from_the_store_train_the_high_head_and_predictions_use_it():
+    from amala.agents.candidate import Candidate
+    from amala.loop.campaign import Observations
+
+    smiles = repeat_units(40, seed=4)
+    y = torch.tensor([0.3 * counts(s, "O") for s in smiles], dtype=torch.float64)
+    fidelities = ["quick" if i % 3 else "standard" for i in range(40)]  # e.g. short and long MD
+    observed = Observations([Candidate(s) for s in smiles], y, None, fidelities)
+    assert observed.high([]) is None
+    high = observed.high(["standard"])
+    assert high.sum() == 14 and not high[1] and high[0]
+
+    ensemble = GNNEnsemble(members=2, epochs=5, hidden=32, batch_size=20)
+    X = ensemble.encode(smiles)
+    ensemble.fit(X, y, high=high)
+    assert ensemble.target_high
+    default, _ = ensemble.predict(X[:5])
+    at_high, _ = ensemble.predict(X[:5], high=True)
+    at_low, _ = ensemble.predict(X[:5], high=False)
+    assert torch.allclose(default, at_high) and not torch.allclose(at_high, at_low)
+    assert torch.allclose(ensemble.model.posterior(X[:5]).mean.reshape(-1), at_high)
