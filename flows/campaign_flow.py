@@ -30,6 +30,7 @@ from amala.loop.campaign import Campaign, Stop
 from amala.loop.config import CampaignConfig, load_config, parse_config
 from amala.loop.store import Batch
 from amala.oracles.evaluation import Evaluation
+from amala.flows.notifications import notify
 from amala.flows.task_runners import build_task_runner
 
 
@@ -51,6 +52,8 @@ def approval_gate(campaign: Campaign, batch: Batch) -> tuple[Batch | None, Stop 
     spec, logger = campaign.config.approval, get_run_logger()
     run_id = str(flow_run.id) if flow_run.id else None
     campaign.store.request_approval(campaign.id, batch, run_id)
+    notify(campaign, "approval", f"batch {batch.index} ({len(batch.candidates)} candidates) waits for approval: "
+                                 f"amala pending {campaign.config.name}", iteration=batch.index)
     logger.warning("batch %d (%d candidates) waits for approval: see `amala pending %s`, answer with "
                    "`amala approve %s` or the form in the Prefect UI; after %g s without an answer: %s",
                    batch.index, len(batch.candidates), campaign.config.name, campaign.config.name,
@@ -204,6 +207,7 @@ def campaign_flow(config: str | dict, max_iterations: int | None = None, progres
     campaign.store.log(campaign.id, "run", line, data={"flow_run_id": str(flow_run.id) if flow_run.id else None,
                                                         "iterations": iterations, "final": stop.final})
     logger.info("campaign %s %s", cfg.name, line)
+    notify(campaign, "run", line, final=stop.final, evaluations=campaign.n_evaluations())
     return {"campaign": cfg.name, "stop": stop.reason, "final": stop.final, "evaluations": campaign.n_evaluations(),
             "best": best, "database": campaign.store.url}
 

@@ -206,7 +206,7 @@ def _resume_waiting_run(flow_run_id: str, decision) -> bool:
 
 @app.command()
 def approve(campaign: str = typer.Argument(..., help="campaign name"),
-            reject: list[str] = typer.Option([], "--reject", help="candidate id to leave out (repeatable)"),
+            reject: list[str] = typer.Option([], "--reject", help="candidate id or rank to leave out (repeatable)"),
             add: list[str] = typer.Option([], "--add", help="candidate to add: SMILES or composition (repeatable)"),
             batch_size: Optional[int] = typer.Option(None, min=1, help="keep this many candidates"),
             comment: str = typer.Option("", help="why (stored with the decision)"),
@@ -230,6 +230,8 @@ def approve(campaign: str = typer.Argument(..., help="campaign name"),
         _fail(f"campaign {campaign!r}: {str(exc).splitlines()[0]}")
     batch = store.pending_batch(row.id)
     in_batch = {c.key for c in batch.candidates}
+    by_rank = {str(rank): c.key for rank, c in enumerate(batch.candidates)}  # `amala pending` shows both
+    reject = [by_rank.get(key, key) if key not in in_batch else key for key in reject]
     for key in reject:
         if key not in in_batch:
             _fail(f"--reject {key}: not a candidate of batch {batch.index} (ids: `amala pending {campaign}`)")

@@ -138,6 +138,13 @@ class ApprovalSpec(_Strict):
     poll_seconds: float = Field(10.0, gt=0, description="how often the paused run checks for an answer")
 
 
+class NotifySpec(_Strict):
+    webhook: str | None = Field(None, description="URL that receives a JSON POST (Slack-style 'text' field)")
+    on: list[Literal["approval", "run"]] = Field(["approval", "run"], description="approval: a batch waits for a "
+                                                 "person; run: a run ended (its summary line)")
+    timeout_seconds: float = Field(10.0, gt=0)
+
+
 class CampaignConfig(_Strict):
     name: str = Field(..., pattern=r"^[A-Za-z0-9_.-]+$")
     seed: int = 0
@@ -153,6 +160,7 @@ class CampaignConfig(_Strict):
     budget: BudgetSpec = BudgetSpec()
     approval: ApprovalSpec = ApprovalSpec()
     execution: ExecutionSpec = ExecutionSpec()
+    notify: NotifySpec = NotifySpec()
 
     @model_validator(mode="after")
     def _consistent(self):

@@ -67,7 +67,7 @@ def test_paused_flow_is_answered_by_amala_approve(data_env, prefect_server):
     unknown = runner.invoke(app, ["approve", "gate", "--reject", "0000000000000000"])
     assert unknown.exit_code == 2 and "not a candidate of batch 0" in unknown.output
 
-    answer = runner.invoke(app, ["approve", "gate", "--reject", dropped.key, "--add", extra,
+    answer = runner.invoke(app, ["approve", "gate", "--reject", "0", "--add", extra,  # rank 0 = dropped
                                  "--comment", "too close to a known polymer", "--by", "alice"])
     assert answer.exit_code == 0, answer.output
     assert "edited" in answer.output and "goes on" in answer.output
