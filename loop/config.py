@@ -71,7 +71,7 @@ class AgentSpec(_Strict):
 class OracleSpec(_Strict):
     kind: Literal["lookup", "md", "emulator", "queue"] = "lookup"
     name: str | None = None
-    properties: list[str] | None = None  # lookup/queue: default, every property the table has
+    properties: list[str] | None = None  # lookup: default, every property the table has; queue: the objective
     profile: str = "quick"  # md: quick (tests, demo) or standard (>= 500 atoms, 100 ps per temperature)
     density_g_cm3: float = Field(2.35, gt=0, description="md: density of the starting cell (NPT then finds the glass's own)")
     units: dict[str, str] | None = Field(None, description="queue: property -> unit the results must be given in "
@@ -171,6 +171,8 @@ class CampaignConfig(_Strict):
             raise ValueError("surrogate.high_fidelity: only the gnn_ensemble surrogate has fidelity heads")
         if self.budget.initial > self.budget.max_evaluations:
             raise ValueError("budget.initial must not exceed budget.max_evaluations")
+        if self.oracle.kind == "queue" and self.oracle.properties is None:  # ask the lab only for what is needed
+            self.oracle.properties = [self.objective.property]
         if self.oracle.properties is not None and self.objective.property not in self.oracle.properties:
             raise ValueError(f"oracle.properties must include the objective {self.objective.property!r}")
         agents, oracles = {"smiles": ({"pool", "mutation", "gpt", "llm"}, {"lookup", "emulator", "queue"}),

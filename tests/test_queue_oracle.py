@@ -97,3 +97,18 @@ def test_campaign_waits_for_external_results_across_runs(data_env, prefect_serve
     assert campaign.store.iterations(campaign.id)[0].status == "evaluated"
     runs = [e.message for e in campaign.store.events(campaign.id) if e.kind == "run"]
     assert len(runs) == 3 and "paused" in runs[0] and "finished" in runs[2]
+
+
+def test_queue_asks_only_for_the_objective_unless_told(tmp_path):
+    from amala.loop.config import parse_config
+    from amala.oracles.registry import build_oracle
+
+    cfg = parse_config({"name": "q", "representation": "composition", "data": None,
+                        "objective": {"property": "log10_conductivity_300K", "transform": "none"},
+                        "agents": [{"kind": "composition", "bounds": {"Li2O": [0.2, 0.5], "SiO2": [0.5, 0.8]}}],
+                        "oracle": {"kind": "queue"}})
+    oracle = build_oracle(cfg.oracle, None, workdir=tmp_path)
+    assert oracle.units == {"log10_conductivity_300K": "log10(S/cm)"}
+    with pytest.raises(ValueError, match="oracle.units"):
+        build_oracle(parse_config({"name": "q", "oracle": {"kind": "queue", "properties": ["conductivity", "color"]},
+                                   "objective": {"property": "conductivity"}}).oracle, None, workdir=tmp_path)
