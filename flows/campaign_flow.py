@@ -1,9 +1,11 @@
 """The campaign as a Prefect 3 flow: each step of `amala.loop.campaign.Campaign` is a task.
 
-This is the only package that imports Prefect. Oracle tasks retry (config `oracle.retries`) on
-transient errors; a candidate that fails is not an error but a failed evaluation, stored with its
-reason. The loop stops only between batches, so an interrupted run never leaves half a batch:
-the next run of the same config resumes from the database.
+This is the only package that imports Prefect. Per batch: select (a task), wait for a person's
+approval when the campaign asks for it (`approval_gate`), evaluate each candidate as a mapped task
+on the configured task runner (retries on transient errors; a candidate that still fails is a
+failed evaluation with its reason, not a failed run), record (a task). The loop stops only between
+batches, so an interrupted run never leaves half a batch: the next run of the same config resumes
+from the database.
 """
 
 from __future__ import annotations
@@ -13,65 +15,27 @@ import logging
 import math
 import time
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from prefect import flow, get_client, get_run_logger, task, unmapped
+from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
-from prefect.exceptions import FlowPauseTimeout
-from prefect.flow_runs import pause_flow_run
-from prefect.runtime import flow_run
-from prefect.states import Running
 from prefect.logging.handlers import PrefectConsoleHandler
+from prefect.runtime import flow_run
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from amala.loop.approval import BatchDecision, timeout_decision
+from amala.flows.approval_gate import approval_gate
+from amala.flows.notifications import notify
+from amala.flows.task_runners import build_task_runner
 from amala.loop.campaign import Campaign, Stop
 from amala.loop.config import CampaignConfig, load_config, parse_config
 from amala.loop.store import Batch
 from amala.oracles.evaluation import Evaluation
-from amala.flows.notifications import notify
-from amala.flows.task_runners import build_task_runner
 
 
 @task(name="propose-and-select", cache_policy=NO_CACHE)
 def select_task(campaign: Campaign) -> Batch | None:
     return campaign.select_batch(campaign.propose())
-
-
-@task(name="review", cache_policy=NO_CACHE)
-def review_task(campaign: Campaign, batch: Batch, decision: BatchDecision) -> Batch | None:
-    return campaign.review(batch, decision)
-
-
-def approval_gate(campaign: Campaign, batch: Batch) -> tuple[Batch | None, Stop | None]:
-    """Pause the flow run until a person answers the batch (terminal or Prefect UI form).
-
-    Returns the batch to evaluate (None: rejected), or a Stop when nobody answered and the policy
-    is to stop; the batch then keeps waiting in the store, and the next run asks again."""
-    spec, logger = campaign.config.approval, get_run_logger()
-    run_id = str(flow_run.id) if flow_run.id else None
-    campaign.store.request_approval(campaign.id, batch, run_id)
-    notify(campaign, "approval", f"batch {batch.index} ({len(batch.candidates)} candidates) waits for approval: "
-                                 f"amala pending {campaign.config.name}", iteration=batch.index)
-    logger.warning("batch %d (%d candidates) waits for approval: see `amala pending %s`, answer with "
-                   "`amala approve %s` or the form in the Prefect UI; after %g s without an answer: %s",
-                   batch.index, len(batch.candidates), campaign.config.name, campaign.config.name,
-                   spec.timeout_seconds, spec.on_timeout)
-    try:
-        answer = pause_flow_run(wait_for_input=BatchDecision, timeout=math.ceil(spec.timeout_seconds),
-                                poll_interval=max(1, round(spec.poll_seconds)), key=f"approve-batch-{batch.index}")
-        decision = BatchDecision.model_validate(answer.model_dump(include=set(BatchDecision.model_fields)))
-    except FlowPauseTimeout:
-        with get_client(sync_client=True) as client:  # the run goes on under the timeout policy
-            client.set_flow_run_state(flow_run.id, Running(), force=True)
-        if not campaign.needs_approval(batch):  # answered in the store meanwhile (`amala approve`, no run seen)
-            return campaign.pending_batch(), None
-        decision = timeout_decision(spec.on_timeout, spec.timeout_seconds)
-        if decision is None:
-            return None, Stop(f"batch {batch.index} is waiting for approval (no answer within "
-                              f"{spec.timeout_seconds:g} s); answer it with `amala approve`, then re-run", final=False)
-    return review_task(campaign, batch, decision), None
 
 
 @task(name="evaluate", cache_policy=NO_CACHE)
