@@ -112,3 +112,29 @@ def test_timeout_policies_stop_then_answer_offline_then_approve(data_env, prefec
     assert rejected["evaluations"] == 15
     last = campaign.store.iterations(campaign.id)[-1]
     assert (last.status, last.approval) == ("rejected", "rejected")
+
+
+def test_review_resizes_and_validates_without_prefect(data_env):
+    """Campaign.review on its own: a larger batch is topped up by the acquisition function, a smaller
+    one keeps the best-ranked candidates (additions first), and bad or duplicate additions and ids
+    outside the batch are refused with reasons."""
+    from amala.loop.approval import BatchDecision
+
+    campaign = Campaign(load_config(_write(data_env)))
+    batch = campaign.select_batch(campaign.propose())
+    grown = campaign.review(batch, BatchDecision(batch_size=11, by="carol", via="cli"))
+    assert len(grown.candidates) == 11 and grown.candidates[:8] == batch.candidates
+    approvals = [s.approval for _, s, _ in campaign.store.selections(campaign.id)]
+    assert approvals == ["approved"] * 11
+
+    campaign.record(grown, campaign.evaluate(grown))  # evaluate it, then answer the next (model-chosen) batch
+    second = campaign.select_batch(campaign.propose())
+    known = grown.candidates[0].representation
+    fresh = next(s for s in campaign.table.frame.smiles if campaign.check_additions([s])[0])
+    decision = BatchDecision(batch_size=3, add=[fresh, known, "[Cu]C[Au]C"], reject=["0000000000000000"], by="carol")
+    kept = campaign.review(second, decision)
+    assert [c.representation for c in kept.candidates] == [c.representation for c in second.candidates[:2]] + [fresh]
+    [(row, _)] = [(d, it) for d, it in campaign.store.decisions(campaign.id) if it.index == second.index]
+    assert row.action == "edited" and len(row.rejected) == len(second.candidates) - 2
+    assert row.refused[known] == "already proposed in this campaign" and "[Au]" in row.refused["[Cu]C[Au]C"]
+    assert row.refused["0000000000000000"] == "not a candidate of this batch"
