@@ -22,6 +22,7 @@ from amala.agents.registry import ProposalContext
 from amala.agents.validity import candidate_from_text
 
 MAX_CHARS = 300  # longer strings are not repeat units or compositions anyone should simulate
+MAX_ANSWER = 100_000  # characters of a whole answer worth parsing
 FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 
 RULES = {
@@ -74,8 +75,11 @@ class LLMAgent:
         accepted, refused = [], {}
         known = set(context.known_keys)
         for text in texts[: 3 * wanted]:
+            if len(text) > MAX_CHARS:  # never truncate: a cut string may parse as a different molecule
+                refused[text[:60]] = f"longer than {MAX_CHARS} characters"
+                continue
             try:
-                candidate = candidate_from_text(text[:MAX_CHARS + 1], self.kind, self.name, self.bounds, provenance)
+                candidate = candidate_from_text(text, self.kind, self.name, self.bounds, provenance)
             except ValueError as exc:
                 refused[text[:60]] = str(exc)
                 continue
@@ -100,6 +104,8 @@ def parse_answer(raw: str) -> list[str]:
     """The candidate strings of a strict {"candidates": [str, ...]} answer (one ```json fence allowed)."""
     if not isinstance(raw, str) or not raw.strip():
         raise ValueError("empty answer")
+    if len(raw) > MAX_ANSWER:
+        raise ValueError(f"answer of {len(raw)} characters (at most {MAX_ANSWER})")
     fenced = FENCE.match(raw)
     try:
         data = json.loads(fenced.group(1) if fenced else raw)

@@ -16,7 +16,8 @@ from amala.agents.polymer import canonical_smiles
 from amala.agents.registry import ProposalContext
 
 KEY = "sk-test-not-a-real-key-123"
-GOOD = {"candidates": ["[Cu]CCOCCO[Au]", "[Cu]CCO[Au]", "not a smiles", "[Cu]CC(C#N)[Au]", "[Cu]OCCOCC[Au]"]}
+GOOD = {"candidates": ["[Cu]CCOCCO[Au]", "[Cu]CCO[Au]", "not a smiles", "[Cu]CC(C#N)[Au]", "[Cu]OCCOCC[Au]",
+                      "[Cu]" + "C" * 400 + "[Au]"]}
 ANSWERS = {
     "good": "```json\n" + json.dumps(GOOD) + "\n```",
     "garbage": "Sure! Here are some polymers: PEO, PAN and {\"candidates\": [",
@@ -71,7 +72,8 @@ def test_good_answer_is_validated_deduplicated_and_traceable(server, monkeypatch
     monkeypatch.setenv("AMALA_TEST_KEY", KEY)
     agent = LLMAgent(ChatCompletions(f"{server}/good/v1", "test-model", "AMALA_TEST_KEY", timeout_seconds=5), n=5)
     found = agent.propose(_context())
-    # "not a smiles" and the already evaluated [Cu]CCO[Au] are refused; the reversed unit is a new one
+    # "not a smiles", the already evaluated [Cu]CCO[Au] and a 408-character chain are refused; the
+    # reversed unit is a new one
     assert [c.representation for c in found] == [canonical_smiles(s) for s in
                                                  ("[Cu]CCOCCO[Au]", "[Cu]CC(C#N)[Au]", "[Cu]OCCOCC[Au]")]
     request = ChatServer.seen[-1]
@@ -81,7 +83,7 @@ def test_good_answer_is_validated_deduplicated_and_traceable(server, monkeypatch
     meta = found[0].metadata
     assert meta["backend"] == "openai" and meta["model"] == "test-model" and found[0].agent == "llm"
     assert len(meta["prompt_sha256"]) == len(meta["response_sha256"]) == 64
-    assert "3 accepted, 2 refused" in agent.events[-1][1]
+    assert "3 accepted, 3 refused" in agent.events[-1][1]
     assert KEY not in json.dumps(meta) and all(KEY not in m for _, m in agent.events)
 
 
@@ -99,7 +101,7 @@ def test_unreachable_endpoint_and_strict_parser():
     agent = LLMAgent(ChatCompletions("http://127.0.0.1:9/v1", "m", timeout_seconds=1), n=3)
     assert agent.propose(_context()) == [] and "cannot reach" in agent.events[-1][1]
     assert parse_answer('{"candidates": ["a", " b "]}') == ["a", "b"]
-    for bad in ['{"candidates": "a"}', '{"candidates": [], "note": 1}', "[]", ""]:
+    for bad in ['{"candidates": "a"}', '{"candidates": [], "note": 1}', "[]", "", " " * 100_001]:
         with pytest.raises(ValueError):
             parse_answer(bad)
 
