@@ -79,6 +79,8 @@ class OracleSpec(_Strict):
     wait_seconds: float = Field(0.0, ge=0, description="queue: how long a run waits for a batch's results before "
                                 "it pauses (results that arrived are kept; the next run waits for the rest)")
     poll_seconds: float = Field(30.0, gt=0, description="queue: how often the inbox is read while waiting")
+    give_up_hours: float | None = Field(None, gt=0, description="queue: a result missing this long after its "
+                                        "request is stored as failed and the campaign moves on (default: wait)")
     retries: int = Field(2, ge=0, description="retries of an evaluation that raised (a transient error)")
     retry_delay_seconds: float = Field(10.0, ge=0)
 

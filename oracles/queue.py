@@ -15,7 +15,8 @@ changed, so a crash between reading and storing loses nothing: the store's one-e
 
 `evaluate` waits up to `wait_seconds` for the batch's results, polling the inbox, and returns
 those that arrived; the campaign keeps them and the batch waits for the rest (the next run,
-e.g. tonight's scheduled one, reads the inbox again).
+e.g. tonight's scheduled one, reads the inbox again). With `give_up_seconds`, a result missing
+that long after its request is recorded as a failed evaluation, so the campaign moves on.
 """
 
 from __future__ import annotations
@@ -43,7 +44,9 @@ class QueueOracle:
     per_batch = True  # one request file and one wait per batch, in the flow's own process
 
     def __init__(self, workdir: str | Path, units: dict[str, str], name: str = "queue", wait_seconds: float = 0.0,
-                 poll_seconds: float = 30.0):
+                 poll_seconds: float = 30.0, give_up_seconds: float | None = None):
+        """`give_up_seconds`: a result still missing this long after its request becomes a failed
+        evaluation ("no external result"), so the campaign can move on; None waits for ever."""
         if not units:
             raise ValueError("oracle.units: a queue oracle needs the properties it requests, with their units")
         self.folder = Path(workdir) / "queue"
@@ -51,7 +54,7 @@ class QueueOracle:
         for path in (self.outbox, self.inbox):
             path.mkdir(parents=True, exist_ok=True)
         self.units, self.name = dict(units), name
-        self.wait_seconds, self.poll_seconds = wait_seconds, poll_seconds
+        self.wait_seconds, self.poll_seconds, self.give_up_seconds = wait_seconds, poll_seconds, give_up_seconds
         self.notes: list[tuple[str, str]] = []  # (level, message) for the campaign's event log
 
     # requests ------------------------------------------------------------------------------
@@ -62,15 +65,20 @@ class QueueOracle:
         if not stem.with_suffix(".json").exists():
             rows = [self._blank_row(c) for c in candidates]
             _write_csv(stem.with_suffix(".csv"), rows, self._columns())
-            stem.with_suffix(".json").write_text(json.dumps([self._json_row(r) for r in rows], indent=1))
+            at = time.time()
+            stem.with_suffix(".json").write_text(json.dumps([self._json_row(r, at) for r in rows], indent=1))
             self.notes.append(("info", f"{len(rows)} requests written to {stem}.csv/.json; results go to {self.inbox}"))
         return stem.with_suffix(".csv")
 
     def requested(self) -> dict[str, str]:
         """id -> representation of every candidate ever requested through this outbox."""
-        out: dict[str, str] = {}
+        return {key: rep for key, (rep, _) in self._requests().items()}
+
+    def _requests(self) -> dict[str, tuple[str, float]]:
+        out: dict[str, tuple[str, float]] = {}
         for path in sorted(self.outbox.glob("request-*.json")):
-            out.update({row["id"]: row["representation"] for row in json.loads(path.read_text())})
+            for row in json.loads(path.read_text()):
+                out.setdefault(row["id"], (row["representation"], float(row.get("requested_at", path.stat().st_mtime))))
         return out
 
     # results -------------------------------------------------------------------------------
@@ -83,6 +91,13 @@ class QueueOracle:
             if len(found) == len(wanted) or time.monotonic() >= deadline:
                 break
             time.sleep(min(self.poll_seconds, max(deadline - time.monotonic(), 0.01)))
+        if self.give_up_seconds is not None:
+            requests = self._requests()
+            for key in wanted - set(found):
+                age = time.time() - requests[key][1]
+                if age >= self.give_up_seconds:
+                    found[key] = Evaluation.failed(key, self.name, self.fidelity, f"no external result within "
+                                                   f"{self.give_up_seconds / 3600:g} h of the request")
         if len(found) < len(wanted):
             self.notes.append(("warning", f"{len(wanted) - len(found)} of {len(wanted)} requested results not in "
                                           f"{self.inbox} yet; the batch waits for them"))
@@ -176,10 +191,10 @@ class QueueOracle:
             row.update({prop: "", f"{prop}_std": "", f"{prop}_unit": unit})
         return row
 
-    def _json_row(self, row: dict) -> dict:
+    def _json_row(self, row: dict, requested_at: float) -> dict:
         values = {p: {"value": None, "std": None, "unit": u} for p, u in self.units.items()}
         return {"id": row["id"], "kind": row["kind"], "representation": row["representation"], "status": None,
-                "reason": None, "values": values}
+                "reason": None, "values": values, "requested_at": requested_at}
 
 
 def _read_rows(path: Path) -> list[dict]:

@@ -37,8 +37,9 @@ def build_oracle(spec, table=None, workdir=None, seed: int = 0) -> Oracle:
             missing = sorted(set(spec.properties or ()) - set(units))
             if missing:
                 raise ValueError(f"oracle.units: give the units of {missing} (not known from the dataset)")
+        give_up = None if spec.give_up_hours is None else spec.give_up_hours * 3600
         return QueueOracle(workdir, units, name=spec.name or "queue", wait_seconds=spec.wait_seconds,
-                           poll_seconds=spec.poll_seconds)
+                           poll_seconds=spec.poll_seconds, give_up_seconds=give_up)
     if spec.kind == "emulator":
         if table is None:
             raise ValueError("oracle.kind=emulator needs a dataset to learn from (data.dataset or data.path)")

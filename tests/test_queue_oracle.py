@@ -61,6 +61,11 @@ def test_round_trip_keeps_good_rows_and_rejects_bad_ones_whole(tmp_path):
     oracle.evaluate(cands)  # reading the inbox again neither duplicates results nor rejections
     assert len(_rows(tmp_path / "queue" / "rejected.csv")) == 3
 
+    patient = QueueOracle(tmp_path, UNITS, give_up_seconds=0.0)  # the missing two are given up at once
+    given_up = {e.candidate_key: e for e in patient.evaluate(cands)}
+    assert set(given_up) == {c.key for c in cands} and given_up[cands[0].key].ok
+    assert "no external result within 0 h" in given_up[cands[1].key].reason
+
 
 @pytest.mark.slow
 def test_campaign_waits_for_external_results_across_runs(data_env, prefect_server):
