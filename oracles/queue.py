@@ -58,12 +58,17 @@ class QueueOracle:
         self.notes: list[tuple[str, str]] = []  # (level, message) for the campaign's event log
 
     # requests ------------------------------------------------------------------------------
-    def request(self, candidates: Sequence[Candidate]) -> Path:
-        """Write the batch's request files (once: the same batch maps to the same file name)."""
-        digest = hashlib.sha1(",".join(sorted(c.key for c in candidates)).encode()).hexdigest()[:10]
+    def request(self, candidates: Sequence[Candidate]) -> Path | None:
+        """Write request files for the candidates not requested before (a resumed batch whose
+        results are partly in is never asked for twice); None if there were none."""
+        known = self.requested()
+        new = [c for c in candidates if c.key not in known]
+        if not new:
+            return None
+        digest = hashlib.sha1(",".join(sorted(c.key for c in new)).encode()).hexdigest()[:10]
         stem = self.outbox / f"request-{digest}"
         if not stem.with_suffix(".json").exists():
-            rows = [self._blank_row(c) for c in candidates]
+            rows = [self._blank_row(c) for c in new]
             _write_csv(stem.with_suffix(".csv"), rows, self._columns())
             at = time.time()
             stem.with_suffix(".json").write_text(json.dumps([self._json_row(r, at) for r in rows], indent=1))

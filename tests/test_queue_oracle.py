@@ -100,6 +100,7 @@ def test_campaign_waits_for_external_results_across_runs(data_env, prefect_serve
     stored = {c.representation: e.values["conductivity"]["value"] for c, e in campaign.store.evaluations(campaign.id)}
     assert stored == {r["representation"]: pytest.approx(truth[r["representation"]]) for r in rows}
     assert campaign.store.iterations(campaign.id)[0].status == "evaluated"
+    assert len(list((data_env / "runs" / "lab" / "queue" / "outbox").glob("*.csv"))) == 1  # asked once
     runs = [e.message for e in campaign.store.events(campaign.id) if e.kind == "run"]
     assert len(runs) == 3 and "paused" in runs[0] and "finished" in runs[2]
 
