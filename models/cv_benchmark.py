@@ -61,7 +61,7 @@ def load(path: str) -> dict:
 
 
 def run(prepared: dict, prop: str, folds: int, seed: int, members: int, epochs: int, max_folds: int,
-        rf_trees: int, device: str = "cpu") -> list[dict]:
+        rf_trees: int, device: str = "cpu", **network) -> list[dict]:
     ok, y = prepared["targets"][prop]
     bank = GraphBank()
     bank.graphs = [g for g, keep in zip(prepared["graphs"], ok) if keep]
@@ -75,13 +75,14 @@ def run(prepared: dict, prop: str, folds: int, seed: int, members: int, epochs: 
         t0 = time.perf_counter()
         forest = RandomForest(None, n_estimators=rf_trees, seed=seed).fit(X_fp[train], y_t[train])
         t1 = time.perf_counter()
-        gnn = GNNEnsemble(bank, members=members, seed=seed + fold, epochs=epochs, device=device)
+        gnn = GNNEnsemble(bank, members=members, seed=seed + fold, epochs=epochs, device=device, **network)
         gnn.fit(X_graph[train], y_t[train])
         t2 = time.perf_counter()
         rf_mean, _ = forest.predict(X_fp[test])
         mean, std = gnn.predict(X_graph[test])
         truth = y[test]
         row = {"property": prop, "fold": fold, "n_train": len(train), "n_test": len(test), "device": device,
+               "members": members, "epochs": epochs, **network,
                "mae_rf": float(np.abs(rf_mean.numpy() - truth).mean()),
                "mae_gnn": float(np.abs(mean.numpy() - truth).mean()),
                "train_s_rf": round(t1 - t0, 1), "train_s_gnn": round(t2 - t1, 1), "gnn_std_scale": gnn.std_scale,
@@ -107,6 +108,11 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--members", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--rf-trees", type=int, default=500)
+    parser.add_argument("--hidden", type=int, default=200, help="GNN width")
+    parser.add_argument("--depth", type=int, default=3, help="message-passing steps")
+    parser.add_argument("--dropout", type=float, default=0.0)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--lr-final", type=float, default=None, help="decay the learning rate to this (default: constant)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--device", default="cpu", help="torch device for the GNN (cpu, cuda)")
@@ -122,8 +128,10 @@ def main(argv=None) -> list[dict]:
     prepared = load(args.source) if args.source else prepare(args.data, properties)
     summaries = []
     for prop in properties:
+        network = {"hidden": args.hidden, "depth": args.depth, "dropout": args.dropout, "lr": args.lr,
+                   "lr_final": args.lr_final}
         rows = run(prepared, prop, args.folds, args.seed, args.members, args.epochs, args.max_folds or args.folds,
-                   args.rf_trees, args.device)
+                   args.rf_trees, args.device, **network)
         summaries.append(summary(rows))
         print(json.dumps({"summary": True, **summaries[-1]}), flush=True)
     return summaries

@@ -56,10 +56,11 @@ class ArrheniusGNN(nn.Module):
 
 
 def train_member(bank: GraphBank, data: TrainingSet, seed: int, epochs: int = 60, batch_size: int = 50,
-                 lr: float = 1e-3, high_weight: float = 1.0, low_weight: float = 1.0, min_steps: int = 300,
-                 device: str = "cpu", **network) -> ArrheniusGNN:
+                 lr: float = 1e-3, lr_final: float | None = None, high_weight: float = 1.0, low_weight: float = 1.0,
+                 min_steps: int = 300, device: str = "cpu", **network) -> ArrheniusGNN:
     """One network, trained by Adam on the squared error in units of the targets' spread, each
-    observation weighted by its fidelity's weight. `device` may be a GPU ("cuda")."""
+    observation weighted by its fidelity's weight; with `lr_final` the learning rate decays
+    exponentially from `lr` to it over the epochs (as chemprop does). `device` may be a GPU ("cuda")."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     scale = float(data.y.std()) if len(data.y) > 1 and float(data.y.std()) > 0 else 1.0
@@ -70,8 +71,11 @@ def train_member(bank: GraphBank, data: TrainingSet, seed: int, epochs: int = 60
     n = len(data.rows)
     batches = max(1, math.ceil(n / batch_size))
     weights = torch.where(data.high, high_weight, low_weight).float().to(device)
+    n_epochs = max(epochs, math.ceil(min_steps / batches))
+    decay = None if lr_final is None else torch.optim.lr_scheduler.ExponentialLR(
+        optimiser, gamma=(lr_final / lr) ** (1 / max(n_epochs - 1, 1)))
     model.train()
-    for _ in range(max(epochs, math.ceil(min_steps / batches))):
+    for _ in range(n_epochs):
         order = torch.randperm(n, generator=generator)
         for b in range(batches):
             index = order[b * batch_size:(b + 1) * batch_size]
@@ -82,6 +86,8 @@ def train_member(bank: GraphBank, data: TrainingSet, seed: int, epochs: int = 60
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
+        if decay is not None:
+            decay.step()
     model.eval()
     return model
 
