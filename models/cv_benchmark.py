@@ -61,7 +61,7 @@ def load(path: str) -> dict:
 
 
 def run(prepared: dict, prop: str, folds: int, seed: int, members: int, epochs: int, max_folds: int,
-        rf_trees: int, device: str = "cpu", **network) -> list[dict]:
+        rf_trees: int, device: str = "cpu", bootstrap: bool = True, **network) -> list[dict]:
     ok, y = prepared["targets"][prop]
     bank = GraphBank()
     bank.graphs = [g for g, keep in zip(prepared["graphs"], ok) if keep]
@@ -75,14 +75,15 @@ def run(prepared: dict, prop: str, folds: int, seed: int, members: int, epochs: 
         t0 = time.perf_counter()
         forest = RandomForest(None, n_estimators=rf_trees, seed=seed).fit(X_fp[train], y_t[train])
         t1 = time.perf_counter()
-        gnn = GNNEnsemble(bank, members=members, seed=seed + fold, epochs=epochs, device=device, **network)
+        gnn = GNNEnsemble(bank, members=members, seed=seed + fold, epochs=epochs, device=device, bootstrap=bootstrap,
+                          **network)
         gnn.fit(X_graph[train], y_t[train])
         t2 = time.perf_counter()
         rf_mean, _ = forest.predict(X_fp[test])
         mean, std = gnn.predict(X_graph[test])
         truth = y[test]
         row = {"property": prop, "fold": fold, "n_train": len(train), "n_test": len(test), "device": device,
-               "members": members, "epochs": epochs, **network,
+               "members": members, "epochs": epochs, "bootstrap": bootstrap, **network,
                "mae_rf": float(np.abs(rf_mean.numpy() - truth).mean()),
                "mae_gnn": float(np.abs(mean.numpy() - truth).mean()),
                "train_s_rf": round(t1 - t0, 1), "train_s_gnn": round(t2 - t1, 1), "gnn_std_scale": gnn.std_scale,
@@ -111,6 +112,8 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--hidden", type=int, default=200, help="GNN width")
     parser.add_argument("--depth", type=int, default=3, help="message-passing steps")
     parser.add_argument("--dropout", type=float, default=0.0)
+    parser.add_argument("--no-bootstrap", action="store_true", help="every member sees all training data "
+                        "(no out-of-bag recalibration of the std then)")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--lr-final", type=float, default=None, help="decay the learning rate to this (default: constant)")
     parser.add_argument("--seed", type=int, default=0)
@@ -131,7 +134,7 @@ def main(argv=None) -> list[dict]:
         network = {"hidden": args.hidden, "depth": args.depth, "dropout": args.dropout, "lr": args.lr,
                    "lr_final": args.lr_final}
         rows = run(prepared, prop, args.folds, args.seed, args.members, args.epochs, args.max_folds or args.folds,
-                   args.rf_trees, args.device, **network)
+                   args.rf_trees, args.device, not args.no_bootstrap, **network)
         summaries.append(summary(rows))
         print(json.dumps({"summary": True, **summaries[-1]}), flush=True)
     return summaries

@@ -37,7 +37,8 @@ def build_surrogate(spec, bank, seed: int = 0, previous: Surrogate | None = None
     if spec.kind == "gnn_ensemble":
         from amala.models.gnn_ensemble import GNNEnsemble
 
-        return GNNEnsemble(bank, members=spec.members, reference_K=spec.reference_K, seed=seed, epochs=spec.epochs)
+        return GNNEnsemble(bank, members=spec.members, reference_K=spec.reference_K, seed=seed, epochs=spec.epochs,
+                           lr_final=spec.lr_final, dropout=spec.dropout)
     if spec.kind == "gp":
         warm = previous.hyperparameters() if isinstance(previous, TanimotoGP) and previous.model else None
         return TanimotoGP(bank, warm_start=warm)
