@@ -9,9 +9,7 @@ profile name is the fidelity, so a quick and a standard run of one glass are sto
 from __future__ import annotations
 
 import math
-import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -30,7 +28,7 @@ class GlassMDOracle:
     # plus, per production temperature T: d_li_<T>K (cm^2/s), conductivity_<T>K (S/cm), network_msd_<T>K (A^2)
 
     def __init__(self, workdir: Path, profile: str = "quick", density_g_cm3: float | Callable[[dict], float] = 2.35,
-                 seed: int = 0, name: str = "lammps-pedone", workers: int = 1):
+                 seed: int = 0, name: str = "lammps-pedone"):
         if profile not in glass_md.PROFILES:
             raise ValueError(f"oracle.profile: unknown {profile!r} (choose from {sorted(glass_md.PROFILES)})")
         self.name, self.fidelity = name, profile
@@ -38,18 +36,12 @@ class GlassMDOracle:
         self.workdir = Path(workdir)
         self.start_density = density_g_cm3  # a number, or a (picklable) function of the mole fractions
         self.seed = seed
-        self.workers = workers
 
     def evaluate(self, candidates: Sequence[Candidate]) -> list[Evaluation]:
-        """One simulation per candidate; with `workers` > 1, that many at once in separate processes.
-
-        Each LAMMPS run is serial (one core), so a batch spreads over the cores of the machine;
-        processes, not threads, keep one crashing engine from taking the others with it."""
-        if self.workers == 1 or len(candidates) < 2:
-            return [self._one(c) for c in candidates]
-        context = multiprocessing.get_context("spawn")  # a clean interpreter: no inherited MPI/torch state
-        with ProcessPoolExecutor(min(self.workers, len(candidates)), mp_context=context) as pool:
-            return list(pool.map(self._one, candidates))
+        """One serial LAMMPS simulation per candidate, one after the other. Side by side is the
+        flow's job: each candidate is its own task on the `processes` or `dask` task runner, so one
+        crashing engine cannot take the others with it."""
+        return [self._one(c) for c in candidates]
 
     def _density(self, fractions: dict[str, float]) -> float:
         return self.start_density(fractions) if callable(self.start_density) else self.start_density
