@@ -87,6 +87,7 @@ class Campaign:
         else:
             self.bank = SimilarityBank(build_featurizer(config.surrogate.featurizer))
         self._surrogate = None  # last fitted model, kept to warm-start the next fit
+        self._proposals: dict[int, list[Candidate]] = {}  # iteration -> what its batch was chosen from
         self.row = self.store.open_campaign(config.name, config.model_dump(mode="json"))
         self.id = self.row.id
 
@@ -170,6 +171,7 @@ class Campaign:
         initial = index == 0 or len(observed.y) < 2
         q = min(self.config.budget.initial if initial else self.config.acquisition.batch_size, remaining)
         strategy, chosen, model, timings = self._choose(candidates, q, index, observed=observed)
+        self._proposals = {index: candidates}
         return self.store.record_selection(self.id, strategy, chosen, model=model, timings=timings,
                                            n_scored=len(candidates))
 
@@ -221,7 +223,8 @@ class Campaign:
             else:
                 extra = decision.batch_size - len(kept) - len(picks)
                 taken = self.store.known_keys(self.id) | {p.candidate.key for p in picks}
-                pool = [c for c in self.propose() if c.key not in taken]
+                # the proposals this batch was chosen from, when this process made them (agents run once)
+                pool = [c for c in (self._proposals.get(batch.index) or self.propose()) if c.key not in taken]
                 if extra and pool:
                     _, more, _, _ = self._choose(pool, min(extra, len(pool)), batch.index, role="top-up")
                     picks += [SelectedCandidate(p.candidate, p.predicted_mean, p.predicted_std, p.acquisition_value,
