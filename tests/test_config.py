@@ -9,7 +9,8 @@ from amala.loop.config import ConfigError, load_config
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
-@pytest.mark.parametrize("name", ["htpmd_retro.yaml", "htpmd_demo.yaml", "demo.yaml", "oxide_glass.yaml"])
+@pytest.mark.parametrize("name", ["htpmd_retro.yaml", "htpmd_demo.yaml", "htpmd_overnight.yaml", "demo.yaml",
+                                  "oxide_glass.yaml"])
 def test_shipped_configs_validate(name):
     cfg = load_config(CONFIGS / name)
     assert cfg.budget.max_evaluations >= cfg.budget.initial
