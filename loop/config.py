@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class ConfigError(ValueError):
@@ -166,6 +166,12 @@ class CampaignConfig(_Strict):
     approval: ApprovalSpec = ApprovalSpec()
     execution: ExecutionSpec = ExecutionSpec()
     notify: NotifySpec = NotifySpec()
+
+    @field_validator("approval", mode="before")
+    @classmethod
+    def _approval_shorthand(cls, value):
+        """`approval: batch` is short for `approval: {mode: batch}` (default timeout policy)."""
+        return {"mode": value} if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _consistent(self):

@@ -59,3 +59,12 @@ def test_database_url_defaults_to_workdir_and_env_wins(tmp_path, monkeypatch):
     assert cfg.database_url == "sqlite:///runs/exp1/amala.db"
     monkeypatch.setenv("AMALA_DB_URL", "sqlite:////tmp/other.db")
     assert cfg.database_url == "sqlite:////tmp/other.db"
+
+
+def test_approval_shorthand_and_its_errors():
+    from amala.loop.config import ConfigError, parse_config
+
+    assert parse_config({"name": "x", "approval": "batch"}).approval.mode == "batch"
+    assert parse_config({"name": "x", "approval": {"mode": "batch", "on_timeout": "reject"}}).approval.on_timeout == "reject"
+    with pytest.raises(ConfigError, match="approval.mode"):
+        parse_config({"name": "x", "approval": "always"})
