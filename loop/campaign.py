@@ -80,8 +80,7 @@ class Campaign:
         self.objective = Objective(config.objective, self.oracle.units[config.objective.property])
         # what the surrogate's inputs are made from, kept for the whole campaign (caches live in it)
         if config.representation == "composition":
-            components = sorted({c for spec in config.agents for c in (spec.bounds or {})})
-            self.bank = CompositionFeaturizer(components)
+            self.bank = CompositionFeaturizer(sorted(self.bounds))
         elif config.surrogate.kind == "gnn_ensemble":
             self.bank = GraphBank()
         else:
@@ -233,7 +232,7 @@ class Campaign:
 
     def check_additions(self, texts: list[str], by: str = "") -> tuple[list[Candidate], dict[str, str]]:
         """Hand-written candidates as canonical candidates, and the refused ones with reasons."""
-        known = self.store.known_keys(self.id)
+        known = set(self.store.known_keys(self.id))
         accepted, refused = [], {}
         for text in texts:
             try:
@@ -242,9 +241,10 @@ class Campaign:
             except ValueError as exc:
                 refused[text] = str(exc)
                 continue
-            if candidate.key in known or candidate.key in {c.key for c in accepted}:
+            if candidate.key in known:  # in the campaign, or earlier in this list
                 refused[text] = "already proposed in this campaign"
                 continue
+            known.add(candidate.key)
             accepted.append(candidate)
         return accepted, refused
 
