@@ -72,7 +72,7 @@ class OracleSpec(_Strict):
     kind: Literal["lookup", "md", "emulator", "queue"] = "lookup"
     name: str | None = None
     properties: list[str] | None = None  # lookup: default, every property the table has; queue: the objective
-    profile: str = "quick"  # md: quick (tests, demo) or standard (>= 500 atoms, 100 ps per temperature)
+    profile: str = "quick"  # md: quick (tests, demo), standard (>= 500 atoms, 100 ps per temperature) or long (600 ps at 500-650 K)
     density_g_cm3: float = Field(2.35, gt=0, description="md: density of the starting cell (NPT then finds the glass's own)")
     units: dict[str, str] | None = Field(None, description="queue: property -> unit the results must be given in "
                                          "(default: the dataset's or the MD oracle's units)")

@@ -21,6 +21,7 @@ import json
 import math
 import sys
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -31,8 +32,9 @@ from amala.models.gnn_ensemble import GNNEnsemble
 from amala.models.molecular_graph import GraphBank, MolGraph
 from amala.models.random_forest import RandomForest
 
-def prepare(data: str | None, properties: list[str]) -> dict:
-    """Everything the folds need, as tensors: graphs, 2048-bit r2 Morgan bits, targets."""
+def prepare(data: str | None, properties: list[str], periodic: bool = True) -> dict:
+    """Everything the folds need, as tensors: graphs (closed into rings unless `periodic` is off),
+    RDKit descriptors, 2048-bit r2 Morgan bits, targets."""
     from amala.models.featurizer import MorganFeaturizer
     from amala.oracles import datasets
 
@@ -41,10 +43,15 @@ def prepare(data: str | None, properties: list[str]) -> dict:
         if prop not in table.frame:
             sys.exit(f"--properties: {prop!r} is not a column of {table.source}")
     smiles = list(table.frame.smiles)
-    bank = GraphBank()
+    bank = GraphBank(periodic=periodic)
     bank.encode(smiles)
     fingerprints = MorganFeaturizer(radius=2, n_bits=2048, counts=False)(smiles).to(torch.uint8)
-    return {"graphs": bank.graphs, "fingerprints": fingerprints,
+    from rdkit import Chem
+
+    from amala.models.descriptors import molecule_descriptors
+
+    descriptors = torch.stack([molecule_descriptors(Chem.MolFromSmiles(s)) for s in smiles])
+    return {"graphs": bank.graphs, "periodic": periodic, "fingerprints": fingerprints, "descriptors": descriptors,
             "targets": {prop: datasets.model_targets(table.frame, prop) for prop in properties}}
 
 
@@ -61,10 +68,27 @@ def load(path: str) -> dict:
 
 
 def run(prepared: dict, prop: str, folds: int, seed: int, members: int, epochs: int, max_folds: int,
-        rf_trees: int, device: str = "cpu", bootstrap: bool = True, **network) -> list[dict]:
+        rf_trees: int, device: str = "cpu", bootstrap: bool = True, descriptors: bool = False,
+        auxiliary: list[str] = (), **network) -> list[dict]:
     ok, y = prepared["targets"][prop]
-    bank = GraphBank()
-    bank.graphs = [g for g, keep in zip(prepared["graphs"], ok) if keep]
+    aux = None
+    if auxiliary:
+        columns = []
+        for name in auxiliary:
+            if name not in prepared["targets"]:
+                sys.exit(f"--auxiliary: {name!r} was not prepared; prepare with it in --properties")
+            mask, values = prepared["targets"][name]
+            column = np.full(len(mask), np.nan)
+            column[mask] = values
+            columns.append(column[ok])
+        aux = torch.tensor(np.stack(columns, 1), dtype=torch.float64)
+    bank = GraphBank(descriptors)
+    graphs = prepared["graphs"]
+    if descriptors:
+        if "descriptors" not in prepared:
+            sys.exit("--descriptors: the prepared file has none; prepare it again")
+        graphs = [replace(g, descriptors=d) for g, d in zip(graphs, prepared["descriptors"])]
+    bank.graphs = [g for g, keep in zip(graphs, ok) if keep]
     X_graph = torch.arange(len(bank.graphs), dtype=torch.float64).reshape(-1, 1)
     X_fp = prepared["fingerprints"][torch.from_numpy(ok)].double()
     y_t = torch.tensor(y, dtype=torch.float64)
@@ -77,13 +101,14 @@ def run(prepared: dict, prop: str, folds: int, seed: int, members: int, epochs: 
         t1 = time.perf_counter()
         gnn = GNNEnsemble(bank, members=members, seed=seed + fold, epochs=epochs, device=device, bootstrap=bootstrap,
                           **network)
-        gnn.fit(X_graph[train], y_t[train])
+        gnn.fit(X_graph[train], y_t[train], auxiliary=None if aux is None else aux[train])
         t2 = time.perf_counter()
         rf_mean, _ = forest.predict(X_fp[test])
         mean, std = gnn.predict(X_graph[test])
         truth = y[test]
         row = {"property": prop, "fold": fold, "n_train": len(train), "n_test": len(test), "device": device,
-               "members": members, "epochs": epochs, "bootstrap": bootstrap, **network,
+               "members": members, "epochs": epochs, "bootstrap": bootstrap, "periodic": prepared.get("periodic"),
+               "descriptors": descriptors, "auxiliary": list(auxiliary), **network,
                "mae_rf": float(np.abs(rf_mean.numpy() - truth).mean()),
                "mae_gnn": float(np.abs(mean.numpy() - truth).mean()),
                "train_s_rf": round(t1 - t0, 1), "train_s_gnn": round(t2 - t1, 1), "gnn_std_scale": gnn.std_scale,
@@ -107,15 +132,19 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--max-folds", type=int, default=None, help="stop after this many folds")
     parser.add_argument("--members", type=int, default=5)
-    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--rf-trees", type=int, default=500)
     parser.add_argument("--hidden", type=int, default=200, help="GNN width")
     parser.add_argument("--depth", type=int, default=3, help="message-passing steps")
-    parser.add_argument("--dropout", type=float, default=0.0)
+    parser.add_argument("--dropout", type=float, default=0.15)
     parser.add_argument("--no-bootstrap", action="store_true", help="every member sees all training data "
                         "(no out-of-bag recalibration of the std then)")
+    parser.add_argument("--open", action="store_true", help="with --prepare: keep repeat units open (end markers as atoms)")
+    parser.add_argument("--descriptors", action="store_true", help="join RDKit descriptors to the graph embedding")
+    parser.add_argument("--auxiliary", default="", help="other prepared properties trained as extra heads (multi-task)")
+    parser.add_argument("--loss", default="mse", choices=["mse", "huber", "l1"], help="training loss of the GNN")
     parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--lr-final", type=float, default=None, help="decay the learning rate to this (default: constant)")
+    parser.add_argument("--lr-final", type=float, default=1e-4, help="the learning rate decays to this (0: constant)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--device", default="cpu", help="torch device for the GNN (cpu, cuda)")
@@ -125,16 +154,19 @@ def main(argv=None) -> list[dict]:
     if args.threads:
         torch.set_num_threads(args.threads)
     properties = args.properties.split(",")
+    auxiliary = [a for a in args.auxiliary.split(",") if a]
+    needed = list(dict.fromkeys(properties + auxiliary))
     if args.prepare:
-        save(prepare(args.data, properties), args.prepare)
+        save(prepare(args.data, needed, periodic=not args.open), args.prepare)
         return []
-    prepared = load(args.source) if args.source else prepare(args.data, properties)
+    prepared = load(args.source) if args.source else prepare(args.data, needed, periodic=not args.open)
     summaries = []
     for prop in properties:
         network = {"hidden": args.hidden, "depth": args.depth, "dropout": args.dropout, "lr": args.lr,
-                   "lr_final": args.lr_final}
+                   "lr_final": args.lr_final or None, "loss": args.loss}
         rows = run(prepared, prop, args.folds, args.seed, args.members, args.epochs, args.max_folds or args.folds,
-                   args.rf_trees, args.device, not args.no_bootstrap, **network)
+                   args.rf_trees, args.device, not args.no_bootstrap, args.descriptors,
+                   [a for a in auxiliary if a != prop], **network)
         summaries.append(summary(rows))
         print(json.dumps({"summary": True, **summaries[-1]}), flush=True)
     return summaries

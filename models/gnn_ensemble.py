@@ -24,6 +24,7 @@ from gpytorch.distributions import MultivariateNormal
 from linear_operator.operators import DiagLinearOperator
 from torch import nn
 
+from amala.models.descriptors import DescriptorScaler
 from amala.models.dmpnn import DMPNNEncoder
 from amala.models.molecular_graph import GraphBank
 from amala.models.readouts import LN10_KB, MultiFidelityArrhenius
@@ -36,37 +37,76 @@ class TrainingSet:
     y: torch.Tensor  # (n,)
     temperature_K: torch.Tensor  # (n,)
     high: torch.Tensor  # (n,) bool: high-fidelity observation
+    auxiliary: torch.Tensor | None = None  # (n, k) other properties of the same simulation, NaN where missing
 
     def subset(self, index: torch.Tensor) -> "TrainingSet":
-        return TrainingSet(self.rows[index], self.y[index], self.temperature_K[index], self.high[index])
+        return TrainingSet(self.rows[index], self.y[index], self.temperature_K[index], self.high[index],
+                           None if self.auxiliary is None else self.auxiliary[index])
 
 
 class ArrheniusGNN(nn.Module):
+    """D-MPNN embedding, optionally joined by scaled RDKit descriptors, read out as Arrhenius parameters."""
+
     def __init__(self, hidden: int = 200, depth: int = 3, dropout: float = 0.0, log10_a0: float = 0.0,
-                 ea0_eV: float = 0.3):
+                 ea0_eV: float = 0.3, n_descriptors: int = 0, n_auxiliary: int = 0):
         super().__init__()
         self.encoder = DMPNNEncoder(hidden, depth, dropout)
-        self.readout = MultiFidelityArrhenius(hidden, hidden // 2, log10_a0, ea0_eV)
+        self.scaler = DescriptorScaler(n_descriptors) if n_descriptors else None
+        self.readout = MultiFidelityArrhenius(hidden + n_descriptors, hidden // 2, log10_a0, ea0_eV)
+        self.auxiliary = (nn.Sequential(nn.Linear(hidden + n_descriptors, hidden // 2), nn.ReLU(),
+                                        nn.Linear(hidden // 2, n_auxiliary)) if n_auxiliary else None)
+
+    def embed(self, batch) -> torch.Tensor:
+        embedding = self.encoder(batch)
+        if self.scaler is None:
+            return embedding
+        if batch.descriptors is None:
+            raise ValueError("surrogate gnn_ensemble: trained with descriptors, but the graphs carry none")
+        return torch.cat([embedding, self.scaler(batch.descriptors)], dim=1)
 
     def forward(self, batch, temperature_K, high):
-        return self.readout(self.encoder(batch), temperature_K, high)
+        return self.readout(self.embed(batch), temperature_K, high)
+
+    def forward_all(self, batch, temperature_K, high) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The objective and, with auxiliary heads, the other properties (standardised units)."""
+        embedding = self.embed(batch)
+        return (self.readout(embedding, temperature_K, high),
+                None if self.auxiliary is None else self.auxiliary(embedding))
 
     def arrhenius_parameters(self, batch, high) -> torch.Tensor:
-        return self.readout.parameters_at(self.encoder(batch), high)
+        return self.readout.parameters_at(self.embed(batch), high)
+
+
+# Per-observation losses on errors in units of the targets' spread. Huber (quadratic within half a
+# spread, linear beyond) and L1 are less pulled by the noisiest simulations than the squared error.
+LOSSES = {"mse": lambda e: e ** 2,
+          "huber": lambda e: torch.nn.functional.huber_loss(e, torch.zeros_like(e), reduction="none", delta=0.5),
+          "l1": lambda e: e.abs()}
 
 
 def train_member(bank: GraphBank, data: TrainingSet, seed: int, epochs: int = 60, batch_size: int = 50,
                  lr: float = 1e-3, lr_final: float | None = None, high_weight: float = 1.0, low_weight: float = 1.0,
-                 min_steps: int = 300, device: str = "cpu", **network) -> ArrheniusGNN:
+                 min_steps: int = 300, device: str = "cpu", scaler: DescriptorScaler | None = None,
+                 auxiliary_weight: float = 1.0, loss: str = "mse", **network) -> ArrheniusGNN:
     """One network, trained by Adam on the squared error in units of the targets' spread, each
     observation weighted by its fidelity's weight; with `lr_final` the learning rate decays
-    exponentially from `lr` to it over the epochs (as chemprop does). `device` may be a GPU ("cuda")."""
+    exponentially from `lr` to it over the epochs (as chemprop does). `device` may be a GPU ("cuda").
+    With a fitted descriptor `scaler`, the network reads the graphs' descriptors through it."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     scale = float(data.y.std()) if len(data.y) > 1 and float(data.y.std()) > 0 else 1.0
     ea0 = network.pop("ea0_eV", 0.3)
     log10_a0 = float(data.y.mean()) + ea0 / (LN10_KB * float(data.temperature_K.mean()))
-    model = ArrheniusGNN(log10_a0=log10_a0, ea0_eV=ea0, **network).to(device)
+    n_descriptors = 0 if scaler is None else len(scaler.mean)
+    aux = None
+    if data.auxiliary is not None:  # standardised per column; the loss skips missing values
+        aux = data.auxiliary.double()
+        aux = ((aux - aux.nanmean(0)) / torch.from_numpy(np.nanstd(aux.numpy(), 0)).clamp_min(1e-9)).float().to(device)
+    model = ArrheniusGNN(log10_a0=log10_a0, ea0_eV=ea0, n_descriptors=n_descriptors,
+                         n_auxiliary=0 if aux is None else aux.shape[1], **network)
+    if scaler is not None:
+        model.scaler.load_state_dict(scaler.state_dict())
+    model = model.to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     n = len(data.rows)
     batches = max(1, math.ceil(n / batch_size))
@@ -80,11 +120,16 @@ def train_member(bank: GraphBank, data: TrainingSet, seed: int, epochs: int = 60
         for b in range(batches):
             index = order[b * batch_size:(b + 1) * batch_size]
             part = data.subset(index)
-            prediction = model(bank.batch(part.rows.tolist(), device), part.temperature_K.float().to(device),
-                               part.high.to(device))
-            loss = (weights[index.to(device)] * ((prediction - part.y.float().to(device)) / scale) ** 2).mean()
+            prediction, aux_prediction = model.forward_all(bank.batch(part.rows.tolist(), device),
+                                                           part.temperature_K.float().to(device), part.high.to(device))
+            error = (prediction - part.y.float().to(device)) / scale
+            objective = (weights[index.to(device)] * LOSSES[loss](error)).mean()
+            if aux is not None:
+                target = aux[index.to(device)]
+                seen = torch.isfinite(target)
+                objective = objective + auxiliary_weight * ((aux_prediction - target.nan_to_num()) ** 2)[seen].sum() / seen.sum().clamp_min(1)
             optimiser.zero_grad()
-            loss.backward()
+            objective.backward()
             optimiser.step()
         if decay is not None:
             decay.step()
@@ -114,7 +159,8 @@ class GNNEnsemble:
         return self.bank.encode(smiles)
 
     def fit(self, X: torch.Tensor, y: torch.Tensor, y_var: torch.Tensor | None = None,
-            temperature_K: torch.Tensor | None = None, high: torch.Tensor | None = None) -> "GNNEnsemble":
+            temperature_K: torch.Tensor | None = None, high: torch.Tensor | None = None,
+            auxiliary: torch.Tensor | None = None) -> "GNNEnsemble":
         """Train every member. Without temperatures all data is at `reference_K`; without fidelity
         labels all of it is one (low) fidelity, trained through the low head alone."""
         rows = X[:, 0].long()
@@ -123,15 +169,20 @@ class GNNEnsemble:
             raise ValueError(f"surrogate gnn_ensemble: needs at least 2 observations to fit, got {n}")
         data = TrainingSet(rows, y.reshape(-1).double(),
                            torch.full((n,), self.reference_K) if temperature_K is None else temperature_K.double(),
-                           torch.zeros(n, dtype=torch.bool) if high is None else high.bool())
+                           torch.zeros(n, dtype=torch.bool) if high is None else high.bool(), auxiliary)
         self.target_high = bool(data.high.any())
+        scaler = None
+        if self.bank.n_descriptors:  # scaled on the training molecules, the same for every member
+            scaler = DescriptorScaler(self.bank.n_descriptors).fit(
+                torch.stack([self.bank.graphs[int(r)].descriptors for r in rows]))
         rng = np.random.default_rng(self.seed)
         self.networks, in_bag = [], torch.zeros(self.members, n, dtype=torch.bool)
         for m in range(self.members):
             index = torch.from_numpy(rng.integers(0, n, n)) if self.bootstrap else torch.arange(n)
             in_bag[m, index] = True
             self.networks.append(train_member(self.bank, data.subset(index), seed=self.seed * 1000 + m,
-                                              epochs=self.epochs, device=self.device, **self.network))
+                                              epochs=self.epochs, device=self.device, scaler=scaler,
+                                              **self.network))
         self.std_scale = self._out_of_bag_scale(data, in_bag) if self.recalibrate and self.bootstrap else 1.0
         self._cache = {}
         self.model = EnsembleGaussianModel(self)
@@ -199,7 +250,8 @@ class GNNEnsemble:
     def describe(self) -> dict:
         return {"kind": "gnn_ensemble", "members": self.members, "bootstrap": self.bootstrap,
                 "std_scale_out_of_bag": round(self.std_scale, 3),
-                "reference_K": self.reference_K, "encoder": "D-MPNN (own torch)", "readout": "Arrhenius, multi-fidelity"}
+                "reference_K": self.reference_K, "encoder": "D-MPNN (own torch)",
+                "rdkit_descriptors": self.bank.n_descriptors, "readout": "Arrhenius, multi-fidelity"}
 
 
 class EnsembleGaussianModel(Model):

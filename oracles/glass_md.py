@@ -66,6 +66,9 @@ STANDARD_CAVEAT = ("standard MD profile (Pedone 2006 potential, 700-1000 K): on 
                    "σ(300 K) is over-estimated; trust σ(T) at the simulated temperatures, and the ranking, more "
                    "than the extrapolation to 300 K.")
 
+LONG_CAVEAT = ("long MD profile (Pedone 2006 potential): 600 atoms, 600 ps per temperature at 500-650 K, below "
+               "the glass transition where Li hops through a frozen network; about 1.5 h per glass on one core.")
+
 PROFILES = {
     # tests and demo: ~150 atoms, ~170 ps in all (~60 s on one core); rough numbers, same pipeline. 40 ps
     # per temperature is what three compositions (x Li2O, x = 0.2, 0.33, 0.5) needed to be diffusive at
@@ -75,6 +78,10 @@ PROFILES = {
     # overnight use: >= 500 atoms, 100 ps of production per temperature (~20 min on one core)
     "standard": MDProfile("standard", 600, 1.0, 3500.0, 20.0, 10.0, (700.0, 800.0, 900.0, 1000.0), 20.0, 100.0,
                           timeout_s=48 * 3600, caveat=STANDARD_CAVEAT),
+    # validation and careful overnight use: the Arrhenius range moved below the glass transition
+    # (experimental Tg of Li2O·2SiO2 ≈ 730 K), six times longer runs so that Li still hops at 500 K
+    "long": MDProfile("long", 600, 1.0, 3500.0, 20.0, 10.0, (500.0, 550.0, 600.0, 650.0), 20.0, 600.0,
+                      sample_every_fs=100.0, timeout_s=72 * 3600, caveat=LONG_CAVEAT),
 }
 
 

@@ -23,3 +23,10 @@ def test_cv_benchmark_runs_folds_and_summarises(htpmd_dir, tmp_path, capsys):
         assert 0 <= s["gnn_within_1std"] <= s["gnn_within_2std"] <= 1
     rows = [line for line in capsys.readouterr().out.splitlines() if '"fold"' in line]
     assert len(rows) == 4 and all('"n_test": 20' in r for r in rows)
+    # Variants from BENCHMARKS.md: RDKit descriptors joined to the embedding, another property as an extra head.
+    variant = cv_benchmark.main(["--from", str(prepared), "--properties", "conductivity", "--descriptors",
+                                 "--auxiliary", "transference_number", "--folds", "4", "--max-folds", "1",
+                                 "--members", "2", "--epochs", "2", "--rf-trees", "20", "--threads", "1"])
+    row = [line for line in capsys.readouterr().out.splitlines() if '"fold"' in line][0]
+    assert variant[0]["folds"] == 1 and '"descriptors": true' in row and '"auxiliary": ["transference_number"]' in row
+    assert '"periodic": true' in row

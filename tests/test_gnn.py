@@ -73,7 +73,7 @@ def test_multi_fidelity_heads_beat_a_single_fidelity_model_on_scarce_expensive_d
     smiles = repeat_units(160, seed=1)
     truth = {s: 0.5 * counts(s, "O") - 0.4 * counts(s, "N") + 0.3 * counts(s, "F") for s in smiles}
     cheap = {s: 0.8 * truth[s] + 1.0 for s in smiles}  # biased and scaled, but informative
-    bank = GraphBank()
+    bank = GraphBank(periodic=False)  # the open form, as when this test was set: the heads are tested, not the graph
     rows = bank.encode(smiles)[:, 0].long()
     expensive_idx, test_idx = np.arange(20), np.arange(100, 160)
     T = 353.0
@@ -160,3 +160,46 @@ def test_fidelity_labels_from_the_store_train_the_high_head_and_predictions_use_
     at_low, _ = ensemble.predict(X[:5], high=False)
     assert torch.allclose(default, at_high) and not torch.allclose(at_high, at_low)
     assert torch.allclose(ensemble.model.posterior(X[:5]).mean.reshape(-1), at_high)
+
+
+def test_periodic_graph_closes_the_repeat_unit_at_its_end_markers():
+    open_form, ring = mol_graph("[Cu]CCOC[Au]"), mol_graph("[Cu]CCOC[Au]", periodic=True)
+    assert len(open_form.atoms) == 6 and len(ring.atoms) == 4  # markers gone
+    assert len(ring.source) == 2 * 4  # 3 chain bonds + the closing bond, both directions
+    # Both markers on one atom, or ends already bonded: nothing to close, the open form is kept.
+    assert len(mol_graph("[Cu]C[Au]", periodic=True).atoms) == 3
+    assert len(mol_graph("[Cu]CC[Au]", periodic=True).atoms) == 4
+    bank = GraphBank()
+    assert bank.periodic and len(bank.graphs[int(bank.encode(["[Cu]CCOC[Au]"])[0, 0])].atoms) == 4
+
+
+def test_descriptors_are_scaled_on_training_molecules_and_join_the_embedding():
+    from amala.models.descriptors import DescriptorScaler, descriptor_names
+
+    smiles = repeat_units(60, seed=3)
+    bank = GraphBank(descriptors=True)
+    X = bank.encode(smiles)
+    assert bank.n_descriptors == len(descriptor_names()) > 100
+    raw = torch.stack([g.descriptors for g in bank.graphs])
+    raw[0, 0] = float("nan")
+    z = DescriptorScaler(raw.shape[1]).fit(raw[:40])(raw)
+    assert torch.isfinite(z).all() and z.abs().max() <= 6.0 and float(z[0, 0]) == 0.0
+    assert z[:40, raw[:40].std(0) > 0].mean(0).abs().max() < 0.35  # centred on the training rows
+    y = torch.tensor([0.5 * counts(s, "O") for s in smiles], dtype=torch.float64)
+    ensemble = GNNEnsemble(bank, members=2, epochs=5, hidden=32, batch_size=20).fit(X[:40], y[:40])
+    mean, std = ensemble.predict(X[40:])
+    assert torch.isfinite(mean).all() and (std > 0).all()
+    assert ensemble.describe()["rdkit_descriptors"] == bank.n_descriptors
+
+
+def test_auxiliary_heads_train_on_partly_missing_properties():
+    smiles = repeat_units(60, seed=4)
+    bank = GraphBank()
+    X = bank.encode(smiles)
+    y = torch.tensor([0.5 * counts(s, "O") for s in smiles], dtype=torch.float64)
+    aux = torch.stack([y * 2 + 1, torch.tensor([float(counts(s, "N")) for s in smiles], dtype=torch.float64)], 1)
+    aux[::3, 1] = float("nan")  # the second property was not measured for every polymer
+    ensemble = GNNEnsemble(bank, members=2, epochs=5, hidden=32, batch_size=20).fit(X[:40], y[:40], auxiliary=aux[:40])
+    assert all(net.auxiliary is not None and net.auxiliary[-1].out_features == 2 for net in ensemble.networks)
+    mean, _ = ensemble.predict(X[40:])
+    assert torch.isfinite(mean).all()

@@ -1,0 +1,65 @@
+"""Whole-molecule RDKit descriptors, the features chemprop concatenates to its learned embedding.
+
+Why: a message-passing network trained on a few thousand polymers must learn global quantities
+(molecular weight, polar surface area, heteroatom and rotatable-bond counts, ring content) from
+local messages, while a descriptor states them directly. Chemprop's `rdkit_2d` features
+generator does the same (Yang et al. 2019): embedding and descriptors feed the readout together.
+
+Descriptors are RDKit's full 2D list (`Descriptors.CalcMolDescriptors`), computed on the repeat
+unit with its [Cu]/[Au] end markers. Their ranges differ by orders of magnitude and some are
+undefined for the markers' elements, so `DescriptorScaler` puts them on one scale: a signed
+log1p tames heavy tails, then each column is standardised on the *training* molecules, clipped to
+±6 and undefined values become 0 (the training mean).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import torch
+
+
+@lru_cache(maxsize=1)
+def descriptor_names() -> tuple[str, ...]:
+    from rdkit.Chem import Descriptors
+
+    return tuple(name for name, _ in Descriptors._descList)
+
+
+def molecule_descriptors(mol) -> torch.Tensor:
+    """Raw descriptor vector (float32, NaN where RDKit cannot compute one) of an RDKit molecule."""
+    from rdkit import RDLogger
+    from rdkit.Chem import Descriptors
+
+    RDLogger.DisableLog("rdApp.*")
+    values = Descriptors.CalcMolDescriptors(mol, missingVal=float("nan"))
+    return torch.tensor([float(values[name]) for name in descriptor_names()], dtype=torch.float32)
+
+
+class DescriptorScaler(torch.nn.Module):
+    """Signed log1p, then standardisation with training statistics, clipping and NaN -> 0."""
+
+    def __init__(self, n: int, clip: float = 6.0):
+        super().__init__()
+        self.clip = clip
+        self.register_buffer("mean", torch.zeros(n))
+        self.register_buffer("std", torch.ones(n))
+
+    @staticmethod
+    def _squash(x: torch.Tensor) -> torch.Tensor:
+        x = torch.where(torch.isfinite(x), x, torch.full_like(x, float("nan")))
+        return torch.sign(x) * torch.log1p(x.abs())
+
+    def fit(self, raw: torch.Tensor) -> "DescriptorScaler":
+        x = self._squash(raw.float())
+        finite = torch.isfinite(x)
+        count = finite.sum(0).clamp_min(1)
+        mean = torch.where(finite, x, 0.0).sum(0) / count
+        var = (torch.where(finite, x - mean, 0.0) ** 2).sum(0) / count
+        self.mean.copy_(mean)
+        self.std.copy_(torch.where(var.sqrt() > 1e-6, var.sqrt(), torch.ones_like(var)))
+        return self
+
+    def forward(self, raw: torch.Tensor) -> torch.Tensor:
+        z = (self._squash(raw) - self.mean) / self.std
+        return torch.nan_to_num(z, nan=0.0).clamp(-self.clip, self.clip)
