@@ -69,7 +69,7 @@ def load(path: str) -> dict:
 
 def run(prepared: dict, prop: str, folds: int, seed: int, members: int, epochs: int, max_folds: int,
         rf_trees: int, device: str = "cpu", bootstrap: bool = True, descriptors: bool = False,
-        auxiliary: list[str] = (), **network) -> list[dict]:
+        auxiliary: list[str] = (), n_jobs: int = -1, **network) -> list[dict]:
     ok, y = prepared["targets"][prop]
     aux = None
     if auxiliary:
@@ -97,7 +97,7 @@ def run(prepared: dict, prop: str, folds: int, seed: int, members: int, epochs: 
         if fold >= max_folds:
             break
         t0 = time.perf_counter()
-        forest = RandomForest(None, n_estimators=rf_trees, seed=seed).fit(X_fp[train], y_t[train])
+        forest = RandomForest(None, n_estimators=rf_trees, seed=seed, n_jobs=n_jobs).fit(X_fp[train], y_t[train])
         t1 = time.perf_counter()
         gnn = GNNEnsemble(bank, members=members, seed=seed + fold, epochs=epochs, device=device, bootstrap=bootstrap,
                           **network)
@@ -146,7 +146,7 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--lr-final", type=float, default=1e-4, help="the learning rate decays to this (0: constant)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch and the forest (default: all)")
     parser.add_argument("--device", default="cpu", help="torch device for the GNN (cpu, cuda)")
     parser.add_argument("--prepare", default=None, help="featurize and save to this file, then stop")
     parser.add_argument("--from", dest="source", default=None, help="read a file written by --prepare")
@@ -166,7 +166,7 @@ def main(argv=None) -> list[dict]:
                    "lr_final": args.lr_final or None, "loss": args.loss}
         rows = run(prepared, prop, args.folds, args.seed, args.members, args.epochs, args.max_folds or args.folds,
                    args.rf_trees, args.device, not args.no_bootstrap, args.descriptors,
-                   [a for a in auxiliary if a != prop], **network)
+                   [a for a in auxiliary if a != prop], args.threads or -1, **network)
         summaries.append(summary(rows))
         print(json.dumps({"summary": True, **summaries[-1]}), flush=True)
     return summaries
