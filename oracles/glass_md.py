@@ -67,7 +67,9 @@ STANDARD_CAVEAT = ("standard MD profile (Pedone 2006 potential, 700-1000 K): on 
                    "than the extrapolation to 300 K.")
 
 LONG_CAVEAT = ("long MD profile (Pedone 2006 potential): 600 atoms, 600 ps per temperature at 500-650 K, below "
-               "the glass transition where Li hops through a frozen network; about 1.5 h per glass on one core.")
+               "the glass transition where Li hops through a frozen network; about 1.3 h per glass on one core. "
+               "On Li2O·2SiO2 it still gives Ea ≈ 0.28 eV, as the standard profile does: the low Ea comes from the "
+               "potential and the fast quench, not from the temperature range (BENCHMARKS.md).")
 
 PROFILES = {
     # tests and demo: ~150 atoms, ~170 ps in all (~60 s on one core); rough numbers, same pipeline. 40 ps
