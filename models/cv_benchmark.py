@@ -43,14 +43,10 @@ def prepare(data: str | None, properties: list[str], periodic: bool = True) -> d
         if prop not in table.frame:
             sys.exit(f"--properties: {prop!r} is not a column of {table.source}")
     smiles = list(table.frame.smiles)
-    bank = GraphBank(periodic=periodic)
+    bank = GraphBank(descriptors=True, periodic=periodic)
     bank.encode(smiles)
     fingerprints = MorganFeaturizer(radius=2, n_bits=2048, counts=False)(smiles).to(torch.uint8)
-    from rdkit import Chem
-
-    from amala.models.descriptors import molecule_descriptors
-
-    descriptors = torch.stack([molecule_descriptors(Chem.MolFromSmiles(s)) for s in smiles])
+    descriptors = torch.stack([g.descriptors for g in bank.graphs])  # saved apart; `--descriptors` joins them
     return {"graphs": bank.graphs, "periodic": periodic, "fingerprints": fingerprints, "descriptors": descriptors,
             "targets": {prop: datasets.model_targets(table.frame, prop) for prop in properties}}
 
@@ -83,11 +79,10 @@ def run(prepared: dict, prop: str, folds: int, seed: int, members: int, epochs: 
             columns.append(column[ok])
         aux = torch.tensor(np.stack(columns, 1), dtype=torch.float64)
     bank = GraphBank(descriptors)
-    graphs = prepared["graphs"]
-    if descriptors:
-        if "descriptors" not in prepared:
-            sys.exit("--descriptors: the prepared file has none; prepare it again")
-        graphs = [replace(g, descriptors=d) for g, d in zip(graphs, prepared["descriptors"])]
+    if descriptors and "descriptors" not in prepared:
+        sys.exit("--descriptors: the prepared file has none; prepare it again")
+    chosen = prepared["descriptors"] if descriptors else [None] * len(prepared["graphs"])
+    graphs = [replace(g, descriptors=d) for g, d in zip(prepared["graphs"], chosen)]
     bank.graphs = [g for g, keep in zip(graphs, ok) if keep]
     X_graph = torch.arange(len(bank.graphs), dtype=torch.float64).reshape(-1, 1)
     X_fp = prepared["fingerprints"][torch.from_numpy(ok)].double()

@@ -100,8 +100,8 @@ def train_member(bank: GraphBank, data: TrainingSet, seed: int, epochs: int = 60
     n_descriptors = 0 if scaler is None else len(scaler.mean)
     aux = None
     if data.auxiliary is not None:  # standardised per column; the loss skips missing values
-        aux = data.auxiliary.double()
-        aux = ((aux - aux.nanmean(0)) / torch.from_numpy(np.nanstd(aux.numpy(), 0)).clamp_min(1e-9)).float().to(device)
+        centred = data.auxiliary.double() - data.auxiliary.double().nanmean(0)
+        aux = (centred / centred.pow(2).nanmean(0).sqrt().clamp_min(1e-9)).float().to(device)
     model = ArrheniusGNN(log10_a0=log10_a0, ea0_eV=ea0, n_descriptors=n_descriptors,
                          n_auxiliary=0 if aux is None else aux.shape[1], **network)
     if scaler is not None:

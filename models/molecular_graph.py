@@ -76,16 +76,19 @@ def close_ring(mol):
     return ring
 
 
-def mol_graph(smiles: str, descriptors: bool = False, periodic: bool = False, hydrogens: bool = False) -> MolGraph:
+def mol_graph(smiles: str, descriptors: bool = False, periodic: bool = False) -> MolGraph:
     from rdkit import Chem
 
     mol = Chem.MolFromSmiles(smiles)
     if mol is None:
         raise ValueError(f"molecular graph: RDKit cannot parse {smiles!r}")
+    extra = None
+    if descriptors:  # of the repeat unit as written, markers included (see `descriptors`), ring or not
+        from amala.models.descriptors import molecule_descriptors
+
+        extra = molecule_descriptors(mol)
     if periodic:
         mol = close_ring(mol)
-    if hydrogens:
-        mol = Chem.AddHs(mol)
     atoms = torch.tensor([atom_features(a) for a in mol.GetAtoms()], dtype=torch.float32)
     source, target, bonds = [], [], []
     for bond in mol.GetBonds():
@@ -93,11 +96,6 @@ def mol_graph(smiles: str, descriptors: bool = False, periodic: bool = False, hy
         source += [u, v]
         target += [v, u]
         bonds += [f, f]
-    extra = None
-    if descriptors:
-        from amala.models.descriptors import molecule_descriptors
-
-        extra = molecule_descriptors(mol)
     return MolGraph(atoms, torch.tensor(bonds, dtype=torch.float32).reshape(-1, BOND_DIM),
                     torch.tensor(source, dtype=torch.long), torch.tensor(target, dtype=torch.long), extra)
 
