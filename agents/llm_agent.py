@@ -8,6 +8,11 @@ exception. Accepted strings then pass the same gate as every generator's output 
 form, bounds, dedup against the campaign), capped in count and length. Each candidate records the
 backend, the model, and SHA-256 hashes of the prompt and the raw answer, so a surprising proposal
 can be traced to the exact exchange without storing either.
+
+The answer is redacted (`amala.loop.redaction`) before anything is parsed or quoted from it: an
+endpoint that echoes the request would otherwise put the API key into the refusal quoted in an
+event, and from there into the database and the report. Events and provenance are redacted again
+on the way out, whatever their origin.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from amala.agents.candidate import Candidate
 from amala.agents.llm_backends import LLMUnavailable
 from amala.agents.registry import ProposalContext
 from amala.agents.validity import candidate_from_text
+from amala.loop.redaction import redact, redact_data
 
 MAX_CHARS = 300  # longer strings are not repeat units or compositions anyone should simulate
 MAX_ANSWER = 100_000  # characters of a whole answer worth parsing
@@ -67,11 +73,14 @@ class LLMAgent:
             raw = self.backend.complete(messages, seed=context.iteration)
         except LLMUnavailable as exc:
             return self._none(f"no answer: {exc}")
+        response_hash = _sha256(raw) if isinstance(raw, str) else None
+        raw = redact(raw, self._secrets())  # before anything is parsed, quoted or stored
         try:
             texts = parse_answer(raw)
         except ValueError as exc:
             return self._none(f"answer rejected: {exc}")
-        provenance = {**self.backend.describe(), "prompt_sha256": prompt_hash, "response_sha256": _sha256(raw)}
+        provenance = redact_data({**self.backend.describe(), "prompt_sha256": prompt_hash,
+                                  "response_sha256": response_hash}, self._secrets())
         accepted, refused = [], {}
         known = set(context.known_keys)
         for text in texts[: 3 * wanted]:
@@ -90,14 +99,22 @@ class LLMAgent:
             accepted.append(candidate)
             if len(accepted) == wanted:
                 break
-        self.events.append(("info" if accepted else "warning",
-                            f"{self.name}: {len(texts)} suggested, {len(accepted)} accepted, {len(refused)} refused"
-                            + (f" (e.g. {next(iter(refused.values()))})" if refused else "")))
+        self._event("info" if accepted else "warning",
+                    f"{self.name}: {len(texts)} suggested, {len(accepted)} accepted, {len(refused)} refused"
+                    + (f" (e.g. {next(iter(refused.values()))})" if refused else ""))
         return accepted
 
     def _none(self, why: str) -> list[Candidate]:
-        self.events.append(("warning", f"{self.name}: {why}; no candidates this iteration"))
+        self._event("warning", f"{self.name}: {why}; no candidates this iteration")
         return []
+
+    def _event(self, level: str, message: str) -> None:
+        """Queue an event for the campaign's log: redacted, one line."""
+        self.events.append((level, " ".join(redact(message, self._secrets()).split())))
+
+    def _secrets(self) -> list[str]:
+        secrets = getattr(self.backend, "secrets", None)
+        return list(secrets()) if callable(secrets) else []
 
 
 def parse_answer(raw: str) -> list[str]:

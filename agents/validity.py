@@ -20,11 +20,14 @@ from amala.agents.polymer import InvalidPolymer, canonical_smiles
 def candidate_from_text(text: str, kind: str, agent: str, bounds: dict | None = None,
                         metadata: dict | None = None) -> Candidate:
     """One hand-written (approval form) or model-written (LLM) representation as a canonical
-    candidate, judged by the same rules as every agent's output; a ValueError says why not."""
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError("empty representation")
+    candidate, judged by the same rules as every agent's output; a ValueError says why not, in
+    one line that names the candidate (`polymer` and `composition` list the rules)."""
+    if not isinstance(text, str):
+        raise ValueError(f"candidate of type {type(text).__name__}: a representation is text")
+    if not text.strip():
+        raise ValueError(f"empty representation {text[:20]!r}")
     if len(text) > 500:
-        raise ValueError(f"representation of {len(text)} characters (at most 500)")
+        raise ValueError(f"candidate {text[:40]!r}...: {len(text)} characters (at most 500)")
     if kind == "smiles":
         representation = canonical_smiles(text)
     elif kind == "composition":

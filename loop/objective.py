@@ -2,11 +2,17 @@
 
 Surrogates and acquisition always *maximise* a transformed value (log10 for conductivity, whose
 values span orders of magnitude); this module is the one place that maps both ways.
+
+A value the transform cannot take (log10 of a transference number <= 0) is not silently dropped:
+`screen` turns such an ok evaluation into a failed one whose reason says so ("transference_number
+= -0.12 cannot be log10-transformed"), so it is stored, counted and shown as a failure instead of
+vanishing from the model's data while looking like a success. The measured values are kept.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from amala.loop.config import ObjectiveSpec
 from amala.oracles.evaluation import Evaluation
@@ -27,8 +33,8 @@ class Objective:
     def transformed(self, value: float) -> float:
         """Property value -> transformed objective (natural direction); ValueError if impossible."""
         if self.transform == "log10":
-            if value <= 0:
-                raise ValueError(f"{self.property}={value} cannot be log10-transformed (must be > 0)")
+            if not value > 0:
+                raise ValueError(f"{self.property} = {value:g} cannot be log10-transformed (must be > 0)")
             return math.log10(value)
         return value
 
@@ -46,6 +52,17 @@ class Objective:
         if self.transform == "log10":
             return (std / (value * math.log(10))) ** 2 if value > 0 else None
         return std ** 2
+
+    def screen(self, evaluation: Evaluation) -> Evaluation:
+        """The evaluation as it should be stored: an ok one whose objective value cannot be
+        transformed becomes failed with the reason (values kept); anything else is returned as is."""
+        if not evaluation.ok or self.property not in evaluation.values:
+            return evaluation
+        try:
+            self.transformed(evaluation.values[self.property].value)
+        except ValueError as exc:
+            return replace(evaluation, status="failed", reason=str(exc))
+        return evaluation
 
     def of(self, evaluation: Evaluation) -> float | None:
         """Transformed objective of an evaluation, or None when it failed or lacks the property."""

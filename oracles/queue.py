@@ -25,6 +25,7 @@ import csv
 import hashlib
 import json
 import math
+import re
 import time
 from pathlib import Path
 from typing import Sequence
@@ -33,6 +34,8 @@ from amala.agents.candidate import Candidate
 from amala.oracles.evaluation import Evaluation, Measurement
 
 POSITIVE = ("conductivity", "diffusivity")  # a property whose name holds one of these cannot be <= 0
+NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")  # a plain decimal, no '_' separators
+FIRST_REASONS = 3  # reasons quoted in a file's summary note
 
 
 class RowError(ValueError):
@@ -109,47 +112,65 @@ class QueueOracle:
         return list(found.values())
 
     def collect(self) -> list[Evaluation]:
-        """Every valid result row in the inbox; invalid rows go to queue/rejected.csv with reasons."""
+        """Every valid result row in the inbox; every row or file that cannot be used goes to
+        queue/rejected.csv with its reason (one write per read, one summary note per file)."""
         requested = self.requested()
         results: dict[str, Evaluation] = {}
         rejected: list[dict] = []
         for path in sorted(p for p in self.inbox.iterdir() if p.suffix.lower() in (".csv", ".json")):
-            try:
-                rows = _read_rows(path)
-            except (ValueError, OSError, csv.Error) as exc:
-                rejected.append({"file": path.name, "row": "", "id": "", "reason": f"unreadable file: {exc}"})
-                continue
-            for number, row in enumerate(rows, start=1):
-                if _blank(row, self.units):  # a copied request row not filled in yet: still to come
-                    continue
-                try:
-                    evaluation = self._parse(row, requested)
-                    if evaluation.candidate_key in results:
-                        raise RowError(f"a second result for id {evaluation.candidate_key} (the first one is kept)")
-                except RowError as exc:
-                    rejected.append({"file": path.name, "row": number, "id": str(row.get("id", "")),
-                                     "reason": str(exc)})
-                    continue
-                evaluation.provenance = {"file": str(path), "row": number}
-                results[evaluation.candidate_key] = evaluation
+            rejected += self._collect_file(path, requested, results)
         self._report_rejections(rejected)
         return list(results.values())
 
-    def _parse(self, row: dict, requested: dict[str, str]) -> Evaluation:
-        key = str(row.get("id") or "").strip()
+    def _collect_file(self, path: Path, requested: dict[str, str], results: dict[str, Evaluation]) -> list[dict]:
+        """Add a file's good rows to `results`; return its rejections (the whole file, or row by row)."""
+        try:
+            rows = _read_rows(path, self._columns())
+        except UnicodeDecodeError as exc:
+            return [{"file": path.name, "row": "", "id": "", "reason": f"unreadable file: not UTF-8 text (byte "
+                                                                     f"{exc.start}); save it as UTF-8 CSV or JSON"}]
+        except (ValueError, OSError, csv.Error, RecursionError) as exc:
+            return [{"file": path.name, "row": "", "id": "", "reason": f"unreadable file: {_one_line(exc)}"}]
+        rejected, known = [], {*self._columns(), "requested_at"}
+        for number, row in enumerate(rows, start=1):
+            if isinstance(row, dict) and set(row) <= known and _blank(row, self.units):
+                continue  # a copied request row not filled in yet: still to come
+            try:
+                evaluation = self._parse(row, requested)
+                if evaluation.candidate_key in results:
+                    raise RowError(f"a second result for id {evaluation.candidate_key} (the first one is kept)")
+            except RowError as exc:
+                shown = str(row.get("id", "")) if isinstance(row, dict) else ""
+                rejected.append({"file": path.name, "row": number, "id": shown[:40], "reason": str(exc)})
+                continue
+            evaluation.provenance = {"file": str(path), "row": number}
+            results[evaluation.candidate_key] = evaluation
+        return rejected
+
+    def _parse(self, row, requested: dict[str, str]) -> Evaluation:
+        if not isinstance(row, dict):
+            raise RowError(f"not a JSON object but {type(row).__name__} {_short(row)}")
+        if "__surplus__" in row:
+            raise RowError(f"more cells than columns ({_short(row['__surplus__'])} left over)")
+        if "values" in row:
+            raise RowError(f"values must map each property to {{value, std, unit}}, got {_short(row['values'])}")
+        unknown = sorted(set(row) - set(self._columns()) - {"requested_at"})
+        if unknown:
+            raise RowError(f"unknown field(s) {_short(unknown)} (expected {self._columns()})")
+        key = _text(row.get("id"), "id")
         if key not in requested:
             raise RowError(f"unknown id {key!r}: not requested through {self.outbox}")
-        given = str(row.get("representation") or "").strip()
+        given = _text(row.get("representation"), f"id {key}: representation")
         if given and given != requested[key]:
             raise RowError(f"id {key}: representation {given!r} is not the requested {requested[key]!r}")
-        status = str(row.get("status") or "ok").strip().lower()
+        status = (_text(row.get("status"), f"id {key}: status") or "ok").lower()
         if status == "failed":
-            reason = str(row.get("reason") or "").strip()
+            reason = _text(row.get("reason"), f"id {key}: reason")
             if not reason:
                 raise RowError(f"id {key}: status failed needs a reason")
             return Evaluation.failed(key, self.name, self.fidelity, f"external: {reason}")
         if status != "ok":
-            raise RowError(f"id {key}: status {status!r} (expected ok or failed)")
+            raise RowError(f"id {key}: status {_short(status)} (expected ok or failed)")
         values = {}
         for prop, unit in self.units.items():
             value = _number(row.get(prop), f"id {key}: {prop}")
@@ -157,7 +178,7 @@ class QueueOracle:
                 raise RowError(f"id {key}: no value for {prop}")
             if any(word in prop for word in POSITIVE) and value <= 0:
                 raise RowError(f"id {key}: {prop} = {value} must be positive")
-            got_unit = str(row.get(f"{prop}_unit") or "").strip()
+            got_unit = _text(row.get(f"{prop}_unit"), f"id {key}: {prop}_unit")
             if got_unit != unit:
                 raise RowError(f"id {key}: {prop} in {got_unit or 'no unit'!r}, expected {unit!r}")
             std = _number(row.get(f"{prop}_std"), f"id {key}: {prop}_std")
@@ -167,21 +188,28 @@ class QueueOracle:
         return Evaluation(key, self.name, self.fidelity, "ok", values=values)
 
     def _report_rejections(self, rejected: list[dict]) -> None:
+        """Append the rejections not listed before to rejected.csv in one write, and leave one
+        warning per file (how many, the first few reasons) - a 50 MB file of bad rows is one line
+        in the event log, not a million."""
         path = self.folder / "rejected.csv"
-        seen = set()
-        if path.exists():
-            with path.open(newline="") as f:
-                seen = {(r["file"], str(r["row"]), r["reason"]) for r in csv.DictReader(f)}
+        seen = _listed(path)
         new = [r for r in rejected if (r["file"], str(r["row"]), r["reason"]) not in seen]
         if not new:
             return
-        with path.open("a", newline="") as f:
+        with path.open("a", newline="", encoding="utf-8") as f:
             writer = csv.DictWriter(f, ["file", "row", "id", "reason"])
-            if not seen:
+            if not seen and f.tell() == 0:
                 writer.writeheader()
             writer.writerows(new)
+        by_file: dict[str, list[dict]] = {}
         for r in new:
-            self.notes.append(("warning", f"inbox {r['file']} row {r['row']} rejected: {r['reason']}"))
+            by_file.setdefault(r["file"], []).append(r)
+        for name, rows in by_file.items():
+            first = "; ".join(f"row {r['row']}: {r['reason']}" if r["row"] != "" else r["reason"]
+                              for r in rows[:FIRST_REASONS])
+            more = f"; {len(rows) - FIRST_REASONS} more" if len(rows) > FIRST_REASONS else ""
+            self.notes.append(("warning", f"inbox {name}: {len(rows)} row(s) rejected (listed in {path}): "
+                                          f"{first}{more}"))
 
     # file form -----------------------------------------------------------------------------
     def _columns(self) -> list[str]:
@@ -202,25 +230,70 @@ class QueueOracle:
                 "reason": None, "values": values, "requested_at": requested_at}
 
 
-def _read_rows(path: Path) -> list[dict]:
-    """Rows of an inbox file as flat dicts (the JSON form's nested values are flattened)."""
+def _read_rows(path: Path, columns: list[str]) -> list:
+    """Rows of an inbox file: flat dicts from a CSV (a UTF-8 byte-order mark, as Excel writes, is
+    fine), or the items of a JSON list (objects with their nested values flattened; anything else is
+    kept as it is, so the row is rejected with its reason rather than skipped). ValueError names a
+    file that cannot be read as a whole."""
     if path.suffix.lower() == ".csv":
-        with path.open(newline="") as f:
-            return list(csv.DictReader(f))
-    data = json.loads(path.read_text())
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            _check_header(reader.fieldnames, columns)
+            return [_csv_row(row) for row in reader]
+    data = json.loads(path.read_text(encoding="utf-8-sig"))
     if not isinstance(data, list):
-        raise ValueError("expected a JSON list of result objects")
-    rows = []
-    for item in data:
-        if not isinstance(item, dict):
-            rows.append({})
-            continue
-        row = {k: v for k, v in item.items() if k != "values"}
-        for prop, m in (item.get("values") or {}).items():
-            if isinstance(m, dict):
-                row.update({prop: m.get("value"), f"{prop}_std": m.get("std"), f"{prop}_unit": m.get("unit")})
-        rows.append(row)
-    return rows
+        raise ValueError(f"expected a JSON list of result objects, got {type(data).__name__}")
+    return [_flat(item) for item in data]
+
+
+def _check_header(fields: list[str] | None, columns: list[str]) -> None:
+    """A CSV must have an id column and no column this oracle does not know: a misspelt or
+    differently delimited header would otherwise make every row look empty and be skipped."""
+    if not fields:
+        raise ValueError("empty file (no header row)")
+    if len(fields) == 1 and fields[0] != "id":
+        delimiter = next((d for d in ";\t|" if d in fields[0]), None)
+        if delimiter:
+            raise ValueError(f"columns are separated by {delimiter!r}; expected ',' (columns: {', '.join(columns)})")
+    if "id" not in fields:
+        raise ValueError(f"no 'id' column (columns: {_short(fields)})")
+    unknown = [f for f in fields if f not in columns and f != "requested_at"]
+    if unknown:
+        raise ValueError(f"unknown column(s) {_short(unknown)} (expected {', '.join(columns)})")
+
+
+def _csv_row(row: dict) -> dict:
+    """csv.DictReader puts surplus cells of a row under the key None: that row is malformed."""
+    if None in row:
+        return {"__surplus__": row[None]}
+    return row
+
+
+def _flat(item):
+    if not isinstance(item, dict):
+        return item
+    row = {k: v for k, v in item.items() if k != "values"}
+    values = item.get("values")
+    if values is None:
+        return row
+    if not isinstance(values, dict):
+        return {**row, "values": values}  # rejected as an unknown field shape below
+    for prop, m in values.items():
+        if not isinstance(m, dict):
+            return {**row, "values": values}
+        row.update({prop: m.get("value"), f"{prop}_std": m.get("std"), f"{prop}_unit": m.get("unit")})
+    return row
+
+
+def _listed(path: Path) -> set[tuple[str, str, str]]:
+    """(file, row, reason) of every rejection already in rejected.csv (a damaged file counts as empty)."""
+    if not path.exists():
+        return set()
+    try:
+        with path.open(newline="", encoding="utf-8", errors="replace") as f:
+            return {(r.get("file") or "", str(r.get("row") or ""), r.get("reason") or "") for r in csv.DictReader(f)}
+    except (OSError, csv.Error):
+        return set()
 
 
 def _blank(row: dict, units: dict[str, str]) -> bool:
@@ -229,15 +302,42 @@ def _blank(row: dict, units: dict[str, str]) -> bool:
 
 
 def _number(raw, where: str) -> float | None:
+    """A finite number from a JSON number or a plain decimal string. Booleans are not numbers
+    (JSON `true` is not 1 S/cm), and Python's lenient float() spellings - `1_0` (10), ` 0x..` -
+    are refused: a value that reads oddly is a typo until a person says otherwise."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+        raise RowError(f"{where}: {_short(raw)} is not a number")
+    if isinstance(raw, str) and not NUMBER.fullmatch(raw.strip()):
+        if raw.strip().lower().lstrip("+-") in ("nan", "inf", "infinity"):
+            raise RowError(f"{where}: {_short(raw)} is not a finite number")
+        raise RowError(f"{where}: {_short(raw)} is not a number")
     try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise RowError(f"{where}: {raw!r} is not a number") from None
+        value = float(raw.strip() if isinstance(raw, str) else raw)
+    except OverflowError:
+        value = math.inf
     if not math.isfinite(value):
-        raise RowError(f"{where}: {raw!r} is not a finite number")
+        raise RowError(f"{where}: {_short(raw)} is not a finite number")
     return value
+
+
+def _text(raw, where: str) -> str:
+    """A text field (id, status, unit...): a string or nothing; a number or a list there is a mistake."""
+    if raw is None:
+        return ""
+    if not isinstance(raw, str):
+        raise RowError(f"{where}: {_short(raw)} is not text")
+    return raw.strip()
+
+
+def _short(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200] or type(exc).__name__
 
 
 def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:

@@ -68,3 +68,120 @@ def test_approval_shorthand_and_its_errors():
     assert parse_config({"name": "x", "approval": {"mode": "batch", "on_timeout": "reject"}}).approval.on_timeout == "reject"
     with pytest.raises(ConfigError, match="approval.mode"):
         parse_config({"name": "x", "approval": "always"})
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("name: ..\n", "name: '..' is not a campaign name"),
+    ("name: .\n", "is not a campaign name"),
+    ("name: " + "a" * 300 + "\n", "1-64 characters"),
+    ("name: a/b\n", "is not a campaign name"),
+    ("name: x\nacquisition: {batch_size: true}\n", "acquisition.batch_size: Input should be a valid integer"),
+    ("name: x\nacquisition: {batch_size: 2.0}\n", "acquisition.batch_size: Input should be a valid integer"),
+    ("name: x\nsurrogate: {featurizer: {n_bits: 1000000000}}\n", "surrogate.featurizer.n_bits: Input should be less"),
+    ("name: x\nacquisition: {mc_samples: 1.0e9}\n", "acquisition.mc_samples"),
+    ("name: x\nacquisition: {prescreen: 100000000}\n", "acquisition.prescreen: Input should be less"),
+    ("name: x\nsurrogate: {kind: gnn_ensemble, members: 100000}\n", "surrogate.members: Input should be less"),
+    ("name: x\nbudget: {max_evaluations: 1000000000}\n", "budget.max_evaluations: Input should be less"),
+    ("name: x\ndata: {subset: 1000000000}\n", "data.subset: Input should be less"),
+    ("name: x\nagents: [{kind: pool, n: 100000000}]\n", "agents.0.n: Input should be less"),
+    ("name: x\noracle: {retry_delay_seconds: .inf}\n", "oracle.retry_delay_seconds: Input should be a finite number"),
+    ("name: x\noracle: {retry_delay_seconds: .nan}\n", "oracle.retry_delay_seconds: Input should be a finite number"),
+    ("name: x\noracle: {retries: yes}\n", "oracle.retries: Input should be a valid integer"),
+    ("name: x\nseed: true\n", "seed: Input should be a valid integer"),
+    ("name: x\nnotify: {webhook: notaurl}\n", "notify.webhook: 'notaurl' is not an http(s) URL"),
+    ("name: x\nnotify: {webhook: 'ftp://host/x'}\n", "notify.webhook"),
+    ("name: x\nagents: [{kind: llm, url: 'localhost:8000', model: m}]\n", "agents.0.url"),
+    ("name: x\nworkdir: \"a\\0b\"\n", "workdir: control character"),
+    ("name: x\nname: y\n", "line 2: duplicate key 'name' (first given on line 1)"),
+    ("name: x\nacquisition:\n  batch_size: 3\n  batch_size: 4\n", "line 4: duplicate key 'batch_size'"),
+    ("name: x\nrepresentation: composition\ndata: null\noracle: {kind: md}\n"
+     "agents: [{kind: composition, bounds: {Li2O: [0.6, 0.2]}}]\n", "agents.0.bounds: Li2O: range [0.6, 0.2]"),
+])
+def test_wrong_values_that_used_to_pass_now_fail_in_one_line(tmp_path, text, expected):
+    with pytest.raises(ConfigError) as info:
+        load_config(_write(tmp_path, text))
+    assert "\n" not in str(info.value) and expected in str(info.value)
+    assert len(str(info.value)) < 400  # a 300-character name is quoted short, not in full
+
+
+def test_yaml_merge_keys_may_still_be_overridden(tmp_path):
+    cfg = load_config(_write(tmp_path, "name: x\nacquisition:\n  <<: {batch_size: 3, strategy: qucb}\n"
+                                       "  batch_size: 4\n"))
+    assert cfg.acquisition.batch_size == 4 and cfg.acquisition.strategy == "qucb"
+
+
+def test_counts_take_yaml_integers_and_floats_take_integers(tmp_path):
+    cfg = load_config(_write(tmp_path, "name: x\nacquisition: {batch_size: 7}\noracle: {retry_delay_seconds: 3}\n"))
+    assert cfg.acquisition.batch_size == 7 and cfg.oracle.retry_delay_seconds == 3.0
+
+
+def test_a_config_that_is_not_utf8_is_one_line_naming_the_file(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("name: x\n# Grüße\n".encode("latin-1"))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == f"{path}: line 2: not UTF-8 text (byte 0xfc); save it as UTF-8"
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(tmp_path)  # a folder
+
+
+def test_preflight_finds_what_run_would_find_late_without_creating_anything(tmp_path, monkeypatch):
+    from amala.loop.config import parse_config
+    from amala.loop.preflight import check, ensure
+
+    monkeypatch.delenv("AMALA_DB_URL", raising=False)
+    monkeypatch.setenv("AMALA_DATA_DIR", str(tmp_path / "nodata"))
+    glass = {"name": "g", "representation": "composition", "data": None, "oracle": {"kind": "md"},
+             "agents": [{"kind": "composition", "bounds": {"Li2O": [0.2, 0.5], "SiO2": [0.5, 0.8]}}]}
+    assert check(parse_config({**glass, "workdir": str(tmp_path / "new" / "deeper")})) == []
+    assert not (tmp_path / "new").exists()  # judged by its nearest existing parent, not created
+    problems = {
+        "workdir": {**glass, "workdir": "/dev/null/x"},
+        "database": {**glass, "database": "notaurl", "workdir": str(tmp_path)},
+        "driver": {**glass, "database": "mysql+mysqldb://user:hunter22@db.example/x", "workdir": str(tmp_path)},
+        "dialect": {**glass, "database": "nosuchdb://h/x", "workdir": str(tmp_path)},
+        "sqlite": {**glass, "database": "sqlite:////dev/null/a.db", "workdir": str(tmp_path)},
+        "data": {"name": "p", "workdir": str(tmp_path)},
+    }
+    found = {name: check(parse_config(cfg)) for name, cfg in problems.items()}
+    assert found["workdir"] == ["workdir: cannot create /dev/null/x: /dev/null is not a directory"]
+    assert found["database"] == ["database: 'notaurl' is not a SQLAlchemy URL (e.g. sqlite:///runs/x/amala.db or "
+                                 "postgresql+psycopg://user@host/db)"]
+    assert found["driver"][0].startswith("database: the driver for 'mysql+mysqldb://user:***@db.example/x' is not "
+                                         "installed (cannot import MySQLdb)")
+    assert found["dialect"] == ["database: no SQLAlchemy dialect 'nosuchdb' (e.g. sqlite, postgresql+psycopg)"]
+    assert found["sqlite"] == ["database: cannot create /dev/null: /dev/null is not a directory"]
+    assert found["data"][0].startswith("data.dataset: dataset 'htpmd' not found at ")
+    assert all(len(p) == 1 and "\n" not in p[0] and "hunter22" not in p[0] for p in found.values())
+    with pytest.raises(ConfigError, match=r"^c.yaml: workdir: cannot create"):
+        ensure(parse_config(problems["workdir"]), "c.yaml")
+
+
+def test_preflight_refuses_a_log10_objective_over_non_positive_table_values(tmp_path, monkeypatch):
+    from amala.loop.config import parse_config
+    from amala.loop.preflight import check
+
+    table = tmp_path / "t.csv"
+    table.write_text("mol_smiles,conductivity,li_diffusivity,tfsi_diffusivity,poly_diffusivity,"
+                     "transference_number,molarity\n[Cu]CCO[Au],1e-4,1e-8,1e-8,1e-8,-0.25,1.0\n"
+                     "[Cu]CCCO[Au],2e-4,1e-8,1e-8,1e-8,0.3,1.0\n")
+    base = {"name": "t", "workdir": str(tmp_path), "database": "sqlite://", "data": {"path": str(table)}}
+    assert check(parse_config(base)) == []
+    bad = check(parse_config({**base, "objective": {"property": "transference_number"}}))
+    assert bad == ["objective.transform: log10 of transference_number, but 1 of the dataset's 2 values are <= 0 "
+                   "(e.g. -0.25) and cannot be log10-transformed; use transform: none"]
+    assert check(parse_config({**base, "objective": {"property": "transference_number", "transform": "none"}})) == []
+
+
+def test_objective_screen_records_untransformable_values_as_failures():
+    from amala.loop.config import ObjectiveSpec
+    from amala.loop.objective import Objective
+    from amala.oracles.evaluation import Evaluation, Measurement
+
+    objective = Objective(ObjectiveSpec(property="conductivity"), "S/cm")
+    bad = Evaluation("k", "lab", "external", "ok", values={"conductivity": Measurement(-1.0, "S/cm")})
+    screened = objective.screen(bad)
+    assert not screened.ok and screened.reason == "conductivity = -1 cannot be log10-transformed (must be > 0)"
+    assert screened.values == bad.values and bad.ok  # the measurement is kept; the input is not modified
+    good = Evaluation("k", "lab", "external", "ok", values={"conductivity": Measurement(1e-4, "S/cm")})
+    assert objective.screen(good) is good and objective.of(good) == pytest.approx(-4)

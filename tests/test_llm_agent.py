@@ -39,7 +39,13 @@ class ChatServer(BaseHTTPRequestHandler):
             self.send_response(500)
             self.end_headers()
             return
-        reply = {"choices": [{"message": {"role": "assistant", "content": ANSWERS.get(mode, ANSWERS["good"])}}]}
+        content = ANSWERS.get(mode, ANSWERS["good"])
+        auth = self.headers.get("Authorization") or ""
+        if mode == "echo":  # a proxy that refuses and quotes the request back, headers and all
+            content = f"Refused. Request headers: Authorization: {auth}; raw key {auth.removeprefix('Bearer ')}"
+        if mode == "echo-json":  # the key inside the candidates and in prose around them
+            content = json.dumps({"candidates": [f"[Cu]C{auth}[Au]", auth.removeprefix("Bearer ")]})
+        reply = {"choices": [{"message": {"role": "assistant", "content": content}}]}
         if mode == "envelope":
             reply = {"result": "ok"}
         data = json.dumps(reply).encode()
@@ -149,3 +155,46 @@ def test_llm_agent_in_a_campaign_logs_its_events(server, data_env):
     assert len(llm) >= 2 and len(proposals) == 50 + len(llm)
     events = [(e.level, e.message) for e in campaign.store.events(campaign.id) if e.kind == "agent"]
     assert any("llm-broken" in m and "answer rejected" in m for _, m in events)
+
+
+@pytest.mark.parametrize("mode", ["echo", "echo-json"])
+@pytest.mark.parametrize("key", [KEY, "zq8Xv0T4pLmN2bRkW7"])  # an sk- key, and one only the env var knows
+def test_an_echoing_endpoint_never_gets_the_key_into_events_or_provenance(server, monkeypatch, mode, key):
+    from amala.loop.redaction import redact, redact_data
+
+    monkeypatch.setenv("LLM_CREDENTIAL_FOR_TEST", key)  # a name the redactor cannot guess
+    backend = ChatCompletions(f"{server}/{mode}/v1?api_key={key}", "m", "LLM_CREDENTIAL_FOR_TEST", timeout_seconds=5)
+    agent = LLMAgent(backend, n=3)
+    found = agent.propose(_context())
+    assert ChatServer.seen[-1]["auth"] == f"Bearer {key}"  # it was sent...
+    stored = json.dumps([agent.events, [c.metadata for c in found], backend.describe()])
+    assert key not in stored and key[:12] not in stored  # ...and is nowhere in what would be stored
+    assert "[REDACTED]" in stored and all("\n" not in m for _, m in agent.events)
+    assert redact(f"echo {key}") == "echo [REDACTED]"  # the store and report can redact with no arguments
+    assert redact_data({"a": [f"Bearer {key}"]}) == {"a": ["Bearer [REDACTED]"]}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Authorization: Bearer abc.def-123", "Authorization: Bearer [REDACTED]"),
+    ('{"authorization": "Basic dXNlcjpwYXNz"}', '{"authorization": "Basic [REDACTED]"}'),
+    ("key sk-proj-AbCdEf0123456789 leaked", "key [REDACTED] leaked"),
+    ("https://user:hunter2@db.example/x", "https://[REDACTED]@db.example/x"),
+    ("https://host/v1?api_key=abcd1234&x=1", "https://host/v1?api_key=[REDACTED]&x=1"),
+    ("token ghp_abcdefghijklmnopqrstuvwxyz0123", "token [REDACTED]"),
+    ("nothing secret in [Cu]CCO[Au], max_tokens=512", "nothing secret in [Cu]CCO[Au], max_tokens=512"),
+])
+def test_redaction_patterns(text, expected):
+    from amala.loop.redaction import redact
+
+    assert redact(text) == expected
+
+
+def test_redaction_of_registered_and_environment_secrets(monkeypatch):
+    from amala.loop.redaction import redact, redact_data, register_secret
+
+    monkeypatch.setenv("SOME_SERVICE_TOKEN", "plainvalue-77")
+    register_secret("registered-secret-value")
+    assert redact("a plainvalue-77 b registered-secret-value c") == "a [REDACTED] b [REDACTED] c"
+    assert redact("x", ["x"]) == "x"  # too short to be a key: never mangle messages
+    assert redact_data({"api_key": "whatever", "n": 3, "note": ("Bearer abcdef",)}) == \
+        {"api_key": "[REDACTED]", "n": 3, "note": ("Bearer [REDACTED]",)}

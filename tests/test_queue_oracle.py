@@ -56,7 +56,8 @@ def test_round_trip_keeps_good_rows_and_rejects_bad_ones_whole(tmp_path):
     reasons = {r["id"]: r["reason"] for r in rejected}
     assert "expected 'S/cm'" in reasons[cands[1].key] and "not a finite number" in reasons[cands[2].key]
     assert "unknown id" in reasons["ffffffffffffffff"]
-    assert sum(level == "warning" and " rejected: " in m for level, m in oracle.notes) == 3
+    [note] = [m for level, m in oracle.notes if level == "warning" and "rejected" in m]  # one note per file
+    assert note.startswith("inbox lab-week1.csv: 3 row(s) rejected") and "expected 'S/cm'" in note
 
     oracle.evaluate(cands)  # reading the inbox again neither duplicates results nor rejections
     assert len(_rows(tmp_path / "queue" / "rejected.csv")) == 3
@@ -118,3 +119,86 @@ def test_queue_asks_only_for_the_objective_unless_told(tmp_path):
     with pytest.raises(ValueError, match="oracle.units"):
         build_oracle(parse_config({"name": "q", "oracle": {"kind": "queue", "properties": ["conductivity", "color"]},
                                    "objective": {"property": "conductivity"}}).oracle, None, workdir=tmp_path)
+
+
+def _requested(tmp_path):
+    oracle = QueueOracle(tmp_path, {"conductivity": "S/cm"})
+    cands = _candidates()
+    oracle.evaluate(cands)
+    return oracle, cands
+
+
+def _reasons(tmp_path):
+    return [(r["file"], r["row"], r["reason"]) for r in _rows(tmp_path / "queue" / "rejected.csv")]
+
+
+def test_bad_inbox_files_and_rows_are_listed_never_skipped_or_misread(tmp_path):
+    oracle, cands = _requested(tmp_path)
+    inbox = tmp_path / "queue" / "inbox"
+    key = cands[0].key
+    (inbox / "bool.json").write_text(json.dumps([{"id": key, "values": {"conductivity": {"value": True,
+                                                                                          "unit": "S/cm"}}}]))
+    (inbox / "scalars.json").write_text(json.dumps([1, "x", None, [key]]))
+    (inbox / "object.json").write_text(json.dumps({"id": key}))
+    (inbox / "semicolon.csv").write_text(f"id;conductivity;conductivity_unit\n{key};1e-4;S/cm\n")
+    (inbox / "wrong-names.csv").write_text(f"ID,Conductivity,conductivity_unit\n{key},1e-4,S/cm\n")
+    (inbox / "underscore.csv").write_text(f"id,conductivity,conductivity_unit\n{cands[1].key},1_0,S/cm\n")
+    (inbox / "huge.json").write_text(f'[{{"id": "{cands[2].key}", "conductivity": 1{"0" * 400}, '
+                                     '"conductivity_unit": "S/cm"}]')
+    (inbox / "surplus.csv").write_text(f"id,conductivity,conductivity_unit\n{cands[3].key},1e-4,S/cm,extra\n")
+    (inbox / "latin1.csv").write_bytes(f"id,reason,status\n{key},Grüße,failed\n".encode("latin-1"))
+    assert oracle.collect() == []
+    reasons = {name: reason for name, _, reason in _reasons(tmp_path)}
+    assert "conductivity: True is not a number" in reasons["bool.json"]
+    scalars = [reason for name, _, reason in _reasons(tmp_path) if name == "scalars.json"]
+    assert len(scalars) == 4 and "not a JSON object but int 1" in scalars[0]
+    assert "expected a JSON list of result objects, got dict" in reasons["object.json"]
+    assert "columns are separated by ';'" in reasons["semicolon.csv"]
+    assert "no 'id' column" in reasons["wrong-names.csv"]
+    assert "'1_0' is not a number" in reasons["underscore.csv"]
+    assert "is not a finite number" in reasons["huge.json"]
+    assert "more cells than columns" in reasons["surplus.csv"]
+    assert "not UTF-8 text" in reasons["latin1.csv"]
+    notes = [m for level, m in oracle.notes if "rejected" in m]
+    assert len(notes) == len(reasons) and all("\n" not in m for m in notes)
+
+
+def test_unknown_columns_and_json_keys_are_rejected_not_ignored(tmp_path):
+    oracle, cands = _requested(tmp_path)
+    inbox = tmp_path / "queue" / "inbox"
+    (inbox / "extra.csv").write_text(f"id,conductivity,conductivity_unit,conductivty_std\n{cands[0].key},1e-4,S/cm,1e-5\n")
+    (inbox / "keys.json").write_text(json.dumps([{"id": cands[1].key, "Conductivity": 1e-4, "conductivity_unit": "S/cm"}]))
+    assert oracle.collect() == []
+    reasons = {name: reason for name, _, reason in _reasons(tmp_path)}
+    assert "unknown column(s) ['conductivty_std']" in reasons["extra.csv"]
+    assert "unknown field(s) ['Conductivity']" in reasons["keys.json"]
+
+
+def test_an_excel_csv_with_a_byte_order_mark_is_read(tmp_path):
+    oracle, cands = _requested(tmp_path)
+    text = f"id,conductivity,conductivity_unit\r\n{cands[0].key},1.5e-4,S/cm\r\n"
+    (tmp_path / "queue" / "inbox" / "excel.csv").write_bytes(text.encode("utf-8-sig"))
+    [result] = oracle.collect()
+    assert result.candidate_key == cands[0].key and result.values["conductivity"].value == 1.5e-4
+
+
+def test_a_big_file_of_bad_rows_is_one_note_and_one_write(tmp_path, monkeypatch):
+    import time
+
+    oracle, cands = _requested(tmp_path)
+    rows = "".join(f"{cands[0].key},{'abc' if i % 2 else 'true'},S/cm\n" for i in range(20_000))
+    (tmp_path / "queue" / "inbox" / "big.csv").write_text("id,conductivity,conductivity_unit\n" + rows)
+    opened = []
+    real_open = type(tmp_path).open
+    monkeypatch.setattr(type(tmp_path), "open", lambda self, *a, **k: (opened.append((self.name, a)),
+                                                                        real_open(self, *a, **k))[1])
+    start = time.perf_counter()
+    assert oracle.collect() == []
+    assert time.perf_counter() - start < 10
+    assert sum(name == "rejected.csv" and a[:1] == ("a",) for name, a in opened) == 1
+    [note] = [m for level, m in oracle.notes if "rejected" in m]
+    assert note.startswith("inbox big.csv: 20000 row(s) rejected") and note.endswith("; 19997 more")
+    assert len(_rows(tmp_path / "queue" / "rejected.csv")) == 20_000
+    oracle.notes.clear()
+    oracle.collect()  # read again: nothing new to list or say
+    assert not [m for level, m in oracle.notes if "rejected" in m]

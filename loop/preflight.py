@@ -1,0 +1,118 @@
+"""Checks of a valid config against this machine, before anything runs.
+
+pydantic checks a config's shape; what it cannot see - the data file is missing, the database URL
+does not parse or its driver is not installed, the work directory cannot be created - would
+otherwise surface minutes into `amala run` as a traceback from deep inside Prefect or SQLAlchemy.
+`check` finds these up front, one line per problem naming the key, and creates nothing: the work
+directory is judged by its nearest existing parent, so `amala validate` leaves no folders behind.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from amala.loop.config import CampaignConfig, ConfigError
+from amala.loop.redaction import redact
+
+
+def check(cfg: CampaignConfig) -> list[str]:
+    """Every problem found, one line each naming the key (empty when the campaign can start)."""
+    problems = [*_data(cfg), *_database(cfg), *_directory("workdir", cfg.work_path)]
+    problems += _objective_values(cfg) if not problems else []
+    return problems
+
+
+def ensure(cfg: CampaignConfig, origin: str = "config") -> None:
+    """`check`, raising `ConfigError` with the first problem (and how many more) in one line."""
+    problems = check(cfg)
+    if problems:
+        more = f"; {len(problems) - 1} more problem(s)" if len(problems) > 1 else ""
+        raise ConfigError(f"{origin}: {problems[0]}{more}")
+
+
+def _data(cfg: CampaignConfig) -> list[str]:
+    """The dataset file `amala run` would read (same rule as `amala.oracles.datasets.resolve_path`)."""
+    if cfg.data is None:
+        return []
+    from amala.oracles.datasets import DatasetError, resolve_path
+
+    key = "data.path" if cfg.data.path else "data.dataset"
+    try:
+        resolve_path(cfg.data.dataset, cfg.data.path)
+    except DatasetError as exc:
+        message = str(exc)
+        return [message if message.startswith("data.") else f"{key}: {message}"]
+    except (OSError, ValueError) as exc:
+        return [f"{key}: {cfg.data.path!r} cannot be read ({exc})"]
+    return []
+
+
+def _database(cfg: CampaignConfig) -> list[str]:
+    """The URL parses, names a dialect SQLAlchemy has, and that dialect's driver imports; a SQLite
+    file's folder can be created."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    key = "AMALA_DB_URL" if os.environ.get("AMALA_DB_URL") else "database"
+    raw = cfg.database_url
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        return [f"{key}: {redact(raw)[:120]!r} is not a SQLAlchemy URL (e.g. sqlite:///runs/x/amala.db or "
+                "postgresql+psycopg://user@host/db)"]
+    try:
+        dialect = url.get_dialect()
+    except NoSuchModuleError:  # an ArgumentError too: the scheme names no dialect SQLAlchemy knows
+        return [f"{key}: no SQLAlchemy dialect {url.drivername!r} (e.g. sqlite, postgresql+psycopg)"]
+    shown = url.render_as_string(hide_password=True)
+    try:
+        (getattr(dialect, "import_dbapi", None) or dialect.dbapi)()
+    except ImportError as exc:
+        missing = getattr(exc, "name", None) or str(exc)
+        return [f"{key}: the driver for {shown!r} is not installed (cannot import {missing}); install the "
+                "package that provides it, or name an installed driver in the URL (dialect+driver://)"]
+    default = key == "database" and cfg.database is None  # inside the workdir, which is checked on its own
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:" and not default:
+        return _directory(key, Path(url.database).parent)
+    return []
+
+
+def _directory(key: str, path: Path) -> list[str]:
+    """A folder that exists and is writable, or whose nearest existing parent is a writable folder
+    (so it can be created) - found without creating anything."""
+    try:
+        target = Path(os.path.abspath(path))
+        probe = target
+        while not probe.exists():
+            probe = probe.parent
+        if not probe.is_dir():
+            return [f"{key}: cannot create {path}: {probe} is not a directory"]
+        if not os.access(probe, os.W_OK | os.X_OK):
+            verb = "write in" if probe == target else "create folders in"
+            return [f"{key}: cannot {verb} {probe} (no permission)"]
+    except (OSError, ValueError) as exc:
+        return [f"{key}: {str(path)[:120]!r} is not a usable path ({exc})"]
+    return []
+
+
+def _objective_values(cfg: CampaignConfig) -> list[str]:
+    """A log10 objective over a table property with values <= 0 (HTP-MD's transference numbers)
+    would lose those candidates: refuse the config and say which transform works."""
+    if cfg.data is None or cfg.objective.transform != "log10" or cfg.oracle.kind not in ("lookup", "emulator"):
+        return []
+    import pandas as pd
+
+    from amala.oracles.datasets import resolve_path
+
+    prop = cfg.objective.property
+    try:
+        column = pd.read_csv(resolve_path(cfg.data.dataset, cfg.data.path), usecols=[prop])[prop]
+    except (ValueError, OSError, pd.errors.ParserError):
+        return []  # a missing column or an unreadable table is reported, with its file, when the data loads
+    values = pd.to_numeric(column, errors="coerce")
+    bad = int((values <= 0).sum())
+    if bad:
+        return [f"objective.transform: log10 of {prop}, but {bad} of the dataset's {len(values)} values are <= 0 "
+                f"(e.g. {float(values[values <= 0].iloc[0]):g}) and cannot be log10-transformed; use transform: none"]
+    return []
