@@ -24,8 +24,8 @@ import re
 DIGITS = 6
 SUM_TOLERANCE = 1e-6
 _NAME = re.compile(r"[A-Z][A-Za-z0-9]{0,19}")
-_NUMBER = re.compile(r"(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d{1,3})?")
-_WHOLE = re.compile(r"\d+")
+_NUMBER = re.compile(r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?")
+_WHOLE = re.compile(r"[0-9]+")
 MAX_COMPONENTS = 20
 
 

@@ -62,7 +62,7 @@ Int = StrictInt
 Float = Annotated[float, Field(strict=True)]  # accepts YAML ints (2 -> 2.0) but not booleans or strings
 Text = Annotated[str, AfterValidator(_plain_text)]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
-NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$")
+NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,63}")  # whole string (fullmatch)
 
 
 class DataSpec(_Strict):
@@ -257,7 +257,7 @@ class CampaignConfig(_Strict):
         """The name is a folder under runs/: a safe, short, single path component."""
         if not isinstance(value, str):
             raise ValueError(f"must be text, got {type(value).__name__}")
-        if not NAME.match(value):
+        if not NAME.fullmatch(value):
             raise ValueError(f"{value[:80]!r} is not a campaign name: use 1-64 characters of A-Z a-z 0-9 . _ - "
                              "starting with a letter, digit or _ (it becomes the folder runs/<name>)")
         return value

@@ -34,7 +34,8 @@ from amala.agents.candidate import Candidate
 from amala.oracles.evaluation import Evaluation, Measurement
 
 POSITIVE = ("conductivity", "diffusivity")  # a property whose name holds one of these cannot be <= 0
-NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")  # a plain decimal, no '_' separators
+# a plain ASCII decimal: no "_" separators (float("1_0") is 10), no other scripts' digits
+NUMBER = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 FIRST_REASONS = 3  # reasons quoted in a file's summary note
 
 

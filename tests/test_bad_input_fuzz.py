@@ -1,0 +1,325 @@
+"""Seeded fuzzing of everything a person or a program hands amala: campaign configs, candidate
+strings (repeat units and compositions) and inbox result rows.
+
+For every generated input the contract is the same: either it is accepted and then satisfies the
+invariants the rest of the system relies on (checked here independently of the implementation), or
+it is refused with a ConfigError/ValueError whose message is one line naming the field, file or
+candidate. Inputs built from the known bad cases of issue 16 must always be refused. Bounded
+(random.Random(0), a few hundred of each) so it runs in seconds.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import random
+import re
+
+import pytest
+import yaml
+from rdkit import Chem
+
+from amala.agents.candidate import Candidate
+from amala.agents.validity import candidate_from_text
+from amala.loop.config import CampaignConfig, ConfigError, load_config
+from amala.oracles.queue import QueueOracle
+
+RNG_SEED = 0
+NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$")
+
+# --- configs ------------------------------------------------------------------------------------
+
+BASE = {"name": "fuzz", "data": {"dataset": "htpmd", "subset": 100},
+        "acquisition": {"strategy": "qlognei", "batch_size": 5, "prescreen": 50, "mc_samples": 32},
+        "budget": {"initial": 5, "max_evaluations": 50}}
+# (key path, largest sane value): every size-like setting must be an int within its bound
+COUNTS = {("acquisition", "batch_size"): 1000, ("acquisition", "prescreen"): 100_000,
+          ("acquisition", "mc_samples"): 4096, ("surrogate", "featurizer", "n_bits"): 16_384,
+          ("surrogate", "members"): 64, ("surrogate", "epochs"): 1000, ("surrogate", "n_estimators"): 10_000,
+          ("data", "subset"): 1_000_000, ("budget", "max_evaluations"): 1_000_000, ("budget", "initial"): 100_000,
+          ("oracle", "retries"): 100, ("execution", "workers"): 1024, ("seed",): 2**32 - 1}
+FLOATS = [("oracle", "retry_delay_seconds"), ("oracle", "wait_seconds"), ("oracle", "poll_seconds"),
+          ("approval", "timeout_seconds"), ("notify", "timeout_seconds"), ("acquisition", "ucb_beta"),
+          ("oracle", "density_g_cm3")]
+BAD_NAMES = ["..", ".", "", "a" * 65, "a" * 300, "a/b", "../x", "/abs", "x y", "x\x00", "-rf", ".hidden", "ünï",
+             "x\n", "~", "a\\b"]
+BAD_WEBHOOKS = ["notaurl", "ftp://h/x", "http://", "javascript:alert(1)", "https//x", "", "http://h:99999/x"]
+GARBAGE = [True, False, None, -1, 0, 1e9, 10**12, float("inf"), float("nan"), "ten", "1_0", [], {}, [1], "\x00",
+           1.5, "", "1e9"]
+
+
+def _set(data: dict, path: tuple, value) -> dict:
+    data = json.loads(json.dumps(data))
+    node = data
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    node[path[-1]] = value
+    return data
+
+
+def _config_cases(rng: random.Random):
+    """(description, yaml text, must_fail, key path expected in the message) for a few hundred configs."""
+    for _ in range(120):
+        path = rng.choice(list(COUNTS) + FLOATS)
+        value = rng.choice(GARBAGE)
+        yield f"{path}={value!r}", _set(BASE, path, value), None, ".".join(path)
+    for path, top in COUNTS.items():
+        yield f"{path} true", _set(BASE, path, True), True, ".".join(path)
+        yield f"{path} too big", _set(BASE, path, top * 10 + 1), True, ".".join(path)
+        yield f"{path} ok", _set(BASE, path, rng.randint(2, 8)), None, ".".join(path)
+    for path in FLOATS:
+        yield f"{path} inf", _set(BASE, path, float("inf")), True, ".".join(path)
+        yield f"{path} nan", _set(BASE, path, float("nan")), True, ".".join(path)
+        yield f"{path} bool", _set(BASE, path, True), True, ".".join(path)
+    for name in BAD_NAMES:
+        yield f"name {name!r}", _set(BASE, ("name",), name), True, "name"
+    for hook in BAD_WEBHOOKS:
+        yield f"webhook {hook!r}", _set(BASE, ("notify", "webhook"), hook), True, "notify.webhook"
+    for key in ("workdir", "database"):
+        yield f"{key} NUL", _set(BASE, (key,), "runs/a\x00b"), True, key
+
+
+def _raw_cases(rng: random.Random):
+    """Config files broken below the level of values: bytes, duplicate keys, noise."""
+    yield "latin-1", "name: x\n# Grüße\n".encode("latin-1")
+    yield "duplicate", b"name: x\nname: y\n"
+    yield "nested duplicate", b"name: x\nacquisition:\n  batch_size: 3\n  batch_size: 4\n"
+    yield "utf-16", "name: x\n".encode("utf-16")
+    yield "deep", b"name: " + b"[" * 5000
+    for _ in range(40):
+        text = bytearray(yaml.safe_dump(BASE).encode())
+        for _ in range(rng.randint(1, 4)):
+            text[rng.randrange(len(text))] = rng.randrange(256)
+        yield "noise", bytes(text)
+
+
+def _check_accepted(cfg: CampaignConfig) -> None:
+    """What the rest of amala assumes of a config that passed."""
+    assert NAME.fullmatch(cfg.name) and cfg.name not in (".", "..")
+    for path, top in COUNTS.items():
+        node = cfg
+        for key in path:
+            node = getattr(node, key)
+        assert node is None or (type(node) is int and node <= top), (path, node)
+    for path in FLOATS:
+        node = cfg
+        for key in path:
+            node = getattr(node, key)
+        assert type(node) is float and math.isfinite(node), (path, node)
+    if cfg.notify.webhook is not None:
+        assert re.match(r"^https?://[^/\s]+", cfg.notify.webhook)
+
+
+def test_configs(tmp_path):
+    rng = random.Random(RNG_SEED)
+    path = tmp_path / "c.yaml"
+    seen = 0
+    for what, data, must_fail, key in _config_cases(rng):
+        path.write_text(yaml.safe_dump(data, allow_unicode=True))
+        seen += 1
+        try:
+            cfg = load_config(path)
+        except ConfigError as exc:
+            message = str(exc)
+            assert "\n" not in message and message.startswith(f"{path}:"), (what, message)
+            assert key in message or "line" in message, (what, message)
+            continue
+        assert not must_fail, f"accepted {what}"
+        _check_accepted(cfg)
+    for what, raw in _raw_cases(rng):
+        path.write_bytes(raw)
+        seen += 1
+        try:
+            _check_accepted(load_config(path))
+        except ConfigError as exc:
+            assert "\n" not in str(exc) and str(exc).startswith(f"{path}:"), (what, str(exc))
+            continue
+        assert what == "noise", f"accepted {what}"
+    assert seen >= 250
+
+
+def test_preflight_never_raises(tmp_path, monkeypatch):
+    from amala.loop.config import parse_config
+    from amala.loop.preflight import check
+
+    monkeypatch.delenv("AMALA_DB_URL", raising=False)
+    (tmp_path / "file").write_text("x")
+    rng = random.Random(RNG_SEED)
+    places = [str(tmp_path / "new"), str(tmp_path / "file" / "below"), "/dev/null/x", "/proc/1/nope", str(tmp_path)]
+    urls = ["notaurl", "sqlite://", "sqlite:///" + str(tmp_path / "a.db"), "postgresql://u:pw@h/db", "x://",
+            "mysql+nosuchdriver://h/db", "sqlite:////dev/null/a.db", "://", "postgresql+psycopg2://h/db"]
+    for _ in range(40):
+        cfg = parse_config({**BASE, "data": {"path": str(tmp_path / "missing.csv")},
+                            "workdir": rng.choice(places), "database": rng.choice(urls)})
+        problems = check(cfg)
+        assert problems and all("\n" not in p and re.match(r"^(data\.\w+|database|workdir): ", p) for p in problems)
+        assert "pw" not in " ".join(problems)
+        assert not (tmp_path / "new").exists()
+    assert any("is not a SQLAlchemy URL" in p for p in check(parse_config({**BASE, "database": "notaurl"})))
+
+
+# --- candidates ---------------------------------------------------------------------------------
+
+GOOD_UNITS = ["[Cu]CCO[Au]", "[Cu]CC(C#N)[Au]", "[Cu]OCCOC(=O)[Au]", "[Cu]c1ccc([nH]1)[Au]", "[Cu]CC(F)(F)[Au]",
+              "[Cu]C[Si](C)(C)O[Au]", "[Cu]CCS(=O)(=O)N[Au]", "[Cu]c1ccc(s1)[Au]", "[Cu]CC([N+](=O)[O-])[Au]"]
+BAD_EDITS = [  # (name, function of a good unit -> a unit that must be refused)
+    ("radical", lambda s: s.replace("[Au]", "[CH][Au]")),
+    ("carbene", lambda s: s.replace("[Au]", "[C][Au]")),
+    ("two fragments", lambda s: s.replace("[Au]", "") + ".C[Au]"),
+    ("salt", lambda s: s + ".[Li+]"),
+    ("charged marker", lambda s: s.replace("[Cu]", "[Cu+2]")),
+    ("absurd charge", lambda s: s.replace("[Au]", "[C+15][Au]")),
+    ("anion", lambda s: s.replace("[Au]", "C[O-].[Na+].[Au]C")),
+    ("noble gas", lambda s: s.replace("[Au]", "[Xe][Au]")),
+    ("uranium", lambda s: s.replace("[Au]", "[U][Au]")),
+    ("metal", lambda s: s.replace("[Au]", "[Fe][Au]")),
+    ("space", lambda s: s + " CCCC"),
+    ("inner space", lambda s: s[:3] + " " + s[3:]),
+    ("zero width", lambda s: s[:5] + "\u200b" + s[5:]),
+    ("NUL", lambda s: s + "\x00[Xe]"),
+    ("non-ASCII", lambda s: s.replace("C", "С", 1)),  # Cyrillic Es
+    ("tab", lambda s: s + "\tC"),
+    ("no Au", lambda s: s.replace("[Au]", "")),
+    ("two Cu", lambda s: s.replace("[Au]", "[Cu]")),
+    ("nothing between", lambda s: "[Cu][Au]"),
+    ("atom map", lambda s: s.replace("[Cu]", "[Cu]C[CH2:1]", 1)),
+    ("H on marker", lambda s: s.replace("[Cu]", "[CuH]")),
+]
+ALLOWED = {"H", "B", "C", "N", "O", "F", "Si", "P", "S", "Cl", "Br", "I"}
+
+
+def _check_polymer(text: str, canonical: str) -> None:
+    """Independent check of an accepted repeat unit."""
+    assert re.fullmatch(r"[\x21-\x7e]+", text.strip(" \t\r\n")), text
+    mol = Chem.MolFromSmiles(canonical)
+    assert mol is not None and len(Chem.GetMolFrags(mol)) == 1
+    symbols = [a.GetSymbol() for a in mol.GetAtoms()]
+    assert symbols.count("Cu") == 1 and symbols.count("Au") == 1 and set(symbols) - {"Cu", "Au"} <= ALLOWED
+    for atom in mol.GetAtoms():
+        assert atom.GetNumRadicalElectrons() == 0
+        assert abs(atom.GetFormalCharge()) <= 1 and (atom.GetSymbol() not in ("Cu", "Au") or not atom.GetFormalCharge())
+        if atom.GetSymbol() in ("Cu", "Au"):
+            assert atom.GetDegree() == 1 and atom.GetNeighbors()[0].GetSymbol() not in ("Cu", "Au")
+    assert Chem.GetFormalCharge(mol) == 0
+    original = Chem.MolFromSmiles(text.strip())
+    assert Chem.MolToInchi(original) == Chem.MolToInchi(mol)  # what is stored is what was written
+
+
+def _candidate_cases(rng: random.Random):
+    alphabet = "CNOSFcnos()[]=#123@+-.\\/HBrlSiPAuCu \x00\u200b:"
+    for unit in GOOD_UNITS:
+        yield unit, False
+        for name, edit in BAD_EDITS:
+            yield edit(unit), True
+    for _ in range(150):
+        unit = list(rng.choice(GOOD_UNITS))
+        for _ in range(rng.randint(1, 3)):
+            unit.insert(rng.randrange(len(unit) + 1), rng.choice(alphabet))
+        yield "".join(unit), None
+
+
+def test_candidate_strings():
+    rng = random.Random(RNG_SEED)
+    n = 0
+    for text, must_fail in _candidate_cases(rng):
+        n += 1
+        try:
+            candidate = candidate_from_text(text, "smiles", "fuzz")
+        except ValueError as exc:
+            message = str(exc)
+            assert "\n" not in message and repr(text.strip(" \t\r\n"))[:30] in message, (text, message)
+            assert must_fail is not False, f"refused a good unit {text!r}: {message}"
+            continue
+        assert must_fail is not True, f"accepted {text!r}"
+        _check_polymer(text, candidate.representation)
+    assert n >= 300
+
+
+BOUNDS = {"Li2O": (0.1, 0.6), "SiO2": (0.3, 0.9), "P2O5": (0.0, 0.3)}
+BAD_COMPOSITIONS = ["Li2O:0.3;SiO2:0.6", "Li2O:1_0;SiO2:0.5", "nan", "Li2O:nan;SiO2:1", "Li2O:inf;SiO2:0.5",
+                    "Li2O:-0.2;SiO2:1.2", "Li2O:0.4;Li2O:0.6", "Li2O:０.４;SiO2:0.6", "Li2O:0.4;SiO2:0.6\x00",
+                    "Li2O 0.4;SiO2 0.6", "Li2O:0.4,SiO2:0.6", "Li2O:0x1;SiO2:1", "Li2O:0.4;SiO2:0.6;Na2O:0",
+                    "Li2O:0.4;SiO2:0.6:1", ":0.4;SiO2:0.6", "Li2O:1e999;SiO2:1", "Li2O:True;SiO2:0.6", ";;"]
+
+
+def test_composition_strings():
+    rng = random.Random(RNG_SEED)
+    cases = [(text, True) for text in BAD_COMPOSITIONS]
+    cases += [("Li2O:1;SiO2:2", False), ("Li2O:0.3;SiO2:0.7", False), ("Li2O:0.25;P2O5:0.05;SiO2:0.7", False)]
+    for _ in range(150):
+        a, b = rng.choice([0.2, 0.3, 0.33, "1_0", "nan", 2, 0.5, ".4", "4e-1", -0.1, "0.6 "]), rng.random()
+        cases.append((f"Li2O:{a};SiO2:{b:.{rng.randint(1, 7)}f}", None))
+    for text, must_fail in cases:
+        try:
+            candidate = candidate_from_text(text, "composition", "fuzz", BOUNDS)
+        except ValueError as exc:
+            assert "\n" not in str(exc) and repr(text)[:20] in str(exc), (text, str(exc))
+            assert must_fail is not False, f"refused {text!r}: {exc}"
+            continue
+        assert must_fail is not True, f"accepted {text!r}"
+        numbers = re.findall(r":([^;]*)", text)
+        assert all(re.fullmatch(r" *(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)? *", x) for x in numbers), text
+        values = [float(x) for x in numbers]
+        assert all(re.fullmatch(r" *[0-9]+ *", x) for x in numbers) or abs(sum(values) - 1) <= 2e-6, text
+        fractions = dict((k, float(v)) for k, v in (p.split(":") for p in candidate.representation.split(";")))
+        assert abs(sum(fractions.values()) - 1) < 1e-5
+        assert all(BOUNDS[k][0] - 1e-6 <= v <= BOUNDS[k][1] + 1e-6 for k, v in fractions.items())
+
+
+# --- inbox rows ---------------------------------------------------------------------------------
+
+VALUES = [True, False, None, "", "1_0", "nan", "NaN", "inf", "-inf", "1e400", 10**400, -1, 0, "0", "abc", [1],
+          {"v": 1}, "０.５", " 2e-4 ", "2e-4", 3e-4, 5, "0x10", "1,5", "+1e-3", "١"]
+
+
+def _valid_value(value) -> bool:
+    """The independent rule: a positive finite number, a JSON number or a plain ASCII decimal string."""
+    if isinstance(value, bool) or value is None:
+        return False
+    if isinstance(value, str):
+        if not re.fullmatch(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?", value.strip()):
+            return False
+        value = float(value)
+    elif not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value)) and float(value) > 0
+    except OverflowError:
+        return False
+
+
+def test_inbox_rows(tmp_path):
+    rng = random.Random(RNG_SEED)
+    oracle = QueueOracle(tmp_path, {"conductivity": "S/cm"})
+    candidates = [Candidate(f"[Cu]{'C' * (i % 40 + 1)}O{i}[Au]", agent="fuzz") for i in range(300)]
+    oracle.request(candidates)
+    keys = [c.key for c in candidates]
+    expected_ok, rows_json, rows_csv = set(), [], []
+    for i, key in enumerate(keys):
+        value, unit = rng.choice(VALUES), rng.choice(["S/cm", "S/cm", "mS/cm", "", None, True])
+        ident = key if rng.random() > 0.1 else rng.choice(["", "\ufeff" + key, key.upper(), 7, None])
+        as_json = i % 2 == 0 or not isinstance(value, (str, int, float)) or isinstance(value, bool)
+        if not as_json and value is not None:
+            value = str(value)
+        good = ident == key and unit == "S/cm" and _valid_value(value)
+        if good:
+            expected_ok.add(key)
+        row = {"id": ident, "conductivity": value, "conductivity_unit": unit}
+        (rows_json if as_json else rows_csv).append(row)
+    (tmp_path / "queue" / "inbox" / "fuzz.json").write_text(json.dumps(rows_json + [1, "x", None]))
+    with (tmp_path / "queue" / "inbox" / "fuzz.csv").open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, ["id", "conductivity", "conductivity_unit"])
+        writer.writeheader()
+        writer.writerows({k: ("" if v is None else v) for k, v in r.items()} for r in rows_csv)
+    results = oracle.collect()
+    accepted = {e.candidate_key for e in results}
+    assert accepted == expected_ok
+    assert all(e.ok and math.isfinite(e.values["conductivity"].value) and e.values["conductivity"].value > 0
+               for e in results)
+    with (tmp_path / "queue" / "rejected.csv").open(newline="") as f:
+        rejected = list(csv.DictReader(f))
+    blank = sum(r["conductivity"] in (None, "") and r.get("status") is None for r in rows_json + rows_csv)
+    assert len(rejected) + len(accepted) >= len(rows_json) + len(rows_csv) + 3 - blank  # nothing silently dropped
+    assert all(r["reason"] and "\n" not in r["reason"] for r in rejected)
+    assert len([m for _, m in oracle.notes if "rejected" in m]) == 2  # one summary per file
