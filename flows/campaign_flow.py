@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import time
 from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -27,10 +27,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from amala.flows.approval_gate import approval_gate
 from amala.flows.notifications import notify
 from amala.flows.task_runners import build_task_runner
+from amala.loop.executors import RunStopping, build_executor
 from amala.loop.campaign import Campaign, Stop
 from amala.loop.config import CampaignConfig, load_config, parse_config
 from amala.loop.store import Batch
-from amala.oracles.evaluation import Evaluation
 
 
 @task(name="propose-and-select", cache_policy=NO_CACHE)
@@ -45,9 +45,23 @@ def evaluate_task(campaign: Campaign, batch: Batch) -> tuple[list, float]:
     return evaluations, time.perf_counter() - start
 
 
-@task(name="evaluate-candidate", task_run_name="evaluate {candidate.key}", cache_policy=NO_CACHE)
-def evaluate_candidate(oracle, candidate) -> list:
-    return oracle.evaluate([candidate])
+def _retry_unless_stopping(task, task_run, state) -> bool:
+    """Retry a failed evaluation, except when the run itself is being stopped (Ctrl-C, SIGTERM)."""
+    try:
+        state.result()
+    except RunStopping:
+        return False
+    except Exception:
+        return True
+    return True
+
+
+@task(name="evaluate-candidate", task_run_name="evaluate {candidate.key}", cache_policy=NO_CACHE,
+      retry_condition_fn=_retry_unless_stopping)
+def evaluate_candidate(campaign: Campaign, batch: Batch, candidate, executor) -> list:
+    """One candidate: the oracle runs on the executor (this thread, a worker process, Dask), and the
+    result is stored here, the moment it exists."""
+    return campaign.evaluate_one(batch, candidate, executor)
 
 
 @task(name="record", cache_policy=NO_CACHE)
@@ -80,11 +94,12 @@ def _config(config: str | Path | dict | CampaignConfig) -> CampaignConfig:
     return load_config(config)
 
 
-def evaluate_batch(campaign: Campaign, batch: Batch, runner, on_result=None) -> tuple[list, float]:
-    """The batch's open candidates as mapped tasks on the campaign's task runner, one per
-    candidate. An evaluation that still raises after its retries becomes a failed evaluation with
-    the error as its reason, so the campaign goes on. An oracle that works on whole batches (the
-    file queue) runs as one task in this process."""
+def evaluate_batch(campaign: Campaign, batch: Batch, runner, executor, on_result=None) -> tuple[list, float]:
+    """The batch's open candidates as mapped tasks, one per candidate, each storing its result as
+    soon as it has one. An evaluation that still fails after its retries, or whose task the engine
+    itself lost (an API time-out, a dead worker), becomes a failed evaluation with the error as its
+    reason, so the campaign goes on. An oracle that works on whole batches (the file queue) runs
+    as one task in this process."""
     start = time.perf_counter()
     spec = campaign.config.oracle
     if getattr(campaign.oracle, "per_batch", False):
@@ -93,17 +108,38 @@ def evaluate_batch(campaign: Campaign, batch: Batch, runner, on_result=None) -> 
         return evaluations, time.perf_counter() - start
     todo = campaign.unevaluated(batch)
     one = evaluate_candidate.with_options(retries=spec.retries, retry_delay_seconds=spec.retry_delay_seconds)
-    futures = runner.map(one, {"oracle": unmapped(campaign.oracle), "candidate": todo})
+    futures = runner.map(one, {"campaign": unmapped(campaign), "batch": unmapped(batch), "candidate": todo,
+                               "executor": unmapped(executor)})
     evaluations = []
     for candidate, future in zip(todo, futures):
-        result = future.result(raise_on_failure=False)
+        try:
+            result = future.result(raise_on_failure=False)
+        except Exception as exc:  # the engine could not even give the task's state back
+            result = exc
+        if isinstance(result, RunStopping):
+            raise KeyboardInterrupt(str(result))
         if isinstance(result, BaseException):
-            result = [Evaluation.failed(candidate.key, campaign.oracle.name, campaign.oracle.fidelity,
-                                        f"oracle error after {spec.retries} retries: {type(result).__name__}: {result}")]
+            failed = campaign.failed(candidate, f"evaluation failed after {spec.retries} retries: "
+                                                f"{type(result).__name__}: {result}")
+            campaign.store.record_evaluation(campaign.id, batch, failed, campaign.objective.of)
+            result = [failed]
         evaluations += result
         if on_result is not None:
             on_result(len(evaluations))
     return evaluations, time.perf_counter() - start
+
+
+@contextlib.contextmanager
+def _executor(spec):
+    """The oracle's executor for one run: closed normally at the end, or with its running
+    simulations killed when the run is interrupted (their candidates are evaluated on resume)."""
+    executor = build_executor(spec)
+    try:
+        yield executor
+    except BaseException:
+        executor.close(cancel=True)
+        raise
+    executor.close()
 
 
 @flow(name="amala-campaign", log_prints=True)
@@ -111,17 +147,54 @@ def campaign_flow(config: str | dict, max_iterations: int | None = None, progres
                   until: str | None = None, timezone: str | None = None) -> dict:
     """Run (or resume) a campaign until its budget, its stopping rule, `max_iterations` batches or
     the wall-clock time `until` ("HH:MM" in `timezone`, default this machine's; no batch is started
-    that would, judging by the longest batch of this run, end after it)."""
+    that would, judging by the longest batch of this run, end after it).
+
+    The run holds the campaign's lease (one run at a time, with a heartbeat: `amala.loop.lease`).
+    Ctrl-C or SIGTERM stops it at once: running simulations are killed, their candidates stay
+    unevaluated (the next run evaluates them), and the campaign reads `interrupted`."""
     logger = get_run_logger()
     cfg = _config(config)
     campaign = Campaign(cfg)
     deadline = wall_clock_deadline(until, timezone)
-    logger.info("campaign %s: %d evaluations stored, database %s", cfg.name, campaign.n_evaluations(),
-                campaign.store.url)
-    campaign.store.set_status(campaign.id, "running", f"run started (Prefect flow run {flow_run.name})")
+    with campaign.lease() as lease:
+        done = campaign.n_evaluations()
+        if lease.previous is not None:
+            message = (f"resuming after an interrupted run ({lease.previous.owner}, last heartbeat "
+                       f"{_utc(lease.previous.heartbeat)}); {done} evaluations stored")
+        else:
+            message = f"run started; {done} evaluations stored"
+        logger.info("campaign %s: %s; database %s", cfg.name, message, campaign.store.url)
+        campaign.store.set_status(campaign.id, "running", f"{message} (Prefect flow run {flow_run.name})")
+        try:
+            stop, iterations, started = _run_batches(campaign, max_iterations, progress, deadline, until, logger)
+        except KeyboardInterrupt:
+            campaign.store.set_status(campaign.id, "interrupted", "interrupted (Ctrl-C or SIGTERM); running "
+                                      "evaluations were stopped; `amala run` resumes")
+            raise
+        campaign.finish(stop)
+    best = campaign.best()
+    line = (f"run {flow_run.name or '-'}: {iterations} batch(es), {campaign.n_evaluations() - started} new evaluations, "
+            f"best {campaign.objective.label} = {'-' if best is None else f'{best:.4g}'}; "
+            f"{'finished' if stop.final else 'paused'}: {stop.reason}")
+    campaign.store.log(campaign.id, "run", line, data={"flow_run_id": str(flow_run.id) if flow_run.id else None,
+                                                        "iterations": iterations, "final": stop.final})
+    logger.info("campaign %s %s", cfg.name, line)
+    notify(campaign, "run", line, final=stop.final, evaluations=campaign.n_evaluations())
+    return {"campaign": cfg.name, "stop": stop.reason, "final": stop.final, "evaluations": campaign.n_evaluations(),
+            "best": best, "database": campaign.store.url}
+
+
+def _utc(timestamp: float | None) -> str:
+    return "never" if timestamp is None else f"{datetime.fromtimestamp(timestamp, tz=dt_timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
+
+
+def _run_batches(campaign: Campaign, max_iterations, progress, deadline, until, logger) -> tuple[Stop, int, int]:
+    """Batches until a stopping rule, each: select (or resume), approval, evaluate, close."""
+    cfg = campaign.config
     iterations, started, longest = 0, campaign.n_evaluations(), 0.0
     with contextlib.ExitStack() as stack:
         runner = stack.enter_context(build_task_runner(cfg.execution))
+        executor = stack.enter_context(_executor(cfg.execution))  # closed before the runner waits on threads
         stack.enter_context(_quiet_console(progress))
         bar = stack.enter_context(Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -150,7 +223,7 @@ def campaign_flow(config: str | dict, max_iterations: int | None = None, progres
                     iterations += 1
                     continue
             done = campaign.n_evaluations()
-            evaluations, seconds = evaluate_batch(campaign, batch, runner,
+            evaluations, seconds = evaluate_batch(campaign, batch, runner, executor,
                                                   lambda n: bar.update(bar_task, completed=done + n))
             summary = record_task(campaign, batch, evaluations, seconds)
             iterations += 1
@@ -163,17 +236,7 @@ def campaign_flow(config: str | dict, max_iterations: int | None = None, progres
                 stop = Stop(f"batch {summary.index} waits for {summary.waiting} external result(s); "
                             "re-run when they are in the inbox", final=False)
                 break
-    campaign.finish(stop)
-    best = campaign.best()
-    line = (f"run {flow_run.name or '-'}: {iterations} batch(es), {campaign.n_evaluations() - started} new evaluations, "
-            f"best {campaign.objective.label} = {'-' if best is None else f'{best:.4g}'}; "
-            f"{'finished' if stop.final else 'paused'}: {stop.reason}")
-    campaign.store.log(campaign.id, "run", line, data={"flow_run_id": str(flow_run.id) if flow_run.id else None,
-                                                        "iterations": iterations, "final": stop.final})
-    logger.info("campaign %s %s", cfg.name, line)
-    notify(campaign, "run", line, final=stop.final, evaluations=campaign.n_evaluations())
-    return {"campaign": cfg.name, "stop": stop.reason, "final": stop.final, "evaluations": campaign.n_evaluations(),
-            "best": best, "database": campaign.store.url}
+    return stop, iterations, started
 
 
 def wall_clock_deadline(until: str | None, timezone: str | None = None, now: datetime | None = None) -> float | None:

@@ -1,4 +1,10 @@
-"""The `amala` command line."""
+"""The `amala` command line.
+
+Every user-facing error is one line on stderr (exit code 2); `amala --debug ...` (or AMALA_DEBUG=1)
+shows the traceback instead. Output is never hard-wrapped, so a piped or copied command line stays
+whole. Commands that only read a campaign (`status`, `pending`, `report`) open its database and
+nothing else, and find it by name from any folder (`amala.loop.known_campaigns`).
+"""
 
 from __future__ import annotations
 
@@ -10,18 +16,65 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table as RichTable
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False,
                   help="amala: autonomous active-learning discovery of amorphous battery electrolytes.")
-data_app = typer.Typer(no_args_is_help=True, help="Datasets: fetch and inspect published data.")
+data_app = typer.Typer(no_args_is_help=True, help="Datasets: fetch published data into the local cache.")
 app.add_typer(data_app, name="data")
-console = Console()
-err = Console(stderr=True)
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+DEBUG = {"on": bool(os.environ.get("AMALA_DEBUG"))}
+
+
+def _version(value: bool):
+    if value:
+        from importlib.metadata import version
+
+        console.print(f"amala {version('amala')}", markup=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(debug: bool = typer.Option(False, "--debug", help="show tracebacks instead of one-line errors"),
+             version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                          help="print the version and exit")):
+    if debug:
+        DEBUG["on"] = True
+
+
+def main() -> None:
+    """Console entry point: one line for any error a command did not foresee (a bug or an
+    environment problem), the traceback only with --debug; Ctrl-C exits quietly with 130."""
+    try:
+        code = app(standalone_mode=False)
+    except KeyboardInterrupt:
+        err.print("interrupted; `amala run` resumes where this stopped", markup=False)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(130)
+        if DEBUG["on"] or "--debug" in sys.argv:
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        err.print(f"[red]error:[/red] {escape(type(exc).__name__)}: {escape(first)} (run with --debug for the "
+                  "traceback)", highlight=False)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def _fail(message: str) -> None:
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     raise typer.Exit(2)
 
 
@@ -34,24 +87,45 @@ def _load(config: Path):
         _fail(str(exc))
 
 
-def _store_for(campaign: str | None, db: str | None):
-    """The store holding a campaign: --db, $AMALA_DB_URL, or runs/<campaign>/amala.db."""
-    from amala.loop.store import Store
+def _url_for(campaign: str | None, db: str | None) -> str | None:
+    """Where a campaign's database is: --db, $AMALA_DB_URL, ./runs/<campaign>/amala.db, or the
+    location `amala run` recorded for it (any folder)."""
+    from amala.loop import known_campaigns
 
     url = db or os.environ.get("AMALA_DB_URL")
+    if url is not None:
+        return url
+    path = Path("runs") / (campaign or "") / "amala.db"
+    if campaign and path.is_file():
+        return f"sqlite:///{path}"
+    return known_campaigns.database_of(campaign) if campaign else None
+
+
+def _open(url: str):
+    from amala.loop.store import Store
+
+    try:
+        return Store(url)
+    except Exception as exc:  # a bad URL, a missing driver, an unreadable file
+        _fail(f"cannot open the database {url}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+
+
+def _store_for(campaign: str | None, db: str | None):
+    url = _url_for(campaign, db)
     if url is None:
-        path = Path("runs") / (campaign or "") / "amala.db"
-        if not path.is_file():
-            _fail(f"no database for campaign {campaign!r} at {path}; pass --db URL or set AMALA_DB_URL")
-        url = f"sqlite:///{path}"
-    return Store(url)
+        _fail(f"no database for campaign {campaign!r} (not under ./runs and not run from this account); "
+              "pass --db URL or set AMALA_DB_URL")
+    return _open(url)
 
 
 def _stores(campaign: str | None, db: str | None):
-    from amala.loop.store import Store
+    from amala.loop import known_campaigns
 
     if campaign is None and db is None and not os.environ.get("AMALA_DB_URL"):
-        return [Store(f"sqlite:///{p}") for p in sorted(Path("runs").glob("*/amala.db"))]
+        urls = [known_campaigns.absolute_url(f"sqlite:///{p}") for p in sorted(Path("runs").glob("*/amala.db"))]
+        urls += [e["database"] for e in known_campaigns.known().values()]
+        return [_open(url) for url in dict.fromkeys(urls)
+                if not url.startswith("sqlite:///") or Path(url.removeprefix("sqlite:///")).is_file()]
     return [_store_for(campaign, db)]
 
 
@@ -73,55 +147,129 @@ def validate(config: Path = typer.Argument(..., help="campaign YAML")):
 
 @app.command()
 def run(config: Path = typer.Argument(..., help="campaign YAML"),
-        iterations: Optional[int] = typer.Option(None, help="stop after this many batches (resume later)"),
+        iterations: Optional[int] = typer.Option(None, min=1, help="stop after this many batches (resume later)"),
         progress: bool = typer.Option(True, help="show a progress bar")):
     """Run a campaign as a Prefect flow, or resume it from its database."""
-    from amala.flows.campaign_flow import campaign_flow
+    cfg = _load(config)
+    _preflight(cfg)
+    _announce(cfg)
+    from amala.flows.prefect_api import PrefectUnavailable, prefect_api
+    from amala.loop import known_campaigns
+    from amala.loop.lease import CampaignBusy
     from amala.oracles.datasets import DatasetError
 
-    cfg = _load(config)
+    known_campaigns.remember(cfg.name, cfg.database_url, cfg.work_path, config)
+    previous = _stop_on_sigterm()
     try:
-        from amala.oracles.datasets import resolve_path
+        with prefect_api():
+            from amala.flows.campaign_flow import campaign_flow
 
-        if cfg.data is not None:
-            resolve_path(cfg.data.dataset, cfg.data.path)  # fail in one line before Prefect starts
-    except DatasetError as exc:
-        _fail(str(exc))
-    try:
-        result = campaign_flow(str(config), max_iterations=iterations, progress=progress and sys.stderr.isatty())
-    except (DatasetError, ValueError) as exc:
+            result = campaign_flow(str(config), max_iterations=iterations, progress=progress and sys.stderr.isatty())
+    except (PrefectUnavailable, CampaignBusy, DatasetError, ValueError) as exc:
         _fail(str(exc).splitlines()[0])
+    finally:
+        import signal
+
+        signal.signal(signal.SIGTERM, previous)
     best = "—" if result["best"] is None else f"{result['best']:.4f}"
     console.print(f"campaign {cfg.name}: {result['stop']}; {result['evaluations']} evaluations, best {best}",
-                  soft_wrap=True)
-    console.print(f"database: {result['database']}  ·  report: amala report {cfg.name}")
+                  markup=False)
+    console.print(f"database: {result['database']}  ·  report: amala report {cfg.name}", markup=False)
+
+
+def _preflight(cfg) -> None:
+    """What `run` would otherwise find only after starting Prefect: data path, database URL and
+    driver, a writable work folder. The same checks as `amala validate`."""
+    from amala.loop.preflight import check
+
+    problems = check(cfg)
+    if problems:
+        _fail(problems[0])
+
+
+def _announce(cfg) -> None:
+    """Say before any heavy work whether this is a new campaign, a resume (after an interrupted
+    run: when it was cut), or a campaign another live run holds (then refuse, in one line); and
+    how long the remaining work should take when the oracle knows its cost."""
+    from amala.loop.lease import holder, run_state
+
+    store = _open(cfg.database_url)
+    row = store.campaign(cfg.name)
+    if row is None:
+        console.print(f"campaign {cfg.name}: new; database {cfg.database_url}", markup=False)
+    else:
+        held = holder(row)
+        if held.alive():
+            _fail(f"campaign {cfg.name} is already being run by {held.owner}; wait for that run to end "
+                  "(`amala status`) or stop it, then run again")
+        state = run_state(row)
+        done = store.count_evaluations(row.id)
+        if state == "finished":
+            console.print(f"campaign {cfg.name}: finished earlier ({done} evaluations); checking whether its "
+                          "budget or stopping rule still holds", markup=False)
+        else:
+            cut = ""
+            if state == "interrupted" and held.heartbeat:
+                from datetime import datetime, timezone
+
+                cut = f", interrupted at {datetime.fromtimestamp(held.heartbeat, tz=timezone.utc):%Y-%m-%d %H:%M} UTC"
+            console.print(f"campaign {cfg.name}: resuming ({done} evaluations stored{cut})", markup=False)
+    estimate = _estimate_minutes(cfg, 0 if row is None else store.count_evaluations(row.id))
+    if estimate:
+        console.print(estimate, markup=False)
+
+
+def _estimate_minutes(cfg, done: int) -> str | None:
+    """A rough duration for oracles with a known per-candidate cost (MD profiles)."""
+    if cfg.oracle.kind != "md":
+        return None
+    from amala.oracles.glass_md_oracle import EXPECTED_SECONDS
+
+    per = EXPECTED_SECONDS.get(cfg.oracle.profile)
+    left = max(cfg.budget.max_evaluations - done, 0)
+    if not per or not left:
+        return None
+    workers = max(1, cfg.execution.workers)
+    minutes = per * -(-left // workers) / 60
+    return (f"estimate: about {minutes:.0f} min for {left} simulation(s), {workers} at a time "
+            f"({cfg.oracle.profile} profile, ~{per / 60:.1f} min each on one idle core; longer on a busy machine)")
+
+
+def _stop_on_sigterm():
+    """SIGTERM (kill, systemd, a scheduler) stops a run as Ctrl-C does: running simulations are
+    killed, the campaign reads `interrupted`, and the temporary Prefect API is shut down."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    return signal.signal(signal.SIGTERM, interrupt)
 
 
 @app.command()
-def status(campaign: Optional[str] = typer.Argument(None, help="campaign name (default: all under runs/)"),
-           db: Optional[str] = typer.Option(None, help="SQLAlchemy URL of the store")):
-    """Where campaigns stand: evaluations, failures, best value, last batch."""
-    stores = _stores(campaign, db)
-    table = RichTable("campaign", "status", "evaluations", "failed", "batches", "best objective", "last batch (UTC)")
-    for store in stores:
-        for row in store.campaigns():
-            if campaign and row.name != campaign:
-                continue
-            evaluations = store.evaluations(row.id)
-            iterations = store.iterations(row.id)
-            values = [e.objective for _, e in evaluations if e.objective is not None]
-            objective = row.config.get("objective", {})
-            best = (max if objective.get("direction", "maximize") == "maximize" else min)(values) if values else None
-            transform = objective.get("transform", "none")
-            label = objective.get("property", "") if transform == "none" else f"{transform} {objective.get('property')}"
-            budget = row.config.get("budget", {}).get("max_evaluations", "?")
-            table.add_row(row.name, row.status, f"{len(evaluations)}/{budget}",
-                          str(sum(e.status != "ok" for _, e in evaluations)), str(len(iterations)),
-                          "—" if best is None else f"{best:.4f} ({label})",
-                          f"{iterations[-1].created_at:%Y-%m-%d %H:%M}" if iterations else "—")
-    if not table.row_count:
-        _fail(f"no campaign {campaign!r} found" if campaign else "no campaigns found under runs/")
-    Console(width=max(console.width, 130)).print(table)  # never truncate names or numbers
+def status(campaign: Optional[str] = typer.Argument(None, help="campaign name (default: all known)"),
+           db: Optional[str] = typer.Option(None, help="SQLAlchemy URL of the store"),
+           as_json: bool = typer.Option(False, "--json", help="one JSON object per campaign, one per line")):
+    """Where campaigns stand: state, evaluations, failures, best value, last batch, last sign of life."""
+    from amala.loop.status import summary
+
+    rows = [summary(store, row) for store in _stores(campaign, db) for row in store.campaigns()
+            if not campaign or row.name == campaign]
+    if not rows:
+        _fail(f"no campaign {campaign!r} found" if campaign else "no campaigns found (under ./runs or run from "
+              "this account)")
+    if as_json:
+        for row in rows:
+            print(json.dumps(row))
+        return
+    table = RichTable("campaign", "status", "evaluations", "failed", "batches", "best objective", "last batch (UTC)",
+                      "last heartbeat (UTC)")
+    for r in rows:
+        best = "—" if r["best"] is None else f"{r['best']:.4f} ({r['objective']})"
+        table.add_row(*(escape(str(x)) for x in (r["campaign"], r["state"], f"{r['evaluations']}/{r['budget']}",
+                                                 r["failed"], r["batches"], best, r["last_batch"] or "—",
+                                                 r["heartbeat"] or "—")))
+    Console(width=max(console.width, 150)).print(table)  # never truncate names or numbers
 
 
 @app.command()

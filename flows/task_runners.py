@@ -1,24 +1,15 @@
-"""The Prefect task runner a campaign's evaluations run on (config `execution`).
+"""The Prefect task runner of a campaign's evaluation tasks.
 
-Threads suit cheap oracles (a table lookup); processes keep each simulation engine in its own
-interpreter, one core each; Dask (prefect-dask) spreads them over a cluster, either an existing one
-(`execution.address`) or a local one of `execution.workers` processes.
+Every evaluation task runs in a thread of the run's own process, `execution.workers` at a time;
+the oracle's work inside it goes to the executor that `execution.task_runner` names (this thread,
+worker processes, or a Dask cluster: `amala.loop.executors`). So the Prefect UI shows one task per
+candidate with its retries, while worker processes never need a Prefect API of their own.
 """
 
 from __future__ import annotations
 
-from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
+from prefect.task_runners import ThreadPoolTaskRunner
 
 
-def build_task_runner(spec) -> TaskRunner:
-    if spec.task_runner == "threads":
-        return ThreadPoolTaskRunner(max_workers=spec.workers)
-    if spec.task_runner == "processes":
-        return ProcessPoolTaskRunner(max_workers=spec.workers)
-    try:
-        from prefect_dask import DaskTaskRunner
-    except ImportError:  # pragma: no cover - a declared dependency; only a broken install lacks it
-        raise ValueError("execution.task_runner=dask needs the prefect-dask package (pip install prefect-dask)") from None
-    if spec.address:
-        return DaskTaskRunner(address=spec.address)
-    return DaskTaskRunner(cluster_kwargs={"n_workers": spec.workers, "threads_per_worker": 1, "processes": True})
+def build_task_runner(spec) -> ThreadPoolTaskRunner:
+    return ThreadPoolTaskRunner(max_workers=spec.workers)

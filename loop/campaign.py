@@ -19,6 +19,8 @@ from amala.agents.validity import candidate_from_text
 from amala.loop.acquisition import select
 from amala.loop.approval import BatchDecision
 from amala.loop.config import CampaignConfig
+from amala.loop.executors import InlineExecutor, RunStopping
+from amala.loop.lease import RunLease
 from amala.loop.objective import Objective
 from amala.loop.store import Batch, SelectedCandidate, Store
 from amala.models import build_featurizer, build_surrogate
@@ -27,6 +29,7 @@ from amala.models.molecular_graph import GraphBank
 from amala.models.similarity import SimilarityBank
 from amala.oracles import Evaluation, build_oracle
 from amala.oracles import datasets
+from amala.oracles.registry import TransientOracleError
 
 
 @dataclass
@@ -85,10 +88,18 @@ class Campaign:
             self.bank = GraphBank()
         else:
             self.bank = SimilarityBank(build_featurizer(config.surrogate.featurizer))
-        self._surrogate = None  # last fitted model, kept to warm-start the next fit
         self._proposals: dict[int, list[Candidate]] = {}  # iteration -> what its batch was chosen from
         self.row = self.store.open_campaign(config.name, config.model_dump(mode="json"))
         self.id = self.row.id
+        self._warm_start = self._stored_warm_start()  # last fit's hyperparameters, to warm-start the next
+
+    def _stored_warm_start(self) -> dict | None:
+        """The hyperparameters of the last stored surrogate fit: a resumed campaign warm-starts
+        exactly as the uninterrupted one would have (they are stored with every model version)."""
+        for version in reversed(self.store.model_versions(self.id)):
+            if "hyperparameters" in version.details:
+                return version.details["hyperparameters"]
+        return None
 
     # state --------------------------------------------------------------------------------
     def n_evaluations(self) -> int:
@@ -184,12 +195,13 @@ class Campaign:
             picks = select("random", None, torch.empty(len(candidates), 0), None, q, seed)
             return "random (initial design)", [SelectedCandidate(candidates[p.index]) for p in picks], None, {}
         t0 = time.perf_counter()
-        surrogate = build_surrogate(self.config.surrogate, self.bank, seed=seed, previous=self._surrogate)
+        torch.manual_seed(seed)  # optimiser restarts draw from torch's RNG: same data, same fit, in any process
+        surrogate = build_surrogate(self.config.surrogate, self.bank, seed=seed, warm_start=self._warm_start)
         X_train = surrogate.encode([c.representation for c in observed.candidates])
         X = surrogate.encode([c.representation for c in candidates])
         high = observed.high(self.config.surrogate.high_fidelity)
         fidelity = {} if high is None else {"high": high}  # only multi-fidelity surrogates take labels
-        self._surrogate = surrogate.fit(X_train, observed.y, observed.y_var, **fidelity)
+        surrogate.fit(X_train, observed.y, observed.y_var, **fidelity)
         t1 = time.perf_counter()
         mean, std = surrogate.predict(X)
         t2 = time.perf_counter()
@@ -200,6 +212,8 @@ class Campaign:
                                     float(std[p.index]), p.acquisition_value) for p in picks]
         model = {**surrogate.describe(), "featurizer": self.bank.describe(), "seed": seed,
                  "objective": self.objective.label}
+        if role == "select":
+            self._warm_start = model.get("hyperparameters", self._warm_start)
         return acq.strategy, chosen, model, {"fit": t1 - t0, "score": t2 - t1, "select": t3 - t2}
 
     def review(self, batch: Batch, decision: BatchDecision) -> Batch | None:
@@ -284,6 +298,24 @@ class Campaign:
             level, message = notes.pop(0)
             self.store.log(self.id, "oracle", message, level=level)
 
+    def evaluate_one(self, batch: Batch, candidate: Candidate, executor=None) -> list[Evaluation]:
+        """Evaluate one candidate and store the result at once (one transaction), so a crash or
+        kill later in the batch cannot lose it. An oracle that raises on a candidate (it should
+        return a failed evaluation instead) gets that failure recorded with the error as reason;
+        a transient error (`TransientOracleError`) is raised for the caller's retry policy."""
+        try:
+            evaluations = (executor or InlineExecutor()).evaluate(self.oracle, candidate)
+        except (TransientOracleError, RunStopping):
+            raise
+        except Exception as exc:  # a bug or an unexpected input in the oracle: one failed candidate
+            evaluations = [self.failed(candidate, f"oracle error: {type(exc).__name__}: {exc}")]
+        for evaluation in evaluations:
+            self.store.record_evaluation(self.id, batch, evaluation, self.objective.of)
+        return list(evaluations)
+
+    def failed(self, candidate: Candidate, reason: str) -> Evaluation:
+        return Evaluation.failed(candidate.key, self.oracle.name, self.oracle.fidelity, reason)
+
     def record(self, batch: Batch, evaluations: list[Evaluation], seconds: float = 0.0) -> IterationSummary:
         """Store evaluations; the batch is closed only when every candidate has one (an external
         oracle's results may arrive over several runs: those that came are kept meanwhile)."""
@@ -304,8 +336,15 @@ class Campaign:
             raise RuntimeError(f"campaign {self.config.name}: batch {batch.index} needs approval; run it through the "
                                "flow (`amala run`), which waits for the answer")
         start = time.perf_counter()
-        evaluations = self.evaluate(batch)
+        if getattr(self.oracle, "per_batch", False):
+            evaluations = self.evaluate(batch)
+        else:
+            evaluations = [e for c in self.unevaluated(batch) for e in self.evaluate_one(batch, c)]
         return self.record(batch, evaluations, time.perf_counter() - start)
+
+    def lease(self) -> RunLease:
+        """The right to run this campaign (one run at a time; see `amala.loop.lease`)."""
+        return RunLease(self.store, self.id, self.config.name)
 
     def finish(self, stop: Stop) -> None:
         self.store.set_status(self.id, "finished" if stop.final else "stopped", stop.reason)

@@ -1,9 +1,10 @@
 """The campaign store: the only code that writes the tables in `amala.loop.tables`.
 
 Each public write is one transaction. A batch is written when it is selected (status
-`selected`) and its evaluations are written together with the status change to `evaluated`, so
-a crash leaves either a whole batch waiting for evaluation or a whole evaluated batch, never half
-of one; resuming re-evaluates only the candidates of a waiting batch that have no evaluation.
+`selected`); each of its evaluations is written the moment it finishes, in its own transaction,
+and the batch becomes `evaluated` once every candidate has one. A crash or kill therefore loses at
+most the evaluations still running: resuming re-evaluates only the candidates of the waiting batch
+that have no evaluation, and never one that has.
 """
 
 from __future__ import annotations
@@ -310,6 +311,12 @@ class Store:
             s.add(iteration)
             s.commit()
             return written
+
+    def record_evaluation(self, campaign_id: int, batch: Batch, evaluation: Evaluation,
+                          objective: Callable[[Evaluation], float | None]) -> bool:
+        """Store one finished evaluation at once (its own transaction), leaving the batch open: a
+        glass that took an hour of MD is safe the moment it ends, whatever happens to the others."""
+        return self.record_evaluations(campaign_id, batch, [evaluation], objective, complete=False) == 1
 
 
 def _add_selections(s: Session, campaign_id: int, iteration_id: int, picks: Sequence[SelectedCandidate],

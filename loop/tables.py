@@ -22,9 +22,11 @@ class CampaignRow(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     name: str = Field(index=True, unique=True)
     config: dict = Field(sa_column=Column(JSON, nullable=False))
-    status: str = "running"  # running | awaiting approval | finished | stopped
+    status: str = "running"  # running | awaiting approval | finished | stopped | interrupted
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    run_owner: Optional[str] = None  # host:pid:token of the run holding the lease (amala.loop.lease)
+    heartbeat: Optional[float] = None  # UNIX time of that run's last sign of life
 
 
 class CandidateRow(SQLModel, table=True):

@@ -35,7 +35,10 @@ class ExactGP:
     name = "gp"
 
     def __init__(self, warm_start: dict | None = None):
-        self.warm_start = warm_start
+        """`warm_start`: the `hyperparameters` entry of an earlier fit's `describe()` (plain lists,
+        as stored with each model version), so a resumed campaign warm-starts exactly as the
+        uninterrupted one would have."""
+        self.warm_start = {k: torch.as_tensor(v, dtype=torch.float64) for k, v in (warm_start or {}).items()}
         self.model: SingleTaskGP | None = None
         self.fixed_noise = False
 
@@ -84,7 +87,8 @@ class ExactGP:
     def describe(self) -> dict:
         return {"kind": "gp", "noise": "measured (oracle's variances)" if self.fixed_noise else "learned",
                 "noise_variance_standardized": float(self.model.likelihood.noise.detach().mean()),
-                "n_train": int(self.model.train_targets.shape[-1])}
+                "n_train": int(self.model.train_targets.shape[-1]),
+                "hyperparameters": {k: v.tolist() for k, v in self.hyperparameters().items()}}
 
 
 class TanimotoGP(ExactGP):

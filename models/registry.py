@@ -21,10 +21,10 @@ class Surrogate(Protocol):
     def describe(self) -> dict: ...
 
 
-def build_surrogate(spec, bank, seed: int = 0, previous: Surrogate | None = None) -> Surrogate:
+def build_surrogate(spec, bank, seed: int = 0, warm_start: dict | None = None) -> Surrogate:
     """A fresh, unfitted surrogate. `bank` (a `SimilarityBank`, or a `GraphBank` for GNNs) carries the campaign's featurizer
-    and similarity cache across iterations; `previous` (last iteration's model) seeds the GP's
-    hyperparameter search."""
+    and similarity cache across iterations; `warm_start` (the stored hyperparameters of the last
+    fit of the same kind, see `ExactGP`) seeds the GP's hyperparameter search."""
     from amala.models.composition_gp import CompositionFeaturizer, CompositionGP
     from amala.models.gp import TanimotoGP
     from amala.models.random_forest import RandomForest
@@ -32,16 +32,14 @@ def build_surrogate(spec, bank, seed: int = 0, previous: Surrogate | None = None
     if isinstance(bank, CompositionFeaturizer):  # composition campaigns: `bank` is the featurizer
         if spec.kind == "random_forest":
             return RandomForest(bank, n_estimators=spec.n_estimators, seed=seed)
-        warm = previous.hyperparameters() if isinstance(previous, CompositionGP) and previous.model else None
-        return CompositionGP(bank, warm_start=warm)
+        return CompositionGP(bank, warm_start=warm_start)
     if spec.kind == "gnn_ensemble":
         from amala.models.gnn_ensemble import GNNEnsemble
 
         return GNNEnsemble(bank, members=spec.members, reference_K=spec.reference_K, seed=seed, epochs=spec.epochs,
                            lr_final=spec.lr_final, dropout=spec.dropout)
     if spec.kind == "gp":
-        warm = previous.hyperparameters() if isinstance(previous, TanimotoGP) and previous.model else None
-        return TanimotoGP(bank, warm_start=warm)
+        return TanimotoGP(bank, warm_start=warm_start)
     if spec.kind == "random_forest":
         return RandomForest(bank.featurizer, n_estimators=spec.n_estimators, seed=seed)
     raise ValueError(f"surrogate.kind: unknown surrogate {spec.kind!r}")

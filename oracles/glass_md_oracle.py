@@ -22,6 +22,10 @@ from amala.oracles.glass_cell import CellError, build
 from amala.oracles.evaluation import Evaluation, Measurement
 
 
+# wall time of one candidate on one idle core, per profile (README table, BENCHMARKS.md): for estimates only
+EXPECTED_SECONDS = {"quick": 60.0, "standard": 1200.0, "long": 4700.0}
+
+
 class GlassMDOracle:
     units = {"conductivity_300K": "S/cm", "log10_conductivity_300K": "log10(S/cm)", "ea": "eV",
              "log10_prefactor": "log10(S/cm)", "energy_per_atom": "eV/atom", "density": "g/cm^3", "n_atoms": "1"}

@@ -53,3 +53,49 @@ def prefect_server():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+FRAGMENTS = ["CC", "OCC", "CCO", "C(C)C", "C(F)C", "C(=O)O", "N(C)C", "COC", "CC(O)C", "C(CC)C", "OC(=O)C",
+             "C(C#N)C", "c1ccc(cc1)", "C(Cl)C", "CS(=O)(=O)", "OP(=O)(OC)O"]
+
+
+def synthetic_polymer_table(path: Path, n: int = 200, seed: int = 0) -> Path:
+    """An HTP-MD-shaped CSV of `n` valid repeat units with made-up transport values that depend on
+    the structure (ether oxygens help, rings hurt), so surrogates have something to learn. For tests
+    that need *some* polymers, not HTP-MD's: it works in a clone without ../shared."""
+    import itertools
+    import random
+
+    import numpy as np
+    import pandas as pd
+
+    from amala.agents.polymer import InvalidPolymer, canonical_smiles
+
+    rng = random.Random(seed)
+    seen, rows = set(), []
+    combos = [c for k in (2, 3) for c in itertools.product(FRAGMENTS, repeat=k)]
+    rng.shuffle(combos)
+    for combo in combos:
+        smiles = "[Cu]" + "".join(combo) + "[Au]"
+        try:
+            key = canonical_smiles(smiles)
+        except InvalidPolymer:
+            continue
+        if key in seen:
+            continue
+        seen.add(key)
+        score = smiles.count("O") - 2 * smiles.count("c1") + 0.5 * smiles.count("N") + rng.gauss(0, 0.3)
+        sigma = 10 ** (-5 + 0.3 * score)
+        rows.append({"mol_smiles": smiles, "conductivity": sigma, "li_diffusivity": sigma * 1e-3,
+                     "tfsi_diffusivity": sigma * 2e-3, "poly_diffusivity": sigma * 5e-4,
+                     "transference_number": float(np.clip(0.2 + 0.05 * score, 0.01, 0.99)), "molarity": 1.4})
+        if len(rows) == n:
+            break
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def synthetic_htpmd(tmp_path) -> Path:
+    """A 200-polymer HTP-MD-shaped table written for the test (see `synthetic_polymer_table`)."""
+    return synthetic_polymer_table(tmp_path / "synthetic_htpmd.csv")

@@ -1,6 +1,7 @@
-"""A batch evaluated as mapped Prefect tasks on a Dask LocalCluster of 2 worker processes
-(prefect-dask), through the real flow: the lookup oracle is shipped to the workers, every
-candidate is one task, and the results land in the store as with the local runner."""
+"""Where evaluations run. A batch evaluated on a Dask LocalCluster of 2 worker processes through
+the real flow: every candidate is one Prefect task (in a thread of the run's process), the lookup
+oracle is shipped to the Dask workers, and the results land in the store as with the local
+executor. A worker process that dies is a retry on a fresh pool."""
 
 import pytest
 import yaml
@@ -13,14 +14,48 @@ from amala.loop.config import ExecutionSpec, load_config
 pytestmark = pytest.mark.slow
 
 
-def test_task_runners_from_config():
-    from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
-    from prefect_dask import DaskTaskRunner
+def test_executors_from_config():
+    from prefect.task_runners import ThreadPoolTaskRunner
 
-    assert isinstance(build_task_runner(ExecutionSpec()), ThreadPoolTaskRunner)
-    assert isinstance(build_task_runner(ExecutionSpec(task_runner="processes", workers=2)), ProcessPoolTaskRunner)
-    remote = build_task_runner(ExecutionSpec(task_runner="dask", address="tcp://127.0.0.1:8786"))
-    assert isinstance(remote, DaskTaskRunner) and remote.address == "tcp://127.0.0.1:8786"
+    from amala.loop.executors import DaskExecutor, InlineExecutor, ProcessExecutor, build_executor
+
+    assert isinstance(build_task_runner(ExecutionSpec(task_runner="processes", workers=3)), ThreadPoolTaskRunner)
+    assert isinstance(build_executor(ExecutionSpec()), InlineExecutor)
+    pool = build_executor(ExecutionSpec(task_runner="processes", workers=2))
+    assert isinstance(pool, ProcessExecutor) and pool.workers == 2
+    pool.close()
+    assert DaskExecutor.kind == "dask"
+
+
+def test_a_dead_worker_process_is_a_retry_on_a_fresh_pool_not_a_lost_run():
+    """A worker killed mid-evaluation (out of memory, a crashing engine) raises WorkerLost, a
+    transient error the flow retries; the next call gets a new pool and succeeds."""
+    from amala.agents.candidate import Candidate
+    from amala.loop.executors import ProcessExecutor, WorkerLost
+
+    executor = ProcessExecutor(1)
+    candidate = Candidate("[Cu]CCO[Au]", kind="smiles", agent="test")
+    try:
+        with pytest.raises(WorkerLost, match="worker process died"):
+            executor.evaluate(_SuicidalOracle(), candidate)
+        [evaluation] = executor.evaluate(_FineOracle(), candidate)
+        assert evaluation.status == "ok" and evaluation.candidate_key == candidate.key
+    finally:
+        executor.close()
+
+
+class _SuicidalOracle:
+    def evaluate(self, candidates):
+        import os
+
+        os._exit(9)
+
+
+class _FineOracle:
+    def evaluate(self, candidates):
+        from amala.oracles.evaluation import Evaluation
+
+        return [Evaluation(c.key, "fine", "test", "ok") for c in candidates]
 
 
 def test_batch_evaluated_on_a_dask_local_cluster(data_env, prefect_server):

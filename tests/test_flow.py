@@ -95,4 +95,4 @@ def test_oracle_task_retries_a_transient_error(data_env, prefect_server, monkeyp
     assert calls["n"] == 11 and result["evaluations"] == 10 and result["final"]
     campaign = Campaign(load_config(path))
     failed = [(c.key, e.reason) for c, e in campaign.store.evaluations(campaign.id) if e.status == "failed"]
-    assert failed == [(calls["broken"], "oracle error after 1 retries: TransientOracleError: node lost")]
+    assert failed == [(calls["broken"], "evaluation failed after 1 retries: TransientOracleError: node lost")]

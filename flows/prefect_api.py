@@ -1,0 +1,51 @@
+"""One Prefect API per run: the user's server if `PREFECT_API_URL` names one, else a temporary one.
+
+Left to itself, Prefect starts a temporary API server lazily, with a 20 s start-up limit, in any
+process that needs one. On a loaded machine that limit is missed, and the error (a ~100-line
+traceback) failed the whole run. Here the run's own process starts it once, up front, with a
+generous limit, and stops it when the run ends, however it ends (including Ctrl-C and SIGTERM);
+evaluations run in worker processes that never talk to Prefect (`amala.loop.executors`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+
+STARTUP_SECONDS = int(os.environ.get("AMALA_PREFECT_STARTUP_SECONDS", 180))
+
+
+class PrefectUnavailable(RuntimeError):
+    """No Prefect API could be reached or started; the message is one line saying what to do."""
+
+
+@contextlib.contextmanager
+def prefect_api(startup_seconds: int = STARTUP_SECONDS):
+    """Yield the API URL the run talks to, starting (and later stopping) a temporary server when
+    no server is configured."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    configured = PREFECT_API_URL.value()
+    if configured:
+        yield configured
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()
+    start = time.monotonic()
+    try:
+        server.start(timeout=startup_seconds)
+    except Exception as exc:
+        with contextlib.suppress(Exception):
+            server.stop()
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise PrefectUnavailable(
+            f"the temporary Prefect API did not start within {time.monotonic() - start:.0f} s ({first[:200]}); "
+            "retry, raise AMALA_PREFECT_STARTUP_SECONDS, or start `prefect server start` and set PREFECT_API_URL"
+        ) from None
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+            yield server.api_url
+    finally:
+        server.stop()
