@@ -18,7 +18,7 @@ from amala.loop.redaction import redact
 
 def check(cfg: CampaignConfig) -> list[str]:
     """Every problem found, one line each naming the key (empty when the campaign can start)."""
-    problems = [*_data(cfg), *_database(cfg), *_directory("workdir", cfg.work_path)]
+    problems = [*_data(cfg), *_database(cfg), *_directory("workdir", cfg.work_path), *_local_models(cfg)]
     problems += _objective_values(cfg) if not problems else []
     return problems
 
@@ -76,6 +76,19 @@ def _database(cfg: CampaignConfig) -> list[str]:
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:" and not default:
         return _directory(key, Path(url.database).parent)
     return []
+
+
+def _local_models(cfg: CampaignConfig) -> list[str]:
+    """A local LLM's folder: missing, it would only show as a warning in every iteration's log."""
+    return [f"agents.{i}.path: no model folder at {agent.path}" for i, agent in enumerate(cfg.agents)
+            if agent.kind == "llm" and agent.backend == "local" and not _is_dir(agent.path)]
+
+
+def _is_dir(path: str | None) -> bool:
+    try:
+        return bool(path) and Path(path).expanduser().is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 def _directory(key: str, path: Path) -> list[str]:

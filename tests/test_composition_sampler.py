@@ -50,3 +50,12 @@ def test_snap_keeps_the_sum_exact():
     agent = CompositionSampler(BOUNDS, step=0.02)
     snapped = agent.snap(np.array([0.3371, 0.5012, 0.1117, 0.05]))
     assert snapped.sum() == pytest.approx(1.0, abs=1e-12) and np.allclose(snapped * 50, np.round(snapped * 50))
+
+
+@pytest.mark.parametrize("fractions", [{"Li2O": float("nan"), "SiO2": 1.0}, {"Li2O": float("inf")}, {"Li2O": True},
+                                       {"Li2O": -0.1, "SiO2": 1.1}, {}, {"Li2O": 0.0}])
+def test_canonical_composition_refuses_non_finite_or_non_numeric_amounts(fractions):
+    from amala.agents.composition import InvalidComposition, canonical_composition
+
+    with pytest.raises(InvalidComposition):
+        canonical_composition(fractions)

@@ -142,6 +142,8 @@ def test_preflight_finds_what_run_would_find_late_without_creating_anything(tmp_
         "dialect": {**glass, "database": "nosuchdb://h/x", "workdir": str(tmp_path)},
         "sqlite": {**glass, "database": "sqlite:////dev/null/a.db", "workdir": str(tmp_path)},
         "data": {"name": "p", "workdir": str(tmp_path)},
+        "model": {**glass, "workdir": str(tmp_path), "agents": [{"kind": "llm", "backend": "local", "bounds":
+                  {"Li2O": [0.2, 0.5], "SiO2": [0.5, 0.8]}, "path": str(tmp_path / "no-model")}]},
     }
     found = {name: check(parse_config(cfg)) for name, cfg in problems.items()}
     assert found["workdir"] == ["workdir: cannot create /dev/null/x: /dev/null is not a directory"]
@@ -152,6 +154,7 @@ def test_preflight_finds_what_run_would_find_late_without_creating_anything(tmp_
     assert found["dialect"] == ["database: no SQLAlchemy dialect 'nosuchdb' (e.g. sqlite, postgresql+psycopg)"]
     assert found["sqlite"] == ["database: cannot create /dev/null: /dev/null is not a directory"]
     assert found["data"][0].startswith("data.dataset: dataset 'htpmd' not found at ")
+    assert found["model"] == [f"agents.0.path: no model folder at {tmp_path / 'no-model'}"]
     assert all(len(p) == 1 and "\n" not in p[0] and "hunter22" not in p[0] for p in found.values())
     with pytest.raises(ConfigError, match=r"^c.yaml: workdir: cannot create"):
         ensure(parse_config(problems["workdir"]), "c.yaml")

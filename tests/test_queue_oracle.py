@@ -166,8 +166,10 @@ def test_bad_inbox_files_and_rows_are_listed_never_skipped_or_misread(tmp_path):
 def test_unknown_columns_and_json_keys_are_rejected_not_ignored(tmp_path):
     oracle, cands = _requested(tmp_path)
     inbox = tmp_path / "queue" / "inbox"
-    (inbox / "extra.csv").write_text(f"id,conductivity,conductivity_unit,conductivty_std\n{cands[0].key},1e-4,S/cm,1e-5\n")
-    (inbox / "keys.json").write_text(json.dumps([{"id": cands[1].key, "Conductivity": 1e-4, "conductivity_unit": "S/cm"}]))
+    (inbox / "extra.csv").write_text("id,conductivity,conductivity_unit,conductivty_std\n"
+                                     f"{cands[0].key},1e-4,S/cm,1e-5\n")
+    (inbox / "keys.json").write_text(json.dumps([{"id": cands[1].key, "Conductivity": 1e-4,
+                                                  "conductivity_unit": "S/cm"}]))
     assert oracle.collect() == []
     reasons = {name: reason for name, _, reason in _reasons(tmp_path)}
     assert "unknown column(s) ['conductivty_std']" in reasons["extra.csv"]
