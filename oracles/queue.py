@@ -7,9 +7,14 @@ unit the value must be given in. Results come back as files of the same form dro
 files and days). A row sets `status` to `failed` with a `reason` when the lab could not measure it.
 
 Each row is checked on its own: the id must have been requested, a given representation must be
-the requested one, every value finite (positive where the property is), every unit the requested
-unit. A row that fails is never half-ingested: it is listed in `queue/rejected.csv` with its
-reason (and reported as a note), and the rest of the file is used. Inbox files are never moved or
+the requested one, every value a finite number (positive where the property is; JSON `true` is not
+1, and `1_0` is not 10), every unit the requested unit, and no column or key the request did not
+have (a misspelt header would otherwise make every row look empty). A row that fails is never
+half-ingested: it is listed in `queue/rejected.csv` with its reason, and the rest of the file is
+used; a file that cannot be read at all (not UTF-8, not a JSON list, `;`-separated) is listed as a
+whole. Nothing is skipped silently. CSV from Excel (UTF-8 with a byte-order mark) is fine. Each
+read appends its new rejections to rejected.csv in one write and leaves one note per file (the
+count and the first reasons), so a huge file of bad rows costs seconds, not an event per row. Inbox files are never moved or
 changed, so a crash between reading and storing loses nothing: the store's one-evaluation-per-
 (candidate, oracle, fidelity) rule makes reading them again harmless.
 
