@@ -26,10 +26,11 @@ from typing import Any, Iterable
 
 MASK = "[REDACTED]"
 MIN_SECRET = 4  # shorter "secrets" would mangle every message and cannot be a real key anyway
+MIN_ENV_SECRET = 8  # a guessed one (by its variable's name) must look like a key: not "true" or "none"
 
 _registered: set[str] = set()
 
-_SECRET_ENV = re.compile(r"(API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)$|^OPENAI_|_KEY$", re.IGNORECASE)
+_SECRET_ENV = re.compile(r"(API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?|_KEY)$", re.IGNORECASE)
 
 _PATTERNS: list[tuple[re.Pattern, str]] = [
     # header-like forms first, so their whole value goes (including a key without a known prefix)
@@ -58,7 +59,7 @@ def known_secrets(extra: Iterable[str] = ()) -> list[str]:
     first (so a key that contains a shorter one is removed whole)."""
     found = set(_registered)
     found.update(s for s in extra if isinstance(s, str) and len(s) >= MIN_SECRET)
-    found.update(v for k, v in os.environ.items() if _SECRET_ENV.search(k) and len(v) >= MIN_SECRET)
+    found.update(v for k, v in os.environ.items() if _SECRET_ENV.search(k) and len(v) >= MIN_ENV_SECRET)
     return sorted(found, key=len, reverse=True)
 
 
