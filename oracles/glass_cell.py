@@ -17,6 +17,8 @@ from ase.data import atomic_masses, atomic_numbers
 from ase.formula import Formula
 from ase.units import _amu
 
+from amala.agents.composition import canonical_composition
+
 # Formal charges (e) used to check neutrality; the MD potential's partial charges scale these.
 FORMAL_CHARGE = {"Li": 1, "Na": 1, "K": 1, "Mg": 2, "Ca": 2, "Al": 3, "Si": 4, "Ti": 4, "P": 5, "O": -2}
 
@@ -101,7 +103,10 @@ def build(fractions: dict[str, float], density_g_cm3: float, target_atoms: int =
                             f"({len(symbols) / length ** 3:.3f} atoms/Å3): lower the density or the minimum distance")
         positions[index] = trial
     atoms = Atoms(symbols, positions=positions, cell=[length] * 3, pbc=True)
-    atoms.info.update({"density_g_cm3": density_g_cm3, "formula_units": str(units), "seed": seed})
+    # the simulated composition (whole formula units) in the candidates' spelling, so a cell file names its glass
+    atoms.info.update({"composition": canonical_composition(units),
+                       "requested_composition": canonical_composition(fractions), "density_g_cm3": density_g_cm3,
+                       "formula_units": ";".join(f"{oxide}:{n}" for oxide, n in sorted(units.items())), "seed": seed})
     return GlassCell(atoms, units, density_g_cm3)
 
 

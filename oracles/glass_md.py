@@ -8,7 +8,9 @@ D_Li(T) from the linear regime (a temperature too cold to show it is skipped wit
 fewer than three diffusive temperatures fail the run) -> Nernst-Einstein sigma(T) -> Arrhenius fit -> Ea and sigma(300 K),
 each with an uncertainty. The network formers' MSD at each temperature is kept as the check that
 the network is frozen (production below the simulated glass transition). At the lowest
-temperature the glass's radial distribution functions and energy per atom are measured.
+temperature the glass's radial distribution functions and energy per atom are measured. The files
+(final glass, Li trajectories) carry the run's metadata, so they still say what they are when
+opened alone in ASE or OVITO.
 
 Every way a simulation can go wrong ends in `SimulationFailed` with a one-line reason, which the
 oracle stores as a failed evaluation. The LAMMPS commands of each stage come from small functions
@@ -25,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from amala.oracles import glass_structure, lammps_engine, md_analysis
+from amala.oracles import glass_structure, lammps_engine, md_analysis, pedone
 
 NETWORK_FORMERS = ("Si", "P", "Al", "B", "Ti")
 MIN_TEMPERATURES = 3  # diffusive temperatures needed for an Arrhenius fit with an error estimate
@@ -96,7 +98,7 @@ class GlassResult:
     density_g_cm3: dict[float, float]  # NPT-equilibrated, per production temperature
     network_msd_A2: dict[float, float]  # network formers' MSD at the longest lag: small = frozen network
     lammps_version: str
-    files: dict[str, Path] = field(default_factory=dict)  # log, glass, rdf, trajectories
+    files: dict[str, Path] = field(default_factory=dict)  # log, glass, rdf, trajectory_<T>K (extxyz.gz)
     skipped_K: dict[float, str] = field(default_factory=dict)  # temperature -> why it gave no D
 
 
@@ -149,6 +151,22 @@ def production_commands(profile: MDProfile, T: float, volume_A3: float) -> list[
 
 # --- the protocol ----------------------------------------------------------------------------------
 
+def file_metadata(atoms: Atoms, profile: MDProfile, seed: int) -> dict:
+    """What every written structure says about itself: composition, profile, potential and seeds.
+
+    The composition is the one the starting cell was built with (`glass_cell.build` records it);
+    a cell from elsewhere is described by its chemical formula."""
+    cell_info = {k: v for k, v in atoms.info.items()
+                 if k in ("requested_composition", "formula_units", "density_g_cm3", "seed")}
+    meta = {"composition": atoms.info.get("composition") or atoms.get_chemical_formula(),
+            "profile": profile.name, "potential": pedone.CITATION, "seed": seed}
+    if "seed" in cell_info:
+        meta["cell_seed"] = cell_info.pop("seed")
+    if "density_g_cm3" in cell_info:
+        meta["start_density_g_cm3"] = cell_info.pop("density_g_cm3")
+    return {**meta, **cell_info}
+
+
 def run(atoms: Atoms, profile: MDProfile, workdir: Path, seed: int = 0) -> GlassResult:
     """Simulate one starting cell with the profile; raises `SimulationFailed` with the reason."""
     started = time.monotonic()
@@ -162,6 +180,7 @@ def run(atoms: Atoms, profile: MDProfile, workdir: Path, seed: int = 0) -> Glass
         raise SimulationFailed(f"LAMMPS rejected the cell: {str(exc).splitlines()[0]}") from None
     diffusivities, sigmas, densities, network_msd, skipped = {}, {}, {}, {}, {}
     files = {"log": workdir / "lammps.log"}
+    meta = file_metadata(atoms, profile, seed)
     try:
         lmp.commands_list(melt_commands(profile, seed))
         _check(lmp, profile.melt_K, "melt")
@@ -190,7 +209,8 @@ def run(atoms: Atoms, profile: MDProfile, workdir: Path, seed: int = 0) -> Glass
             formers = np.isin(frames.symbols, NETWORK_FORMERS)
             if formers.any():
                 network_msd[T] = float(((frames.positions[-1, formers] - frames.positions[0, formers]) ** 2).sum(-1).mean())
-            files[f"trajectory_{T:g}K"] = frames.save_li(workdir / f"li_{T:g}K.npz")
+            files[f"trajectory_{T:g}K"] = glass_structure.write_trajectory(
+                frames, workdir / f"li_{T:g}K.extxyz.gz", "Li", {**meta, "temperature_K": T})
             try:
                 d = md_analysis.diffusivity(lag_ps, curves)
             except md_analysis.NoDiffusiveRegime as exc:
@@ -200,8 +220,10 @@ def run(atoms: Atoms, profile: MDProfile, workdir: Path, seed: int = 0) -> Glass
             sigma = md_analysis.nernst_einstein(d.value_cm2_s, n_li, volume, T)
             sigmas[T] = (sigma, sigma * d.std_cm2_s / d.value_cm2_s)
         # the loop ends at the lowest temperature: that glass is the one described
-        files["glass"], files["rdf"] = glass_structure.write_glass(frames, workdir)
         version = str(lmp.version())
+        files["glass"], files["rdf"] = glass_structure.write_glass(
+            frames, workdir, {**meta, "temperature_K": T, "density_g_cm3": round(densities[T], 4),  # T: the lowest
+                              "lammps_version": version})
     except SimulationFailed:
         raise
     except Exception as exc:

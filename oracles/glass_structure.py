@@ -1,9 +1,11 @@
 """What a simulated glass is made of and looks like: sampled frames, density, RDFs, the final cell.
 
 The MD protocol hands its sampled positions here; this module turns them into the files a user
-opens afterwards (the glass as extended XYZ, partial radial distribution functions as CSV, the Li
-trajectory as a compressed array) and into the numbers the analysis needs (centre-of-mass drift,
-density). RDFs come from ASE (`ase.geometry.rdf.get_rdf`, consistent with LAMMPS `compute rdf`).
+opens afterwards in other tools (ASE, OVITO, MDAnalysis): the final glass as extended XYZ with the
+run's metadata in its info line, partial radial distribution functions as CSV, and the Li
+trajectory as gzipped extended XYZ (species, cell, time per frame), and into the numbers the
+analysis needs (centre-of-mass drift, density). RDFs come from ASE (`ase.geometry.rdf.get_rdf`,
+consistent with LAMMPS `compute rdf`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from ase.units import _amu
 
 RDF_BINS = 160
 RDF_FRAMES = 10  # from the second half of the lowest-temperature production
+TRAJECTORY_DECIMALS = 4  # Å; frames are sampled as float32 (~1e-5 Å at these box sizes), so more digits are noise
 
 
 @dataclass
@@ -41,11 +44,29 @@ class Frames:
     def atoms(self, index: int = -1) -> Atoms:
         return Atoms(list(self.symbols), positions=self.positions[index], cell=self.box_A, pbc=True).copy()
 
-    def save_li(self, path: Path) -> Path:
-        li = self.symbols == "Li"
-        np.savez_compressed(path, positions_A=self.positions[:, li].astype(np.float32), dt_ps=self.dt_ps,
-                            box_A=self.box_A)
-        return path
+    def element_images(self, element: str, info: dict | None = None) -> list[Atoms]:
+        """One `Atoms` per frame holding only `element`, unwrapped, with the frame's time in ps.
+
+        Unwrapped positions (continuous across the periodic boundary, relative to the cell's
+        centre of mass) are what an MSD is computed from, so a reader can redo the analysis."""
+        chosen = self.symbols == element
+        positions = np.round(self.positions[:, chosen].astype(float), TRAJECTORY_DECIMALS)
+        images = []
+        for k, frame in enumerate(positions):
+            image = Atoms([element] * int(chosen.sum()), positions=frame, cell=self.box_A, pbc=True)
+            image.info.update(info or {})
+            image.info.update(time_ps=round(k * self.dt_ps, 6), coordinates="unwrapped")
+            images.append(image)
+        return images
+
+
+def write_trajectory(frames: Frames, path: Path, element: str = "Li", info: dict | None = None) -> Path:
+    """The element's trajectory as extended XYZ (gzipped when the name ends in .gz).
+
+    A format ASE (`ase.io.read(path, index=":")`), OVITO and MDAnalysis read, unlike a private
+    array file; every frame carries the species, the cell, its time and the run's metadata."""
+    write(path, frames.element_images(element, info), format="extxyz")
+    return Path(path)
 
 
 def density(atoms: Atoms, volume_A3: float) -> float:
@@ -76,10 +97,13 @@ def rdf(frames: Frames) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     return r, curves
 
 
-def write_glass(frames: Frames, workdir: Path) -> tuple[Path, Path]:
-    """The final glass (extended XYZ) and its RDFs (CSV: r_A then one g(r) column per pair)."""
+def write_glass(frames: Frames, workdir: Path, info: dict | None = None) -> tuple[Path, Path]:
+    """The final glass (extended XYZ, `info` in its comment line) and its RDFs (CSV: r_A then one
+    g(r) column per pair). The info line makes the file self-describing once it leaves the run
+    folder: composition, profile, temperature, potential and seed travel with the structure."""
     glass = frames.atoms(-1)
     glass.wrap()
+    glass.info.update(info or {})
     glass_path, rdf_path = workdir / "glass.extxyz", workdir / "rdf.csv"
     write(glass_path, glass, format="extxyz")
     r, curves = rdf(frames)

@@ -39,6 +39,8 @@ def test_extended_xyz_round_trip_keeps_cell_and_metadata():
     assert back.get_chemical_symbols() == cell.atoms.get_chemical_symbols()
     assert back.cell.lengths() == pytest.approx(cell.atoms.cell.lengths())
     assert back.info["density_g_cm3"] == 2.35
+    assert back.info["composition"] == "Li2O:0.333333;SiO2:0.666667" == back.info["requested_composition"]
+    assert back.info["formula_units"] == ";".join(f"{o}:{n}" for o, n in sorted(cell.formula_units.items()))
 
 
 @pytest.mark.parametrize("fractions, density, message", [

@@ -34,6 +34,27 @@ def test_quick_profile_gives_diffusivities_and_an_arrhenius_fit_with_uncertainti
     for T, rho in result.density_g_cm3.items():  # NPT found the glass's own density
         assert 1.8 < rho < 3.2, (T, rho)
     assert set(result.network_msd_A2) == set(profile.temperatures_K)
+    _check_files_open_in_ase(result, cell, profile)
+
+
+def _check_files_open_in_ase(result, cell, profile):
+    """Trajectories and the final glass are standard extended XYZ that say what they are."""
+    from ase.io import read
+
+    n_li = cell.atoms.get_chemical_symbols().count("Li")
+    frames = max(20, profile.steps(profile.production_ps) // profile.steps(profile.sample_every_fs / 1000))
+    for T in profile.temperatures_K:
+        images = read(result.files[f"trajectory_{T:g}K"], index=":")
+        assert len(images) == frames and all(image.get_chemical_symbols() == ["Li"] * n_li for image in images)
+        rho = result.density_g_cm3[T]  # g/cm3 from the NPT volume, which sets the production cell's edge
+        volume = cell.atoms.get_masses().sum() * 1.66053906660e-24 / rho * 1e24  # Å3
+        assert images[0].cell.lengths() == pytest.approx([volume ** (1 / 3)] * 3, rel=1e-3)
+        assert images[-1].info["temperature_K"] == T and images[-1].info["time_ps"] > 0
+    glass = read(result.files["glass"])
+    assert len(glass) == len(cell.atoms)
+    assert glass.info["composition"] == "Li2O:0.333333;SiO2:0.666667"
+    assert glass.info["profile"] == "quick" and glass.info["seed"] == 0
+    assert glass.info["temperature_K"] == min(profile.temperatures_K) and "Pedone" in glass.info["potential"]
 
 
 def test_a_run_too_short_to_be_diffusive_fails_with_the_reason(tmp_path):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from ase.build import bulk
 
-from amala.oracles.glass_structure import Frames, density, pairs, rdf, write_glass
+from amala.oracles.glass_structure import Frames, density, pairs, rdf, write_glass, write_trajectory
 
 
 def _rock_salt_frames(n_frames=12, shift=(0.0, 0.0, 0.0)):
@@ -48,3 +48,34 @@ def test_written_glass_and_rdf_files(tmp_path):
     header = table.read_text().splitlines()[0].split(",")
     assert header[0] == "r_A" and "Li-O" in header
     assert np.loadtxt(table, delimiter=",", skiprows=1).shape[1] == len(header)
+
+
+def test_li_trajectory_opens_in_ase_with_species_cell_time_and_metadata(tmp_path):
+    """The trajectory is a standard file (extended XYZ, gzipped): ASE reads every frame back."""
+    from ase.io import read
+
+    _, frames = _rock_salt_frames(n_frames=7, shift=(0.013, 0.0, 0.0))
+    path = write_trajectory(frames, tmp_path / "li_900K.extxyz.gz", "Li", {"composition": "Li2O:1.000000",
+                                                                          "temperature_K": 900.0})
+    images = read(path, index=":")
+    n_li = int((frames.symbols == "Li").sum())
+    assert len(images) == 7 and n_li == 108
+    for k, image in enumerate(images):
+        assert image.get_chemical_symbols() == ["Li"] * n_li
+        assert np.allclose(image.cell.lengths(), frames.box_A) and image.pbc.all()
+        assert np.allclose(image.positions, frames.positions[k, frames.symbols == "Li"], atol=1e-4)
+        assert image.info["time_ps"] == pytest.approx(k * frames.dt_ps)
+        assert image.info["composition"] == "Li2O:1.000000" and image.info["temperature_K"] == 900.0
+    assert images[-1].info["coordinates"] == "unwrapped"  # drift across the boundary is kept for MSDs
+
+
+def test_final_glass_carries_the_run_metadata_in_its_info_line(tmp_path):
+    from ase.io import read
+
+    _, frames = _rock_salt_frames()
+    meta = {"composition": "Li2O:0.333333;SiO2:0.666667", "profile": "quick", "temperature_K": 900.0,
+            "potential": "A. Pedone et al., J. Phys. Chem. B 110, 11780 (2006)", "seed": 3}
+    glass, _ = write_glass(frames, tmp_path, meta)
+    back = read(glass)
+    assert {k: back.info[k] for k in meta} == meta
+    assert back.get_chemical_symbols() == list(frames.symbols)

@@ -1,0 +1,154 @@
+"""The report, built from a store written directly (no dataset, no simulation): what produced it
+(version, seed, dataset source, config), readable compositions and counts, units, and wide tables
+that scroll inside their own box instead of widening the page."""
+
+import re
+from html.parser import HTMLParser
+from importlib import metadata
+
+import numpy as np
+import pytest
+import yaml
+
+from amala.agents.candidate import Candidate
+from amala.agents.composition import canonical_composition
+from amala.loop.config import parse_config
+from amala.loop.objective import Objective
+from amala.loop.report import format_composition, format_number, write_report
+from amala.loop.store import SelectedCandidate, Store
+from amala.oracles import datasets
+from amala.oracles.evaluation import Evaluation, Measurement
+
+GLASSES = [{"Li2O": 0.25, "SiO2": 0.5, "P2O5": 0.15, "Al2O3": 0.1}, {"Li2O": 0.4, "SiO2": 0.6},
+           {"Li2O": 0.2, "SiO2": 0.8}]
+
+
+class _Page(HTMLParser):
+    """Visible text (tag attributes left out) and, per table, whether a scrolling box holds it."""
+
+    def __init__(self):
+        super().__init__()
+        self.text, self.stack, self.tables, self.details = [], [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.tables.append(any(t == "div" and "wide" in (a.get("class") or "") for t, a in self.stack))
+        self.stack.append((tag, dict(attrs)))
+
+    def handle_endtag(self, tag):
+        while self.stack and self.stack.pop()[0] != tag:
+            pass
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if any(t == "pre" for t, _ in self.stack) and any(t == "details" for t, _ in self.stack):
+            self.details.append(data)
+
+
+def _md_values(i: int) -> dict[str, Measurement]:
+    values = {"log10_conductivity_300K": Measurement(-6.0 + i, "log10(S/cm)", 0.3),
+              "conductivity_300K": Measurement(10 ** (-6.0 + i), "S/cm", 1e-7),
+              "ea": Measurement(0.3 - 0.01 * i, "eV", 0.02), "log10_prefactor": Measurement(1.5, "log10(S/cm)", 0.1),
+              "energy_per_atom": Measurement(-11.2, "eV/atom", 0.01), "density": Measurement(2.31, "g/cm^3"),
+              "n_atoms": Measurement(164.0, "1")}
+    for T in (900, 1100, 1300):
+        sigma = 10 ** (1.5 - (0.3 - 0.01 * i) / (np.log(10) * 8.617e-5 * T))
+        values[f"conductivity_{T}K"] = Measurement(sigma, "S/cm", 0.1 * sigma)
+        values[f"d_li_{T}K"] = Measurement(1e-5, "cm^2/s", 1e-6)
+    return values
+
+
+def _glass_store(tmp_path, config: dict):
+    """A glass campaign of one batch written through the store: two results, one failure."""
+    store = Store(f"sqlite:///{tmp_path / 'amala.db'}")
+    row = store.open_campaign(config["name"], config)
+    candidates = [Candidate(canonical_composition(g), kind="composition", agent="composition") for g in GLASSES]
+    batch = store.record_selection(row.id, "qlognei", [SelectedCandidate(c, -5.0, 0.5, -1.2) for c in candidates])
+    rdf = tmp_path / "rdf.csv"
+    rdf.write_text("r_A,total,Li-O\n1.0,0.0,0.0\n2.0,3.1,5.2\n3.0,1.0,1.0\n")
+    evaluations = [Evaluation(c.key, "lammps-pedone", "quick", "ok", _md_values(i),
+                              artefacts={"rdf": str(rdf), "glass": str(tmp_path / "glass.extxyz")},
+                              provenance={"caveat": "quick MD profile: rough numbers"})
+                   for i, c in enumerate(candidates[:2])]
+    evaluations.append(Evaluation.failed(candidates[2].key, "lammps-pedone", "quick", "no linear MSD regime"))
+    store.record_evaluations(row.id, batch, evaluations, lambda e: e.values["log10_conductivity_300K"].value
+                             if e.ok else None)
+    return store, store.campaign(config["name"])
+
+
+def _glass_config(**overrides) -> dict:
+    config = {"name": "glass", "seed": 7, "representation": "composition", "data": None,
+              "objective": {"property": "log10_conductivity_300K", "direction": "maximize", "transform": "none"},
+              "agents": [{"kind": "composition", "n": 8, "bounds": {"Li2O": [0.1, 0.5], "SiO2": [0.4, 0.9],
+                                                                   "P2O5": [0, 0.2], "Al2O3": [0, 0.1]}}],
+              "oracle": {"kind": "md", "profile": "quick"}, **overrides}
+    return parse_config(config).model_dump(mode="json")
+
+
+@pytest.fixture
+def glass_report(tmp_path):
+    config = _glass_config(notify={"webhook": "https://hooks.example.com/services/T000/B000/SECRETTOKEN"})
+    store, row = _glass_store(tmp_path, config)
+    objective = Objective(parse_config(config).objective, "log10(S/cm)")
+    path = write_report(store, row, objective, tmp_path / "report")
+    page = _Page()
+    page.feed(path.read_text())
+    return path.read_text(), page, config
+
+
+def test_report_names_version_seed_dataset_and_the_stored_config(glass_report):
+    source, page, config = glass_report
+    text = " ".join(page.text)
+    assert metadata.version("amala") in text
+    assert re.search(r"seed\s+7\b", text)
+    assert "dataset: none: every value was computed by the oracle" in " ".join(text.split())
+    shown = yaml.safe_load("".join(page.details))  # the collapsible config is the stored one, as YAML
+    config["notify"]["webhook"] = "https://hooks.example.com/…"  # a webhook's path is its credential
+    assert shown == config and "SECRETTOKEN" not in source
+
+
+def test_compositions_and_counts_read_as_a_person_writes_them(glass_report):
+    _, page, _ = glass_report
+    text = " ".join(page.text)
+    assert "0.10 Al2O3 · 0.25 Li2O · 0.15 P2O5 · 0.50 SiO2" in text
+    assert not re.search(r"[A-Z][A-Za-z0-9]*:\d\.\d{6}", text)  # the stored spelling, also in the event log
+    assert re.search(r">\s*164\s*<", glass_report[0]) and "164.000" not in text
+    for header in ("n_atoms [1]", "ea [eV]", "density [g/cm^3]", "objective [log10(S/cm)]",
+                   "prediction [log10(S/cm)]"):
+        assert header in text, header
+
+
+def test_every_table_scrolls_inside_its_own_box(glass_report):
+    source, page, _ = glass_report
+    assert page.tables and all(page.tables), page.tables
+    style = re.search(r"<style>(.*?)</style>", source, re.S).group(1)
+    assert re.search(r"\.wide\{[^}]*overflow-x:auto", style)
+    assert re.search(r"img\{[^}]*max-width:100%", style)
+
+
+def test_md_figures_are_drawn_with_readable_labels(glass_report, tmp_path):
+    assert (tmp_path / "report" / "arrhenius.png").stat().st_size > 1000
+    assert (tmp_path / "report" / "rdf_best.png").stat().st_size > 1000
+
+
+def test_a_dataset_campaign_names_its_source_licence_and_citation(tmp_path, monkeypatch):
+    monkeypatch.setenv("AMALA_DATA_DIR", str(tmp_path / "cache"))
+    config = parse_config({"name": "poly", "seed": 3}).model_dump(mode="json")
+    store = Store(f"sqlite:///{tmp_path / 'amala.db'}")
+    row = store.open_campaign("poly", config)
+    objective = Objective(parse_config(config).objective, "S/cm")
+    source = write_report(store, row, objective, tmp_path / "report").read_text()
+    spec = datasets.DATASETS["htpmd"]
+    for item in (spec.url, spec.license, spec.citation, str(tmp_path / "cache" / "htpmd.csv")):
+        assert item in source or item.replace("&", "&amp;") in source, item
+
+
+@pytest.mark.parametrize("value, unit, text", [(164.0, "1", "164"), (0.35, "1", "0.350"), (2.0, "g/cm^3", "2.000"),
+                                               (5.1e-4, "S/cm", "0.00051"), (None, "eV", "—"), (12, None, "12")])
+def test_numbers_format_by_kind(value, unit, text):
+    assert format_number(value, unit) == text
+
+
+def test_format_composition_leaves_other_text_alone():
+    assert format_composition("Li2O:0.333333;SiO2:0.666667") == "0.33 Li2O · 0.67 SiO2"
+    assert format_composition("C(C[Cu])O[Au]") == "C(C[Cu])O[Au]"
