@@ -32,6 +32,7 @@ from scipy.special import gammaln  # noqa: E402
 from amala.agents.composition import InvalidComposition, parse_composition  # noqa: E402
 from amala.loop import md_figures  # noqa: E402
 from amala.loop.objective import Objective  # noqa: E402
+from amala.loop.redaction import redact_data  # noqa: E402
 from amala.loop.store import Store  # noqa: E402
 from amala.loop.tables import CampaignRow  # noqa: E402
 from amala.oracles import datasets  # noqa: E402
@@ -131,21 +132,16 @@ def _svg(smiles: str, size: tuple[int, int] = (220, 140)) -> str:
 
 # --- where the numbers came from ----------------------------------------------------------------
 
-_SECRET_IN_URL = re.compile(r"(://[^:/@\s]+:)[^@/\s]+@")
-
-
 def _redacted(value, key: str = ""):
-    """The config as shown: passwords in URLs masked and webhook paths (which are the credential
-    for Slack-style hooks) cut, because a report gets forwarded."""
+    """The config as shown, because a report gets forwarded: webhook paths cut (for Slack-style
+    hooks the path is the credential), then every credential-looking string masked (`redaction`)."""
     if isinstance(value, dict):
-        return {k: _redacted(v, k) for k, v in value.items()}
+        return redact_data({k: _redacted(v, k) for k, v in value.items()})
     if isinstance(value, list):
         return [_redacted(v, key) for v in value]
-    if isinstance(value, str):
-        if key == "webhook" and "://" in value:
-            scheme, rest = value.split("://", 1)
-            return f"{scheme}://{rest.split('/', 1)[0]}/…"
-        return _SECRET_IN_URL.sub(r"\1***@", value)
+    if key == "webhook" and isinstance(value, str) and "://" in value:
+        scheme, rest = value.split("://", 1)
+        return f"{scheme}://{rest.split('/', 1)[0]}/…"
     return value
 
 

@@ -87,7 +87,8 @@ def _glass_config(**overrides) -> dict:
 
 @pytest.fixture
 def glass_report(tmp_path):
-    config = _glass_config(notify={"webhook": "https://hooks.example.com/services/T000/B000/SECRETTOKEN"})
+    config = _glass_config(notify={"webhook": "https://hooks.example.com/services/T000/B000/SECRETTOKEN"},
+                           database="postgresql://amala:hunter2pass@db.example.com/runs")
     store, row = _glass_store(tmp_path, config)
     objective = Objective(parse_config(config).objective, "log10(S/cm)")
     path = write_report(store, row, objective, tmp_path / "report")
@@ -104,7 +105,8 @@ def test_report_names_version_seed_dataset_and_the_stored_config(glass_report):
     assert "dataset: none: every value was computed by the oracle" in " ".join(text.split())
     shown = yaml.safe_load("".join(page.details))  # the collapsible config is the stored one, as YAML
     config["notify"]["webhook"] = "https://hooks.example.com/…"  # a webhook's path is its credential
-    assert shown == config and "SECRETTOKEN" not in source
+    config["database"] = "postgresql://[REDACTED]@db.example.com/runs"
+    assert shown == config and "SECRETTOKEN" not in source and "hunter2pass" not in source
 
 
 def test_compositions_and_counts_read_as_a_person_writes_them(glass_report):
