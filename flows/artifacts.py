@@ -53,21 +53,30 @@ def next_batch_index(campaign: Campaign) -> int:
     return pending.index if pending is not None else campaign.store.next_iteration_index(campaign.id)
 
 
-def label_run(campaign: Campaign) -> None:
-    """Name and tag the current flow run after the campaign (call once, early in the run). Tags
-    already on the run (a deployment's) are kept."""
+def label_run(campaign: Campaign) -> str | None:
+    """Name and tag the current flow run after the campaign (call once, early in the run); tags
+    already on the run (a deployment's) are kept. Returns the new name (None outside a run or when
+    the API refused), which from then on is also what `prefect.runtime.flow_run.name` and the
+    run's log lines say."""
     from prefect import get_client
+    from prefect.context import FlowRunContext
     from prefect.runtime import flow_run
 
     if not flow_run.id:
-        return
+        return None
+    name = run_name(campaign.config, next_batch_index(campaign))
     try:
         with get_client(sync_client=True) as client:
             current = client.read_flow_run(flow_run.id)
             tags = list(dict.fromkeys([*(current.tags or []), *run_tags(campaign.config)]))
-            client.update_flow_run(flow_run.id, name=run_name(campaign.config, next_batch_index(campaign)), tags=tags)
+            client.update_flow_run(flow_run.id, name=name, tags=tags)
     except Exception as exc:  # a name is a courtesy, never a reason to fail the run
         _logger().warning("could not name the flow run after campaign %s: %s", campaign.config.name, exc)
+        return None
+    context = FlowRunContext.get()
+    if context is not None and context.flow_run is not None:
+        context.flow_run.name = name
+    return name
 
 
 def _result(values: dict, prop: str, unit: str) -> str:
@@ -98,11 +107,17 @@ def batch_rows(campaign: Campaign, batch: Batch) -> list[dict[str, Any]]:
             status = evaluation.status if evaluation.status == "ok" else f"{evaluation.status}: {evaluation.reason}"
         rows.append({"rank": selection.rank, "id": candidate.key, "representation": candidate.representation,
                      "agent": candidate.agent,
-                     "predicted": fmt_prediction(selection.predicted_mean, selection.predicted_std),
+                     "predicted ± std": fmt_prediction(selection.predicted_mean, selection.predicted_std),
                      "acquisition": fmt_number(selection.acquisition_value),
                      f"{prop} [{unit}]": "—" if evaluation is None else _result(evaluation.values, prop, unit),
                      "status": status})
     return rows
+
+
+def _code_cells(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Ids and representations as inline code: the UI renders table cells as Markdown, where a
+    SMILES like `O[C](=O)[Au]` would otherwise become a link."""
+    return [{k: md_code(v) if k in ("id", "representation") else v for k, v in row.items()} for row in rows]
 
 
 def batch_markdown(campaign: Campaign, batch: Batch, summary: Any, rows: list[dict[str, Any]]) -> str:
@@ -118,9 +133,9 @@ def batch_markdown(campaign: Campaign, batch: Batch, summary: Any, rows: list[di
              f"Best so far: {best_text}", "",
              "| " + " | ".join(rows[0]) + " |" if rows else "(no candidates)",
              "|" + "---|" * len(rows[0]) if rows else ""]
-    for row in rows:
-        cells = [md_code(v) if k in ("id", "representation") else md_text(v) for k, v in row.items()]
-        lines.append("| " + " | ".join(cells) + " |")
+    for row in _code_cells(rows):
+        lines.append("| " + " | ".join(md_text(v) if k not in ("id", "representation") else v
+                                       for k, v in row.items()) + " |")
     lines += ["", f"Report: `amala report {cfg.name}` writes [{report}](file://{report})."]
     return "\n".join(lines)
 
@@ -134,8 +149,9 @@ def publish_batch(campaign: Campaign, batch: Batch, summary: Any) -> bool:
 
         rows = batch_rows(campaign, batch)
         name = campaign.config.name
-        create_table_artifact(rows, key=artifact_key(name, "batch", batch.index),
-                              description=f"campaign {name}, batch {batch.index}: selected candidates and results")
+        create_table_artifact(_code_cells(rows), key=artifact_key(name, "batch", batch.index),
+                              description=f"campaign {name}, batch {batch.index}: selected candidates and results "
+                                          f"(predicted: {campaign.objective.label})")
         create_markdown_artifact(batch_markdown(campaign, batch, summary, rows), key=artifact_key(name, "summary"),
                                  description=f"campaign {name} after batch {batch.index}")
         return True

@@ -161,33 +161,34 @@ def md_text(text: str) -> str:
 
 
 def batch_table_markdown(campaign: Campaign, batch: Batch) -> str:
-    """The ranked batch as a Markdown table (the approval form's description)."""
-    lines = [f"| rank | id | representation | agent | predicted {md_text(campaign.objective.label)} ± std "
-             "| acquisition |", "|---:|---|---|---|---:|---:|"]
+    """The ranked batch as a Markdown table (the approval form's description). What a person
+    judges comes first: the Prefect UI's form is narrow, and the last columns scroll sideways."""
+    lines = ["| rank | predicted ± std | acquisition | representation | agent | id |", "|---:|---:|---:|---|---|---|"]
     for r in batch_rows(campaign, batch):
-        lines.append(f"| {r['rank']} | {md_code(r['id'])} | {md_code(r['representation'])} | {md_text(r['agent'])} "
-                     f"| {fmt_prediction(r['predicted'], r['std'])} | {fmt_number(r['acquisition'])} |")
+        lines.append(f"| {r['rank']} | {fmt_prediction(r['predicted'], r['std'])} | {fmt_number(r['acquisition'])} "
+                     f"| {md_code(r['representation'])} | {md_text(r['agent'])} | {md_code(r['id'])} |")
     return "\n".join(lines)
 
 
 def form_description(campaign: Campaign, batch: Batch, refused: dict[str, str] | None = None,
                      seconds_left: float | None = None) -> str:
     """What the form shows above its fields: the refusal of the last answer (if any), the batch
-    table, and how to answer, so nobody needs `amala pending` to decide."""
+    table, and how to answer, so nobody needs `amala pending` to decide. Compact and table first:
+    the Prefect UI gives the description a small scroll box when the window is not tall."""
     spec, name = campaign.config.approval, campaign.config.name
     parts = []
     if refused:
-        parts += ["### ⚠ The last answer was refused; nothing was evaluated",
-                  "\n".join(f"- {md_code(text)}: {md_text(reason)}" for text, reason in refused.items()),
-                  "Correct the answer and submit again.", ""]
+        parts += ["**⚠ The last answer was refused; nothing was evaluated. Correct it and submit again:**", "",
+                  "\n".join(f"- {md_code(text)}: {md_text(reason)}" for text, reason in refused.items()), ""]
     strategy = campaign.store.iteration(batch.iteration_id).strategy
-    parts += [f"### Campaign `{name}`, batch {batch.index}: {len(batch.candidates)} candidates wait for approval",
-              f"Chosen by **{md_text(strategy)}**, ranked best first.", "", batch_table_markdown(campaign, batch), "",
+    left = spec.timeout_seconds if seconds_left is None else seconds_left
+    parts += [f"**Campaign `{name}`, batch {batch.index}: {len(batch.candidates)} candidates wait for approval** "
+              f"(chosen by {md_text(strategy)}, best first; predicted: {md_text(campaign.objective.label)})", "",
+              batch_table_markdown(campaign, batch), "",
               "Submit as is to approve. **Leave out** takes ids or ranks, **Add** SMILES or compositions "
               "(checked like agents' proposals), **Batch size** resizes the batch; untick **Approve** to reject "
-              f"it all. From a terminal: `amala pending {name}`, `amala approve {name}`."]
-    left = spec.timeout_seconds if seconds_left is None else seconds_left
-    parts.append(f"Without a valid answer within {left:.0f} s the policy `{spec.on_timeout}` applies.")
+              f"it all. Terminal: `amala pending {name}`, `amala approve {name}`. Without a valid answer within "
+              f"{left:.0f} s the policy `{spec.on_timeout}` applies."]
     return "\n".join(parts)
 
 

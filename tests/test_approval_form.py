@@ -7,6 +7,7 @@ on its own, then once through the real flow on a temporary Prefect API). Artifac
 tags and keys, the batch table with results and units, and that a failing publication is only a
 warning."""
 
+import json
 import threading
 import time
 
@@ -65,7 +66,7 @@ def test_form_schema_hides_via_and_draws_batch_size_as_integer():
 def test_server_accepts_terminal_and_ui_answers_and_refuses_bad_types():
     """What the Prefect server checks on resume (the stored schema, its own preprocessing)."""
     schema = _schema()
-    cli = BatchDecision(reject=["abc"], batch_size=None, by="alice", via="cli").model_dump()  # what `amala approve` sends
+    cli = BatchDecision(reject=["abc"], by="alice", via="cli").model_dump()  # what `amala approve` sends
     validate(cli, schema, raise_on_error=True)
     assert FORM(**cli).via == "cli" and FORM(**cli).batch_size is None
     ui = {"approve": True, "reject": None, "add": ["", "  "], "batch_size": 0, "comment": None, "by": ""}
@@ -90,7 +91,7 @@ def test_description_shows_the_ranked_batch_with_predictions(data_env):
     assert "log10 conductivity [log10(S/cm)]" in text and "refused" not in text
     assert "`stop` applies" in text and "amala approve gate_form" in text
     again = form_description(campaign, batch, {INVALID_SMILES: "not a valid SMILES"}, seconds_left=12)
-    assert again.startswith("### ⚠ The last answer was refused") and "not a valid SMILES" in again
+    assert again.startswith("**⚠ The last answer was refused") and "not a valid SMILES" in again
     assert "within 12 s" in again
 
 
@@ -162,9 +163,20 @@ def test_ui_answer_with_bad_input_is_asked_again_then_applied(data_env, prefect_
                                                                                 [batch.candidates[0].key])
     refusals = [e for e in campaign.store.events(campaign.id) if "answer refused" in e.message]
     assert len(refusals) == 1 and refusals[0].level == "warning"
+    with get_client(sync_client=True) as client:  # the run is named, tagged, and left its batch's artifacts
+        run = client.read_flow_run(run_id)
+        published = {a.key for a in client.read_artifacts(artifact_filter=_run_artifacts(run_id))}
+    assert run.name == "gate_form · batch 0" and {"campaign:gate_form", "representation:smiles"} <= set(run.tags)
+    assert published == {"gate-form-batch-0", "gate-form-summary"}
 
 
 # artifacts ------------------------------------------------------------------------------------
+def _run_artifacts(run_id):
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    return ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]))
+
+
 def test_run_names_tags_and_artifact_keys():
     cfg = parse_config({**CONFIG, "name": "HTPMD_retro.v2"})
     assert artifacts.run_name(cfg) == "HTPMD_retro.v2" and artifacts.run_name(cfg, 7) == "HTPMD_retro.v2 · batch 7"
@@ -182,7 +194,7 @@ def test_batch_artifact_rows_and_markdown(data_env):
     assert [r["id"] for r in rows] == [c.key for c in batch.candidates]
     assert rows[0]["status"] == "rejected at approval" and rows[0]["conductivity [S/cm]"] == "—"
     assert all(r["status"] == "ok" and r["conductivity [S/cm]"].endswith(" S/cm") for r in rows[1:])
-    assert all(" ± " in r["predicted"] for r in rows)
+    assert all(" ± " in r["predicted ± std"] for r in rows)
     text = artifacts.batch_markdown(campaign, batch, summary, rows)
     assert f"**{summary.best:.4g}** (log10 conductivity [log10(S/cm)])" in text
     assert "amala report gate_form" in text and all(f"`{c.representation}`" in text for c in batch.candidates)
@@ -190,7 +202,6 @@ def test_batch_artifact_rows_and_markdown(data_env):
 
 def test_publish_batch_creates_artifacts_and_never_fails(data_env, prefect_server, monkeypatch, caplog):
     from prefect import flow, get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
     from prefect.runtime import flow_run
 
     campaign = _campaign(data_env)
@@ -204,11 +215,11 @@ def test_publish_batch_creates_artifacts_and_never_fails(data_env, prefect_serve
     published, run_id = publish()
     assert published is True
     with get_client(sync_client=True) as client:
-        found = {a.key: a for a in client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["gate-form-batch-0", "gate-form-summary"])))}
+        found = {a.key: a for a in client.read_artifacts(artifact_filter=_run_artifacts(run_id))}
     assert set(found) == {"gate-form-batch-0", "gate-form-summary"} and found["gate-form-batch-0"].type == "table"
-    assert {str(a.flow_run_id) for a in found.values()} == {run_id}
-    assert "Best so far" in found["gate-form-summary"].data and len(found["gate-form-batch-0"].data) > 100
+    assert "Best so far" in found["gate-form-summary"].data
+    table = json.loads(found["gate-form-batch-0"].data)  # cells are Markdown in the UI: SMILES as code
+    assert [r["representation"] for r in table] == [f"`{c.representation}`" for c in batch.candidates]
 
     def broken(*args, **kwargs):
         raise RuntimeError("API unreachable")
