@@ -20,11 +20,13 @@ from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import TerminationSignal
 from prefect.logging.handlers import PrefectConsoleHandler
 from prefect.runtime import flow_run
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from amala.flows.approval_gate import approval_gate
+from amala.flows.artifacts import label_run, publish_batch
 from amala.flows.notifications import notify
 from amala.flows.task_runners import build_task_runner
 from amala.loop.executors import RunStopping, build_executor
@@ -119,10 +121,8 @@ def evaluate_batch(campaign: Campaign, batch: Batch, runner, executor, on_result
         if isinstance(result, RunStopping):
             raise KeyboardInterrupt(str(result))
         if isinstance(result, BaseException):
-            failed = campaign.failed(candidate, f"evaluation failed after {spec.retries} retries: "
-                                                f"{type(result).__name__}: {result}")
-            campaign.store.record_evaluation(campaign.id, batch, failed, campaign.objective.of)
-            result = [failed]
+            result = [campaign.record_failure(batch, candidate, f"evaluation failed after {spec.retries} retries: "
+                                                                f"{type(result).__name__}: {result}")]
         evaluations += result
         if on_result is not None:
             on_result(len(evaluations))
@@ -164,10 +164,11 @@ def campaign_flow(config: str | dict, max_iterations: int | None = None, progres
         else:
             message = f"run started; {done} evaluations stored"
         logger.info("campaign %s: %s; database %s", cfg.name, message, campaign.store.url)
+        label_run(campaign)
         campaign.store.set_status(campaign.id, "running", f"{message} (Prefect flow run {flow_run.name})")
         try:
             stop, iterations, started = _run_batches(campaign, max_iterations, progress, deadline, until, logger)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, TerminationSignal):  # Ctrl-C; SIGTERM, which Prefect turns into the latter
             campaign.store.set_status(campaign.id, "interrupted", "interrupted (Ctrl-C or SIGTERM); running "
                                       "evaluations were stopped; `amala run` resumes")
             raise
@@ -226,6 +227,7 @@ def _run_batches(campaign: Campaign, max_iterations, progress, deadline, until, 
             evaluations, seconds = evaluate_batch(campaign, batch, runner, executor,
                                                   lambda n: bar.update(bar_task, completed=done + n))
             summary = record_task(campaign, batch, evaluations, seconds)
+            publish_batch(campaign, batch, summary)
             iterations += 1
             longest = max(longest, time.time() - t0)
             best = "-" if summary.best is None else f"{summary.best:.3f}"

@@ -23,7 +23,7 @@ app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False,
                   help="amala: autonomous active-learning discovery of amorphous battery electrolytes.")
 data_app = typer.Typer(no_args_is_help=True, help="Datasets: fetch published data into the local cache.")
 app.add_typer(data_app, name="data")
-console = Console(soft_wrap=True)
+console = Console(soft_wrap=True, markup=False)  # names and SMILES like [Cu]C[nH] are text, not markup
 err = Console(stderr=True, soft_wrap=True)
 DEBUG = {"on": bool(os.environ.get("AMALA_DEBUG"))}
 
@@ -47,29 +47,29 @@ def _options(debug: bool = typer.Option(False, "--debug", help="show tracebacks 
 def main() -> None:
     """Console entry point: one line for any error a command did not foresee (a bug or an
     environment problem), the traceback only with --debug; Ctrl-C exits quietly with 130."""
+    import click
+
     try:
         code = app(standalone_mode=False)
-    except KeyboardInterrupt:
-        err.print("interrupted; `amala run` resumes where this stopped", markup=False)
+    except (KeyboardInterrupt, click.exceptions.Abort):  # click turns Ctrl-C into Abort
+        print("interrupted; `amala run` resumes where this stopped", file=sys.__stderr__, flush=True)
         sys.exit(130)
     except SystemExit:
         raise
     except Exception as exc:
-        import click
-
         if isinstance(exc, click.exceptions.Exit):
             sys.exit(exc.exit_code)
         if isinstance(exc, click.ClickException):
             exc.show()
             sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(130)
         if DEBUG["on"] or "--debug" in sys.argv:
             raise
         first = (str(exc).strip().splitlines() or [""])[0][:300]
         err.print(f"[red]error:[/red] {escape(type(exc).__name__)}: {escape(first)} (run with --debug for the "
                   "traceback)", highlight=False)
         sys.exit(1)
+    if code == 130:  # typer turns Ctrl-C (and our SIGTERM) into exit code 130
+        print("interrupted; `amala run` resumes where this stopped", file=sys.__stderr__, flush=True)
     sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -129,6 +129,19 @@ def _stores(campaign: str | None, db: str | None):
     return [_store_for(campaign, db)]
 
 
+def _stored_config(row):
+    """The campaign's stored config, validated; a database written under older rules fails in
+    one line naming the key instead of a pydantic traceback."""
+    from pydantic import ValidationError
+
+    from amala.loop.config import CampaignConfig, _one_line
+
+    try:
+        return CampaignConfig.model_validate(row.config)
+    except ValidationError as exc:
+        _fail(_one_line(exc, f"campaign {row.name} (stored config)"))
+
+
 def _campaign_row(campaign: str, db: str | None):
     store = _store_for(campaign, db)
     row = store.campaign(campaign)
@@ -139,8 +152,16 @@ def _campaign_row(campaign: str, db: str | None):
 
 @app.command()
 def validate(config: Path = typer.Argument(..., help="campaign YAML")):
-    """Check a campaign config; print the first problem in one line."""
+    """Check a campaign config and what it names on this machine (data file, database URL and
+    driver, work folder); print each problem in one line and create nothing."""
+    from amala.loop.preflight import check
+
     cfg = _load(config)
+    problems = check(cfg)
+    for problem in problems:
+        err.print(f"[red]error:[/red] {escape(f'{config}: {problem}')}", highlight=False)
+    if problems:
+        raise typer.Exit(2)
     console.print(f"{config}: ok (campaign {cfg.name!r}, {cfg.acquisition.strategy} on {cfg.surrogate.kind}, "
                   f"budget {cfg.budget.max_evaluations} evaluations)")
 
@@ -159,14 +180,19 @@ def run(config: Path = typer.Argument(..., help="campaign YAML"),
     from amala.oracles.datasets import DatasetError
 
     known_campaigns.remember(cfg.name, cfg.database_url, cfg.work_path, config)
+    from prefect.exceptions import TerminationSignal
+
     previous = _stop_on_sigterm()
     try:
-        with prefect_api():
+        with prefect_api() as api_url:
+            known_campaigns.remember(cfg.name, cfg.database_url, cfg.work_path, config, api_url=api_url)
             from amala.flows.campaign_flow import campaign_flow
 
             result = campaign_flow(str(config), max_iterations=iterations, progress=progress and sys.stderr.isatty())
     except (PrefectUnavailable, CampaignBusy, DatasetError, ValueError) as exc:
         _fail(str(exc).splitlines()[0])
+    except TerminationSignal:  # SIGTERM during the flow run (Prefect's own handler raises this)
+        raise KeyboardInterrupt("SIGTERM") from None
     finally:
         import signal
 
@@ -266,10 +292,10 @@ def status(campaign: Optional[str] = typer.Argument(None, help="campaign name (d
                       "last heartbeat (UTC)")
     for r in rows:
         best = "—" if r["best"] is None else f"{r['best']:.4f} ({r['objective']})"
-        table.add_row(*(escape(str(x)) for x in (r["campaign"], r["state"], f"{r['evaluations']}/{r['budget']}",
+        table.add_row(*(str(x) for x in (r["campaign"], r["state"], f"{r['evaluations']}/{r['budget']}",
                                                  r["failed"], r["batches"], best, r["last_batch"] or "—",
                                                  r["heartbeat"] or "—")))
-    Console(width=max(console.width, 150)).print(table)  # never truncate names or numbers
+    Console(width=max(console.width, 150), markup=False).print(table)  # never truncate names or numbers
 
 
 @app.command()
@@ -284,7 +310,7 @@ def report(campaign: str = typer.Argument(..., help="campaign name"),
     from amala.oracles import datasets
 
     store, row = _campaign_row(campaign, db)
-    cfg = CampaignConfig.model_validate(row.config)
+    cfg = _stored_config(row)
     pool_values = None
     try:
         loaded = Campaign(cfg, store=store)  # gives the objective's unit and, for lookups, the pool
@@ -305,9 +331,12 @@ def report(campaign: str = typer.Argument(..., help="campaign name"),
 
 
 @app.command()
-def pending(campaign: Optional[str] = typer.Argument(None, help="campaign name (default: all under runs/)"),
-            db: Optional[str] = typer.Option(None, help="SQLAlchemy URL of the store")):
+def pending(campaign: Optional[str] = typer.Argument(None, help="campaign name (default: all known)"),
+            db: Optional[str] = typer.Option(None, help="SQLAlchemy URL of the store"),
+            as_json: bool = typer.Option(False, "--json", help="one JSON object per waiting batch, one per line")):
     """Batches waiting for approval: each candidate's id, who proposed it, prediction and acquisition value."""
+    from amala.loop.status import objective_label
+
     found = 0
     for store in _stores(campaign, db):
         for row in store.campaigns():
@@ -315,41 +344,60 @@ def pending(campaign: Optional[str] = typer.Argument(None, help="campaign name (
             if waiting is None:
                 continue
             found += 1
-            objective = row.config.get("objective", {})
-            label = objective.get("property", "objective")
-            if objective.get("transform", "none") != "none":
-                label = f"{objective['transform']} {label}"
+            label = objective_label(row.config)
+            rows = [{"rank": sel.rank, "id": cand.key, "agent": cand.agent, "candidate": cand.representation,
+                     "predicted": sel.predicted_mean, "predicted_std": sel.predicted_std,
+                     "acquisition": sel.acquisition_value}
+                    for iteration, sel, cand in store.selections(row.id) if iteration.id == waiting.id]
+            if as_json:
+                print(json.dumps({"campaign": row.name, "batch": waiting.index, "strategy": waiting.strategy,
+                                  "objective": label, "since": f"{waiting.created_at:%Y-%m-%d %H:%M:%S}",
+                                  "flow_run_id": waiting.flow_run_id, "candidates": rows}))
+                continue
             table = RichTable("rank", "id", "agent", "candidate", f"predicted {label} ± std", "acquisition",
                               title=f"campaign {row.name}: batch {waiting.index} ({waiting.strategy}) waits for "
                                     f"approval since {waiting.created_at:%Y-%m-%d %H:%M} UTC"
                                     + (f"; flow run {waiting.flow_run_id}" if waiting.flow_run_id else ""))
-            for iteration, selection, candidate in store.selections(row.id):
-                if iteration.id != waiting.id:
-                    continue
-                predicted = ("—" if selection.predicted_mean is None
-                             else f"{selection.predicted_mean:.3f} ± {selection.predicted_std:.3f}")
-                acquisition = "—" if selection.acquisition_value is None else f"{selection.acquisition_value:.3g}"
-                table.add_row(str(selection.rank), candidate.key, candidate.agent, candidate.representation,
-                              predicted, acquisition)
-            Console(width=max(console.width, 160)).print(table)
+            for r in rows:
+                predicted = "—" if r["predicted"] is None else f"{r['predicted']:.3f} ± {r['predicted_std']:.3f}"
+                acquisition = "—" if r["acquisition"] is None else f"{r['acquisition']:.3g}"
+                table.add_row(str(r["rank"]), r["id"], r["agent"], r["candidate"], predicted, acquisition)
+            Console(width=max(console.width, 160), markup=False).print(table)
             console.print(f"answer: amala approve {row.name} [--reject ID ...] [--add SMILES|COMPOSITION ...] "
-                          "[--batch-size N] [--comment TEXT] [--reject-all]", soft_wrap=True)
-    if not found:
+                          "[--batch-size N] [--comment TEXT] [--reject-all]")
+    if not found and not as_json:
         console.print("no batch is waiting for approval" + (f" in campaign {campaign}" if campaign else ""))
 
 
-def _resume_waiting_run(flow_run_id: str, decision) -> bool:
-    """Hand the decision to the paused flow run; False if no run is paused for it any more."""
+def _resume_waiting_run(flow_run_id: str, decision, campaign: str) -> bool:
+    """Hand the decision to the paused flow run; False if no run is paused for it any more. The
+    run's own Prefect API (a temporary one that `amala run` recorded) is used when it answers, so
+    no second temporary server has to start."""
     from uuid import UUID
 
     from prefect.exceptions import ObjectNotFound
     from prefect.flow_runs import NotPausedError, resume_flow_run
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
+    from amala.loop import known_campaigns
+
+    url = PREFECT_API_URL.value() or known_campaigns.known().get(campaign, {}).get("api_url")
+    updates = {PREFECT_API_URL: url} if url and _answers(url) else {}
     try:
-        resume_flow_run(UUID(flow_run_id), run_input=decision.model_dump())
+        with temporary_settings(updates=updates):
+            resume_flow_run(UUID(flow_run_id), run_input=decision.model_dump())
     except (NotPausedError, ObjectNotFound):
         return False
     return True
+
+
+def _answers(api_url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"{api_url.rstrip('/')}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 @app.command()
@@ -365,17 +413,13 @@ def approve(campaign: str = typer.Argument(..., help="campaign name"),
     import getpass
 
     from amala.loop.approval import BatchDecision
-    from amala.loop.campaign import Campaign
-    from amala.loop.config import CampaignConfig
+    from amala.loop.campaign import check_additions
 
     store, row = _campaign_row(campaign, db)
     waiting = store.awaiting_approval(row.id)
     if waiting is None:
         _fail(f"campaign {campaign}: no batch is waiting for approval (see `amala pending`)")
-    try:
-        loaded = Campaign(CampaignConfig.model_validate(row.config), store=store)
-    except ValueError as exc:
-        _fail(f"campaign {campaign!r}: {str(exc).splitlines()[0]}")
+    cfg = _stored_config(row)
     batch = store.pending_batch(row.id)
     in_batch = {c.key for c in batch.candidates}
     by_rank = {str(rank): c.key for rank, c in enumerate(batch.candidates)}  # `amala pending` shows both
@@ -383,15 +427,21 @@ def approve(campaign: str = typer.Argument(..., help="campaign name"),
     for key in reject:
         if key not in in_batch:
             _fail(f"--reject {key}: not a candidate of batch {batch.index} (ids: `amala pending {campaign}`)")
-    _, refused = loaded.check_additions(add)
+    _, refused = check_additions(cfg, store.known_keys(row.id), add)
     for text, reason in refused.items():
         _fail(f"--add {text!r}: {reason}")
     decision = BatchDecision(approve=not reject_all, reject=reject, add=add, batch_size=batch_size,
                              comment=comment, by=by or getpass.getuser(), via="cli")
-    if waiting.flow_run_id and _resume_waiting_run(waiting.flow_run_id, decision):
+    if waiting.flow_run_id and _resume_waiting_run(waiting.flow_run_id, decision, campaign):
         console.print(f"campaign {campaign}: batch {batch.index} {decision.action}; flow run {waiting.flow_run_id} "
                       "goes on with it", soft_wrap=True)
         return
+    from amala.loop.campaign import Campaign  # no run waits: apply it here (a top-up needs the models)
+
+    try:
+        loaded = Campaign(cfg, store=store)
+    except ValueError as exc:
+        _fail(f"campaign {campaign!r}: {str(exc).splitlines()[0]}")
     result = loaded.review(batch, decision.model_copy(update={"via": "store"}))
     size = 0 if result is None else len(result.candidates)
     console.print(f"campaign {campaign}: batch {batch.index} {decision.action} ({size} to evaluate); no run was "

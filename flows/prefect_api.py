@@ -46,6 +46,31 @@ def prefect_api(startup_seconds: int = STARTUP_SECONDS):
         ) from None
     try:
         with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
-            yield server.api_url
+            try:
+                yield server.api_url
+            finally:
+                _flush_logs()
     finally:
         server.stop()
+
+
+def _flush_logs() -> None:
+    """Send the run's last log lines while the temporary API still listens (else Prefect prints
+    '--- Error logging to API ---' after the run)."""
+    for drain in (_drain_logs, _drain_events):
+        try:
+            drain()
+        except Exception:
+            pass
+
+
+def _drain_logs() -> None:
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=10)
+
+
+def _drain_events() -> None:
+    from prefect.events.worker import EventsWorker
+
+    EventsWorker.drain_all(timeout=10)

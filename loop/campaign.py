@@ -246,31 +246,11 @@ class Campaign:
 
     def check_additions(self, texts: list[str], by: str = "") -> tuple[list[Candidate], dict[str, str]]:
         """Hand-written candidates as canonical candidates, and the refused ones with reasons."""
-        known = set(self.store.known_keys(self.id))
-        accepted, refused = [], {}
-        for text in texts:
-            try:
-                candidate = candidate_from_text(text, self.config.representation, agent=f"human:{by or 'unknown'}",
-                                                bounds=self.bounds, metadata={"added_by": by or "unknown"})
-            except ValueError as exc:
-                refused[text] = str(exc)
-                continue
-            if candidate.key in known:  # in the campaign, or earlier in this list
-                refused[text] = "already proposed in this campaign"
-                continue
-            known.add(candidate.key)
-            accepted.append(candidate)
-        return accepted, refused
+        return check_additions(self.config, self.store.known_keys(self.id), texts, by)
 
     @property
     def bounds(self) -> dict[str, tuple[float, float]]:
-        """Mole-fraction bounds of composition campaigns (hand-written glasses must respect them)."""
-        merged: dict[str, tuple[float, float]] = {}
-        for spec in self.config.agents:
-            for name, (lo, hi) in (spec.bounds or {}).items():
-                old = merged.get(name, (lo, hi))
-                merged[name] = (min(lo, old[0]), max(hi, old[1]))
-        return merged
+        return composition_bounds(self.config)
 
     def needs_approval(self, batch: Batch) -> bool:
         """A batch waits for a person when the campaign asks for approvals and none was given yet."""
@@ -309,9 +289,16 @@ class Campaign:
             raise
         except Exception as exc:  # a bug or an unexpected input in the oracle: one failed candidate
             evaluations = [self.failed(candidate, f"oracle error: {type(exc).__name__}: {exc}")]
+        evaluations = [self.objective.screen(e) for e in evaluations]
         for evaluation in evaluations:
             self.store.record_evaluation(self.id, batch, evaluation, self.objective.of)
-        return list(evaluations)
+        return evaluations
+
+    def record_failure(self, batch: Batch, candidate: Candidate, reason: str) -> Evaluation:
+        """Store a candidate's failure that happened outside the oracle (the engine lost its task)."""
+        failed = self.failed(candidate, reason)
+        self.store.record_evaluation(self.id, batch, failed, self.objective.of)
+        return failed
 
     def failed(self, candidate: Candidate, reason: str) -> Evaluation:
         return Evaluation.failed(candidate.key, self.oracle.name, self.oracle.fidelity, reason)
@@ -319,6 +306,7 @@ class Campaign:
     def record(self, batch: Batch, evaluations: list[Evaluation], seconds: float = 0.0) -> IterationSummary:
         """Store evaluations; the batch is closed only when every candidate has one (an external
         oracle's results may arrive over several runs: those that came are kept meanwhile)."""
+        evaluations = [self.objective.screen(e) for e in evaluations]  # a log10 of -1 is a failure, not a gap
         todo = {c.key for c in self.unevaluated(batch)}
         waiting = len(todo - {e.candidate_key for e in evaluations})
         self.store.record_evaluations(self.id, batch, evaluations, self.objective.of, evaluate_seconds=seconds,
@@ -348,6 +336,39 @@ class Campaign:
 
     def finish(self, stop: Stop) -> None:
         self.store.set_status(self.id, "finished" if stop.final else "stopped", stop.reason)
+
+
+def composition_bounds(config: CampaignConfig) -> dict[str, tuple[float, float]]:
+    """Mole-fraction bounds of composition campaigns (hand-written glasses must respect them)."""
+    merged: dict[str, tuple[float, float]] = {}
+    for spec in config.agents:
+        for name, (lo, hi) in (spec.bounds or {}).items():
+            old = merged.get(name, (lo, hi))
+            merged[name] = (min(lo, old[0]), max(hi, old[1]))
+    return merged
+
+
+def check_additions(config: CampaignConfig, known: set[str], texts: list[str],
+                    by: str = "") -> tuple[list[Candidate], dict[str, str]]:
+    """Hand-written candidates (an approval's additions) through the same validity and bounds
+    rules as agents' proposals; refused ones come back with their reasons. Needs only the config
+    and the keys already in the campaign, so `amala approve` checks additions without building
+    the campaign's dataset, agents or models."""
+    known, bounds = set(known), composition_bounds(config)
+    accepted, refused = [], {}
+    for text in texts:
+        try:
+            candidate = candidate_from_text(text, config.representation, agent=f"human:{by or 'unknown'}",
+                                            bounds=bounds, metadata={"added_by": by or "unknown"})
+        except ValueError as exc:
+            refused[text] = str(exc)
+            continue
+        if candidate.key in known:  # in the campaign, or earlier in this list
+            refused[text] = "already proposed in this campaign"
+            continue
+        known.add(candidate.key)
+        accepted.append(candidate)
+    return accepted, refused
 
 
 def _derived_seed(seed: int, iteration: int, role: str) -> int:

@@ -44,11 +44,12 @@ def known() -> dict[str, dict]:
         return {}
 
 
-def remember(name: str, database_url: str, workdir: Path, config: Path | None) -> None:
-    """Record (or update) a campaign's location; written atomically, failures are not fatal."""
+def remember(name: str, database_url: str, workdir: Path, config: Path | None, api_url: str | None = None) -> None:
+    """Record (or update) a campaign's location, and the Prefect API its current run talks to
+    (so `amala approve` reaches a run's temporary API); written atomically, never fatal."""
     entries = known()
     entries[name] = {"database": absolute_url(database_url), "workdir": str(Path(workdir).resolve()),
-                     "config": str(Path(config).resolve()) if config else None}
+                     "config": str(Path(config).resolve()) if config else None, "api_url": api_url}
     try:
         index_path().parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("w", dir=index_path().parent, delete=False, suffix=".tmp") as out:

@@ -19,6 +19,7 @@ from sqlmodel import Session, SQLModel, create_engine, select
 
 from amala.agents.candidate import Candidate
 from amala.loop.approval import BatchDecision
+from amala.loop.redaction import redact, redact_data
 from amala.loop.tables import (CampaignRow, CandidateRow, DecisionRow, EvaluationRow, EventRow, IterationRow,
                                ModelVersionRow, SelectionRow, utcnow)
 from amala.oracles.evaluation import Evaluation
@@ -100,7 +101,8 @@ class Store:
 
     def log(self, campaign_id: int, kind: str, message: str, level: str = "info", data: dict | None = None):
         with self.session() as s:
-            s.add(EventRow(campaign_id=campaign_id, kind=kind, message=message, level=level, data=data or {}))
+            s.add(EventRow(campaign_id=campaign_id, kind=kind, message=redact(message), level=level,
+                           data=redact_data(data or {})))
             s.commit()
 
     def events(self, campaign_id: int) -> list[EventRow]:
@@ -256,13 +258,13 @@ class Store:
             s.add(iteration)
             s.add(DecisionRow(campaign_id=campaign_id, iteration_id=iteration.id, by=decision.by or "unknown",
                               via=decision.via, action=action, rejected=sorted(out),
-                              added=[p.candidate.key for p in added], refused=refused,
-                              batch_size=decision.batch_size, comment=decision.comment))
+                              added=[p.candidate.key for p in added], refused=redact_data(refused),
+                              batch_size=decision.batch_size, comment=redact(decision.comment)))
             summary = (f"iteration {iteration.index} {action} by {decision.by or 'unknown'} via {decision.via}: "
                        f"{len(out)} rejected, {len(added)} added" + (f", {len(refused)} refused" if refused else "")
                        + (f"; {decision.comment}" if decision.comment else ""))
-            s.add(EventRow(campaign_id=campaign_id, kind="approval", message=summary,
-                           level="warning" if refused else "info", data={"refused": refused}))
+            s.add(EventRow(campaign_id=campaign_id, kind="approval", message=redact(summary),
+                           level="warning" if refused else "info", data=redact_data({"refused": refused})))
             s.commit()
         return None if action == "rejected" else self.pending_batch(campaign_id)
 
@@ -296,13 +298,14 @@ class Store:
                                                                EvaluationRow.fidelity == ev.fidelity)).first()
                 if exists is not None:
                     continue
+                reason = None if ev.reason is None else redact(ev.reason)  # an echoed API key never reaches disk
                 s.add(EvaluationRow(candidate_id=cand.id, iteration_id=batch.iteration_id, oracle=ev.oracle,
-                                    fidelity=ev.fidelity, status=ev.status, reason=ev.reason,
+                                    fidelity=ev.fidelity, status=ev.status, reason=reason,
                                     values=ev.values_json(), objective=objective(ev), cost_seconds=ev.cost_seconds,
-                                    artefacts=ev.artefacts, provenance=ev.provenance))
+                                    artefacts=ev.artefacts, provenance=redact_data(ev.provenance)))
                 if not ev.ok:
                     s.add(EventRow(campaign_id=campaign_id, kind="evaluation_failed", level="warning",
-                                   message=f"{cand.representation}: {ev.reason}", data={"key": ev.candidate_key}))
+                                   message=f"{cand.representation}: {reason}", data={"key": ev.candidate_key}))
                 written += 1
             iteration = s.get(IterationRow, batch.iteration_id)
             if complete:
@@ -329,7 +332,7 @@ def _add_selections(s: Session, campaign_id: int, iteration_id: int, picks: Sequ
         row = existing.get(c.key)
         if row is None:
             row = CandidateRow(campaign_id=campaign_id, key=c.key, kind=c.kind, representation=c.representation,
-                               agent=c.agent, provenance=dict(c.metadata))
+                               agent=c.agent, provenance=redact_data(dict(c.metadata)))
             s.add(row)
             s.flush()
         s.add(SelectionRow(iteration_id=iteration_id, candidate_id=row.id, rank=rank,

@@ -1,0 +1,56 @@
+"""Stopping `amala run` with SIGTERM (a scheduler, `kill`, systemd): the run ends within seconds,
+says so in one line without a traceback, leaves the campaign `interrupted` (not `running`), and
+takes its temporary Prefect API server down with it. The next `amala status` tells the truth.
+
+The run waits on the file-queue oracle (a lab that has not answered yet), a real wait in the
+flow's own process, which is where a person's Ctrl-C or a SIGTERM lands."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+pytestmark = pytest.mark.slow
+
+AMALA = str(Path(sys.executable).with_name("amala"))
+
+
+def test_sigterm_stops_a_run_at_once_and_status_says_interrupted(tmp_path, synthetic_htpmd):
+    config = tmp_path / "lab.yaml"
+    config.write_text(yaml.safe_dump({
+        "name": "lab", "data": {"dataset": "htpmd", "path": str(synthetic_htpmd)},
+        "oracle": {"kind": "queue", "wait_seconds": 600, "poll_seconds": 0.5},
+        "budget": {"initial": 3, "max_evaluations": 3}}))
+    env = {**os.environ, "AMALA_HOME": str(tmp_path / "home"), "PREFECT_HOME": str(tmp_path / "prefect")}
+    env.pop("PREFECT_API_URL", None)
+    env.pop("AMALA_DB_URL", None)
+    run = subprocess.Popen([AMALA, "run", str(config), "--no-progress"], cwd=tmp_path, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    outbox = tmp_path / "runs" / "lab" / "queue" / "outbox"
+    deadline = time.time() + 240
+    while not (outbox.is_dir() and any(outbox.glob("*.csv"))):
+        assert run.poll() is None and time.time() < deadline, run.communicate()
+        time.sleep(0.5)
+    api_url = json.loads((tmp_path / "home" / "campaigns.json").read_text())["lab"]["api_url"]
+    assert httpx.get(f"{api_url}/health", timeout=5).status_code == 200
+
+    start = time.time()
+    run.send_signal(signal.SIGTERM)
+    out, err = run.communicate(timeout=60)
+    assert time.time() - start < 30 and run.returncode == 130, (out, err)
+    assert "Traceback" not in err and "interrupted" in err.splitlines()[-1], err
+    with pytest.raises(httpx.HTTPError):  # the temporary API went with the run
+        httpx.get(f"{api_url}/health", timeout=2)
+
+    status = subprocess.run([AMALA, "status", "lab", "--json"], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert json.loads(status.stdout)["state"] == "interrupted", status
