@@ -138,8 +138,15 @@ def test_a_dataset_campaign_names_its_source_licence_and_citation(tmp_path, monk
     config = parse_config({"name": "poly", "seed": 3}).model_dump(mode="json")
     store = Store(f"sqlite:///{tmp_path / 'amala.db'}")
     row = store.open_campaign("poly", config)
+    polymer = Candidate("[Cu]CCO[Au]", kind="smiles", agent="pool")
+    batch = store.record_selection(row.id, "random", [SelectedCandidate(polymer)])
+    store.record_evaluations(row.id, batch, [Evaluation(polymer.key, "lookup", "htpmd", "ok", {
+        "conductivity": Measurement(5.1e-4, "S/cm"), "transference_number": Measurement(0.35, "1")})],
+        lambda e: float(np.log10(e.values["conductivity"].value)))
     objective = Objective(parse_config(config).objective, "S/cm")
     source = write_report(store, row, objective, tmp_path / "report").read_text()
+    assert "<svg" in source and "<code>[Cu]CCO[Au]</code>" in source  # molecules drawn, SMILES as stored
+    assert "conductivity [S/cm]" in source and "0.350" in source and "0.00051" in source
     spec = datasets.DATASETS["htpmd"]
     for item in (spec.url, spec.license, spec.citation, str(tmp_path / "cache" / "htpmd.csv")):
         assert item in source or item.replace("&", "&amp;") in source, item
