@@ -490,24 +490,24 @@ def benchmark(config: Path = typer.Argument(..., help="campaign YAML (a lookup-o
               seeds: str = typer.Option("0-4", help="e.g. 0-4 or 0,2"),
               strategies: Optional[str] = typer.Option(None, help="comma list; default: config's, random, greedy_rf"),
               budget: Optional[int] = typer.Option(None, help="evaluations per run (default: config's)")):
-    """Retrospective benchmark: one JSON line per (strategy, seed)."""
+    """Retrospective benchmark: replay the campaign per (strategy, seed), one JSON line each (BENCHMARKS.md)."""
     import torch
 
-    from amala.loop import benchmark as bench
+    from amala.loop import replay
     from amala.oracles import datasets
 
     cfg = _load(config)
     names = strategies.split(",") if strategies else [cfg.acquisition.strategy, "random", "greedy_rf"]
-    unknown = [s for s in names if s not in bench.STRATEGIES]
+    unknown = [s for s in names if s not in replay.STRATEGIES]
     if unknown:
-        _fail(f"--strategies: unknown {unknown} (choose from {sorted(bench.STRATEGIES)})")
+        _fail(f"--strategies: unknown {unknown} (choose from {sorted(replay.STRATEGIES)})")
     try:
-        seed_list = bench.parse_seeds(seeds)
+        seed_list = replay.parse_seeds(seeds)
         table = datasets.load(cfg.data.dataset, cfg.data.path, cfg.data.subset, cfg.seed)
     except ValueError as exc:
         _fail(str(exc) if isinstance(exc, datasets.DatasetError) else f"--seeds: cannot parse {seeds!r}")
     torch.set_num_threads(max(1, os.cpu_count() or 1))
-    for row, note in bench.run_many(cfg, table, names, seed_list, budget):
+    for row, note in replay.run_many(cfg, table, names, seed_list, budget):
         print(json.dumps(row), flush=True)
         err.print(f"{row['strategy']} seed {row['seed']}: {note}", highlight=False, soft_wrap=True)
 

@@ -1,11 +1,14 @@
 import json
 import math
+import runpy
+import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from amala.flows.cli import app
-from amala.loop import benchmark
+from amala.loop import replay as benchmark
 from amala.loop.config import parse_config
 from amala.oracles import datasets
 
@@ -44,3 +47,14 @@ def test_benchmark_command_prints_json_lines(htpmd_dir, tmp_path, monkeypatch):
     assert all(list(r) == KEYS for r in rows)
     bad = CliRunner().invoke(app, ["benchmark", str(config), "--strategies", "oracle"])
     assert bad.exit_code == 2 and "unknown" in bad.output
+
+
+@pytest.mark.parametrize("script", ["cv_benchmark", "generative_benchmark", "md_overhead", "md_validation"])
+def test_benchmark_scripts_run_from_the_benchmarks_folder(script, monkeypatch, capsys):
+    """Each script in benchmarks/ (not installed) runs as `python benchmarks/NAME.py` and parses `--help`."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{script}.py"
+    monkeypatch.setattr(sys, "argv", [str(path), "--help"])
+    with pytest.raises(SystemExit) as exit_:
+        runpy.run_path(str(path), run_name="__main__")
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.startswith("usage:")

@@ -2,10 +2,13 @@
 row per fold comparing the GNN ensemble with the random forest on the same split."""
 
 import math
+import sys
+from pathlib import Path
 
 import pandas as pd
 
-from amala.models import cv_benchmark
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/ is a folder of scripts, not installed
+from benchmarks import cv_benchmark  # noqa: E402
 
 
 def test_cv_benchmark_runs_folds_and_summarises(htpmd_dir, tmp_path, capsys):

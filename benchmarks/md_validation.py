@@ -5,7 +5,7 @@ line per glass: D_Li(T) with its error and fitted window, σ(T), density and net
 temperature, Ea, log10 σ(300 K) and the wall time. BENCHMARKS.md compares Li2O·2SiO2 (x = 1/3)
 with published values and checks that σ rises with x:
 
-    python -m amala.oracles.md_validation --profile standard --x 0.2,0.333333,0.5 --workers 2
+    .venv/bin/python benchmarks/md_validation.py --profile standard --x 0.2,0.333333,0.5 --workers 2
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ and once through `GlassMDOracle.evaluate` (cell building, sampling through the P
 MSD/Arrhenius analysis, RDFs, files). The ratio of their wall times is the overhead recorded in
 BENCHMARKS.md:
 
-    python -m amala.oracles.md_overhead --profile quick --repeats 3
+    .venv/bin/python benchmarks/md_overhead.py --profile quick --repeats 3
 """
 
 from __future__ import annotations

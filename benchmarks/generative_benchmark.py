@@ -6,7 +6,7 @@ the comparison is between candidate sources: `pool` alone, or `pool` + mutation 
 (variant, seed): the best emulated log10 σ, how many of the top 10 are novel (not in HTP-MD), and
 which agents proposed the top 10. Emulated numbers rank generators; they are not measurements.
 
-    AMALA_DATA_DIR=../shared/data python -m amala.loop.generative_benchmark --seeds 0-2 \
+    AMALA_DATA_DIR=../shared/data .venv/bin/python benchmarks/generative_benchmark.py --seeds 0-2 \
         --gpt-checkpoint runs/gpt
 """
 
@@ -17,9 +17,9 @@ import json
 import time
 from collections import Counter
 
-from amala.loop.benchmark import parse_seeds
 from amala.loop.campaign import Campaign
 from amala.loop.config import parse_config
+from amala.loop.replay import parse_seeds, replay
 from amala.loop.store import Store
 from amala.oracles import datasets
 from amala.oracles.emulator import EmulatorOracle
@@ -40,9 +40,7 @@ def run(table, oracle, variant: str, seed: int, gpt_checkpoint: str | None, iter
         batch: int = 10) -> dict:
     start = time.perf_counter()
     config = parse_config(variant_config(variant, seed, gpt_checkpoint, iterations, batch))
-    campaign = Campaign(config, store=Store("sqlite://"), table=table, oracle=oracle)
-    while campaign.stop_reason() is None and campaign.step() is not None:
-        pass
+    campaign = replay(Campaign(config, store=Store("sqlite://"), table=table, oracle=oracle))
     rows = [(c, e) for c, e in campaign.store.evaluations(campaign.id) if e.objective is not None]
     top = sorted(rows, key=lambda ce: ce[1].objective, reverse=True)[:10]
     pool = set(table.frame.smiles)

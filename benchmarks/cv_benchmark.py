@@ -6,7 +6,7 @@ For the ensemble the script also reports calibration: the share of held-out poly
 predicted ±1 and ±2 std intervals. Targets: log10 of conductivity and Li diffusivity, and the
 transference number as is.
 
-    AMALA_DATA_DIR=../shared/data python -m amala.models.cv_benchmark --folds 5 \
+    AMALA_DATA_DIR=../shared/data .venv/bin/python benchmarks/cv_benchmark.py --folds 5 \
         --properties conductivity,li_diffusivity,transference_number
 
 One JSON line per (property, fold), then one summary line per property. To train on a GPU
@@ -31,6 +31,7 @@ from amala.models.calibration import coverage
 from amala.models.gnn_ensemble import GNNEnsemble
 from amala.models.molecular_graph import GraphBank, MolGraph
 from amala.models.random_forest import RandomForest
+
 
 def prepare(data: str | None, properties: list[str], periodic: bool = True) -> dict:
     """Everything the folds need, as tensors: graphs (closed into rings unless `periodic` is off),

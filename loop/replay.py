@@ -1,8 +1,11 @@
-"""Retrospective benchmark: replay a campaign against a lookup table and measure how fast each
-strategy finds the best candidates (the top 1% of the pool by the objective).
+"""Replaying campaigns for benchmarks: run a campaign to its end in memory, and the retrospective
+benchmark's strategies and metrics (how fast each strategy finds the top 1% of the pool by the
+objective).
 
 Every (strategy, seed) run goes through the same `Campaign` code as a real campaign, with an
-in-memory database, so the numbers describe the system as users run it.
+in-memory database, so the numbers describe the system as users run it. `amala benchmark` prints
+`run_many`'s rows; the scripts in the repository's `benchmarks/` folder use `replay` and
+`parse_seeds`. No argument parsing here: that belongs to the command and the scripts.
 """
 
 from __future__ import annotations
@@ -68,12 +71,16 @@ def run(config: CampaignConfig, table: datasets.Table, strategy: str, seed: int,
     return metrics(_replay(config, table, strategy, seed, budget), table, strategy, seed)
 
 
-def _replay(config, table, strategy, seed, budget) -> Campaign:
-    cfg = strategy_config(config, strategy, seed, budget)
-    campaign = Campaign(cfg, store=Store("sqlite://"), table=table)
+def replay(campaign: Campaign) -> Campaign:
+    """Step `campaign` until its stopping rule holds or nothing is left to select; returns it."""
     while campaign.stop_reason() is None and campaign.step() is not None:
         pass
     return campaign
+
+
+def _replay(config, table, strategy, seed, budget) -> Campaign:
+    cfg = strategy_config(config, strategy, seed, budget)
+    return replay(Campaign(cfg, store=Store("sqlite://"), table=table))
 
 
 def last_iteration_note(campaign: Campaign) -> str:
