@@ -1,5 +1,14 @@
-"""Shared fixtures. The HTP-MD table is read from $AMALA_DATA_DIR (the Makefile points it at
-../shared/data); tests that need it are skipped with a clear reason when no copy exists."""
+"""Shared fixtures.
+
+Every test runs in a plain clone: tests that need *some* polymers get a synthetic HTP-MD-shaped
+table written for the session (`synthetic_polymer_table`, `synthetic_data_dir`, `synthetic_table`,
+`synthetic_htpmd`, and `data_env`, which points AMALA_DATA_DIR at it). Only tests that measure
+something about the real HTP-MD table use `htpmd_dir`/`htpmd_table`; those read it from
+$AMALA_DATA_DIR (the Makefile points it at ../shared/data) or ../shared/data next to the clone, and
+are skipped with a clear reason when no copy exists.
+
+`AMALA_NO_SHARED=1` ignores ../shared/data (only $AMALA_DATA_DIR counts), to see what a clone with
+no ../shared next to it runs: `AMALA_NO_SHARED=1 AMALA_DATA_DIR=/tmp/empty pytest -rs`."""
 
 from __future__ import annotations
 
@@ -13,10 +22,14 @@ torch.set_num_threads(2)
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = REPO.parent / "shared" / "data"
+SYNTHETIC_ROWS = 400  # the session's synthetic table: enough for `subset: 300` to be a real subset
 
 
 def _htpmd_dir() -> Path | None:
-    for folder in (os.environ.get("AMALA_DATA_DIR"), DEFAULT_DATA_DIR):
+    folders = [os.environ.get("AMALA_DATA_DIR")]
+    if not os.environ.get("AMALA_NO_SHARED"):
+        folders.append(DEFAULT_DATA_DIR)
+    for folder in folders:
         if folder and (Path(folder) / "htpmd.csv").is_file():
             return Path(folder)
     return None
@@ -24,6 +37,7 @@ def _htpmd_dir() -> Path | None:
 
 @pytest.fixture(scope="session")
 def htpmd_dir() -> Path:
+    """The folder with the real HTP-MD table, for tests about that table; skips without one."""
     folder = _htpmd_dir()
     if folder is None:
         pytest.skip("no local HTP-MD copy: set AMALA_DATA_DIR or run `amala data fetch htpmd`")
@@ -37,10 +51,28 @@ def htpmd_table(htpmd_dir):
     return datasets.load("htpmd", htpmd_dir / "htpmd.csv")
 
 
+@pytest.fixture(scope="session")
+def synthetic_data_dir(tmp_path_factory) -> Path:
+    """A data folder holding a synthetic `htpmd.csv` of SYNTHETIC_ROWS polymers, written once per
+    session, where `datasets.load("htpmd")` finds it when AMALA_DATA_DIR points here."""
+    folder = tmp_path_factory.mktemp("synthetic_data")
+    synthetic_polymer_table(folder / "htpmd.csv", n=SYNTHETIC_ROWS)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def synthetic_table(synthetic_data_dir):
+    """The session's synthetic table, loaded (canonical SMILES in `smiles`, units)."""
+    from amala.oracles import datasets
+
+    return datasets.load("htpmd", synthetic_data_dir / "htpmd.csv")
+
+
 @pytest.fixture
-def data_env(htpmd_dir, monkeypatch, tmp_path):
-    """Run in a temporary folder with the data dir set, as a user would after a fetch."""
-    monkeypatch.setenv("AMALA_DATA_DIR", str(htpmd_dir))
+def data_env(synthetic_data_dir, monkeypatch, tmp_path):
+    """Run in a temporary folder with AMALA_DATA_DIR at the synthetic table, as a user would after a
+    fetch: configs that name `dataset: htpmd` without a path read the synthetic `htpmd.csv`."""
+    monkeypatch.setenv("AMALA_DATA_DIR", str(synthetic_data_dir))
     monkeypatch.delenv("AMALA_DB_URL", raising=False)
     monkeypatch.chdir(tmp_path)
     return tmp_path
@@ -75,6 +107,10 @@ def synthetic_polymer_table(path: Path, n: int = 200, seed: int = 0) -> Path:
     seen, rows = set(), []
     combos = [c for k in (2, 3) for c in itertools.product(FRAGMENTS, repeat=k)]
     rng.shuffle(combos)
+    if n > 4000:  # two and three fragments give ~4,300 distinct units; four more for HTP-MD-sized tables
+        longer = list(itertools.product(FRAGMENTS, repeat=4))
+        random.Random(seed + 1).shuffle(longer)
+        combos += longer
     for combo in combos:
         smiles = "[Cu]" + "".join(combo) + "[Au]"
         try:

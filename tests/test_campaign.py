@@ -1,5 +1,6 @@
 """The loop's plain functions without Prefect: failures are recorded and the campaign goes on;
-minimisation is handled in one place."""
+minimisation is handled in one place. On a 200-polymer subset of the synthetic HTP-MD-shaped table
+(conftest), so they run in any clone."""
 
 import math
 
@@ -13,8 +14,8 @@ from amala.oracles import datasets
 
 
 @pytest.fixture(scope="module")
-def small_table(htpmd_dir):
-    return datasets.load("htpmd", htpmd_dir / "htpmd.csv", subset=200, seed=5)
+def small_table(synthetic_data_dir):
+    return datasets.load("htpmd", synthetic_data_dir / "htpmd.csv", subset=200, seed=5)
 
 
 def _campaign(table, **overrides):

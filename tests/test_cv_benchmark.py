@@ -1,4 +1,4 @@
-"""The CV benchmark script end to end on a small slice of HTP-MD: featurize, save, load, and one
+"""The CV benchmark script end to end on 80 polymers of the synthetic HTP-MD-shaped table: featurize, save, load, and one
 row per fold comparing the GNN ensemble with the random forest on the same split."""
 
 import math
@@ -11,9 +11,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/ is a
 from benchmarks import cv_benchmark  # noqa: E402
 
 
-def test_cv_benchmark_runs_folds_and_summarises(htpmd_dir, tmp_path, capsys):
+def test_cv_benchmark_runs_folds_and_summarises(synthetic_htpmd, tmp_path, capsys):
     subset = tmp_path / "htpmd.csv"
-    pd.read_csv(htpmd_dir / "htpmd.csv").sample(80, random_state=0).to_csv(subset, index=False)
+    pd.read_csv(synthetic_htpmd).sample(80, random_state=0).to_csv(subset, index=False)
     prepared = tmp_path / "cv.pt"
     assert cv_benchmark.main(["--data", str(subset), "--properties", "conductivity,transference_number",
                               "--prepare", str(prepared)]) == []
