@@ -1,6 +1,7 @@
 """A generative campaign through the real Prefect flow: pool, mutation and GPT agents at once, each
 with its quota, scored by the GP and chosen by qLogNEI, evaluated by the emulator oracle (a model,
-labelled as such everywhere, because novel polymers cannot be looked up)."""
+labelled as such everywhere, because novel polymers cannot be looked up). The pool is 300 polymers of the
+synthetic HTP-MD-shaped table (conftest's `data_env`), which the GPT pre-trains on and the emulator learns."""
 
 import pytest
 import yaml
