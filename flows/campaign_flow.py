@@ -2,10 +2,11 @@
 
 This is the only package that imports Prefect. Per batch: select (a task), wait for a person's
 approval when the campaign asks for it (`approval_gate`), evaluate each candidate as a mapped task
-on the configured task runner (retries on transient errors; a candidate that still fails is a
-failed evaluation with its reason, not a failed run), record (a task). The loop stops only between
-batches, so an interrupted run never leaves half a batch: the next run of the same config resumes
-from the database.
+(retries on transient errors; a candidate that still fails is a failed evaluation with its reason,
+not a failed run) whose result is stored the moment it exists, then close the batch (a task). The
+oracle's work runs on the configured executor (`amala.loop.executors`), never in a process that
+needs a Prefect API of its own. A run killed at any moment loses only the evaluations still
+running: the next run of the same config completes the open batch and goes on.
 """
 
 from __future__ import annotations

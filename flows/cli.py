@@ -142,6 +142,14 @@ def _stored_config(row):
         _fail(_one_line(exc, f"campaign {row.name} (stored config)"))
 
 
+def _workdir(cfg) -> Path:
+    """The campaign's work folder: as `amala run` recorded it (absolute), else the config's."""
+    from amala.loop import known_campaigns
+
+    recorded = known_campaigns.known().get(cfg.name, {}).get("workdir")
+    return Path(recorded) if recorded and not Path(cfg.work_path).is_dir() else cfg.work_path
+
+
 def _campaign_row(campaign: str, db: str | None):
     store = _store_for(campaign, db)
     row = store.campaign(campaign)
@@ -230,6 +238,10 @@ def _announce(cfg) -> None:
                   "(`amala status`) or stop it, then run again")
         state = run_state(row)
         done = store.count_evaluations(row.id)
+        if done >= cfg.budget.max_evaluations:  # said in seconds, without starting Prefect or any model
+            console.print(f"campaign {cfg.name}: finished ({done}/{cfg.budget.max_evaluations} evaluations, the "
+                          f"budget); nothing to run. Report: amala report {cfg.name}", markup=False)
+            raise typer.Exit(0)
         if state == "finished":
             console.print(f"campaign {cfg.name}: finished earlier ({done} evaluations); checking whether its "
                           "budget or stopping rule still holds", markup=False)
@@ -326,7 +338,7 @@ def report(campaign: str = typer.Argument(..., help="campaign name"),
         err.print("note: the dataset is not available here, so the report has no random-search baseline",
                   soft_wrap=True)
         objective = Objective(cfg.objective, datasets.spec(cfg.data.dataset).units.get(cfg.objective.property, "?"))
-    path = write_report(store, row, objective, out or cfg.work_path / "report", pool_values)
+    path = write_report(store, row, objective, out or _workdir(cfg) / "report", pool_values)
     console.print(f"report: {path}")
 
 
@@ -554,7 +566,7 @@ def generate_eval(samples: int = typer.Option(1000, help="SMILES to sample"),
 def data_fetch(name: str = typer.Argument(..., help="dataset name, e.g. htpmd"),
                url: Optional[str] = typer.Option(None, help="override the download address (a mirror)"),
                dest: Optional[Path] = typer.Option(None, help="folder (default $AMALA_DATA_DIR or ~/.cache/amala)")):
-    """Download a published dataset into the cache and verify it."""
+    """Download a published dataset into the cache and check its columns and row count."""
     from amala.oracles import datasets
 
     try:
@@ -564,7 +576,7 @@ def data_fetch(name: str = typer.Argument(..., help="dataset name, e.g. htpmd"),
     except datasets.DatasetError as exc:
         _fail(str(exc))
     table = datasets.load(name, path)
-    console.print(f"{name}: {len(table.frame)} rows verified -> {path}")
+    console.print(f"{name}: {len(table.frame)} rows (columns and row count checked) -> {path}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Registry of published datasets: where each comes from, its units, and how to fetch and verify it.
+"""Registry of published datasets: where each comes from, its units, and how to fetch it and check
+its columns and row count (no checksum yet).
 
 Data is never committed to the repository. `amala data fetch NAME` downloads it from its public
 source into a cache; `AMALA_DATA_DIR` or a config's `data.path` points at a local copy instead.
@@ -123,7 +124,8 @@ def verify(frame: pd.DataFrame, ds: DatasetSpec, origin: str, min_rows: int = 1)
 
 
 def fetch(name: str, url: str | None = None, dest_dir: Path | None = None, timeout: float = 60) -> Path:
-    """Download a dataset from its public source, verify it, and write the used columns to the cache."""
+    """Download a dataset from its public source, check its columns and row count, and write the used
+    columns to the cache."""
     ds = spec(name)
     dest = (dest_dir or data_dir()) / ds.filename
     dest.parent.mkdir(parents=True, exist_ok=True)

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 from ase import Atoms
 
-from amala.oracles import glass_structure, lammps_engine, md_analysis, pedone
+from amala.oracles import glass_structure, lammps_engine, md_analysis, md_checkpoint, pedone
 
 NETWORK_FORMERS = ("Si", "P", "Al", "B", "Ti")
 MIN_TEMPERATURES = 3  # diffusive temperatures needed for an Arrhenius fit with an error estimate
@@ -174,27 +174,32 @@ def run(atoms: Atoms, profile: MDProfile, workdir: Path, seed: int = 0) -> Glass
     n_li = symbols.count("Li")
     if n_li < profile.li_groups:
         raise SimulationFailed(f"only {n_li} Li atoms: too few for {profile.li_groups} independent MSD groups")
+    checkpoint = md_checkpoint.Checkpoint(workdir, md_checkpoint.fingerprint(atoms, profile, seed))
+    done = checkpoint.load()  # None: from the start; else the temperatures already simulated
     try:
-        lmp, elements = lammps_engine.open_cell(atoms, workdir)
+        if done is None:
+            lmp, elements = lammps_engine.open_cell(atoms, workdir)
+        else:
+            elements = lammps_engine.type_order(atoms)
+            lmp = lammps_engine.open_data(checkpoint.state, elements, workdir, append=True)
     except Exception as exc:  # LAMMPS reports bad input as a generic exception
         raise SimulationFailed(f"LAMMPS rejected the cell: {str(exc).splitlines()[0]}") from None
     diffusivities, sigmas, densities, network_msd, skipped = {}, {}, {}, {}, {}
     files = {"log": workdir / "lammps.log"}
     meta = file_metadata(atoms, profile, seed)
+    lowest = min(profile.temperatures_K)
     try:
-        lmp.commands_list(melt_commands(profile, seed))
-        _check(lmp, profile.melt_K, "melt")
-        pressure_GPa = lmp.get_thermo("press") * 1e-4  # metal units: bar
-        if abs(pressure_GPa) > profile.max_pressure_GPa:
-            raise SimulationFailed(f"pressure {pressure_GPa:.0f} GPa in the melt at {profile.melt_K:g} K (limit "
-                                   f"±{profile.max_pressure_GPa:g}): the starting density is unphysical")
-        for command in quench_commands(profile):
-            lmp.command(command)
-            if command.startswith("run"):
-                _check_cell(lmp, profile, started, "the quench")
-        _check(lmp, max(profile.temperatures_K), "quench")
+        if done is None:
+            _melt_and_quench(lmp, profile, seed, started)
+            done = {}
+            checkpoint.save(lmp, done)
+        else:
+            lmp.commands_list(resume_commands(profile, sorted(done)))
         lmp.command("compute unwrapped all property/atom xu yu zu")
         for T in sorted(profile.temperatures_K, reverse=True):
+            if T in done:  # simulated before an interruption
+                _restore(done[T], T, diffusivities, sigmas, densities, network_msd, skipped, files)
+                continue
             lmp.commands_list(equilibrate_commands(profile, T))
             _check(lmp, T, f"NPT equilibration at {T:g} K")
             _check_cell(lmp, profile, started, f"NPT equilibration at {T:g} K")
@@ -215,21 +220,27 @@ def run(atoms: Atoms, profile: MDProfile, workdir: Path, seed: int = 0) -> Glass
                 d = md_analysis.diffusivity(lag_ps, curves)
             except md_analysis.NoDiffusiveRegime as exc:
                 skipped[T] = str(exc)  # too cold to see hops in this run; the others may still give Ea
-                continue
-            diffusivities[T] = d
-            sigma = md_analysis.nernst_einstein(d.value_cm2_s, n_li, volume, T)
-            sigmas[T] = (sigma, sigma * d.std_cm2_s / d.value_cm2_s)
+            else:
+                diffusivities[T] = d
+                sigma = md_analysis.nernst_einstein(d.value_cm2_s, n_li, volume, T)
+                sigmas[T] = (sigma, sigma * d.std_cm2_s / d.value_cm2_s)
+            if T != lowest:  # the lowest is the last: its frames make the final glass, nothing to resume after it
+                done[T] = _saved(T, diffusivities, sigmas, densities, network_msd, skipped, files)
+                checkpoint.save(lmp, done)
         # the loop ends at the lowest temperature: that glass is the one described
         version = str(lmp.version())
         files["glass"], files["rdf"] = glass_structure.write_glass(
             frames, workdir, {**meta, "temperature_K": T, "density_g_cm3": round(densities[T], 4),  # T: the lowest
                               "lammps_version": version})
     except SimulationFailed:
+        checkpoint.clear()
         raise
     except Exception as exc:
+        checkpoint.clear()
         raise SimulationFailed(f"LAMMPS stopped: {str(exc).splitlines()[0]}") from None
     finally:
         lmp.close()
+    checkpoint.clear()  # the candidate has its outcome: a result, or the failure below
     if len(sigmas) < MIN_TEMPERATURES:
         reasons = "; ".join(f"{T:g} K: {why}" for T, why in sorted(skipped.items()))
         raise SimulationFailed(f"Li diffusive at only {len(sigmas)} of {len(profile.temperatures_K)} temperatures "
@@ -238,6 +249,49 @@ def run(atoms: Atoms, profile: MDProfile, workdir: Path, seed: int = 0) -> Glass
     fit = md_analysis.arrhenius(temps, [sigmas[t][0] for t in temps], [sigmas[t][1] for t in temps])
     return GlassResult(diffusivities, sigmas, fit, (float(np.mean(energies)), float(np.std(energies))), densities,
                        network_msd, version, files, skipped)
+
+
+def _melt_and_quench(lmp, profile: MDProfile, seed: int, started: float) -> None:
+    lmp.commands_list(melt_commands(profile, seed))
+    _check(lmp, profile.melt_K, "melt")
+    pressure_GPa = lmp.get_thermo("press") * 1e-4  # metal units: bar
+    if abs(pressure_GPa) > profile.max_pressure_GPa:
+        raise SimulationFailed(f"pressure {pressure_GPa:.0f} GPa in the melt at {profile.melt_K:g} K (limit "
+                               f"±{profile.max_pressure_GPa:g}): the starting density is unphysical")
+    for command in quench_commands(profile):
+        lmp.command(command)
+        if command.startswith("run"):
+            _check_cell(lmp, profile, started, "the quench")
+    _check(lmp, max(profile.temperatures_K), "quench")
+
+
+def resume_commands(profile: MDProfile, done_K: list[float]) -> list[str]:
+    """Settings a checkpoint does not carry; `fix md` is a placeholder the next temperature replaces."""
+    dt_ps = profile.timestep_fs / 1000
+    note = f"after {', '.join(f'{T:g} K' for T in done_K)}" if done_K else "after the quench"
+    return [f'print "amala: resumed from the checkpoint {note}"', f"timestep {dt_ps}", "thermo 1000",
+            "thermo_style custom step temp pe etotal press vol density", "fix md all nve"]
+
+
+def _saved(T, diffusivities, sigmas, densities, network_msd, skipped, files) -> dict:
+    d = diffusivities.get(T)
+    return {"diffusivity": None if d is None else asdict(d), "sigma": sigmas.get(T), "density": densities[T],
+            "network_msd": network_msd.get(T), "skipped": skipped.get(T),
+            "trajectory": str(files[f"trajectory_{T:g}K"])}
+
+
+def _restore(saved, T, diffusivities, sigmas, densities, network_msd, skipped, files) -> None:
+    if saved["diffusivity"] is not None:
+        d = saved["diffusivity"]
+        diffusivities[T] = md_analysis.Diffusivity(d["value_cm2_s"], d["std_cm2_s"], tuple(d["window_ps"]),
+                                                   d["loglog_slope"])
+        sigmas[T] = tuple(saved["sigma"])
+    if saved["skipped"] is not None:
+        skipped[T] = saved["skipped"]
+    densities[T] = saved["density"]
+    if saved["network_msd"] is not None:
+        network_msd[T] = saved["network_msd"]
+    files[f"trajectory_{T:g}K"] = Path(saved["trajectory"])
 
 
 def _sample(lmp, profile: MDProfile, symbols: np.ndarray, started: float) -> tuple[glass_structure.Frames, np.ndarray]:

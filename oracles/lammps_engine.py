@@ -44,14 +44,26 @@ def open_cell(atoms: Atoms, workdir: Path, log_name: str = "lammps.log"):
     the caller turns into a failed evaluation.
     """
     workdir.mkdir(parents=True, exist_ok=True)
-    elements = sorted(set(atoms.get_chemical_symbols()), key=lambda e: (e == "O", e))  # O last
+    elements = type_order(atoms)
     data = workdir / "cell.lammps-data"
     write(data, atoms, format="lammps-data", atom_style="charge", specorder=elements, masses=True, units="metal")
-    lmp = load_lammps()(cmdargs=["-log", str(workdir / log_name), "-screen", "none", "-nocite"])
-    lmp.commands_list(["units metal", "atom_style charge", "boundary p p p", f"read_data {data}",
+    return open_data(data, elements, workdir, log_name), elements
+
+
+def type_order(atoms: Atoms) -> list[str]:
+    """LAMMPS atom types 1..n: the elements sorted, oxygen last."""
+    return sorted(set(atoms.get_chemical_symbols()), key=lambda e: (e == "O", e))
+
+
+def open_data(data: Path, elements: list[str], workdir: Path, log_name: str = "lammps.log", append: bool = False):
+    """A LAMMPS instance holding a data file (a starting cell, or a checkpoint with velocities)
+    with the Pedone potential; `append` continues an existing log."""
+    lmp = load_lammps()(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    lmp.commands_list([f"log {workdir / log_name}" + (" append" if append else ""),
+                       "units metal", "atom_style charge", "boundary p p p", f"read_data {data}",
                        *pedone.lammps_commands(elements), "neighbor 2.0 bin", "neigh_modify every 1 delay 0 check yes",
                        "thermo_modify lost error"])
-    return lmp, elements
+    return lmp
 
 
 def version() -> str:

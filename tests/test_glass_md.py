@@ -88,3 +88,44 @@ def test_quench_runs_at_constant_volume_above_the_switch_and_at_zero_pressure_be
     assert "3500.0 2000.0" in nvt and "2000.0 1000.0" in npt and "iso 0 0" in npt
     runs = [c for c in commands if c.startswith("run") and "stop" in c]
     assert len(runs) == 4 and all(c == runs[0] for c in runs)  # one temperature ramp over four parts
+
+
+def test_an_interrupted_glass_resumes_from_its_checkpoint_and_repeats_no_finished_temperature(tmp_path,
+                                                                                                 monkeypatch):
+    """A run killed after its first production temperature (here: an exception right after the
+    checkpoint is written, as a SIGKILL would leave it) resumes from the saved cell: the melt,
+    the quench and the finished temperature are not simulated again, and the result is complete."""
+    from amala.oracles import md_checkpoint
+
+    profile = replace(glass_md.PROFILES["quick"], melt_ps=1.0, quench_K_per_ps=400.0, equilibrate_ps=1.0,
+                      production_ps=8.0)
+    cell = build(DISILICATE, 2.35, target_atoms=100, seed=0, min_distance=1.7)
+    real_save = md_checkpoint.Checkpoint.save
+
+    def killed_after_first_temperature(self, lmp, done):
+        real_save(self, lmp, done)
+        if done:
+            raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(md_checkpoint.Checkpoint, "save", killed_after_first_temperature)
+    with pytest.raises(KeyboardInterrupt):
+        glass_md.run(cell.atoms, profile, tmp_path, seed=0)
+    first = max(profile.temperatures_K)
+    saved = md_checkpoint.Checkpoint(tmp_path, md_checkpoint.fingerprint(cell.atoms, profile, 0)).load()
+    assert list(saved) == [first]
+    monkeypatch.setattr(md_checkpoint.Checkpoint, "save", real_save)
+
+    try:
+        result = glass_md.run(cell.atoms, profile, tmp_path, seed=0)
+    except glass_md.SimulationFailed as exc:  # 100 atoms, 8 ps: a temperature may show no hops; the resume is the point
+        assert "diffusive" in str(exc)
+        result = None
+    log = (tmp_path / "lammps.log").read_text()
+    assert log.splitlines().count("amala: resumed from the checkpoint after 1300 K") == 1  # the output, not the echo
+    assert log.count("minimize") == 1 and log.count("fix md all nvt temp 3000.0 3000.0") == 1  # melted once
+    if result is not None:
+        assert set(result.density_g_cm3) == set(profile.temperatures_K)
+    assert not (tmp_path / md_checkpoint.INDEX).exists()  # done: the checkpoint is gone
+    # a changed profile never resumes a stale state
+    assert md_checkpoint.fingerprint(cell.atoms, replace(profile, production_ps=9.0), 0) != \
+        md_checkpoint.fingerprint(cell.atoms, profile, 0)
