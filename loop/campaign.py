@@ -75,8 +75,9 @@ class Campaign:
         if self.table is None and config.data is not None:
             self.table = datasets.load(config.data.dataset, config.data.path, config.data.subset, config.seed)
         pool = list(self.table.frame.smiles) if self.table is not None else None
-        self.agents = [build_agent(spec, pool, config.representation, config.work_path) for spec in config.agents]
-        self.oracle = oracle or build_oracle(config.oracle, self.table, workdir=config.work_path, seed=config.seed)
+        work = config.work_path.resolve()  # files referenced from the store by absolute paths, from any folder
+        self.agents = [build_agent(spec, pool, config.representation, work) for spec in config.agents]
+        self.oracle = oracle or build_oracle(config.oracle, self.table, workdir=work, seed=config.seed)
         if config.objective.property not in self.oracle.units:
             raise ValueError(f"objective.property: {config.objective.property!r} is not measured by oracle "
                              f"{self.oracle.name!r} (it gives {sorted(self.oracle.units)})")
