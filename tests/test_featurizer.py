@@ -23,10 +23,31 @@ def test_thermometer_counts_make_tanimoto_equal_minmax():
     assert float(tanimoto(X[:1], X[1:2])) < 1.0
 
 
-def test_cache_returns_identical_vectors_and_bad_smiles_fail_clearly():
-    f = MorganFeaturizer(counts=False)
+def test_cache_returns_identical_vectors_and_bad_smiles_fail_clearly(monkeypatch):
+    """A featurized SMILES is never parsed again while cached; the cache keeps at most `cache_size`
+    entries, the least recently used leaving first."""
+    from amala.models import featurizer
+
+    reference = MorganFeaturizer(counts=False)(SMILES)  # computed before parsing is watched
+    parsed = []
+    real_parse = featurizer.Chem.MolFromSmiles
+
+    def counting_parse(smiles):
+        parsed.append(smiles)
+        return real_parse(smiles)
+
+    monkeypatch.setattr(featurizer, "Chem", type("ChemSpy", (), {"MolFromSmiles": staticmethod(counting_parse)}))
+    f = MorganFeaturizer(counts=False, cache_size=2)
     first = f(SMILES[:1])
-    assert torch.equal(first, f(SMILES[:1]))
+    assert torch.equal(first, reference[:1]) and torch.equal(first, f(SMILES[:1]))
+    assert parsed == SMILES[:1]  # the second call hit the cache
+    f(SMILES[:2])
+    f(SMILES[:1])  # touch SMILES[0]: SMILES[1] is now the least recently used
+    assert parsed == SMILES[:2]
+    f(SMILES[2:3])  # a third entry evicts SMILES[1], not SMILES[0]
+    f(SMILES[:1])
+    assert parsed == SMILES[:3]
+    assert torch.equal(f(SMILES[1:2]), reference[1:2]) and parsed == SMILES[:3] + SMILES[1:2]  # recomputed, same
     with pytest.raises(ValueError, match="cannot parse"):
         f(["C1CC"])
 

@@ -3,6 +3,7 @@
 import pytest
 
 from amala.agents.generation_metrics import evaluate, sa_score
+from amala.agents.polymer import canonical_smiles
 from amala.agents.registry import ProposalContext
 from amala.agents.smiles_gpt import GPTAgent, SmilesGPT
 from amala.agents.smiles_tokenizer import SmilesTokenizer, TokenizationError, split
@@ -32,8 +33,17 @@ def test_gpt_trains_a_few_steps_samples_and_reloads(tmp_path):
     assert again.sample(5, seed=1) == gpt.sample(5, seed=1)
     agent = GPTAgent(gpt, n=5, condition="<any>")
     proposals = agent.propose(ProposalContext(iteration=0, seed=0))
-    assert len(proposals) + sum(agent.last_rejections.values()) > 0  # every sample accepted or counted
+    assert len(proposals) == 5  # the trained model gives 5 valid new units among its 3 x 5 samples
     assert all(p.agent == "gpt" and p.kind == "smiles" for p in proposals)
+    assert all(canonical_smiles(p.representation) == p.representation for p in proposals)  # checked and canonical
+    assert len({p.key for p in proposals}) == 5
+    rejected = sum(agent.last_rejections.values())
+    assert rejected <= 15 - 5 and agent.events[-1][1].startswith("gpt: 15 sampled, 5 accepted")
+    # the same samples again (same seed), now with the first proposals known: none comes back
+    again = agent.propose(ProposalContext(iteration=0, seed=0, known_keys={p.key for p in proposals}))
+    assert not {p.key for p in again} & {p.key for p in proposals}
+    assert agent.last_rejections["already known"] >= 5  # every sample is accepted or counted with its reason
+    assert len(again) + sum(agent.last_rejections.values()) <= 15
 
 
 def test_polygen_metrics_on_a_hand_made_set():
