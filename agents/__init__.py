@@ -1,6 +1,7 @@
 """Agents propose candidates. They never evaluate and never write to the store."""
 
 from amala.agents.candidate import Candidate
-from amala.agents.registry import Agent, ProposalContext, build_agent
+from amala.agents.interface import Agent, ProposalContext
+from amala.agents.registry import build_agent
 
 __all__ = ["Agent", "Candidate", "ProposalContext", "build_agent"]

@@ -18,7 +18,7 @@ from scipy.stats import qmc
 
 from amala.agents.candidate import Candidate
 from amala.agents.composition import canonical_composition
-from amala.agents.registry import ProposalContext
+from amala.agents.interface import ProposalContext
 
 
 class CompositionSampler:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from amala.agents.candidate import Candidate
-from amala.agents.registry import ProposalContext
+from amala.agents.interface import ProposalContext
 
 
 class PoolAgent:

@@ -1,36 +1,13 @@
-"""The agent interface and the map from config names to agent classes."""
+"""The map from config names to agent classes (`build_agent`). The interface every agent meets is
+in `interface`; it is re-exported here for code that still imports it from the registry."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
-import numpy as np
+from amala.agents.interface import Agent, ProposalContext
 
-from amala.agents.candidate import Candidate
-
-
-@dataclass
-class ProposalContext:
-    """What an agent may know: the campaign's history, never the store itself."""
-
-    iteration: int
-    seed: int
-    known_keys: set[str] = field(default_factory=set)  # proposed or evaluated already
-    evaluated: list[tuple[Candidate, float]] = field(default_factory=list)  # (candidate, objective)
-    objective: str = ""  # what is optimised, with its unit (for agents that read text, like an LLM)
-    sign: float = 1.0  # evaluated objectives are 'higher is better'; sign * value is the natural value
-
-    def rng(self, role: str) -> np.random.Generator:
-        """A generator seeded by (campaign seed, iteration, role), as the architecture asks."""
-        return np.random.default_rng([self.seed, self.iteration, sum(map(ord, role))])
-
-
-class Agent(Protocol):
-    name: str
-
-    def propose(self, context: ProposalContext, n: int | None = None) -> list[Candidate]: ...
+__all__ = ["Agent", "ProposalContext", "build_agent"]
 
 
 def build_agent(spec, pool: list[str] | None = None, representation: str = "smiles", workdir=None) -> Agent:

@@ -20,7 +20,8 @@ ELEMENTS = ["C", "N", "O", "F", "Si", "P", "S", "Cl", "Br", "I", "B", "Cu", "Au"
 HYBRIDISATION = ["SP", "SP2", "SP3"]
 BONDS = ["SINGLE", "DOUBLE", "TRIPLE", "AROMATIC"]
 # RDKit is imported where molecules are parsed, not here: built graphs are plain tensors, so a
-# GraphBank can be trained on (e.g. on a GPU machine) where RDKit is not installed.
+# GraphBank can be trained on (e.g. on a GPU machine) where RDKit is not installed
+# (tests/test_import_order.py imports and trains the GNN with RDKit blocked).
 
 
 def _one_hot(value, choices) -> list[float]:

@@ -17,11 +17,13 @@ from __future__ import annotations
 import math
 
 import torch
+from scipy import constants
 from torch import nn
 from torch.nn.functional import softplus
 
-from amala.oracles.md_analysis import K_B_EV
-
+# Taken from scipy, as `oracles.md_analysis` takes it, not imported from there: models sit below oracles
+# (tests/test_import_order.py), and the GNN must import without RDKit and pandas, which `amala.oracles` loads.
+K_B_EV = constants.k / constants.e  # Boltzmann constant, eV/K
 LN10_KB = math.log(10) * K_B_EV  # eV/K
 
 

@@ -18,6 +18,8 @@ from typing import Sequence
 import torch
 
 from amala.agents.candidate import Candidate
+from amala.models.featurizer import MorganFeaturizer
+from amala.models.random_forest import RandomForest
 from amala.oracles.datasets import LOG_SCALE, Table, model_targets
 from amala.oracles.evaluation import Evaluation, Measurement
 
@@ -27,9 +29,6 @@ class EmulatorOracle:
 
     def __init__(self, table: Table, properties: Sequence[str] | None = None, name: str = "emulator",
                  n_estimators: int = 200, seed: int = 0):
-        from amala.models.featurizer import MorganFeaturizer
-        from amala.models.random_forest import RandomForest
-
         self.name, self.table = name, table
         self.properties = list(properties or table.units)
         unknown = [p for p in self.properties if p not in table.units]
