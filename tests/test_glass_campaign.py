@@ -45,10 +45,13 @@ def test_two_iterations_with_the_md_oracle(tmp_path, monkeypatch, prefect_server
     for e in done:
         assert e.values["ea"]["unit"] == "eV" and e.values["ea"]["std"] > 0
         assert e.provenance["profile"] == "test" and (tmp_path / e.artefacts["log"]).is_file()
-    # the model takes over once two glasses have a result; until then the design stays random
+    # tiny Li2O-SiO2 cells melt, quench and diffuse reliably: at least two glasses of the initial design
+    # have a result, so the model (not the random design) picks the second batch
     iterations = campaign.store.iterations(campaign.id)
     ok_after_first = sum(e.status == "ok" and e.iteration_id == iterations[0].id for _, e in rows)
-    assert iterations[1].strategy == ("qlognei" if ok_after_first >= 2 else "random (initial design)")
+    assert ok_after_first >= 2, [e.reason for e in failed]
+    assert iterations[1].strategy == "qlognei"
+    assert [s.predicted_mean is not None for _, s, _ in campaign.store.selections(campaign.id)] == [False] * 3 + [True] * 2
 
     # the report shows the MD evidence behind the ranking, and the profile's caveat before any number
     from typer.testing import CliRunner
@@ -59,9 +62,8 @@ def test_two_iterations_with_the_md_oracle(tmp_path, monkeypatch, prefect_server
     assert out.exit_code == 0, out.output
     page = (tmp_path / "runs" / "glass" / "report" / "report.html").read_text()
     assert "Read first" in page and "test" in page
-    if done:
-        assert (tmp_path / "runs" / "glass" / "report" / "arrhenius.png").is_file()
-        assert (tmp_path / "runs" / "glass" / "report" / "rdf_best.png").is_file()
+    assert (tmp_path / "runs" / "glass" / "report" / "arrhenius.png").is_file()  # there are results to draw
+    assert (tmp_path / "runs" / "glass" / "report" / "rdf_best.png").is_file()
 
 
 def test_composition_gp_learns_a_smooth_trend_and_drives_acquisition():
