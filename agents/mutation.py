@@ -15,7 +15,7 @@ from rdkit import Chem
 
 from amala.agents.candidate import Candidate
 from amala.agents.polymer import END_MARKERS
-from amala.agents.registry import ProposalContext
+from amala.agents.interface import ProposalContext
 from amala.agents.validity import ProposalFilter
 
 SWAP_ELEMENTS = (6, 7, 8, 16)  # C, N, O, S

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from amala.agents.candidate import Candidate
-from amala.agents.registry import ProposalContext
+from amala.agents.interface import ProposalContext
 from amala.agents.smiles_tokenizer import SmilesTokenizer
 from amala.agents.validity import ProposalFilter
 

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from amala.loop.config import CampaignConfig, ConfigError
-from amala.loop.redaction import redact
+from amala.agents.redaction import redact
 
 
 def check(cfg: CampaignConfig) -> list[str]:

@@ -32,7 +32,7 @@ from scipy.special import gammaln  # noqa: E402
 from amala.agents.composition import InvalidComposition, parse_composition  # noqa: E402
 from amala.loop import md_figures  # noqa: E402
 from amala.loop.objective import Objective  # noqa: E402
-from amala.loop.redaction import redact_data  # noqa: E402
+from amala.agents.redaction import redact_data  # noqa: E402
 from amala.loop.store import Store  # noqa: E402
 from amala.loop.tables import CampaignRow  # noqa: E402
 from amala.oracles import datasets  # noqa: E402

@@ -19,7 +19,7 @@ from sqlmodel import Session, SQLModel, create_engine, select
 
 from amala.agents.candidate import Candidate
 from amala.loop.approval import BatchDecision
-from amala.loop.redaction import redact, redact_data
+from amala.agents.redaction import redact, redact_data
 from amala.loop.tables import (CampaignRow, CandidateRow, DecisionRow, EvaluationRow, EventRow, IterationRow,
                                ModelVersionRow, SelectionRow, utcnow)
 from amala.oracles.evaluation import Evaluation

@@ -14,7 +14,7 @@ opened alone in ASE or OVITO.
 
 Every way a simulation can go wrong ends in `SimulationFailed` with a one-line reason, which the
 oracle stores as a failed evaluation. The LAMMPS commands of each stage come from small functions
-so that `md_overhead` can replay exactly the same input without Python in the loop.
+so that `benchmarks/md_overhead.py` can replay exactly the same input without Python in the loop.
 """
 
 from __future__ import annotations

@@ -160,7 +160,7 @@ def test_llm_agent_in_a_campaign_logs_its_events(server, data_env):
 @pytest.mark.parametrize("mode", ["echo", "echo-json"])
 @pytest.mark.parametrize("key", [KEY, "zq8Xv0T4pLmN2bRkW7"])  # an sk- key, and one only the env var knows
 def test_an_echoing_endpoint_never_gets_the_key_into_events_or_provenance(server, monkeypatch, mode, key):
-    from amala.loop.redaction import redact, redact_data
+    from amala.agents.redaction import redact, redact_data
 
     monkeypatch.setenv("LLM_CREDENTIAL_FOR_TEST", key)  # a name the redactor cannot guess
     backend = ChatCompletions(f"{server}/{mode}/v1?api_key={key}", "m", "LLM_CREDENTIAL_FOR_TEST", timeout_seconds=5)
@@ -184,13 +184,13 @@ def test_an_echoing_endpoint_never_gets_the_key_into_events_or_provenance(server
     ("nothing secret in [Cu]CCO[Au], max_tokens=512", "nothing secret in [Cu]CCO[Au], max_tokens=512"),
 ])
 def test_redaction_patterns(text, expected):
-    from amala.loop.redaction import redact
+    from amala.agents.redaction import redact
 
     assert redact(text) == expected
 
 
 def test_redaction_of_registered_and_environment_secrets(monkeypatch):
-    from amala.loop.redaction import redact, redact_data, register_secret
+    from amala.agents.redaction import redact, redact_data, register_secret
 
     monkeypatch.setenv("SOME_SERVICE_TOKEN", "plainvalue-77")
     register_secret("registered-secret-value")
