@@ -44,13 +44,19 @@ def test_bad_config_fails_in_one_line_naming_the_key(tmp_path, text, expected):
     assert str(tmp_path / "c.yaml") in message
 
 
-def test_validate_command(tmp_path):
+def test_validate_command(data_env, monkeypatch):
+    """`validate` checks the config and what it names on this machine: with the dataset where the
+    data setting points it passes; without it, it says so in one line instead of `run` failing later."""
     runner = CliRunner()
     good = runner.invoke(app, ["validate", str(CONFIGS / "htpmd_retro.yaml")])
-    assert good.exit_code == 0 and "ok" in good.output
-    bad = runner.invoke(app, ["validate", str(_write(tmp_path, "name: x\noracle: {kind: oracle9}\n"))])
+    assert good.exit_code == 0 and "ok" in good.output, good.output
+    bad = runner.invoke(app, ["validate", str(_write(data_env, "name: x\noracle: {kind: oracle9}\n"))])
     assert bad.exit_code == 2
     assert "oracle.kind" in bad.output
+    monkeypatch.setenv("AMALA_DATA_DIR", str(data_env / "nowhere"))
+    missing = runner.invoke(app, ["validate", str(CONFIGS / "htpmd_retro.yaml")])
+    lines = [line for line in missing.output.splitlines() if line.strip()]
+    assert missing.exit_code == 2 and len(lines) == 1 and "data.dataset" in lines[0] and "not found" in lines[0]
 
 
 def test_database_url_defaults_to_workdir_and_env_wins(tmp_path, monkeypatch):
