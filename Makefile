@@ -24,7 +24,7 @@ demo: venv
 	$(VENV)/bin/amala report oxide_demo
 
 test: venv
-	AMALA_DATA_DIR="$(abspath $(DATA_DIR))" $(PY) -m pytest -q
+	AMALA_DATA_DIR="$(abspath $(DATA_DIR))" $(PY) -m pytest -q --durations=15
 
 clean:
 	rm -rf $(VENV) runs reports

@@ -21,4 +21,4 @@ def test_wheel_contains_the_namespace_subpackages_only(tmp_path):
         assert not any(n.startswith(f"{package}/") for n in names)
     assert not any(n == "amala/__init__.py" for n in names)  # a namespace, not a package
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "amala = amala.flows.cli:app" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "amala = amala.flows.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
