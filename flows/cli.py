@@ -252,25 +252,31 @@ def _announce(cfg) -> None:
 
                 cut = f", interrupted at {datetime.fromtimestamp(held.heartbeat, tz=timezone.utc):%Y-%m-%d %H:%M} UTC"
             console.print(f"campaign {cfg.name}: resuming ({done} evaluations stored{cut})", markup=False)
-    estimate = _estimate_minutes(cfg, 0 if row is None else store.count_evaluations(row.id))
+    measured = [] if row is None else [e.cost_seconds for _, e in store.evaluations(row.id)
+                                       if e.status == "ok" and e.cost_seconds > 0]
+    estimate = _estimate_minutes(cfg, 0 if row is None else store.count_evaluations(row.id), measured)
     if estimate:
         console.print(estimate, markup=False)
 
 
-def _estimate_minutes(cfg, done: int) -> str | None:
-    """A rough duration for oracles with a known per-candidate cost (MD profiles)."""
+def _estimate_minutes(cfg, done: int, measured: list[float] | None = None) -> str | None:
+    """A rough duration for oracles with a known per-candidate cost (MD profiles): this
+    campaign's own median cost per evaluation once it has some, else the profile's typical cost."""
     if cfg.oracle.kind != "md":
         return None
+    from statistics import median
+
     from amala.oracles.glass_md_oracle import EXPECTED_SECONDS
 
-    per = EXPECTED_SECONDS.get(cfg.oracle.profile)
+    per = median(measured) if measured else EXPECTED_SECONDS.get(cfg.oracle.profile)
     left = max(cfg.budget.max_evaluations - done, 0)
     if not per or not left:
         return None
     workers = max(1, cfg.execution.workers)
     minutes = per * -(-left // workers) / 60
+    source = "this campaign's median so far" if measured else "typical on one idle core"
     return (f"estimate: about {minutes:.0f} min for {left} simulation(s), {workers} at a time "
-            f"({cfg.oracle.profile} profile, ~{per / 60:.1f} min each on one idle core; longer on a busy machine)")
+            f"({cfg.oracle.profile} profile, ~{per / 60:.1f} min each, {source}; longer on a busy machine)")
 
 
 def _stop_on_sigterm():

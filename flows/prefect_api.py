@@ -44,6 +44,7 @@ def prefect_api(startup_seconds: int = STARTUP_SECONDS):
             f"the temporary Prefect API did not start within {time.monotonic() - start:.0f} s ({first[:200]}); "
             "retry, raise AMALA_PREFECT_STARTUP_SECONDS, or start `prefect server start` and set PREFECT_API_URL"
         ) from None
+    _reap_when_gone(os.getpid(), server.server_process.pid)
     try:
         with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
             try:
@@ -52,6 +53,33 @@ def prefect_api(startup_seconds: int = STARTUP_SECONDS):
                 _flush_logs()
     finally:
         server.stop()
+
+
+REAPER = """
+import os, signal, sys, time
+run, server = int(sys.argv[1]), int(sys.argv[2])
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except OSError:
+        return False
+while alive(run) and alive(server):
+    time.sleep(1)
+if alive(server):
+    os.kill(server, signal.SIGTERM)
+"""
+
+
+def _reap_when_gone(run_pid: int, server_pid: int) -> None:
+    """A tiny watcher that stops the temporary API if this process dies without cleaning up
+    (SIGKILL, out of memory): Prefect starts the server as a plain child, which would otherwise
+    outlive the run and hold 150-250 MB."""
+    import subprocess
+    import sys
+
+    subprocess.Popen([sys.executable, "-c", REAPER, str(run_pid), str(server_pid)], stdin=subprocess.DEVNULL,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 
 def _flush_logs() -> None:

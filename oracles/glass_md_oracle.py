@@ -22,8 +22,10 @@ from amala.oracles.glass_cell import CellError, build
 from amala.oracles.evaluation import Evaluation, Measurement
 
 
-# wall time of one candidate on one idle core, per profile (README table, BENCHMARKS.md): for estimates only
-EXPECTED_SECONDS = {"quick": 60.0, "standard": 1200.0, "long": 4700.0}
+# wall time of one candidate on one idle core, per profile, for estimates only: quick measured on
+# 2026-11-30 (3.3 min, BENCHMARKS.md); standard and long scaled from their 2026-11-25 times by the same
+# factor (those machines ran the quick profile in ~1 min)
+EXPECTED_SECONDS = {"quick": 200.0, "standard": 4000.0, "long": 15500.0}
 
 
 class GlassMDOracle:
