@@ -24,10 +24,12 @@ pytestmark = pytest.mark.slow
 AMALA = str(Path(sys.executable).with_name("amala"))
 
 
-def test_sigterm_stops_a_run_at_once_and_status_says_interrupted(tmp_path, synthetic_htpmd):
+def _waiting_run(tmp_path, table):
+    """`amala run` of a campaign waiting on the file queue, once its requests are written: the
+    process, its environment, and the URL of its temporary Prefect API (answering)."""
     config = tmp_path / "lab.yaml"
     config.write_text(yaml.safe_dump({
-        "name": "lab", "data": {"dataset": "htpmd", "path": str(synthetic_htpmd)},
+        "name": "lab", "data": {"dataset": "htpmd", "path": str(table)},
         "oracle": {"kind": "queue", "wait_seconds": 600, "poll_seconds": 0.5},
         "budget": {"initial": 3, "max_evaluations": 3}}))
     env = {**os.environ, "AMALA_HOME": str(tmp_path / "home"), "PREFECT_HOME": str(tmp_path / "prefect")}
@@ -42,6 +44,11 @@ def test_sigterm_stops_a_run_at_once_and_status_says_interrupted(tmp_path, synth
         time.sleep(0.5)
     api_url = json.loads((tmp_path / "home" / "campaigns.json").read_text())["lab"]["api_url"]
     assert httpx.get(f"{api_url}/health", timeout=5).status_code == 200
+    return run, env, api_url
+
+
+def test_sigterm_stops_a_run_at_once_and_status_says_interrupted(tmp_path, synthetic_htpmd):
+    run, env, api_url = _waiting_run(tmp_path, synthetic_htpmd)
 
     start = time.time()
     run.send_signal(signal.SIGTERM)
@@ -58,22 +65,7 @@ def test_sigterm_stops_a_run_at_once_and_status_says_interrupted(tmp_path, synth
 
 def test_a_run_killed_with_sigkill_leaves_no_prefect_api_behind(tmp_path, synthetic_htpmd):
     """kill -9 gives the run no chance to clean up; its watcher stops the temporary API."""
-    config = tmp_path / "lab.yaml"
-    config.write_text(yaml.safe_dump({
-        "name": "lab", "data": {"dataset": "htpmd", "path": str(synthetic_htpmd)},
-        "oracle": {"kind": "queue", "wait_seconds": 600, "poll_seconds": 0.5},
-        "budget": {"initial": 3, "max_evaluations": 3}}))
-    env = {**os.environ, "AMALA_HOME": str(tmp_path / "home"), "PREFECT_HOME": str(tmp_path / "prefect")}
-    env.pop("PREFECT_API_URL", None)
-    env.pop("AMALA_DB_URL", None)
-    run = subprocess.Popen([AMALA, "run", str(config), "--no-progress"], cwd=tmp_path, env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    index, deadline = tmp_path / "home" / "campaigns.json", time.time() + 240
-    while not (index.is_file() and json.loads(index.read_text())["lab"].get("api_url")):
-        assert run.poll() is None and time.time() < deadline
-        time.sleep(0.5)
-    api_url = json.loads(index.read_text())["lab"]["api_url"]
-    assert httpx.get(f"{api_url}/health", timeout=5).status_code == 200
+    run, _, api_url = _waiting_run(tmp_path, synthetic_htpmd)
     run.send_signal(signal.SIGKILL)
     run.wait(timeout=30)
     deadline = time.time() + 30
