@@ -15,7 +15,6 @@ import contextlib
 import logging
 import time
 from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -33,6 +32,7 @@ from amala.flows.task_runners import build_task_runner
 from amala.loop.executors import RunStopping, build_executor
 from amala.loop.campaign import Campaign, Stop
 from amala.loop.config import CampaignConfig, load_config, parse_config
+from amala.loop.status import utc_text
 from amala.loop.store import Batch
 
 
@@ -161,7 +161,7 @@ def campaign_flow(config: str | dict, max_iterations: int | None = None, progres
         done = campaign.n_evaluations()
         if lease.previous is not None:
             message = (f"resuming after an interrupted run ({lease.previous.owner}, last heartbeat "
-                       f"{_utc(lease.previous.heartbeat)}); {done} evaluations stored")
+                       f"{utc_text(lease.previous.heartbeat) or 'never'} UTC); {done} evaluations stored")
         else:
             message = f"run started; {done} evaluations stored"
         logger.info("campaign %s: %s; database %s", cfg.name, message, campaign.store.url)
@@ -184,10 +184,6 @@ def campaign_flow(config: str | dict, max_iterations: int | None = None, progres
     notify(campaign, "run", line, final=stop.final, evaluations=campaign.n_evaluations())
     return {"campaign": cfg.name, "stop": stop.reason, "final": stop.final, "evaluations": campaign.n_evaluations(),
             "best": best, "database": campaign.store.url}
-
-
-def _utc(timestamp: float | None) -> str:
-    return "never" if timestamp is None else f"{datetime.fromtimestamp(timestamp, tz=dt_timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
 
 
 def _run_batches(campaign: Campaign, max_iterations, progress, deadline, until, logger) -> tuple[Stop, int, int]:

@@ -248,9 +248,9 @@ def _announce(cfg) -> None:
         else:
             cut = ""
             if state == "interrupted" and held.heartbeat:
-                from datetime import datetime, timezone
+                from amala.loop.status import utc_text
 
-                cut = f", interrupted at {datetime.fromtimestamp(held.heartbeat, tz=timezone.utc):%Y-%m-%d %H:%M} UTC"
+                cut = f", interrupted at {utc_text(held.heartbeat)} UTC"
             console.print(f"campaign {cfg.name}: resuming ({done} evaluations stored{cut})", markup=False)
     measured = [] if row is None else [e.cost_seconds for _, e in store.evaluations(row.id)
                                        if e.status == "ok" and e.cost_seconds > 0]

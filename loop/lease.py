@@ -23,7 +23,6 @@ from sqlalchemy import update
 from amala.loop.tables import CampaignRow
 
 TTL_SECONDS = float(os.environ.get("AMALA_LEASE_TTL", 60))  # a heartbeat older than this: the run is gone
-BEAT_SECONDS = TTL_SECONDS / 6
 
 
 class CampaignBusy(RuntimeError):

@@ -21,7 +21,8 @@ def best_value(config: dict, values: list[float]) -> float | None:
     return (max if config.get("objective", {}).get("direction", "maximize") == "maximize" else min)(values)
 
 
-def _utc(moment) -> str | None:
+def utc_text(moment) -> str | None:
+    """A UNIX time or datetime as 'YYYY-MM-DD HH:MM:SS' in UTC (None stays None)."""
     if moment is None:
         return None
     if isinstance(moment, (int, float)):
@@ -40,5 +41,5 @@ def summary(store, row) -> dict:
             "evaluations": len(evaluations), "budget": row.config.get("budget", {}).get("max_evaluations"),
             "failed": sum(e.status != "ok" for _, e in evaluations), "batches": len(iterations),
             "best": best_value(row.config, values), "objective": objective_label(row.config),
-            "last_batch": _utc(iterations[-1].created_at) if iterations else None,
-            "heartbeat": _utc(held.heartbeat), "run_owner": held.owner, "database": store.url}
+            "last_batch": utc_text(iterations[-1].created_at) if iterations else None,
+            "heartbeat": utc_text(held.heartbeat), "run_owner": held.owner, "database": store.url}
