@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from sqlalchemy import JSON, event, func, inspect, text
+from sqlalchemy import event, func
 from sqlalchemy.engine import make_url
-from sqlmodel import Session, SQLModel, create_engine, select
+from sqlmodel import Session, create_engine, select
 
 from amala.agents.candidate import Candidate
 from amala.loop.approval import BatchDecision
+from amala.loop.schema import upgrade as upgrade_schema
 from amala.agents.redaction import redact, redact_data
 from amala.loop.tables import (CampaignRow, CandidateRow, DecisionRow, EvaluationRow, EventRow, IterationRow,
                                ModelVersionRow, SelectionRow, utcnow)
@@ -55,8 +56,7 @@ class Store:
         self.engine = create_engine(url, connect_args=connect_args)
         if parsed.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        SQLModel.metadata.create_all(self.engine)
-        _add_missing_columns(self.engine)
+        upgrade_schema(self.engine)  # new: created at head; older (even pre-Alembic): migrated, nothing lost
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
@@ -338,28 +338,6 @@ def _add_selections(s: Session, campaign_id: int, iteration_id: int, picks: Sequ
         s.add(SelectionRow(iteration_id=iteration_id, candidate_id=row.id, rank=rank,
                            predicted_mean=pick.predicted_mean, predicted_std=pick.predicted_std,
                            acquisition_value=pick.acquisition_value, approval=pick.approval))
-
-
-def _add_missing_columns(engine) -> None:
-    """Columns added to a table in a later amala version are added to an older database, so a
-    campaign started before an upgrade resumes with all it stored (new JSON columns start as {})."""
-    existing = inspect(engine)
-    with engine.begin() as connection:
-        for table in SQLModel.metadata.sorted_tables:
-            if not existing.has_table(table.name):
-                continue
-            present = {c["name"] for c in existing.get_columns(table.name)}
-            for column in table.columns:
-                if column.name in present:
-                    continue
-                kind = column.type.compile(dialect=engine.dialect)
-                default = ""
-                if isinstance(column.type, JSON):
-                    default = " DEFAULT '{}'"
-                elif column.default is not None and isinstance(column.default.arg, (str, int, float)):
-                    default = f" DEFAULT {column.default.arg!r}" if not isinstance(column.default.arg, str) \
-                        else " DEFAULT '" + column.default.arg.replace("'", "''") + "'"
-                connection.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{default}'))
 
 
 def _sqlite_pragmas(connection, _record):
