@@ -87,46 +87,42 @@ def _load(config: Path):
         _fail(str(exc))
 
 
-def _url_for(campaign: str | None, db: str | None) -> str | None:
-    """Where a campaign's database is: --db, $AMALA_DB_URL, ./runs/<campaign>/amala.db, or the
-    location `amala run` recorded for it (any folder)."""
-    from amala.loop import known_campaigns
-
-    url = db or os.environ.get("AMALA_DB_URL")
-    if url is not None:
-        return url
-    path = Path("runs") / (campaign or "") / "amala.db"
-    if campaign and path.is_file():
-        return f"sqlite:///{path}"
-    return known_campaigns.database_of(campaign) if campaign else None
-
-
-def _open(url: str):
+def _open(url: str, create: bool = False):
+    """The store at `url`; a SQLite file that is not there is an error (read-only commands never
+    create one), unless `create` (a run)."""
+    from amala.loop.status import CampaignNotFound, open_existing
     from amala.loop.store import Store
 
     try:
-        return Store(url)
+        return Store(url) if create else open_existing(url)
+    except CampaignNotFound as exc:
+        _fail(str(exc))
     except Exception as exc:  # a bad URL, a missing driver, an unreadable file
         _fail(f"cannot open the database {url}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
 
 
-def _store_for(campaign: str | None, db: str | None):
-    url = _url_for(campaign, db)
-    if url is None:
-        _fail(f"no database for campaign {campaign!r} (not under ./runs and not run from this account); "
-              "pass --db URL or set AMALA_DB_URL")
-    return _open(url)
+def _locate(target: str | None, db: str | None) -> tuple[str | None, str | None]:
+    """(name, database URL) of a campaign named by name or config file (`amala.loop.status.locate`)."""
+    from amala.loop.config import ConfigError
+    from amala.loop.status import locate
+
+    try:
+        return locate(target, db)
+    except ConfigError as exc:
+        _fail(str(exc))
 
 
 def _stores(campaign: str | None, db: str | None):
-    from amala.loop import known_campaigns
+    """The stores to read and the campaign name to keep (None: every campaign in them)."""
+    from amala.loop.status import every_database
 
-    if campaign is None and db is None and not os.environ.get("AMALA_DB_URL"):
-        urls = [known_campaigns.absolute_url(f"sqlite:///{p}") for p in sorted(Path("runs").glob("*/amala.db"))]
-        urls += [e["database"] for e in known_campaigns.known().values()]
-        return [_open(url) for url in dict.fromkeys(urls)
-                if not url.startswith("sqlite:///") or Path(url.removeprefix("sqlite:///")).is_file()]
-    return [_store_for(campaign, db)]
+    name, url = _locate(campaign, db)
+    if name is None and url is None:
+        return None, [_open(url) for url in every_database()]
+    if url is None:
+        _fail(f"no database for campaign {name!r} (not under ./runs and not run from this account); "
+              "pass --db URL or set AMALA_DB_URL")
+    return name, [_open(url)]
 
 
 def _stored_config(row):
@@ -142,19 +138,11 @@ def _stored_config(row):
         _fail(_one_line(exc, f"campaign {row.name} (stored config)"))
 
 
-def _workdir(cfg) -> Path:
-    """The campaign's work folder: as `amala run` recorded it (absolute), else the config's."""
-    from amala.loop import known_campaigns
-
-    recorded = known_campaigns.known().get(cfg.name, {}).get("workdir")
-    return Path(recorded) if recorded and not Path(cfg.work_path).is_dir() else cfg.work_path
-
-
 def _campaign_row(campaign: str, db: str | None):
-    store = _store_for(campaign, db)
-    row = store.campaign(campaign)
+    name, [store] = _stores(campaign, db)
+    row = store.campaign(name)
     if row is None:
-        _fail(f"campaign {campaign!r} is not in {store.url}")
+        _fail(f"campaign {name!r} is not in {store.url}")
     return store, row
 
 
@@ -227,7 +215,7 @@ def _announce(cfg) -> None:
     how long the remaining work should take when the oracle knows its cost."""
     from amala.loop.lease import holder, run_state
 
-    store = _open(cfg.database_url)
+    store = _open(cfg.database_url, create=True)
     row = store.campaign(cfg.name)
     if row is None:
         console.print(f"campaign {cfg.name}: new; database {cfg.database_url}", markup=False)
@@ -290,17 +278,20 @@ def _stop_on_sigterm():
     return signal.signal(signal.SIGTERM, interrupt)
 
 
+CAMPAIGN_HELP = "campaign name, or its config YAML (then its own database: `database`, else <workdir>/amala.db)"
+
+
 @app.command()
-def status(campaign: Optional[str] = typer.Argument(None, help="campaign name (default: all known)"),
+def status(campaign: Optional[str] = typer.Argument(None, help=CAMPAIGN_HELP + " (default: all known)"),
            db: Optional[str] = typer.Option(None, help="SQLAlchemy URL of the store"),
            as_json: bool = typer.Option(False, "--json", help="one JSON object per campaign, one per line")):
     """Where campaigns stand: state, evaluations, failures, best value, last batch, last sign of life."""
     from amala.loop.status import summary
 
-    rows = [summary(store, row) for store in _stores(campaign, db) for row in store.campaigns()
-            if not campaign or row.name == campaign]
+    name, stores = _stores(campaign, db)
+    rows = [summary(store, row) for store in stores for row in store.campaigns() if not name or row.name == name]
     if not rows:
-        _fail(f"no campaign {campaign!r} found" if campaign else "no campaigns found (under ./runs or run from "
+        _fail(f"no campaign {name!r} found" if name else "no campaigns found (under ./runs or run from "
               "this account)")
     if as_json:
         for row in rows:
@@ -311,58 +302,47 @@ def status(campaign: Optional[str] = typer.Argument(None, help="campaign name (d
     for r in rows:
         best = "—" if r["best"] is None else f"{r['best']:.4f} ({r['objective']})"
         table.add_row(*(str(x) for x in (r["campaign"], r["state"], f"{r['evaluations']}/{r['budget']}",
-                                                 r["failed"], r["batches"], best, r["last_batch"] or "—",
-                                                 r["heartbeat"] or "—")))
+                                         r["failed"], r["batches"], best, r["last_batch"] or "—",
+                                         r["heartbeat"] or "—")))
     Console(width=max(console.width, 150), markup=False).print(table)  # never truncate names or numbers
 
 
 @app.command()
-def report(campaign: str = typer.Argument(..., help="campaign name"),
+def report(campaign: str = typer.Argument(..., help=CAMPAIGN_HELP),
            db: Optional[str] = typer.Option(None, help="SQLAlchemy URL of the store"),
-           out: Optional[Path] = typer.Option(None, help="output folder (default runs/<campaign>/report)")):
-    """Write the HTML + PNG report of a campaign."""
-    from amala.loop.campaign import Campaign
-    from amala.loop.config import CampaignConfig
-    from amala.loop.objective import Objective
+           out: Optional[Path] = typer.Option(None, help="output folder (default <workdir>/report)")):
+    """Write the HTML + PNG report of a campaign, from its database alone (nothing is loaded or trained)."""
     from amala.loop.report import write_report
-    from amala.oracles import datasets
+    from amala.loop.status import stored_objective, workdir_of
 
     store, row = _campaign_row(campaign, db)
-    cfg = _stored_config(row)
-    pool_values = None
-    try:
-        loaded = Campaign(cfg, store=store)  # gives the objective's unit and, for lookups, the pool
-    except datasets.DatasetError:
-        loaded = None
-    except ValueError as exc:
-        _fail(f"campaign {campaign!r}: {str(exc).splitlines()[0]}")
-    if loaded is not None:
-        objective = loaded.objective
-        if loaded.table is not None:
-            pool_values = loaded.table.frame[cfg.objective.property].map(objective.transformed).to_numpy()
-    else:
-        err.print("note: the dataset is not available here, so the report has no random-search baseline",
+    objective = stored_objective(store, row)
+    if objective.pool is None and (row.config.get("data") or None) is not None:
+        err.print("note: this database has no record of the dataset's values, so the report has no random-search "
+                  "baseline (a run with this amala version records them)", soft_wrap=True)
+    if objective.unit is None:
+        err.print(f"note: the unit of {objective.property} is not recorded in this database (unit unknown)",
                   soft_wrap=True)
-        objective = Objective(cfg.objective, datasets.spec(cfg.data.dataset).units.get(cfg.objective.property, "?"))
-    path = write_report(store, row, objective, out or _workdir(cfg) / "report", pool_values)
+    path = write_report(store, row, objective, out or workdir_of(row) / "report", objective.pool)
     console.print(f"report: {path}")
 
 
 @app.command()
-def pending(campaign: Optional[str] = typer.Argument(None, help="campaign name (default: all known)"),
+def pending(campaign: Optional[str] = typer.Argument(None, help=CAMPAIGN_HELP + " (default: all known)"),
             db: Optional[str] = typer.Option(None, help="SQLAlchemy URL of the store"),
             as_json: bool = typer.Option(False, "--json", help="one JSON object per waiting batch, one per line")):
     """Batches waiting for approval: each candidate's id, who proposed it, prediction and acquisition value."""
-    from amala.loop.status import objective_label
+    from amala.loop.status import stored_objective
 
+    name, stores = _stores(campaign, db)
     found = 0
-    for store in _stores(campaign, db):
+    for store in stores:
         for row in store.campaigns():
-            waiting = store.awaiting_approval(row.id) if (not campaign or row.name == campaign) else None
+            waiting = store.awaiting_approval(row.id) if (not name or row.name == name) else None
             if waiting is None:
                 continue
             found += 1
-            label = objective_label(row.config)
+            label = stored_objective(store, row).label
             rows = [{"rank": sel.rank, "id": cand.key, "agent": cand.agent, "candidate": cand.representation,
                      "predicted": sel.predicted_mean, "predicted_std": sel.predicted_std,
                      "acquisition": sel.acquisition_value}
@@ -384,7 +364,7 @@ def pending(campaign: Optional[str] = typer.Argument(None, help="campaign name (
             console.print(f"answer: amala approve {row.name} [--reject ID ...] [--add SMILES|COMPOSITION ...] "
                           "[--batch-size N] [--comment TEXT] [--reject-all]")
     if not found and not as_json:
-        console.print("no batch is waiting for approval" + (f" in campaign {campaign}" if campaign else ""))
+        console.print("no batch is waiting for approval" + (f" in campaign {name}" if name else ""))
 
 
 def _resume_waiting_run(flow_run_id: str, decision, campaign: str) -> bool:
@@ -419,7 +399,7 @@ def _answers(api_url: str) -> bool:
 
 
 @app.command()
-def approve(campaign: str = typer.Argument(..., help="campaign name"),
+def approve(campaign: str = typer.Argument(..., help=CAMPAIGN_HELP),
             reject: list[str] = typer.Option([], "--reject", help="candidate id or rank to leave out (repeatable)"),
             add: list[str] = typer.Option([], "--add", help="candidate to add: SMILES or composition (repeatable)"),
             batch_size: Optional[int] = typer.Option(None, min=1, help="keep this many candidates"),
@@ -431,9 +411,10 @@ def approve(campaign: str = typer.Argument(..., help="campaign name"),
     import getpass
 
     from amala.loop.approval import BatchDecision
-    from amala.loop.campaign import check_additions
+    from amala.loop.campaign import apply_decision, check_additions, top_up_needed
 
     store, row = _campaign_row(campaign, db)
+    campaign = row.name  # also when named by its config file
     waiting = store.awaiting_approval(row.id)
     if waiting is None:
         _fail(f"campaign {campaign}: no batch is waiting for approval (see `amala pending`)")
@@ -445,7 +426,7 @@ def approve(campaign: str = typer.Argument(..., help="campaign name"),
     for key in reject:
         if key not in in_batch:
             _fail(f"--reject {key}: not a candidate of batch {batch.index} (ids: `amala pending {campaign}`)")
-    _, refused = check_additions(cfg, store.known_keys(row.id), add)
+    added, refused = check_additions(cfg, store.known_keys(row.id), add)
     for text, reason in refused.items():
         _fail(f"--add {text!r}: {reason}")
     decision = BatchDecision(approve=not reject_all, reject=reject, add=add, batch_size=batch_size,
@@ -454,13 +435,17 @@ def approve(campaign: str = typer.Argument(..., help="campaign name"),
         console.print(f"campaign {campaign}: batch {batch.index} {decision.action}; flow run {waiting.flow_run_id} "
                       "goes on with it", soft_wrap=True)
         return
-    from amala.loop.campaign import Campaign  # no run waits: apply it here (a top-up needs the models)
+    # no run waits: store the decision here; only a batch made larger needs the models (to choose the rest)
+    offline = decision.model_copy(update={"via": "store"})
+    if top_up_needed(batch, decision, len(added)):
+        from amala.loop.campaign import Campaign
 
-    try:
-        loaded = Campaign(cfg, store=store)
-    except ValueError as exc:
-        _fail(f"campaign {campaign!r}: {str(exc).splitlines()[0]}")
-    result = loaded.review(batch, decision.model_copy(update={"via": "store"}))
+        try:
+            result = Campaign(cfg, store=store).review(batch, offline)
+        except ValueError as exc:
+            _fail(f"campaign {campaign!r}: {str(exc).splitlines()[0]}")
+    else:
+        result = apply_decision(cfg, store, row.id, batch, offline)
     size = 0 if result is None else len(result.candidates)
     console.print(f"campaign {campaign}: batch {batch.index} {decision.action} ({size} to evaluate); no run was "
                   f"waiting, so the next `amala run` evaluates it", soft_wrap=True)
@@ -483,7 +468,8 @@ def deploy(config: Path = typer.Argument(..., help="campaign YAML"),
         deployment_id = register(config, cron, until=until, iterations=iterations, timezone=timezone, name=name)
     except (ConfigError, ValueError, KeyError) as exc:
         _fail(str(exc).strip("'\""))
-    limits = ", ".join(x for x in (f"until {until}" if until else "", f"{iterations} batches" if iterations else "") if x)
+    limits = ", ".join(x for x in (f"until {until}" if until else "", f"{iterations} batches" if iterations else "")
+                       if x)
     console.print(f"deployment {deployment_id}: {config} on cron {cron!r} ({timezone})"
                   + (f", each run stops at {limits}" if limits else "")
                   + "; start `amala serve` in this folder to run it", soft_wrap=True)
@@ -572,7 +558,7 @@ def generate_eval(samples: int = typer.Option(1000, help="SMILES to sample"),
 def data_fetch(name: str = typer.Argument(..., help="dataset name, e.g. htpmd"),
                url: Optional[str] = typer.Option(None, help="override the download address (a mirror)"),
                dest: Optional[Path] = typer.Option(None, help="folder (default $AMALA_DATA_DIR or ~/.cache/amala)")):
-    """Download a published dataset into the cache and check its columns and row count."""
+    """Download a published dataset into the cache and check its sha256, columns and row count."""
     from amala.oracles import datasets
 
     try:
@@ -582,7 +568,7 @@ def data_fetch(name: str = typer.Argument(..., help="dataset name, e.g. htpmd"),
     except datasets.DatasetError as exc:
         _fail(str(exc))
     table = datasets.load(name, path)
-    console.print(f"{name}: {len(table.frame)} rows (columns and row count checked) -> {path}")
+    console.print(f"{name}: {len(table.frame)} rows (sha256, columns and row count checked) -> {path}")
 
 
 if __name__ == "__main__":

@@ -1,21 +1,25 @@
-"""Registry of published datasets: where each comes from, its units, and how to fetch it and check
-its columns and row count (no checksum yet).
+"""Registry of published datasets: where each comes from, its units, the sha256 of the published
+bytes, and how to fetch it and check it.
 
 Data is never committed to the repository. `amala data fetch NAME` downloads it from its public
-source into a cache; `AMALA_DATA_DIR` or a config's `data.path` points at a local copy instead.
+source (pooch) into a cache and refuses bytes whose sha256 is not the pinned one: a changed or
+truncated upstream file never becomes a campaign's data unnoticed. `AMALA_DATA_DIR` or a config's
+`data.path` points at a local copy instead; a copy whose hash is none of the known ones (a
+deliberate subset, a synthetic table) is used with a warning naming both hashes.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-import shutil
 import tempfile
-import urllib.request
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pooch
 
 from amala.agents.polymer import InvalidPolymer, canonical_smiles
 
@@ -29,6 +33,8 @@ class DatasetSpec:
     smiles_column: str
     units: dict[str, str]  # property column -> unit
     min_rows: int
+    sha256: str  # of the published file at `url`: a download with other bytes is refused
+    known_copies: dict[str, str] = field(default_factory=dict)  # sha256 -> what local copy has it
 
     @property
     def filename(self) -> str:
@@ -63,12 +69,24 @@ DATASETS = {
             "molarity": "mol/kg",
         },
         min_rows=6000,
+        # computed 2026-11-30 from the file at TRI-AMDD/htp_md main (last changed in commit 5d7b02f)
+        sha256="ce3691a45c5808e9f9d32ed3acaa3716c3d6d03e2dd908cc9a01901b3f5a2546",
+        known_copies={
+            "2eb2d27ef9c1b22e8a08ab3b0178122bcc1e69c3bb931a345ab2a1d9f0478591":
+                "the used columns `amala data fetch` writes from the published file",
+            "137117e53da1429106c6741c3de0e224f11a1ccd65d7b711ab59aceedc3df733":
+                "the used columns, rows in another order (the team's ../shared/data copy)",
+        },
     ),
 }
 
 
 class DatasetError(ValueError):
     """A dataset that is missing or malformed; the message names the file and the problem."""
+
+
+class UnverifiedCopy(UserWarning):
+    """A local copy whose bytes are not a known copy of the published file (e.g. a subset)."""
 
 
 @dataclass
@@ -80,6 +98,8 @@ class Table:
     units: dict[str, str]
     source: str
     dropped: list[str] = field(default_factory=list)  # rows whose SMILES were not valid repeat units
+    sha256: str = ""  # of the file read; `verified`: a known copy of the published bytes
+    verified: bool = False
 
 
 def spec(name: str) -> DatasetSpec:
@@ -123,20 +143,40 @@ def verify(frame: pd.DataFrame, ds: DatasetSpec, origin: str, min_rows: int = 1)
     return frame
 
 
-def fetch(name: str, url: str | None = None, dest_dir: Path | None = None, timeout: float = 60) -> Path:
-    """Download a dataset from its public source, check its columns and row count, and write the used
-    columns to the cache."""
+def check_copy(file: Path, ds: DatasetSpec) -> tuple[str, bool]:
+    """(sha256 of a local copy, whether it is the published file or a known copy of it); warns if not."""
+    got = pooch.file_hash(str(file), alg="sha256")
+    known = got == ds.sha256 or got in ds.known_copies
+    if not known:
+        warnings.warn(f"{file}: sha256 {got} is not the published {ds.name!r} (expected {ds.sha256} or a "
+                      f"known copy); using it as a local subset", UnverifiedCopy, stacklevel=3)
+    return got, known
+
+
+def fetch(name: str, url: str | None = None, dest_dir: Path | None = None, timeout: float = 60,
+          sha256: str | None = None) -> Path:
+    """Download a dataset from its public source (or a mirror `url`), refuse it unless its sha256 is
+    the pinned one (`sha256` overrides the pin, for a deliberately different file), check its
+    columns and row count, and write the used columns to the cache."""
     ds = spec(name)
     dest = (dest_dir or data_dir()) / ds.filename
     dest.parent.mkdir(parents=True, exist_ok=True)
-    url = url or ds.url
+    url, expected = url or ds.url, sha256 or ds.sha256
     with tempfile.TemporaryDirectory() as tmp:
-        raw = Path(tmp) / "download.csv"
+        pooch_log = pooch.get_logger()
+        level = pooch_log.level
+        pooch_log.setLevel(logging.WARNING)  # the CLI says what it fetches; no second line from pooch
         try:
-            with urllib.request.urlopen(url, timeout=timeout) as response, open(raw, "wb") as out:
-                shutil.copyfileobj(response, out)
-        except OSError as exc:
+            raw = Path(pooch.retrieve(url, known_hash=None, fname="download.csv", path=tmp,
+                                      downloader=pooch.HTTPDownloader(timeout=timeout, progressbar=False)))
+        except OSError as exc:  # requests' errors are OSErrors
             raise DatasetError(f"could not download {name!r} from {url}: {exc}") from exc
+        finally:
+            pooch_log.setLevel(level)
+        got = pooch.file_hash(str(raw), alg="sha256")
+        if got != expected:
+            raise DatasetError(f"{url}: sha256 mismatch for {ds.filename}: expected {expected}, got {got}; "
+                               "download refused")
         try:
             frame = pd.read_csv(raw)
         except (pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -152,6 +192,7 @@ def load(name: str, path: str | os.PathLike | None = None, subset: int | None = 
     """Load a dataset, canonicalise its SMILES, and optionally draw a seeded random subset."""
     ds = spec(name)
     file = resolve_path(name, path)
+    sha256, verified = check_copy(file, ds)
     try:
         raw = pd.read_csv(file)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
@@ -168,4 +209,4 @@ def load(name: str, path: str | os.PathLike | None = None, subset: int | None = 
     frame = frame.dropna(subset=["smiles"]).drop_duplicates("smiles").drop(columns=ds.smiles_column)
     if subset is not None and subset < len(frame):
         frame = frame.sample(n=subset, random_state=seed)
-    return Table(ds.name, frame.reset_index(drop=True), dict(ds.units), str(file), dropped)
+    return Table(ds.name, frame.reset_index(drop=True), dict(ds.units), str(file), dropped, sha256, verified)

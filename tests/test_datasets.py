@@ -1,11 +1,15 @@
-"""`amala data fetch` against a local HTTP server on 127.0.0.1 (the real source is on GitHub,
-which tests cannot reach); the served file has the upstream layout, extra columns included, and
-HTP-MD's 6,025 rows, made up (conftest's synthetic table), so it runs in any clone. One test reads
-the real local copy, when there is one, and checks that it loads whole."""
+"""`amala data fetch` against a local HTTP server on 127.0.0.1 standing in for the download (the real
+source is on GitHub, which tests cannot reach: no test needs the network); the served file has the
+upstream layout, extra columns included, and HTP-MD's 6,025 rows, made up (conftest's synthetic
+table), so it runs in any clone. Its bytes are not the published ones, so tests of the later checks
+pass its own sha256, and the pinned hash refuses it. One test reads the real local copy, when there
+is one, and checks that it loads whole and is a known copy of the published bytes."""
 
 import functools
+import hashlib
 import http.server
 import threading
+import warnings
 
 import pandas as pd
 import pytest
@@ -40,8 +44,14 @@ def served(tmp_path, upstream_sized):
     server.shutdown()
 
 
+def _sha256(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def test_fetch_verifies_and_keeps_used_columns(served, tmp_path, upstream_sized):
-    path = datasets.fetch("htpmd", url=f"{served}/htpmd_upstream.csv", dest_dir=tmp_path / "cache")
+    served_hash = _sha256(tmp_path / "www" / "htpmd_upstream.csv")
+    path = datasets.fetch("htpmd", url=f"{served}/htpmd_upstream.csv", dest_dir=tmp_path / "cache",
+                          sha256=served_hash)
     frame = pd.read_csv(path)
     assert list(frame.columns) == ["mol_smiles", *datasets.DATASETS["htpmd"].units]
     assert len(frame) == HTPMD_ROWS
@@ -57,9 +67,29 @@ def test_bad_download_is_refused_and_cache_kept(served, tmp_path, name, message)
     cache = tmp_path / "cache"
     cache.mkdir()
     (cache / "htpmd.csv").write_text("previous copy")
-    with pytest.raises(datasets.DatasetError, match=message):
-        datasets.fetch("htpmd", url=f"{served}/{name}", dest_dir=cache)
+    file = tmp_path / "www" / name
+    with pytest.raises(datasets.DatasetError, match=message):  # bytes as pinned: the next check refuses it
+        datasets.fetch("htpmd", url=f"{served}/{name}", dest_dir=cache, sha256=_sha256(file) if file.exists() else None)
     assert (cache / "htpmd.csv").read_text() == "previous copy"
+
+
+def test_a_download_with_other_bytes_than_the_pinned_ones_is_refused(served, tmp_path):
+    """The served table has every column and row amala checks, but it is not the published file."""
+    cache = tmp_path / "cache"
+    served_hash = _sha256(tmp_path / "www" / "htpmd_upstream.csv")
+    with pytest.raises(datasets.DatasetError) as error:
+        datasets.fetch("htpmd", url=f"{served}/htpmd_upstream.csv", dest_dir=cache)
+    pinned = datasets.DATASETS["htpmd"].sha256
+    assert str(error.value) == (f"{served}/htpmd_upstream.csv: sha256 mismatch for htpmd.csv: expected {pinned}, "
+                                f"got {served_hash}; download refused")
+    assert not (cache / "htpmd.csv").exists()
+
+
+def test_a_local_copy_that_is_not_the_published_file_warns(synthetic_data_dir):
+    file = synthetic_data_dir / "htpmd.csv"
+    with pytest.warns(datasets.UnverifiedCopy, match=f"{file}: sha256 {_sha256(file)} is not the published"):
+        table = datasets.load("htpmd", file, subset=10)
+    assert not table.verified and table.sha256 == _sha256(file)
 
 
 def test_missing_local_copy_says_how_to_get_it(tmp_path, monkeypatch):
@@ -82,3 +112,7 @@ def test_the_real_htpmd_copy_loads_whole(htpmd_table):
     assert len(htpmd_table.frame) == 6025 and htpmd_table.dropped == []
     assert htpmd_table.frame.smiles.is_unique and (htpmd_table.frame.conductivity > 0).all()
     assert htpmd_table.units == datasets.DATASETS["htpmd"].units
+    assert htpmd_table.verified and htpmd_table.sha256 in datasets.DATASETS["htpmd"].known_copies
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", datasets.UnverifiedCopy)  # a known copy loads without a warning
+        datasets.load("htpmd", htpmd_table.source)
