@@ -25,7 +25,7 @@ data_app = typer.Typer(no_args_is_help=True, help="Datasets: fetch published dat
 app.add_typer(data_app, name="data")
 console = Console(soft_wrap=True, markup=False)  # names and SMILES like [Cu]C[nH] are text, not markup
 err = Console(stderr=True, soft_wrap=True)
-DEBUG = {"on": bool(os.environ.get("AMALA_DEBUG"))}
+DEBUG = {"on": False}  # --debug; AMALA_DEBUG is read when an error is shown (_debug)
 
 
 def _version(value: bool):
@@ -62,7 +62,7 @@ def main() -> None:
         if isinstance(exc, click.ClickException):
             exc.show()
             sys.exit(exc.exit_code)
-        if DEBUG["on"] or "--debug" in sys.argv:
+        if _debug():
             raise
         first = (str(exc).strip().splitlines() or [""])[0][:300]
         err.print(f"[red]error:[/red] {escape(type(exc).__name__)}: {escape(first)} (run with --debug for the "
@@ -71,6 +71,16 @@ def main() -> None:
     if code == 130:  # typer turns Ctrl-C (and our SIGTERM) into exit code 130
         print("interrupted; `amala run` resumes where this stopped", file=sys.__stderr__, flush=True)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _debug() -> bool:
+    """--debug, or AMALA_DEBUG set to a true value (a bad value counts as off: the error is still shown)."""
+    from amala.oracles.settings import SettingsError, settings
+
+    try:
+        return DEBUG["on"] or "--debug" in sys.argv or settings().debug
+    except SettingsError:
+        return False
 
 
 def _fail(message: str) -> None:
@@ -130,10 +140,10 @@ def _stored_config(row):
     one line naming the key instead of a pydantic traceback."""
     from pydantic import ValidationError
 
-    from amala.loop.config import CampaignConfig, _one_line
+    from amala.loop.config import _one_line, stored_config
 
     try:
-        return CampaignConfig.model_validate(row.config)
+        return stored_config(row.config)
     except ValidationError as exc:
         _fail(_one_line(exc, f"campaign {row.name} (stored config)"))
 

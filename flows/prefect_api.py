@@ -13,7 +13,7 @@ import contextlib
 import os
 import time
 
-STARTUP_SECONDS = int(os.environ.get("AMALA_PREFECT_STARTUP_SECONDS", 180))
+from amala.oracles.settings import settings
 
 
 class PrefectUnavailable(RuntimeError):
@@ -21,9 +21,10 @@ class PrefectUnavailable(RuntimeError):
 
 
 @contextlib.contextmanager
-def prefect_api(startup_seconds: int = STARTUP_SECONDS):
+def prefect_api(startup_seconds: int | None = None):
     """Yield the API URL the run talks to, starting (and later stopping) a temporary server when
-    no server is configured."""
+    no server is configured (within `startup_seconds`, default AMALA_PREFECT_STARTUP_SECONDS)."""
+    startup_seconds = settings().prefect_startup_seconds if startup_seconds is None else startup_seconds
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     configured = PREFECT_API_URL.value()

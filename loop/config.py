@@ -10,12 +10,17 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Literal
-from urllib.parse import urlsplit
+from typing import Annotated, Literal, Union
 
 import yaml
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt,
-                      ValidationError, field_validator, model_validator)
+from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+
+from amala.agents.registry import AGENTS
+from amala.agents.spec import Float, HttpUrl, Int, Registry, Spec, Text, _http_url, _plain_text  # noqa: F401
+from amala.models.registry import SURROGATES, FeaturizerSpec  # noqa: F401 - FeaturizerSpec: importable from here
+from amala.oracles.registry import ORACLES
+from amala.oracles.settings import settings
 
 MAX_CONFIG_BYTES = 1_000_000  # a campaign config is a page of YAML; anything bigger is not one
 
@@ -24,44 +29,9 @@ class ConfigError(ValueError):
     """A bad campaign config; the message is one line naming the file and key."""
 
 
-class _Strict(BaseModel):
-    """Unknown keys fail, and no float may be inf or nan: `retry_delay_seconds: .inf` is a typo, not a wish."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+_Strict = Spec  # every settings model forbids unknown keys and non-finite floats (see `amala.agents.spec`)
 
 
-def _plain_text(value: str) -> str:
-    """Paths, URLs and names are single-line printable text: a NUL or a newline in one is a paste
-    accident, and would only fail later (an OS error) or look like something else in a log."""
-    bad = next((ch for ch in value if ord(ch) < 32 or ord(ch) == 127), None)
-    if bad is not None:
-        raise ValueError(f"control character {bad!r} in {value[:40]!r}")
-    if not value.strip():
-        raise ValueError("empty text")
-    return value
-
-
-def _http_url(value: str) -> str:
-    """An http(s) URL with a host: the only thing an LLM agent or a webhook can be sent to."""
-    _plain_text(value)
-    try:
-        parts = urlsplit(value)
-        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in value
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
-    except ValueError:
-        ok = False
-    if not ok:
-        raise ValueError(f"{value[:80]!r} is not an http(s) URL (e.g. https://host/path)")
-    return value
-
-
-# Counts are strict integers: YAML `true` (or 1.5) as a batch size is a mistake, not the number 1.
-# Every size-like setting also has an upper bound, so a typo (1e9) fails here instead of exhausting
-# memory hours into a run.
-Int = StrictInt
-Float = Annotated[float, Field(strict=True)]  # accepts YAML ints (2 -> 2.0) but not booleans or strings
-Text = Annotated[str, AfterValidator(_plain_text)]
-HttpUrl = Annotated[str, AfterValidator(_http_url)]
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,63}")  # whole string (fullmatch)
 
 
@@ -81,73 +51,37 @@ class ObjectiveSpec(_Strict):
     transform: Literal["log10", "none"] = "log10"
 
 
-class AgentSpec(_Strict):
-    kind: Literal["pool", "composition", "mutation", "gpt", "llm"] = "pool"
-    name: Text | None = None
-    bounds: dict[Text, tuple[Float, Float]] | None = None  # composition: mole-fraction range per oxide
-    n: Int = Field(64, ge=1, le=10_000, description="proposals per iteration: the quota of composition, mutation "
-                   "and gpt agents (the pool agent proposes every unseen member); at most 10,000, since every "
-                   "proposal is featurised and scored each iteration")
-    checkpoint: Text | None = Field(None, description="gpt: checkpoint folder to load, or to save the pre-trained "
-                                    "model")
-    epochs: Int = Field(35, ge=1, le=1000, description="gpt: pre-training epochs over the pool when no checkpoint "
-                        "exists (35: >= 90% valid samples, BENCHMARKS.md; more than 1000 is days of CPU)")
-    finetune_steps: Int = Field(20, ge=0, le=10_000, description="gpt: fine-tuning steps on the campaign's best, "
-                                "per iteration (bounded: they run inside every iteration)")
-    condition: Literal["<high>", "<low>", "<any>"] = "<any>"
-    step: Float = Field(0.02, gt=0, le=0.5, description="composition: mole-fraction grid; a few-hundred-atom cell "
-                        "cannot resolve finer differences")
-    backend: Literal["openai", "local"] = Field("openai", description="llm: an OpenAI-compatible chat-completions "
-                                                "endpoint, or a local transformers causal LM")
-    url: HttpUrl | None = Field(None, description="llm/openai: base URL, e.g. https://api.openai.com/v1")
-    model: Text | None = Field(None, description="llm/openai: model name")
-    api_key_env: str = Field("OPENAI_API_KEY", pattern=r"^([A-Za-z_][A-Za-z0-9_]{0,127})?$",
-                             description="llm/openai: environment variable holding the key (the key itself never "
-                             "goes in a config)")
-    path: Text | None = Field(None, description="llm/local: folder of a transformers causal LM")
-    timeout_seconds: Float = Field(60.0, gt=0, le=3600, description="llm: how long to wait for an answer (at most "
-                                   "an hour: an iteration waits for it)")
-    temperature: Float = Field(0.7, ge=0, le=2)
-    max_new_tokens: Int = Field(512, ge=16, le=8192, description="llm/local: answer length")
-
-    @field_validator("bounds")
-    @classmethod
-    def _fractions(cls, bounds):
-        """Mole-fraction ranges: 0 <= low <= high <= 1 for each component."""
-        for name, (lo, hi) in (bounds or {}).items():
-            if not 0 <= lo <= hi <= 1:
-                raise ValueError(f"{name}: range [{lo}, {hi}] is not within 0 <= low <= high <= 1")
-        return bounds
-
-    @model_validator(mode="after")
-    def _llm_backend(self):
-        if self.kind == "llm" and self.backend == "openai" and not (self.url and self.model):
-            raise ValueError("agents[]: an llm agent with backend openai needs url and model")
-        if self.kind == "llm" and self.backend == "local" and not self.path:
-            raise ValueError("agents[]: an llm agent with backend local needs path (a transformers model folder)")
-        return self
+def _with_kind(default: str):
+    """A settings mapping without `kind` is the default kind's (pool, lookup, gp), as before kinds had models."""
+    return BeforeValidator(lambda value: {"kind": default, **value} if isinstance(value, dict) and "kind" not in value
+                           else value)
 
 
-class OracleSpec(_Strict):
-    kind: Literal["lookup", "md", "emulator", "queue"] = "lookup"
-    name: Text | None = None
-    properties: list[Text] | None = Field(None, min_length=1, max_length=64)  # lookup: default, every property
-    # the table has; queue: the objective
-    profile: Text = "quick"  # md: quick (tests, demo), standard (>= 500 atoms, 100 ps per temperature) or long
-    # (600 ps at 500-650 K); the MD oracle checks the name against its profiles
-    density_g_cm3: Float = Field(2.35, gt=0, le=20, description="md: density of the starting cell (NPT then finds "
-                                 "the glass's own; no oxide glass is denser than 20 g/cm3)")
-    units: dict[Text, Text] | None = Field(None, description="queue: property -> unit the results must be given in "
-                                           "(default: the dataset's or the MD oracle's units)")
-    wait_seconds: Float = Field(0.0, ge=0, le=7 * 86400, description="queue: how long a run waits for a batch's "
-                                "results before it pauses (results that arrived are kept; the next run waits for "
-                                "the rest); at most a week: the scheduled runs are what wait longer")
-    poll_seconds: Float = Field(30.0, gt=0, le=86400, description="queue: how often the inbox is read while waiting")
-    give_up_hours: Float | None = Field(None, gt=0, le=24 * 366, description="queue: a result missing this long "
-                                        "after its request is stored as failed and the campaign moves on (default: "
-                                        "wait; at most a year)")
-    retries: Int = Field(2, ge=0, le=100, description="retries of an evaluation that raised (a transient error)")
-    retry_delay_seconds: Float = Field(10.0, ge=0, le=86400, description="pause before a retry (at most a day)")
+def _union(registry: Registry, default: str):
+    """One settings model per registered kind, chosen by `kind` (a pydantic discriminated union)."""
+    specs = tuple(cls.Spec for cls in registry.classes().values())
+    return Annotated[Annotated[Union[specs], Field(discriminator="kind")], _with_kind(default)]
+
+
+def _build_unions() -> None:
+    """(Re)build the kind unions from the registries; after plug-ins were found, `CampaignConfig` is rebuilt."""
+    global AgentSpec, OracleSpec, SurrogateSpec, _BUILT_WITH
+    AgentSpec, OracleSpec, SurrogateSpec = _union(AGENTS, "pool"), _union(ORACLES, "lookup"), _union(SURROGATES, "gp")
+    _BUILT_WITH = [registry.kinds() for registry in REGISTRIES.values()]
+
+
+def _kind_fields() -> dict[str, tuple]:
+    """The config's plug-in fields: type and settings (defaults: pool, lookup, gp)."""
+    return {"agents": (list[AgentSpec], Field(default_factory=lambda: [AGENTS["pool"].Spec()], min_length=1,
+                                              max_length=32)),
+            "oracle": (OracleSpec, Field(default_factory=lambda: ORACLES["lookup"].Spec())),
+            "surrogate": (SurrogateSpec, Field(default_factory=lambda: SURROGATES["gp"].Spec()))}
+
+
+REGISTRIES = {"agents": AGENTS, "oracle": ORACLES, "surrogate": SURROGATES}  # config key -> registry of its kinds
+AgentSpec = OracleSpec = SurrogateSpec = None  # set by _build_unions
+_BUILT_WITH: list[list[str]] = []  # the registries' kinds when the unions were built
+_build_unions()
 
 
 class ExecutionSpec(_Strict):
@@ -158,42 +92,6 @@ class ExecutionSpec(_Strict):
                          "of a local Dask cluster)")
     address: Text | None = Field(None, description="dask: scheduler address of an existing cluster, e.g. "
                                  "tcp://10.0.0.5:8786 (default: a local cluster of `workers` processes)")
-
-
-class FeaturizerSpec(_Strict):
-    kind: Literal["morgan"] = "morgan"
-    radius: Int = Field(3, ge=0, le=6)  # r3 counts: best and steadiest in BENCHMARKS.md
-    n_bits: Int = Field(2048, ge=64, le=16_384, description="fingerprint length; at most 16384 (with count_cap "
-                        "4, 64 KiB per candidate: a pool of thousands stays in memory)")
-    counts: StrictBool = True
-    count_cap: Int = Field(4, ge=1, le=16)
-
-    @model_validator(mode="after")
-    def _feature_size(self):
-        """Counts are stored in thermometer form, n_bits x count_cap features per candidate."""
-        if self.counts and self.n_bits * self.count_cap > 65_536:
-            raise ValueError(f"n_bits x count_cap = {self.n_bits * self.count_cap} features per candidate "
-                             "(at most 65536)")
-        return self
-
-
-class SurrogateSpec(_Strict):
-    kind: Literal["gp", "random_forest", "gnn_ensemble"] = "gp"
-    featurizer: FeaturizerSpec = FeaturizerSpec()
-    n_estimators: Int = Field(500, ge=1, le=10_000, description="random_forest: trees (more than 10,000 only "
-                              "costs memory)")
-    members: Int = Field(5, ge=2, le=64, description="gnn_ensemble: networks in the deep ensemble (each one is "
-                         "trained every iteration; at most 64)")
-    epochs: Int = Field(20, ge=1, le=1000, description="gnn_ensemble: training epochs per member (20 with the "
-                        "decay below beat 30 and 60 in BENCHMARKS.md §3; at most 1000)")
-    lr_final: Float | None = Field(1e-4, gt=0, le=1e-3, description="gnn_ensemble: learning rate decays from 1e-3 "
-                                   "to this")
-    dropout: Float = Field(0.15, ge=0, lt=1, description="gnn_ensemble: dropout in the message passing")
-    reference_K: Float = Field(353.0, gt=0, le=5000, description="gnn_ensemble: temperature of single-temperature "
-                               "data (HTP-MD: 353 K)")
-    high_fidelity: list[Text] = Field(default_factory=list, max_length=16, description="gnn_ensemble: evaluation "
-                                      "fidelities (e.g. standard, external) that train the high-fidelity head; the "
-                                      "rest train the low head, and predictions are made at high fidelity")
 
 
 class AcquisitionSpec(_Strict):
@@ -242,9 +140,9 @@ class CampaignConfig(_Strict):
     representation: Literal["smiles", "composition"] = "smiles"
     data: DataSpec | None = DataSpec()
     objective: ObjectiveSpec = ObjectiveSpec()
-    agents: list[AgentSpec] = Field(default_factory=lambda: [AgentSpec()], min_length=1, max_length=32)
-    oracle: OracleSpec = OracleSpec()
-    surrogate: SurrogateSpec = SurrogateSpec()
+    agents: list[AgentSpec] = _kind_fields()["agents"][1]  # as in _kind_fields (load_plugins rebuilds them)
+    oracle: OracleSpec = _kind_fields()["oracle"][1]
+    surrogate: SurrogateSpec = _kind_fields()["surrogate"][1]
     acquisition: AcquisitionSpec = AcquisitionSpec()
     budget: BudgetSpec = BudgetSpec()
     approval: ApprovalSpec = ApprovalSpec()
@@ -270,32 +168,44 @@ class CampaignConfig(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self):
-        if self.surrogate.kind == "random_forest" and self.acquisition.strategy not in ("greedy", "random"):
+        surrogate = SURROGATES[self.surrogate.kind]
+        if not surrogate.bayesian and self.acquisition.strategy not in ("greedy", "random"):
             raise ValueError(f"acquisition.strategy={self.acquisition.strategy} needs a Bayesian surrogate; "
-                             "random_forest supports greedy or random")
-        if self.surrogate.high_fidelity and self.surrogate.kind != "gnn_ensemble":
-            raise ValueError("surrogate.high_fidelity: only the gnn_ensemble surrogate has fidelity heads")
+                             f"{self.surrogate.kind} supports greedy or random")
+        if getattr(self.surrogate, "high_fidelity", None) and not surrogate.fidelities:
+            raise ValueError(f"surrogate.high_fidelity: the {self.surrogate.kind} surrogate has no fidelity heads")
         if self.budget.initial > self.budget.max_evaluations:
             raise ValueError("budget.initial must not exceed budget.max_evaluations")
         if self.oracle.kind == "queue" and self.oracle.properties is None:  # ask the lab only for what is needed
             self.oracle.properties = [self.objective.property]
-        if self.oracle.properties is not None and self.objective.property not in self.oracle.properties:
+        properties = getattr(self.oracle, "properties", None)
+        if properties is not None and self.objective.property not in properties:
             raise ValueError(f"oracle.properties must include the objective {self.objective.property!r}")
-        agents, oracles = {"smiles": ({"pool", "mutation", "gpt", "llm"}, {"lookup", "emulator", "queue"}),
-                           "composition": ({"composition", "llm"}, {"md", "queue"})}[self.representation]
-        if any(a.kind not in agents for a in self.agents) or self.oracle.kind not in oracles:
-            raise ValueError(f"representation {self.representation} takes agents of kind {sorted(agents)} and "
-                             f"oracle.kind {sorted(oracles)}")
-        if self.representation == "smiles" and self.data is None:
-            raise ValueError("data: a smiles campaign needs a dataset (the pool and the lookup table)")
+        self._capabilities()
         if self.oracle.kind == "md" and self.execution.task_runner == "threads" and self.execution.workers > 1:
             raise ValueError("execution.task_runner: threads would run several LAMMPS engines in one process; "
                              "use processes or dask for execution.workers > 1 with oracle.kind md")
-        if any(a.kind in ("composition", "llm") and not a.bounds for a in self.agents
-               if self.representation == "composition"):
-            raise ValueError("agents[].bounds: a composition campaign's agents (composition, llm) need the "
+        if self.representation == "composition" and any("bounds" in type(a).model_fields and not a.bounds
+                                                         for a in self.agents):
+            kinds = sorted({a.kind for a in self.agents if "bounds" in type(a).model_fields})
+            raise ValueError(f"agents[].bounds: a composition campaign's agents ({', '.join(kinds)}) need the "
                              "mole-fraction range of each oxide")
         return self
+
+    def _capabilities(self) -> None:
+        """What each chosen kind declares on its class: the representation it works on, a dataset."""
+        rep = self.representation
+        agents = [kind for kind, cls in AGENTS.classes().items() if rep in cls.representations]
+        oracles = [kind for kind, cls in ORACLES.classes().items() if rep in cls.representations]
+        if any(a.kind not in agents for a in self.agents) or self.oracle.kind not in oracles:
+            raise ValueError(f"representation {rep} takes agents of kind {agents} and oracle.kind {oracles}")
+        if rep not in SURROGATES[self.surrogate.kind].representations:
+            surrogates = [kind for kind, cls in SURROGATES.classes().items() if rep in cls.representations]
+            raise ValueError(f"representation {rep} takes surrogate.kind {surrogates}")
+        needy = [f"agent kind {a.kind!r}" for a in self.agents if AGENTS[a.kind].needs_dataset]
+        needy += [f"oracle kind {self.oracle.kind!r}"] if ORACLES[self.oracle.kind].needs_dataset else []
+        if self.data is None and needy:
+            raise ValueError(f"data: {needy[0]} needs a dataset (the pool or the table it answers from)")
 
     @property
     def work_path(self) -> Path:
@@ -303,20 +213,36 @@ class CampaignConfig(_Strict):
 
     @property
     def database_url(self) -> str:
-        return os.environ.get("AMALA_DB_URL") or self.database or f"sqlite:///{self.work_path / 'amala.db'}"
+        return settings().db_url or self.database or f"sqlite:///{self.work_path / 'amala.db'}"
 
 
 def _one_line(error: ValidationError, origin: str) -> str:
     first = error.errors()[0]
-    path = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    loc, noun, kind = _without_tag(list(first["loc"]))
+    path = ".".join(str(p) for p in loc) or "(top level)"
     got = first.get("input")
     own = first["type"] == "value_error"  # our validators quote the offending value themselves
     shown = "" if isinstance(got, dict) or first["type"] == "missing" or own else f" (got {_short(got)})"
     extra = f"; {len(error.errors()) - 1} more error(s)" if len(error.errors()) > 1 else ""
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
-        message = "unknown key"
+        message = f"not a setting of {noun} kind {kind!r}" if kind else "unknown key"
+    if first["type"] == "union_tag_invalid":  # a kind no registry (nor any installed plug-in) has
+        key = "agents" if loc[0] == "agents" else loc[0]
+        registry = REGISTRIES[key]
+        message, shown = f"unknown {registry.noun} kind {first['ctx']['tag']!r} (known: {', '.join(registry.kinds())})", ""
+        path += ".kind"
     return " ".join(f"{origin}: {path}: {message}{shown}{extra}".split("\n"))
+
+
+def _without_tag(loc: list) -> tuple[list, str, str | None]:
+    """pydantic puts the chosen kind in the path (agents.0.pool.url); people wrote agents.0.url.
+    Returns the path without it, the plug-in noun and the kind (None outside a kind's settings)."""
+    at = 2 if loc[:1] == ["agents"] and len(loc) > 1 and isinstance(loc[1], int) else 1
+    registry = REGISTRIES.get(loc[0]) if loc else None
+    if registry is not None and len(loc) > at and isinstance(loc[at], str) and loc[at] in registry:
+        return loc[:at] + loc[at + 1:], registry.noun, loc[at]
+    return loc, "", None
 
 
 def _short(value, limit: int = 80) -> str:
@@ -355,7 +281,54 @@ def parse_config(data: dict, origin: str = "config") -> CampaignConfig:
     try:
         return CampaignConfig.model_validate(data)
     except ValidationError as error:
+        if _names_unknown_kind(error) and load_plugins():
+            return parse_config(data, origin)
         raise ConfigError(_one_line(error, origin)) from None
+
+
+def _names_unknown_kind(error: ValidationError) -> bool:
+    return any(e["type"] == "union_tag_invalid" for e in error.errors())
+
+
+def load_plugins() -> bool:
+    """Read the plug-in entry points (amala.agents, amala.oracles, amala.surrogates) once; when they,
+    or `Registry.register` calls, added kinds since the config model was built, rebuild it so that it
+    accepts them. True when it was rebuilt."""
+    for registry in REGISTRIES.values():
+        registry.load_plugins()
+    if _built_kinds() == _BUILT_WITH:
+        return False
+    _build_unions()
+    fields = CampaignConfig.__pydantic_fields__  # new field types; a plain rebuild keeps the resolved ones
+    for name, (annotation, field) in _kind_fields().items():
+        fields[name] = FieldInfo.from_annotated_attribute(annotation, field)
+    CampaignConfig.model_rebuild(force=True)
+    return True
+
+
+def _built_kinds() -> list[list[str]]:
+    return [registry.kinds() for registry in REGISTRIES.values()]
+
+
+def stored_config(data: dict) -> CampaignConfig:
+    """A config stored by an older amala, validated. Before kinds had their own settings, every
+    agent, oracle and surrogate was stored with every kind's keys (at their defaults); keys the
+    stored kind does not have are dropped, anything else must still be valid."""
+    data = dict(data)
+    for key, registry in REGISTRIES.items():
+        items = data.get(key)
+        many = isinstance(items, list)
+        fixed = [_own_keys(item, registry) for item in (items if many else [items])]
+        if key in data:
+            data[key] = fixed if many else fixed[0]
+    return CampaignConfig.model_validate(data)
+
+
+def _own_keys(item, registry: Registry):
+    if not isinstance(item, dict) or item.get("kind", "") not in registry:
+        return item
+    fields = registry[item["kind"]].Spec.model_fields
+    return {k: v for k, v in item.items() if k in fields}
 
 
 def load_config(path: str | os.PathLike) -> CampaignConfig:

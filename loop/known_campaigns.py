@@ -16,10 +16,13 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from amala.oracles.settings import settings
+
 
 def home() -> Path:
-    if os.environ.get("AMALA_HOME"):
-        return Path(os.environ["AMALA_HOME"])
+    configured = settings().home  # AMALA_HOME
+    if configured:
+        return configured
     base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
     return Path(base) / "amala"
 

@@ -21,8 +21,12 @@ from dataclasses import dataclass
 from sqlalchemy import update
 
 from amala.loop.tables import CampaignRow
+from amala.oracles.settings import settings
 
-TTL_SECONDS = float(os.environ.get("AMALA_LEASE_TTL", 60))  # a heartbeat older than this: the run is gone
+
+def ttl_seconds() -> float:
+    """A heartbeat older than this (AMALA_LEASE_TTL, default 60 s): the run is gone."""
+    return settings().lease_ttl
 
 
 class CampaignBusy(RuntimeError):
@@ -34,7 +38,8 @@ class Holder:
     owner: str | None
     heartbeat: float | None
 
-    def alive(self, now: float | None = None, ttl: float = TTL_SECONDS) -> bool:
+    def alive(self, now: float | None = None, ttl: float | None = None) -> bool:
+        ttl = ttl_seconds() if ttl is None else ttl
         return bool(self.owner) and self.heartbeat is not None and (now or time.time()) - self.heartbeat < ttl
 
 
@@ -42,7 +47,7 @@ def holder(row: CampaignRow) -> Holder:
     return Holder(row.run_owner, row.heartbeat)
 
 
-def run_state(row: CampaignRow, now: float | None = None, ttl: float = TTL_SECONDS) -> str:
+def run_state(row: CampaignRow, now: float | None = None, ttl: float | None = None) -> str:
     """What a person should read for a campaign's status: the stored status, unless it claims a run
     that is no longer there (killed, machine rebooted), which reads `interrupted`."""
     if row.status in ("running", "awaiting approval") and not holder(row).alive(now, ttl):
@@ -53,8 +58,9 @@ def run_state(row: CampaignRow, now: float | None = None, ttl: float = TTL_SECON
 class RunLease:
     """The right to run one campaign; use as a context manager around the whole run."""
 
-    def __init__(self, store, campaign_id: int, name: str, ttl: float = TTL_SECONDS, beat: float | None = None):
+    def __init__(self, store, campaign_id: int, name: str, ttl: float | None = None, beat: float | None = None):
         self.store, self.campaign_id, self.name = store, campaign_id, name
+        ttl = ttl_seconds() if ttl is None else ttl
         self.ttl, self.beat = ttl, beat if beat is not None else ttl / 6
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.previous: Holder | None = None  # the stale holder this run took over from, if any

@@ -14,10 +14,15 @@ from pathlib import Path
 
 from amala.loop.config import CampaignConfig, ConfigError
 from amala.agents.redaction import redact
+from amala.oracles.settings import SettingsError, settings
 
 
 def check(cfg: CampaignConfig) -> list[str]:
     """Every problem found, one line each naming the key (empty when the campaign can start)."""
+    try:
+        settings()
+    except SettingsError as exc:
+        return [str(exc)]  # the other checks read these variables (AMALA_DATA_DIR, AMALA_DB_URL)
     problems = [*_data(cfg), *_database(cfg), *_directory("workdir", cfg.work_path), *_local_models(cfg)]
     problems += _objective_values(cfg) if not problems else []
     return problems
@@ -54,7 +59,7 @@ def _database(cfg: CampaignConfig) -> list[str]:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-    key = "AMALA_DB_URL" if os.environ.get("AMALA_DB_URL") else "database"
+    key = "AMALA_DB_URL" if settings().db_url else "database"
     raw = cfg.database_url
     try:
         url = make_url(raw)

@@ -22,6 +22,7 @@ import pandas as pd
 import pooch
 
 from amala.agents.polymer import InvalidPolymer, canonical_smiles
+from amala.oracles.settings import settings
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ def spec(name: str) -> DatasetSpec:
 
 
 def data_dir() -> Path:
-    return Path(os.environ.get("AMALA_DATA_DIR") or Path.home() / ".cache" / "amala")
+    return settings().data_folder
 
 
 def resolve_path(name: str, path: str | os.PathLike | None = None) -> Path:
