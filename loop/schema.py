@@ -47,27 +47,33 @@ def head() -> str:
 
 
 def upgrade(engine: Engine) -> str | None:
-    """Bring the database to head; returns the revision it was at (None: new or pre-Alembic)."""
-    config, scripts = _scripts()
+    """Bring the database to head in one transaction; returns the revision it was at (None: new or
+    pre-Alembic)."""
     with engine.begin() as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
-        if current == scripts.get_current_head():
-            return current
-        if current is None:
-            tables = set(inspect(connection).get_table_names())
-            if "campaign" not in tables:
-                SQLModel.metadata.create_all(connection)
-                _stamp(connection, "head")
-                return None
-            _stamp(connection, _pre_alembic_revision(connection))
-        elif current not in {s.revision for s in scripts.walk_revisions()}:
-            raise SchemaError(f"{engine.url.render_as_string(hide_password=True)}: schema revision {current!r} is "
-                              f"not known to this amala (newest {scripts.get_current_head()!r}); upgrade amala")
-        config.attributes["connection"] = connection
-        try:
-            command.upgrade(config, "head")
-        finally:
-            config.attributes.pop("connection", None)
+        return upgrade_connection(connection)
+
+
+def upgrade_connection(connection: Connection) -> str | None:
+    """`upgrade` on an open connection (an async engine's, through `run_sync`, too)."""
+    config, scripts = _scripts()
+    current = MigrationContext.configure(connection).get_current_revision()
+    if current == scripts.get_current_head():
+        return current
+    if current is None:
+        if "campaign" not in set(inspect(connection).get_table_names()):
+            SQLModel.metadata.create_all(connection)
+            _stamp(connection, "head")
+            return None
+        _stamp(connection, _pre_alembic_revision(connection))
+    elif current not in {s.revision for s in scripts.walk_revisions()}:
+        raise SchemaError(f"{connection.engine.url.render_as_string(hide_password=True)}: schema revision "
+                          f"{current!r} is not known to this amala (newest {scripts.get_current_head()!r}); "
+                          "upgrade amala")
+    config.attributes["connection"] = connection
+    try:
+        command.upgrade(config, "head")
+    finally:
+        config.attributes.pop("connection", None)
     return current
 
 

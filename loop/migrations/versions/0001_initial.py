@@ -1,5 +1,6 @@
 """The store as first released (commit 5bb635d): campaigns, candidates, model versions,
-iterations, selections, evaluations and events.
+iterations, selections, evaluations and events. Times are `DateTime(timezone=True)`, as sqlmodel's
+UTCDateTime creates them (timestamptz on PostgreSQL).
 
 Revision ID: 0001_initial
 Revises:
@@ -21,8 +22,8 @@ def upgrade() -> None:
         sa.Column("name", sa.String(), nullable=False),
         sa.Column("config", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_campaign_name", "campaign", ["name"], unique=True)
     op.create_table(
@@ -33,7 +34,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(), nullable=False),
         sa.Column("representation", sa.String(), nullable=False),
         sa.Column("agent", sa.String(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.UniqueConstraint("campaign_id", "key"),
     )
     op.create_index("ix_candidate_campaign_id", "candidate", ["campaign_id"])
@@ -46,7 +47,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(), nullable=False),
         sa.Column("n_train", sa.Integer(), nullable=False),
         sa.Column("details", sa.JSON(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_model_version_campaign_id", "model_version", ["campaign_id"])
     op.create_table(
@@ -62,8 +63,8 @@ def upgrade() -> None:
         sa.Column("score_seconds", sa.Float(), nullable=False),
         sa.Column("select_seconds", sa.Float(), nullable=False),
         sa.Column("evaluate_seconds", sa.Float(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("finished_at", sa.DateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.UniqueConstraint("campaign_id", "index"),
     )
     op.create_index("ix_iteration_campaign_id", "iteration", ["campaign_id"])
@@ -94,7 +95,7 @@ def upgrade() -> None:
         sa.Column("objective", sa.Float(), nullable=True),
         sa.Column("cost_seconds", sa.Float(), nullable=False),
         sa.Column("artefacts", sa.JSON(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.UniqueConstraint("candidate_id", "oracle", "fidelity"),
     )
     op.create_index("ix_evaluation_candidate_id", "evaluation", ["candidate_id"])
@@ -103,7 +104,7 @@ def upgrade() -> None:
         "event",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("campaign_id", sa.Integer(), sa.ForeignKey("campaign.id"), nullable=False),
-        sa.Column("time", sa.DateTime(), nullable=False),
+        sa.Column("time", sa.DateTime(timezone=True), nullable=False),
         sa.Column("level", sa.String(), nullable=False),
         sa.Column("kind", sa.String(), nullable=False),
         sa.Column("message", sa.String(), nullable=False),

@@ -23,7 +23,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("campaign_id", sa.Integer(), sa.ForeignKey("campaign.id"), nullable=False),
         sa.Column("iteration_id", sa.Integer(), sa.ForeignKey("iteration.id"), nullable=False),
-        sa.Column("time", sa.DateTime(), nullable=False),
+        sa.Column("time", sa.DateTime(timezone=True), nullable=False),
         sa.Column("by", sa.String(), nullable=False),
         sa.Column("via", sa.String(), nullable=False),
         sa.Column("action", sa.String(), nullable=False),
