@@ -20,5 +20,6 @@ def test_wheel_contains_the_namespace_subpackages_only(tmp_path):
         assert f"amala/{package}/__init__.py" in names
         assert not any(n.startswith(f"{package}/") for n in names)
     assert not any(n == "amala/__init__.py" for n in names)  # a namespace, not a package
+    assert "amala/loop/templates/report.html.j2" in names  # the report's template ships with the code
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "amala = amala.flows.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
