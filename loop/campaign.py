@@ -22,6 +22,7 @@ from amala.loop.config import CampaignConfig
 from amala.loop.executors import InlineExecutor, RunStopping
 from amala.loop.lease import RunLease
 from amala.loop.objective import Objective
+from amala.loop.status import record_objective
 from amala.loop.store import Batch, SelectedCandidate, Store
 from amala.models import build_featurizer, build_surrogate
 from amala.models.composition_gp import CompositionFeaturizer
@@ -92,6 +93,7 @@ class Campaign:
         self._proposals: dict[int, list[Candidate]] = {}  # iteration -> what its batch was chosen from
         self.row = self.store.open_campaign(config.name, config.model_dump(mode="json"))
         self.id = self.row.id
+        record_objective(self.store, self.id, self.objective, self.table)  # read by status/report, never rebuilt
         self._warm_start = self._stored_warm_start()  # last fit's hyperparameters, to warm-start the next
 
     def _stored_warm_start(self) -> dict | None:
@@ -221,29 +223,17 @@ class Campaign:
         """Apply a person's decision to a waiting batch and store it; returns the batch to evaluate
         (None if rejected). Added candidates pass the same validity rules as agents' proposals; a
         bad one is refused with its reason (stored with the decision), never evaluated."""
-        added, refused = self.check_additions(decision.add, by=decision.by)
-        in_batch = {c.key for c in batch.candidates}
-        rejected = [key for key in decision.reject if key in in_batch]
-        refused.update({key: "not a candidate of this batch" for key in decision.reject if key not in in_batch})
-        picks = [SelectedCandidate(c, approval="added") for c in added]
-        kept = [c for c in batch.candidates if c.key not in rejected]
-        if decision.approve and decision.batch_size is not None:
-            if decision.batch_size < len(kept) + len(picks):  # keep the best-ranked, the person's additions first
-                room = max(decision.batch_size - len(picks), 0)
-                rejected += [c.key for c in kept[room:]]
-                refused.update({p.candidate.representation: f"beyond the batch size {decision.batch_size}"
-                                for p in picks[decision.batch_size:]})
-                picks = picks[:decision.batch_size]
-            else:
-                extra = decision.batch_size - len(kept) - len(picks)
-                taken = self.store.known_keys(self.id) | {p.candidate.key for p in picks}
-                # the proposals this batch was chosen from, when this process made them (agents run once)
-                pool = [c for c in (self._proposals.get(batch.index) or self.propose()) if c.key not in taken]
-                if extra and pool:
-                    _, more, _, _ = self._choose(pool, min(extra, len(pool)), batch.index, role="top-up")
-                    picks += [SelectedCandidate(p.candidate, p.predicted_mean, p.predicted_std, p.acquisition_value,
-                                                approval="approved") for p in more]
-        return self.store.record_decision(self.id, batch, decision, rejected, picks, refused)
+        return apply_decision(self.config, self.store, self.id, batch, decision, top_up=self._top_up)
+
+    def _top_up(self, batch: Batch, extra: int, taken: set[str]) -> list[SelectedCandidate]:
+        """`extra` more candidates for a batch a person enlarged, chosen by the acquisition function
+        from the proposals this batch was chosen from (agents run again only in another process)."""
+        pool = [c for c in (self._proposals.get(batch.index) or self.propose()) if c.key not in taken]
+        if not pool:
+            return []
+        _, more, _, _ = self._choose(pool, min(extra, len(pool)), batch.index, role="top-up")
+        return [SelectedCandidate(p.candidate, p.predicted_mean, p.predicted_std, p.acquisition_value,
+                                  approval="approved") for p in more]
 
     def check_additions(self, texts: list[str], by: str = "") -> tuple[list[Candidate], dict[str, str]]:
         """Hand-written candidates as canonical candidates, and the refused ones with reasons."""
@@ -370,6 +360,39 @@ def check_additions(config: CampaignConfig, known: set[str], texts: list[str],
         known.add(candidate.key)
         accepted.append(candidate)
     return accepted, refused
+
+
+def top_up_needed(batch: Batch, decision: BatchDecision, n_added: int) -> int:
+    """How many candidates the models must choose to reach the batch size a person asked for."""
+    if not decision.approve or decision.batch_size is None:
+        return 0
+    kept = sum(c.key not in decision.reject for c in batch.candidates)
+    return max(decision.batch_size - kept - n_added, 0)
+
+
+def apply_decision(config: CampaignConfig, store: Store, campaign_id: int, batch: Batch, decision: BatchDecision,
+                   top_up=None) -> Batch | None:
+    """Store a person's decision on a waiting batch; returns the batch to evaluate (None if rejected).
+    Only `top_up(batch, extra, taken)` needs the models, and only when the batch grows: without it
+    (`amala approve` with no run waiting) nothing but the config and the store is used."""
+    added, refused = check_additions(config, store.known_keys(campaign_id), decision.add, decision.by)
+    in_batch = {c.key for c in batch.candidates}
+    rejected = [key for key in decision.reject if key in in_batch]
+    refused.update({key: "not a candidate of this batch" for key in decision.reject if key not in in_batch})
+    picks = [SelectedCandidate(c, approval="added") for c in added]
+    kept = [c for c in batch.candidates if c.key not in rejected]
+    if decision.approve and decision.batch_size is not None:
+        if decision.batch_size < len(kept) + len(picks):  # keep the best-ranked, the person's additions first
+            room = max(decision.batch_size - len(picks), 0)
+            rejected += [c.key for c in kept[room:]]
+            refused.update({p.candidate.representation: f"beyond the batch size {decision.batch_size}"
+                            for p in picks[decision.batch_size:]})
+            picks = picks[:decision.batch_size]
+        else:
+            extra = decision.batch_size - len(kept) - len(picks)
+            if extra and top_up is not None:
+                picks += top_up(batch, extra, store.known_keys(campaign_id) | {p.candidate.key for p in picks})
+    return store.record_decision(campaign_id, batch, decision, rejected, picks, refused)
 
 
 def _derived_seed(seed: int, iteration: int, role: str) -> int:
