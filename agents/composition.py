@@ -27,6 +27,9 @@ _NAME = re.compile(r"[A-Z][A-Za-z0-9]{0,19}")
 _NUMBER = re.compile(r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?")
 _WHOLE = re.compile(r"[0-9]+")
 MAX_COMPONENTS = 20
+# cations that build the glass network (rather than modify it); the composition GP's connectivity
+# descriptor and the MD oracle's network-mobility check both count these
+NETWORK_FORMERS = ("Si", "P", "Al", "B", "Ti")
 
 
 class InvalidComposition(ValueError):
@@ -111,7 +114,7 @@ def composition_within(text: str, bounds: dict[str, tuple[float, float]]) -> str
         raise InvalidComposition(f"composition {_shown(text)}: {unknown} not among this campaign's components "
                                  f"{sorted(bounds)}")
     canonical = canonical_composition(fractions)
-    normalised = {name: float(v) for name, v in (item.split(":") for item in canonical.split(";"))}
+    normalised = parse_composition(canonical)
     for name, (lo, hi) in bounds.items():
         x = normalised.get(name, 0.0)
         if not lo - 1e-6 <= x <= hi + 1e-6:

@@ -1,4 +1,10 @@
-"""The agent interface: what an agent may know (`ProposalContext`) and what it does (`Agent`).
+"""The agent interface: what an agent may know (`ProposalContext`), what it gives back
+(`Proposal`) and what it does (`Agent`).
+
+Everything an agent has to tell the campaign comes back in the `Proposal`: candidates, events for
+the log (an LLM's refusal, a generator's rejection counts) and, when it has retrained, the model
+version behind the candidates. The campaign never reads or writes other attributes of an agent,
+so a new agent is one class with one method, and nothing is logged or recorded twice.
 
 Agents import these from here, never from `registry`: the registry imports the agents (inside
 `build_agent`), so an agent importing the registry would close a cycle.
@@ -11,6 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
+from amala.agents import seeding
 from amala.agents.candidate import Candidate
 
 
@@ -27,10 +34,20 @@ class ProposalContext:
 
     def rng(self, role: str) -> np.random.Generator:
         """A generator seeded by (campaign seed, iteration, role), as the architecture asks."""
-        return np.random.default_rng([self.seed, self.iteration, sum(map(ord, role))])
+        return seeding.rng(self.seed, self.iteration, role)
+
+
+@dataclass
+class Proposal:
+    """One call's answer. `model_version` is set only on the call that first uses new weights (a
+    pre-trained or fine-tuned generator), so the campaign stores each model version once."""
+
+    candidates: list[Candidate] = field(default_factory=list)
+    events: list[tuple[str, str]] = field(default_factory=list)  # (level, one-line message) for the campaign log
+    model_version: dict | None = None
 
 
 class Agent(Protocol):
     name: str
 
-    def propose(self, context: ProposalContext, n: int | None = None) -> list[Candidate]: ...
+    def propose(self, context: ProposalContext, n: int | None = None) -> Proposal: ...

@@ -30,7 +30,7 @@ def bare_run(composition: str, profile: glass_md.MDProfile, workdir: Path, seed:
              density_g_cm3: float = 2.35) -> float:
     """Wall seconds of the oracle's LAMMPS input with nothing but LAMMPS in the loop."""
     start = time.perf_counter()
-    cell = build(parse_composition(composition), density_g_cm3, profile.n_atoms, seed=seed, min_distance=1.7)
+    cell = build(parse_composition(composition), density_g_cm3, profile.n_atoms, seed=seed)
     lmp, _ = lammps_engine.open_cell(cell.atoms, workdir, log_name="bare.log")
     try:
         lmp.commands_list(glass_md.melt_commands(profile, seed) + glass_md.quench_commands(profile))  # same parts, no checks

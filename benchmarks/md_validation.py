@@ -24,7 +24,7 @@ from amala.oracles.glass_cell import build
 
 def simulate(x: float, profile_name: str, seed: int, workdir: str) -> dict:
     profile = glass_md.PROFILES[profile_name]
-    cell = build({"Li2O": x, "SiO2": 1 - x}, 2.35, target_atoms=profile.n_atoms, seed=seed, min_distance=1.7)
+    cell = build({"Li2O": x, "SiO2": 1 - x}, 2.35, target_atoms=profile.n_atoms, seed=seed)
     start = time.perf_counter()
     out = {"x_li2o": x, "profile": profile_name, "seed": seed, "atoms": len(cell.atoms)}
     try:

@@ -22,8 +22,7 @@ from botorch.acquisition.monte_carlo import qUpperConfidenceBound
 from botorch.sampling import SobolQMCNormalSampler
 from linear_operator.utils.warnings import NumericalWarning
 
-STRATEGIES = ("qlognei", "qucb", "thompson", "greedy", "random")
-BAYESIAN = ("qlognei", "qucb", "thompson")
+from amala.loop.strategies import BAYESIAN, STRATEGIES
 
 
 @dataclass

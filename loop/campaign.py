@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import torch
 
 from amala.agents import Candidate, ProposalContext, build_agent
-from amala.agents.validity import candidate_from_text
+from amala.agents import seeding
+from amala.agents.validity import ProposalFilter
 from amala.loop.acquisition import select
 from amala.loop.approval import BatchDecision
 from amala.loop.config import CampaignConfig
@@ -162,16 +163,13 @@ class Campaign:
                                   sign=self.objective.sign)
         proposals: dict[str, Candidate] = {}
         for agent in self.agents:
-            for candidate in agent.propose(context):
+            proposal = agent.propose(context)
+            for candidate in proposal.candidates:
                 proposals.setdefault(candidate.key, candidate)
-            events = getattr(agent, "events", None)
-            while events:  # what an agent had to say (an LLM's refusal, a garbage answer)
-                level, message = events.pop(0)
+            for level, message in proposal.events:  # what an agent had to say (an LLM's refusal, a garbage answer)
                 self.store.log(self.id, "agent", message, level=level)
-            record = getattr(agent, "model_record", None)
-            if record and not record.get("recorded"):  # a generator retrained: its weights are a model version
-                self.store.record_model_version(self.id, context.iteration, record)
-                agent.model_record = {**record, "recorded": True}
+            if proposal.model_version:  # a generator (re)trained: its new weights are a model version
+                self.store.record_model_version(self.id, context.iteration, proposal.model_version)
         return list(proposals.values())
 
     def select_batch(self, candidates: list[Candidate]) -> Batch | None:
@@ -199,12 +197,13 @@ class Campaign:
             return "random (initial design)", [SelectedCandidate(candidates[p.index]) for p in picks], None, {}
         t0 = time.perf_counter()
         torch.manual_seed(seed)  # optimiser restarts draw from torch's RNG: same data, same fit, in any process
-        surrogate = build_surrogate(self.config.surrogate, self.bank, seed=seed, warm_start=self._warm_start)
+        surrogate = build_surrogate(self.config.surrogate, self.bank, seed=seed, warm_start=self._warm_start,
+                                    representation=self.config.representation)
         X_train = surrogate.encode([c.representation for c in observed.candidates])
         X = surrogate.encode([c.representation for c in candidates])
-        high = observed.high(self.config.surrogate.high_fidelity)
-        fidelity = {} if high is None else {"high": high}  # only multi-fidelity surrogates take labels
-        surrogate.fit(X_train, observed.y, observed.y_var, **fidelity)
+        # fidelity labels for surrogates that declare fidelity heads, when the config names high fidelities
+        high = observed.high(self.config.surrogate.high_fidelity) if surrogate.fidelities else None
+        surrogate.fit(X_train, observed.y, observed.y_var, high=high)
         t1 = time.perf_counter()
         mean, std = surrogate.predict(X)
         t2 = time.perf_counter()
@@ -264,9 +263,7 @@ class Campaign:
 
     def log_oracle_notes(self) -> None:
         """What the oracle had to say besides results (requests written, inbox rows rejected)."""
-        notes = getattr(self.oracle, "notes", None)
-        while notes:
-            level, message = notes.pop(0)
+        for level, message in self.oracle.drain_notes():
             self.store.log(self.id, "oracle", message, level=level)
 
     def evaluate_one(self, batch: Batch, candidate: Candidate, executor=None) -> list[Evaluation]:
@@ -302,6 +299,7 @@ class Campaign:
         waiting = len(todo - {e.candidate_key for e in evaluations})
         self.store.record_evaluations(self.id, batch, evaluations, self.objective.of, evaluate_seconds=seconds,
                                       complete=waiting == 0)
+        self.log_oracle_notes()  # a per-candidate oracle's (a per-batch one's were logged by `evaluate`)
         n_ok = sum(e.ok for e in evaluations)
         return IterationSummary(batch.index, len(batch.candidates), n_ok, len(evaluations) - n_ok, self.best(),
                                 self.n_evaluations(), waiting)
@@ -315,7 +313,7 @@ class Campaign:
             raise RuntimeError(f"campaign {self.config.name}: batch {batch.index} needs approval; run it through the "
                                "flow (`amala run`), which waits for the answer")
         start = time.perf_counter()
-        if getattr(self.oracle, "per_batch", False):
+        if self.oracle.mode == "per_batch":
             evaluations = self.evaluate(batch)
         else:
             evaluations = [e for c in self.unevaluated(batch) for e in self.evaluate_one(batch, c)]
@@ -333,7 +331,7 @@ def composition_bounds(config: CampaignConfig) -> dict[str, tuple[float, float]]
     """Mole-fraction bounds of composition campaigns (hand-written glasses must respect them)."""
     merged: dict[str, tuple[float, float]] = {}
     for spec in config.agents:
-        for name, (lo, hi) in (spec.bounds or {}).items():
+        for name, (lo, hi) in (getattr(spec, "bounds", None) or {}).items():
             old = merged.get(name, (lo, hi))
             merged[name] = (min(lo, old[0]), max(hi, old[1]))
     return merged
@@ -345,21 +343,10 @@ def check_additions(config: CampaignConfig, known: set[str], texts: list[str],
     rules as agents' proposals; refused ones come back with their reasons. Needs only the config
     and the keys already in the campaign, so `amala approve` checks additions without building
     the campaign's dataset, agents or models."""
-    known, bounds = set(known), composition_bounds(config)
-    accepted, refused = [], {}
-    for text in texts:
-        try:
-            candidate = candidate_from_text(text, config.representation, agent=f"human:{by or 'unknown'}",
-                                            bounds=bounds, metadata={"added_by": by or "unknown"})
-        except ValueError as exc:
-            refused[text] = str(exc)
-            continue
-        if candidate.key in known:  # in the campaign, or earlier in this list
-            refused[text] = "already proposed in this campaign"
-            continue
-        known.add(candidate.key)
-        accepted.append(candidate)
-    return accepted, refused
+    gate = ProposalFilter(known, config.representation, composition_bounds(config),
+                          already="already proposed in this campaign")  # in the campaign, or earlier in this list
+    accepted = gate(texts, agent=f"human:{by or 'unknown'}", metadata={"added_by": by or "unknown"})
+    return accepted, gate.refused
 
 
 def top_up_needed(batch: Batch, decision: BatchDecision, n_added: int) -> int:
@@ -396,5 +383,5 @@ def apply_decision(config: CampaignConfig, store: Store, campaign_id: int, batch
 
 
 def _derived_seed(seed: int, iteration: int, role: str) -> int:
-    """Seed of one stochastic step, derived from (campaign seed, iteration, role)."""
-    return (seed * 1_000_003 + iteration * 9_176 + sum(map(ord, role))) % (2**31 - 1)
+    """Seed of one stochastic step, derived from (campaign seed, iteration, role) as agents' streams are."""
+    return seeding.derived_seed(seed, iteration, role)

@@ -18,6 +18,7 @@ from pydantic.fields import FieldInfo
 
 from amala.agents.registry import AGENTS
 from amala.agents.spec import Float, HttpUrl, Int, Registry, Spec, Text, _http_url, _plain_text  # noqa: F401
+from amala.loop.strategies import NON_BAYESIAN, Strategy
 from amala.models.registry import SURROGATES, FeaturizerSpec  # noqa: F401 - FeaturizerSpec: importable from here
 from amala.oracles.registry import ORACLES
 from amala.oracles.settings import settings
@@ -95,7 +96,7 @@ class ExecutionSpec(_Strict):
 
 
 class AcquisitionSpec(_Strict):
-    strategy: Literal["qlognei", "qucb", "thompson", "greedy", "random"] = "qlognei"
+    strategy: Strategy = "qlognei"
     batch_size: Int = Field(10, ge=1, le=1000, description="candidates per batch (joint batch acquisition grows "
                             "with its square; at most 1000)")
     ucb_beta: Float = Field(2.0, gt=0, le=1000)
@@ -169,7 +170,7 @@ class CampaignConfig(_Strict):
     @model_validator(mode="after")
     def _consistent(self):
         surrogate = SURROGATES[self.surrogate.kind]
-        if not surrogate.bayesian and self.acquisition.strategy not in ("greedy", "random"):
+        if not surrogate.bayesian and self.acquisition.strategy not in NON_BAYESIAN:
             raise ValueError(f"acquisition.strategy={self.acquisition.strategy} needs a Bayesian surrogate; "
                              f"{self.surrogate.kind} supports greedy or random")
         if getattr(self.surrogate, "high_fidelity", None) and not surrogate.fidelities:

@@ -16,17 +16,14 @@ from typing import Iterator
 import numpy as np
 
 from amala.loop.campaign import Campaign
+from amala.loop import strategies as acquisition_strategies
 from amala.loop.config import CampaignConfig
 from amala.loop.store import Store
 from amala.oracles import datasets
 
 # benchmark name -> (surrogate kind, acquisition strategy, featurizer overrides)
 STRATEGIES = {
-    "qlognei": ("gp", "qlognei", {}),
-    "qucb": ("gp", "qucb", {}),
-    "thompson": ("gp", "thompson", {}),
-    "greedy": ("gp", "greedy", {}),
-    "random": ("gp", "random", {}),
+    **{name: ("gp", name, {}) for name in acquisition_strategies.STRATEGIES},  # each strategy on the default GP
     # the classic baseline exactly as usually published: 500 trees on 2048-bit radius-2 Morgan bits
     "greedy_rf": ("random_forest", "greedy", {"radius": 2, "n_bits": 2048, "counts": False}),
 }
@@ -47,9 +44,10 @@ def strategy_config(config: CampaignConfig, strategy: str, seed: int, budget: in
         raise ValueError(f"--strategies: unknown {strategy!r} (choose from {sorted(STRATEGIES)})")
     surrogate, acquisition, featurizer = STRATEGIES[strategy]
     data = config.model_dump()
-    data["surrogate"]["featurizer"].update(featurizer)
+    # the strategy's surrogate with the config's fingerprints (a kind without them, e.g. a GNN: the defaults)
+    fingerprints = {**data["surrogate"].get("featurizer", {}), **featurizer}
     data.update(name=f"benchmark-{strategy}-{seed}", seed=seed, database="sqlite://")
-    data["surrogate"]["kind"] = surrogate
+    data["surrogate"] = {"kind": surrogate, "featurizer": fingerprints}
     data["acquisition"]["strategy"] = acquisition
     data["budget"].update(patience=None, max_iterations=None)
     if budget is not None:

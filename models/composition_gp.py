@@ -14,10 +14,8 @@ import torch
 from ase.formula import Formula
 from botorch.models.transforms.input import Normalize
 
-from amala.agents.composition import parse_composition
+from amala.agents.composition import NETWORK_FORMERS, parse_composition
 from amala.models.gp import ExactGP
-
-NETWORK_FORMERS = {"Si", "P", "Al", "B", "Ti"}
 
 
 class CompositionFeaturizer:
@@ -47,6 +45,13 @@ class CompositionFeaturizer:
 
 
 class CompositionGP(ExactGP):
+    """Built for the `gp` kind in composition campaigns (`amala.models.registry.BY_REPRESENTATION`)."""
+
+    @classmethod
+    def from_spec(cls, spec, bank: CompositionFeaturizer, representation="composition", seed: int = 0,
+                  warm_start: dict | None = None) -> CompositionGP:
+        return cls(bank, warm_start=warm_start)
+
     def __init__(self, featurizer: CompositionFeaturizer, warm_start: dict | None = None):
         super().__init__(warm_start)
         self.featurizer = featurizer

@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
+from amala.agents.composition import NETWORK_FORMERS
 from amala.oracles import glass_structure, lammps_engine, md_analysis, md_checkpoint, pedone
 
-NETWORK_FORMERS = ("Si", "P", "Al", "B", "Ti")
 MIN_TEMPERATURES = 3  # diffusive temperatures needed for an Arrhenius fit with an error estimate
 
 

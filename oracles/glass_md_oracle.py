@@ -11,15 +11,19 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Literal, Sequence
 
 from ase.io import write
+from pydantic import Field
 
 from amala.agents.candidate import Candidate
 from amala.agents.composition import InvalidComposition, canonical_composition, parse_composition
 from amala.oracles import glass_md, pedone
 from amala.oracles.glass_cell import CellError, build
 from amala.oracles.evaluation import Evaluation, Measurement
+from amala.oracles.interface import Oracle
+from amala.oracles.registry import OracleSpec
+from amala.agents.spec import Float, Text
 
 
 # wall time of one candidate on one idle core, per profile, for estimates only: quick measured on
@@ -28,7 +32,25 @@ from amala.oracles.evaluation import Evaluation, Measurement
 EXPECTED_SECONDS = {"quick": 200.0, "standard": 4000.0, "long": 15500.0}
 
 
-class GlassMDOracle:
+class MDSpec(OracleSpec):
+    kind: Literal["md"] = "md"
+    profile: Text = Field("quick", description="quick (tests, demo), standard (>= 500 atoms, 100 ps per "
+                          "temperature) or long (600 ps at 500-650 K); the oracle checks the name against its profiles")
+    density_g_cm3: Float = Field(2.35, gt=0, le=20, description="density of the starting cell (NPT then finds the "
+                                 "glass's own; no oxide glass is denser than 20 g/cm3)")
+
+
+class GlassMDOracle(Oracle):
+    Spec = MDSpec
+    representations = ("composition",)
+    needs_dataset = False
+
+    @classmethod
+    def from_spec(cls, spec: MDSpec, table=None, workdir=None, seed: int = 0) -> GlassMDOracle:
+        return cls(workdir, profile=spec.profile, density_g_cm3=spec.density_g_cm3, seed=seed,
+                   name=spec.name or "lammps-pedone")
+
+    mode = "per_candidate"  # one simulation per task: side by side on the executor, a crash loses one
     units = {"conductivity_300K": "S/cm", "log10_conductivity_300K": "log10(S/cm)", "ea": "eV",
              "log10_prefactor": "log10(S/cm)", "energy_per_atom": "eV/atom", "density": "g/cm^3", "n_atoms": "1"}
     # plus, per production temperature T: d_li_<T>K (cm^2/s), conductivity_<T>K (S/cm), network_msd_<T>K (A^2)
@@ -82,8 +104,7 @@ class GlassMDOracle:
             candidate.key, self.name, self.fidelity, reason, cost_seconds=time.perf_counter() - start, artefacts=files)
         try:
             fractions = parse_composition(candidate.representation)
-            cell = build(fractions, self._density(fractions), self.profile.n_atoms, seed=self.seed,
-                         min_distance=1.7)
+            cell = build(fractions, self._density(fractions), self.profile.n_atoms, seed=self.seed)
         except (InvalidComposition, CellError) as exc:
             return failed(str(exc))
         folder.mkdir(parents=True, exist_ok=True)

@@ -76,8 +76,10 @@ def write_trajectory(frames: Frames, path: Path, element: str = "Li", info: dict
     return Path(path)
 
 
-def density(atoms: Atoms, volume_A3: float) -> float:
-    """g/cm³ of the atoms in a cell of the given volume."""
+def density(atoms: Atoms, volume_A3: float | None = None) -> float:
+    """g/cm³ of the atoms in a cell of the given volume (default: their own cell's). The one
+    definition: starting cells are checked and NPT runs measured with it."""
+    volume_A3 = atoms.get_volume() if volume_A3 is None else volume_A3
     return float(atoms.get_masses().sum() * _amu * 1e3 / (volume_A3 * 1e-24))
 
 

@@ -57,3 +57,16 @@ def test_bayesian_strategy_refuses_a_model_without_posterior(fitted):
 
     with pytest.raises(ValueError, match="needs a Bayesian surrogate"):
         select("qlognei", Forest(), Xc, Xt, 2, 0, mean=mean, std=std)
+
+
+def test_config_acquisition_and_benchmark_share_one_strategy_list():
+    from typing import get_args
+
+    from amala.loop import replay, strategies
+    from amala.loop.config import AcquisitionSpec
+
+    assert get_args(AcquisitionSpec.model_fields["strategy"].annotation) == strategies.STRATEGIES
+    assert set(strategies.STRATEGIES) <= set(replay.STRATEGIES)
+    assert set(strategies.BAYESIAN) | set(strategies.NON_BAYESIAN) == set(strategies.STRATEGIES)
+    with pytest.raises(ValueError, match="unknown 'nope'"):
+        select("nope", None, torch.zeros(3, 1), torch.zeros(1, 1), 1, 0, mean=torch.zeros(3), std=torch.ones(3))

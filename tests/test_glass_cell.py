@@ -3,8 +3,9 @@ import io
 import pytest
 from ase.io import read, write
 
-from amala.oracles.glass_cell import (CellError, build, density_of, formula_units, min_pair_distance,
+from amala.oracles.glass_cell import (MIN_DISTANCE_A, CellError, build, formula_units, min_pair_distance,
                                       net_formal_charge)
+from amala.oracles.glass_structure import density
 
 DISILICATE = {"Li2O": 1 / 3, "SiO2": 2 / 3}
 
@@ -17,8 +18,8 @@ def test_lithium_disilicate_cell_is_exact_neutral_dense_and_spaced():
     assert sio2 == 2 * li2o  # 1:2 is representable exactly, so it is kept exactly
     assert abs(len(cell.atoms) - 300) <= 9
     assert net_formal_charge(cell.atoms) == 0
-    assert density_of(cell.atoms) == pytest.approx(2.35, rel=1e-9)
-    assert min_pair_distance(cell.atoms) >= 1.6
+    assert density(cell.atoms) == pytest.approx(2.35, rel=1e-9)
+    assert min_pair_distance(cell.atoms) >= MIN_DISTANCE_A
 
 
 def test_four_component_fractions_are_rounded_once_and_stay_close():

@@ -16,7 +16,7 @@ DISILICATE = {"Li2O": 1 / 3, "SiO2": 2 / 3}
 
 def test_quick_profile_gives_diffusivities_and_an_arrhenius_fit_with_uncertainties(tmp_path):
     profile = glass_md.PROFILES["quick"]
-    cell = build(DISILICATE, 2.35, target_atoms=profile.n_atoms, seed=0, min_distance=1.7)
+    cell = build(DISILICATE, 2.35, target_atoms=profile.n_atoms, seed=0)
     result = glass_md.run(cell.atoms, profile, tmp_path, seed=0)
     assert sorted(result.diffusivities) == sorted(profile.temperatures_K)
     for T, d in result.diffusivities.items():
@@ -59,7 +59,7 @@ def _check_files_open_in_ase(result, cell, profile):
 
 def test_a_run_too_short_to_be_diffusive_fails_with_the_reason(tmp_path):
     profile = replace(glass_md.PROFILES["quick"], melt_ps=1.0, equilibrate_ps=0.5, production_ps=0.5)
-    cell = build(DISILICATE, 2.35, target_atoms=100, seed=0, min_distance=1.7)
+    cell = build(DISILICATE, 2.35, target_atoms=100, seed=0)
     with pytest.raises(glass_md.SimulationFailed, match="not linear in time"):
         glass_md.run(cell.atoms, profile, tmp_path)
 
@@ -76,7 +76,7 @@ def test_a_melt_that_boils_at_zero_pressure_fails_with_the_reason(tmp_path):
     the default protocol avoids it (constant volume above 2000 K), and the guard names it."""
     profile = replace(glass_md.PROFILES["quick"], n_atoms=100, melt_K=3500.0, melt_ps=2.0, npt_below_K=3500.0,
                       quench_K_per_ps=10.0, min_density_g_cm3=1.5)
-    cell = build({"Li2O": 0.5, "SiO2": 0.5}, 2.35, target_atoms=100, seed=0, min_distance=1.7)
+    cell = build({"Li2O": 0.5, "SiO2": 0.5}, 2.35, target_atoms=100, seed=0)
     with pytest.raises(glass_md.SimulationFailed, match="expanded to .* vaporised"):
         glass_md.run(cell.atoms, profile, tmp_path)
 
@@ -99,7 +99,7 @@ def test_an_interrupted_glass_resumes_from_its_checkpoint_and_repeats_no_finishe
 
     profile = replace(glass_md.PROFILES["quick"], melt_ps=1.0, quench_K_per_ps=400.0, equilibrate_ps=1.0,
                       production_ps=8.0)
-    cell = build(DISILICATE, 2.35, target_atoms=100, seed=0, min_distance=1.7)
+    cell = build(DISILICATE, 2.35, target_atoms=100, seed=0)
     real_save = md_checkpoint.Checkpoint.save
 
     def killed_after_first_temperature(self, lmp, done):

@@ -26,6 +26,7 @@ def test_density_of_a_known_cell():
     crystal, _ = _rock_salt_frames()
     mass_g = crystal.get_masses().sum() * 1.66053906660e-24
     assert density(crystal, crystal.get_volume()) == pytest.approx(mass_g / (crystal.get_volume() * 1e-24))
+    assert density(crystal) == density(crystal, crystal.get_volume())  # its own cell by default
 
 
 def test_rdf_peaks_at_the_nearest_neighbour_distances():
