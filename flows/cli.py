@@ -115,10 +115,11 @@ def _locate(target: str | None, db: str | None) -> tuple[str | None, str | None]
     """(name, database URL) of a campaign named by name or config file (`amala.loop.status.locate`)."""
     from amala.loop.config import ConfigError
     from amala.loop.status import locate
+    from amala.oracles.settings import SettingsError
 
     try:
         return locate(target, db)
-    except ConfigError as exc:
+    except (ConfigError, SettingsError) as exc:  # a bad config file, a bad AMALA_DB_URL
         _fail(str(exc))
 
 

@@ -13,7 +13,6 @@ database without that event falls back to the unit stored with its evaluations, 
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
