@@ -13,15 +13,36 @@ differences would spend simulations on glasses that are the same cell.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
+from pydantic import Field
 from scipy.stats import qmc
 
 from amala.agents.candidate import Candidate
 from amala.agents.composition import canonical_composition
-from amala.agents.interface import ProposalContext
+from amala.agents.interface import Proposal, ProposalContext
+from amala.agents.spec import AgentSpec, Bounds, Float, Quota
+
+
+class CompositionSpec(AgentSpec):
+    kind: Literal["composition"] = "composition"
+    bounds: Bounds | None = None  # mole-fraction range per oxide; a composition campaign requires it
+    n: Quota = 64
+    step: Float = Field(0.02, gt=0, le=0.5, description="mole-fraction grid; a few-hundred-atom cell cannot resolve "
+                        "finer differences")
 
 
 class CompositionSampler:
+    Spec = CompositionSpec
+    representations = ("composition",)
+    needs_dataset = False
+
+    @classmethod
+    def from_spec(cls, spec: CompositionSpec, pool=None, representation="composition",
+                  workdir=None) -> CompositionSampler:
+        return cls(spec.bounds or {}, n=spec.n, step=spec.step, name=spec.name or "composition")
+
     def __init__(self, bounds: dict[str, tuple[float, float]], n: int = 64, step: float = 0.02,
                  name: str = "composition"):
         if len(bounds) < 2:
@@ -42,7 +63,7 @@ class CompositionSampler:
         whole[np.argsort(whole - scaled)[:short]] += 1  # largest remainders get the missing steps
         return whole / units
 
-    def propose(self, context: ProposalContext, n: int | None = None) -> list[Candidate]:
+    def propose(self, context: ProposalContext, n: int | None = None) -> Proposal:
         wanted = n or self.n
         names = list(self.bounds)
         lows = np.array([self.bounds[c][0] for c in names])
@@ -61,5 +82,5 @@ class CompositionSampler:
                 if candidate.key not in context.known_keys:
                     found.setdefault(candidate.key, candidate)
                 if len(found) >= wanted:
-                    return list(found.values())
-        return list(found.values())
+                    return Proposal(list(found.values()))
+        return Proposal(list(found.values()))

@@ -20,12 +20,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from typing import Literal
 
-from amala.agents.candidate import Candidate
+from pydantic import Field, model_validator
+
 from amala.agents.llm_backends import LLMUnavailable
-from amala.agents.interface import ProposalContext
-from amala.agents.validity import candidate_from_text
+from amala.agents.interface import Proposal, ProposalContext
+from amala.agents.validity import ProposalFilter
 from amala.agents.redaction import redact, redact_data
+from amala.agents.spec import AgentSpec, Bounds, Float, HttpUrl, Int, Quota, Text
 
 MAX_CHARS = 300  # longer strings are not repeat units or compositions anyone should simulate
 MAX_ANSWER = 100_000  # characters of a whole answer worth parsing
@@ -40,12 +43,52 @@ RULES = {
 }
 
 
+class LLMSpec(AgentSpec):
+    kind: Literal["llm"] = "llm"
+    n: Quota = 64
+    bounds: Bounds | None = None  # composition campaigns: mole-fraction range per oxide (required there)
+    backend: Literal["openai", "local"] = Field("openai", description="an OpenAI-compatible chat-completions "
+                                                "endpoint, or a local transformers causal LM")
+    url: HttpUrl | None = Field(None, description="openai: base URL, e.g. https://api.openai.com/v1")
+    model: Text | None = Field(None, description="openai: model name")
+    api_key_env: str = Field("OPENAI_API_KEY", pattern=r"^([A-Za-z_][A-Za-z0-9_]{0,127})?$",
+                             description="openai: environment variable holding the key (the key itself never goes "
+                             "in a config)")
+    path: Text | None = Field(None, description="local: folder of a transformers causal LM")
+    timeout_seconds: Float = Field(60.0, gt=0, le=3600, description="how long to wait for an answer (at most an "
+                                   "hour: an iteration waits for it)")
+    temperature: Float = Field(0.7, ge=0, le=2)
+    max_new_tokens: Int = Field(512, ge=16, le=8192, description="local: answer length")
+
+    @model_validator(mode="after")
+    def _backend(self):
+        if self.backend == "openai" and not (self.url and self.model):
+            raise ValueError("agents[]: an llm agent with backend openai needs url and model")
+        if self.backend == "local" and not self.path:
+            raise ValueError("agents[]: an llm agent with backend local needs path (a transformers model folder)")
+        return self
+
+
 class LLMAgent:
+    Spec = LLMSpec
+    representations = ("smiles", "composition")
+    needs_dataset = False  # the dataset, when there is one, only gives example candidates
+
+    @classmethod
+    def from_spec(cls, spec: LLMSpec, pool=None, representation="smiles", workdir=None) -> LLMAgent:
+        from amala.agents.llm_backends import ChatCompletions, LocalCausalLM
+
+        if spec.backend == "openai":
+            backend = ChatCompletions(spec.url, spec.model, spec.api_key_env, spec.timeout_seconds, spec.temperature)
+        else:
+            backend = LocalCausalLM(spec.path, spec.max_new_tokens, spec.temperature)
+        return cls(backend, kind=representation, n=spec.n, bounds=spec.bounds, examples=(pool or [])[:3],
+                   name=spec.name or "llm")
+
     def __init__(self, backend, kind: str = "smiles", n: int = 10, bounds: dict | None = None,
                  examples: list[str] | None = None, name: str = "llm"):
         self.backend, self.kind, self.n, self.bounds, self.name = backend, kind, n, bounds or {}, name
         self.examples = list(examples or [])[:5]
-        self.events: list[tuple[str, str]] = []  # (level, message), logged by the campaign
 
     def prompt(self, context: ProposalContext, n: int) -> list[dict]:
         ranked = sorted(context.evaluated, key=lambda pair: pair[1], reverse=True)
@@ -65,7 +108,7 @@ class LLMAgent:
                   "campaign. You answer with strict JSON and nothing else.")
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
-    def propose(self, context: ProposalContext, n: int | None = None) -> list[Candidate]:
+    def propose(self, context: ProposalContext, n: int | None = None) -> Proposal:
         wanted = n or self.n
         messages = self.prompt(context, wanted)
         prompt_hash = _sha256(json.dumps(messages, sort_keys=True))
@@ -81,36 +124,20 @@ class LLMAgent:
             return self._none(f"answer rejected: {exc}")
         provenance = redact_data({**self.backend.describe(), "prompt_sha256": prompt_hash,
                                   "response_sha256": response_hash}, self._secrets())
-        accepted, refused = [], {}
-        known = set(context.known_keys)
-        for text in texts[: 3 * wanted]:
-            if len(text) > MAX_CHARS:  # never truncate: a cut string may parse as a different molecule
-                refused[text[:60]] = f"longer than {MAX_CHARS} characters"
-                continue
-            try:
-                candidate = candidate_from_text(text, self.kind, self.name, self.bounds, provenance)
-            except ValueError as exc:
-                refused[text[:60]] = str(exc)
-                continue
-            if candidate.key in known:
-                refused[text[:60]] = "already known"
-                continue
-            known.add(candidate.key)
-            accepted.append(candidate)
-            if len(accepted) == wanted:
-                break
-        self._event("info" if accepted else "warning",
-                    f"{self.name}: {len(texts)} suggested, {len(accepted)} accepted, {len(refused)} refused"
-                    + (f" (e.g. {next(iter(refused.values()))})" if refused else ""))
-        return accepted
+        gate = ProposalFilter(context.known_keys, self.kind, self.bounds, max_chars=MAX_CHARS)
+        accepted = gate(texts[: 3 * wanted], self.name, limit=wanted, metadata=provenance)
+        refused = {text[:60]: why for text, why in gate.refused.items()}
+        return Proposal(accepted, [self._event(
+            "info" if accepted else "warning",
+            f"{self.name}: {len(texts)} suggested, {len(accepted)} accepted, {len(refused)} refused"
+            + (f" (e.g. {next(iter(refused.values()))})" if refused else ""))])
 
-    def _none(self, why: str) -> list[Candidate]:
-        self._event("warning", f"{self.name}: {why}; no candidates this iteration")
-        return []
+    def _none(self, why: str) -> Proposal:
+        return Proposal([], [self._event("warning", f"{self.name}: {why}; no candidates this iteration")])
 
-    def _event(self, level: str, message: str) -> None:
-        """Queue an event for the campaign's log: redacted, one line."""
-        self.events.append((level, " ".join(redact(message, self._secrets()).split())))
+    def _event(self, level: str, message: str) -> tuple[str, str]:
+        """An event for the campaign's log: redacted, one line."""
+        return level, " ".join(redact(message, self._secrets()).split())
 
     def _secrets(self) -> list[str]:
         secrets = getattr(self.backend, "secrets", None)

@@ -10,13 +10,21 @@ counts what was rejected and why.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 from rdkit import Chem
 
 from amala.agents.candidate import Candidate
 from amala.agents.polymer import END_MARKERS
-from amala.agents.interface import ProposalContext
+from amala.agents.interface import Proposal, ProposalContext
+from amala.agents.spec import AgentSpec, Quota
 from amala.agents.validity import ProposalFilter
+
+
+class MutationSpec(AgentSpec):
+    kind: Literal["mutation"] = "mutation"
+    n: Quota = 64
 
 SWAP_ELEMENTS = (6, 7, 8, 16)  # C, N, O, S
 INSERTS = (6, 8, 7)  # CH2, O, NH
@@ -127,6 +135,14 @@ MUTATIONS = (swap_atom, insert_atom, delete_atom, add_substituent)
 class MutationAgent:
     """Mutates and crosses the campaign's best evaluated repeat units (or a seed pool at the start)."""
 
+    Spec = MutationSpec
+    representations = ("smiles",)
+    needs_dataset = True  # the dataset's molecules seed the first generation
+
+    @classmethod
+    def from_spec(cls, spec: MutationSpec, pool=None, representation="smiles", workdir=None) -> MutationAgent:
+        return cls(seeds=pool, n=spec.n, name=spec.name or "mutation")
+
     def __init__(self, seeds: list[str] | None = None, n: int = 50, parents: int = 20, crossover_rate: float = 0.3,
                  name: str = "mutation"):
         self.seeds, self.n, self.parents, self.crossover_rate, self.name = seeds or [], n, parents, crossover_rate, name
@@ -136,12 +152,12 @@ class MutationAgent:
         best = sorted(context.evaluated, key=lambda cv: cv[1], reverse=True)[:self.parents]
         return [c.representation for c, _ in best if c.kind == "smiles"] or self.seeds[:self.parents]
 
-    def propose(self, context: ProposalContext, n: int | None = None) -> list[Candidate]:
+    def propose(self, context: ProposalContext, n: int | None = None) -> Proposal:
         wanted = n or self.n
         parents = [Chem.MolFromSmiles(s) for s in self._parents(context)]
         parents = [p for p in parents if p is not None]
         if not parents:
-            return []
+            return Proposal()
         rng = context.rng(self.name)
         gate = ProposalFilter(context.known_keys)
         found: list[Candidate] = []
@@ -160,4 +176,4 @@ class MutationAgent:
                 continue
             found += gate([smiles], self.name, metadata={"operator": how, "parent": Chem.MolToSmiles(first)})
         self.last_rejections = dict(gate.rejected)
-        return found
+        return Proposal(found)

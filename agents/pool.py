@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from amala.agents.candidate import Candidate
-from amala.agents.interface import ProposalContext
+from amala.agents.interface import Proposal, ProposalContext
+from amala.agents.spec import AgentSpec
+
+
+class PoolSpec(AgentSpec):
+    """No quota: the pool agent proposes every unseen member (acquisition picks among them)."""
+
+    kind: Literal["pool"] = "pool"
 
 
 class PoolAgent:
+    Spec = PoolSpec
+    representations = ("smiles",)
+    needs_dataset = True  # the pool is the dataset's molecules
+
+    @classmethod
+    def from_spec(cls, spec: PoolSpec, pool=None, representation="smiles", workdir=None) -> PoolAgent:
+        return cls(pool, name=spec.name or "pool")
+
     def __init__(self, representations: list[str], name: str = "pool", kind: str = "smiles"):
         self.name = name
         self._candidates = [Candidate(r, kind=kind, agent=name) for r in representations]
 
-    def propose(self, context: ProposalContext, n: int | None = None) -> list[Candidate]:
+    def propose(self, context: ProposalContext, n: int | None = None) -> Proposal:
         fresh = [c for c in self._candidates if c.key not in context.known_keys]
         if n is not None and n < len(fresh):
             picks = context.rng(self.name).choice(len(fresh), size=n, replace=False)
             fresh = [fresh[i] for i in sorted(picks)]
-        return fresh
+        return Proposal(fresh)

@@ -11,15 +11,27 @@ Samples pass through `validity.ProposalFilter` like every agent's proposals.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Literal, Sequence
 
 import numpy as np
 import torch
+from pydantic import Field
 
-from amala.agents.candidate import Candidate
-from amala.agents.interface import ProposalContext
+from amala.agents.interface import Proposal, ProposalContext
 from amala.agents.smiles_tokenizer import SmilesTokenizer
+from amala.agents.spec import AgentSpec, Int, Quota, Text
 from amala.agents.validity import ProposalFilter
+
+
+class GPTSpec(AgentSpec):
+    kind: Literal["gpt"] = "gpt"
+    n: Quota = 64
+    checkpoint: Text | None = Field(None, description="checkpoint folder to load, or to save the pre-trained model")
+    epochs: Int = Field(35, ge=1, le=1000, description="pre-training epochs over the pool when no checkpoint exists "
+                        "(35: >= 90% valid samples, BENCHMARKS.md; more than 1000 is days of CPU)")
+    finetune_steps: Int = Field(20, ge=0, le=10_000, description="fine-tuning steps on the campaign's best, per "
+                                "iteration (bounded: they run inside every iteration)")
+    condition: Literal["<high>", "<low>", "<any>"] = "<any>"
 
 
 def small_config(vocab_size: int, max_tokens: int = 64, layers: int = 4, heads: int = 4, width: int = 128):
@@ -123,6 +135,20 @@ def pretrained(pool: Sequence[str], checkpoint: str | Path | None = None, epochs
 class GPTAgent:
     """Proposes by sampling the GPT, after fine-tuning it on the campaign's best candidates so far."""
 
+    Spec = GPTSpec
+    representations = ("smiles",)
+    needs_dataset = True  # pre-trained on the dataset's molecules
+
+    @classmethod
+    def from_spec(cls, spec: GPTSpec, pool=None, representation="smiles", workdir=None) -> GPTAgent:
+        name = spec.name or "gpt"
+        folder = None if workdir is None else Path(workdir) / "checkpoints" / name
+        base = spec.checkpoint or (None if folder is None else folder / "pretrained")  # a resume reuses it
+        return cls(pretrained(pool, base, spec.epochs), n=spec.n, condition=spec.condition,
+                   finetune_steps=spec.finetune_steps, name=name, checkpoints=folder,
+                   base={"checkpoint": None if base is None else str(base), "n_train": len(pool),
+                         "epochs": spec.epochs})
+
     def __init__(self, gpt: SmilesGPT, n: int = 50, condition: str = "<high>", temperature: float = 1.0,
                  finetune_steps: int = 20, name: str = "gpt", checkpoints: str | Path | None = None,
                  base: dict | None = None):
@@ -133,10 +159,10 @@ class GPTAgent:
         self.finetune_steps = finetune_steps
         self.checkpoints = Path(checkpoints) if checkpoints else None
         self.last_rejections: dict[str, int] = {}
-        # the model version behind the next proposals (the campaign stores it as a model version)
+        # the model version behind the next proposals; returned once, with the first proposal it makes
         self.model_record: dict | None = {"kind": "gpt", "agent": name, "pretrained": True, "condition": condition,
                                           **(base or {"checkpoint": None, "n_train": 0})}
-        self.events: list[tuple[str, str]] = []
+        self._record_is_new = True
 
     def fine_tune(self, context: ProposalContext, top: int = 50, steps: int = 20) -> None:
         best = sorted(context.evaluated, key=lambda cv: cv[1], reverse=True)[:top]
@@ -150,8 +176,9 @@ class GPTAgent:
             self.gpt.save(folder)
         self.model_record = {"kind": "gpt", "agent": self.name, "n_train": len(smiles), "finetune_steps": steps,
                              "condition": self.condition, "checkpoint": None if folder is None else str(folder)}
+        self._record_is_new = True
 
-    def propose(self, context: ProposalContext, n: int | None = None) -> list[Candidate]:
+    def propose(self, context: ProposalContext, n: int | None = None) -> Proposal:
         wanted = n or self.n
         if self.finetune_steps and context.evaluated:
             self.fine_tune(context, steps=self.finetune_steps)
@@ -161,6 +188,7 @@ class GPTAgent:
         checkpoint = (self.model_record or {}).get("checkpoint")
         found = gate(raw, self.name, limit=wanted, metadata={"condition": self.condition, "checkpoint": checkpoint})
         self.last_rejections = dict(gate.rejected)
-        self.events.append(("info", f"{self.name}: {len(raw)} sampled, {len(found)} accepted; rejected by reason "
-                                    f"{dict(gate.rejected) or 'none'}"))
-        return found
+        event = ("info", f"{self.name}: {len(raw)} sampled, {len(found)} accepted; rejected by reason "
+                         f"{dict(gate.rejected) or 'none'}")
+        version, self._record_is_new = (self.model_record if self._record_is_new else None), False
+        return Proposal(found, [event], version)

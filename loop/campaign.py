@@ -23,6 +23,7 @@ from amala.loop.config import CampaignConfig
 from amala.loop.executors import InlineExecutor, RunStopping
 from amala.loop.lease import RunLease
 from amala.loop.objective import Objective
+from amala.loop.states import UNDECIDED, Approval, CampaignStatus
 from amala.loop.status import record_objective
 from amala.loop.store import Batch, SelectedCandidate, Store
 from amala.models import build_featurizer, build_surrogate
@@ -232,7 +233,7 @@ class Campaign:
             return []
         _, more, _, _ = self._choose(pool, min(extra, len(pool)), batch.index, role="top-up")
         return [SelectedCandidate(p.candidate, p.predicted_mean, p.predicted_std, p.acquisition_value,
-                                  approval="approved") for p in more]
+                                  approval=Approval.APPROVED) for p in more]
 
     def check_additions(self, texts: list[str], by: str = "") -> tuple[list[Candidate], dict[str, str]]:
         """Hand-written candidates as canonical candidates, and the refused ones with reasons."""
@@ -246,7 +247,7 @@ class Campaign:
         """A batch waits for a person when the campaign asks for approvals and none was given yet."""
         if self.config.approval.mode == "none":
             return False
-        return self.store.iteration(batch.iteration_id).approval in ("auto", "pending")
+        return self.store.iteration(batch.iteration_id).approval in UNDECIDED
 
     def pending_batch(self) -> Batch | None:
         return self.store.pending_batch(self.id)
@@ -324,7 +325,8 @@ class Campaign:
         return RunLease(self.store, self.id, self.config.name)
 
     def finish(self, stop: Stop) -> None:
-        self.store.set_status(self.id, "finished" if stop.final else "stopped", stop.reason)
+        status = CampaignStatus.FINISHED if stop.final else CampaignStatus.STOPPED
+        self.store.set_status(self.id, status, stop.reason)
 
 
 def composition_bounds(config: CampaignConfig) -> dict[str, tuple[float, float]]:
@@ -366,7 +368,7 @@ def apply_decision(config: CampaignConfig, store: Store, campaign_id: int, batch
     in_batch = {c.key for c in batch.candidates}
     rejected = [key for key in decision.reject if key in in_batch]
     refused.update({key: "not a candidate of this batch" for key in decision.reject if key not in in_batch})
-    picks = [SelectedCandidate(c, approval="added") for c in added]
+    picks = [SelectedCandidate(c, approval=Approval.ADDED) for c in added]
     kept = [c for c in batch.candidates if c.key not in rejected]
     if decision.approve and decision.batch_size is not None:
         if decision.batch_size < len(kept) + len(picks):  # keep the best-ranked, the person's additions first

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Literal, Sequence
 
 import numpy as np
 import torch
@@ -22,12 +22,30 @@ from botorch.models.model import Model
 from botorch.posteriors.gpytorch import GPyTorchPosterior
 from gpytorch.distributions import MultivariateNormal
 from linear_operator.operators import DiagLinearOperator
+from pydantic import Field
 from torch import nn
 
 from amala.models.descriptors import DescriptorScaler
 from amala.models.dmpnn import DMPNNEncoder
 from amala.models.molecular_graph import GraphBank
+from amala.agents.spec import Float, Int, Text
 from amala.models.readouts import LN10_KB, MultiFidelityArrhenius
+from amala.models.registry import SurrogateSpec
+
+
+class GNNEnsembleSpec(SurrogateSpec):
+    kind: Literal["gnn_ensemble"] = "gnn_ensemble"
+    members: Int = Field(5, ge=2, le=64, description="networks in the deep ensemble (each one is trained every "
+                         "iteration; at most 64)")
+    epochs: Int = Field(20, ge=1, le=1000, description="training epochs per member (20 with the decay below beat "
+                        "30 and 60 in BENCHMARKS.md §3; at most 1000)")
+    lr_final: Float | None = Field(1e-4, gt=0, le=1e-3, description="learning rate decays from 1e-3 to this")
+    dropout: Float = Field(0.15, ge=0, lt=1, description="dropout in the message passing")
+    reference_K: Float = Field(353.0, gt=0, le=5000, description="temperature of single-temperature data "
+                               "(HTP-MD: 353 K)")
+    high_fidelity: list[Text] = Field(default_factory=list, max_length=16, description="evaluation fidelities "
+                                      "(e.g. standard, external) that train the high-fidelity head; the rest train "
+                                      "the low head, and predictions are made at high fidelity")
 
 
 @dataclass
@@ -140,6 +158,16 @@ def train_member(bank: GraphBank, data: TrainingSet, seed: int, epochs: int = 60
 class GNNEnsemble:
     """Surrogate interface (`encode`, `fit`, `predict`, `model`) over a deep ensemble."""
     name = "gnn_ensemble"
+    Spec = GNNEnsembleSpec
+    representations = ("smiles",)  # molecular graphs
+    bayesian = True  # a Gaussian view of the ensemble (`EnsembleGaussianModel`)
+    fidelities = True  # low and high fidelity heads
+
+    @classmethod
+    def from_spec(cls, spec: GNNEnsembleSpec, bank, representation="smiles", seed: int = 0,
+                  warm_start: dict | None = None) -> GNNEnsemble:
+        return cls(bank, members=spec.members, reference_K=spec.reference_K, seed=seed, epochs=spec.epochs,
+                   lr_final=spec.lr_final, dropout=spec.dropout)
 
     def __init__(self, bank: GraphBank | None = None, members: int = 5, bootstrap: bool = True,
                  reference_K: float = 353.0, seed: int = 0, epochs: int = 60, device: str = "cpu",

@@ -12,7 +12,7 @@ hyperparameters (far fewer optimiser steps, same optimum in our benchmarks).
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
+from typing import Literal, Sequence
 
 import torch
 from botorch.fit import fit_gpytorch_mll
@@ -21,8 +21,15 @@ from botorch.models.transforms.outcome import Standardize
 from gpytorch.kernels import ScaleKernel
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
+from amala.models.interface import one_condition
 from amala.models.kernels import IndexedKernel
+from amala.models.registry import FeaturizerSpec, SurrogateSpec
 from amala.models.similarity import SimilarityBank
+
+
+class GPSpec(SurrogateSpec):
+    kind: Literal["gp"] = "gp"
+    featurizer: FeaturizerSpec = FeaturizerSpec()  # smiles campaigns' fingerprints
 
 
 MIN_VARIANCE = 1e-6  # floor for reported variances: a zero would make the GP interpolate exactly
@@ -33,6 +40,7 @@ class ExactGP:
     representations become inputs (`encode`) and which kernel or input transform to use."""
 
     name = "gp"
+    fidelities = False  # one fidelity: `fit` refuses high-fidelity labels
 
     def __init__(self, warm_start: dict | None = None):
         """`warm_start`: the `hyperparameters` entry of an earlier fit's `describe()` (plain lists,
@@ -48,10 +56,12 @@ class ExactGP:
     def _model_options(self, X: torch.Tensor) -> dict:
         return {}
 
-    def fit(self, X: torch.Tensor, y: torch.Tensor, y_var: torch.Tensor | None = None) -> "ExactGP":
+    def fit(self, X: torch.Tensor, y: torch.Tensor, y_var: torch.Tensor | None = None, *,
+            high: torch.Tensor | None = None, temperature_K: torch.Tensor | None = None) -> "ExactGP":
         """Fit by marginal likelihood. With `y_var` (the oracle's own measurement variances, e.g. an
         MD Arrhenius extrapolation's), the noise is those values rather than one learned level, so a
-        noisy simulation pulls the model less than a precise one."""
+        noisy simulation pulls the model less than a precise one. One fidelity, one temperature."""
+        one_condition(self.name, high, temperature_K)
         if len(X) < 2:
             raise ValueError(f"surrogate gp: needs at least 2 observations to fit, got {len(X)}")
         self.fixed_noise = y_var is not None
@@ -92,6 +102,16 @@ class ExactGP:
 
 
 class TanimotoGP(ExactGP):
+    Spec = GPSpec
+    representations = ("smiles", "composition")  # composition campaigns build `CompositionGP` (BY_REPRESENTATION)
+    bayesian = True
+    fidelities = False
+
+    @classmethod
+    def from_spec(cls, spec: GPSpec, bank, representation="smiles", seed: int = 0,
+                  warm_start: dict | None = None) -> TanimotoGP:
+        return cls(bank, warm_start=warm_start)
+
     def __init__(self, bank: SimilarityBank, warm_start: dict | None = None):
         super().__init__(warm_start)
         self.bank = bank

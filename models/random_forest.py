@@ -6,14 +6,37 @@ view; campaigns may use it with the `greedy` and `random` strategies only.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Literal, Sequence
 
 import numpy as np
 import torch
+from pydantic import Field
 from sklearn.ensemble import RandomForestRegressor
+
+from amala.agents.spec import Int
+from amala.models.interface import one_condition
+from amala.models.registry import FeaturizerSpec, SurrogateSpec
+
+
+class RandomForestSpec(SurrogateSpec):
+    kind: Literal["random_forest"] = "random_forest"
+    featurizer: FeaturizerSpec = FeaturizerSpec()  # smiles campaigns' fingerprints
+    n_estimators: Int = Field(500, ge=1, le=10_000, description="trees (more than 10,000 only costs memory)")
 
 
 class RandomForest:
+    Spec = RandomForestSpec
+    representations = ("smiles", "composition")
+    bayesian = False  # greedy or random strategies only
+    fidelities = False
+
+    @classmethod
+    def from_spec(cls, spec: RandomForestSpec, bank, representation="smiles", seed: int = 0,
+                  warm_start: dict | None = None) -> RandomForest:
+        """Fingerprints come from the bank's featurizer; a composition campaign's bank is its featurizer."""
+        featurizer = bank if representation == "composition" else bank.featurizer
+        return cls(featurizer, n_estimators=spec.n_estimators, seed=seed)
+
     name = "random_forest"
     model = None  # no BoTorch view
 
@@ -25,8 +48,10 @@ class RandomForest:
     def encode(self, smiles: Sequence[str]) -> torch.Tensor:
         return self.featurizer(smiles)
 
-    def fit(self, X: torch.Tensor, y: torch.Tensor, y_var: torch.Tensor | None = None) -> "RandomForest":
+    def fit(self, X: torch.Tensor, y: torch.Tensor, y_var: torch.Tensor | None = None, *,
+            high: torch.Tensor | None = None, temperature_K: torch.Tensor | None = None) -> "RandomForest":
         # measured variances are ignored: a forest has no noise model to put them in
+        one_condition(self.name, high, temperature_K)
         self._y = y.numpy().ravel()
         self.forest.fit(X.numpy().astype(np.float32), self._y)
         self._fitted = True

@@ -1,48 +1,71 @@
-"""The surrogate interface and the map from config names to surrogate and featurizer classes."""
+"""The map from config names to surrogate and featurizer classes (`SURROGATES`, `build_surrogate`).
+The interface every surrogate meets is in `interface`; it is re-exported here for code that imports
+it from the registry.
+
+Each kind's class carries its settings (`Spec`, a subclass of `SurrogateSpec`), its capabilities
+(`representations`, `bayesian`, `fidelities`) and `from_spec`; the classes are imported on first use."""
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+import importlib
+from typing import Literal
 
-import torch
+from pydantic import Field, StrictBool, model_validator
 
+from amala.agents.spec import Int, PluginSpec, Registry, Spec
+from amala.models.interface import Surrogate
 
-class Surrogate(Protocol):
-    name: str
-    model: object  # a botorch.models.model.Model, or None when the surrogate has no Bayesian view
-
-    def encode(self, representations: Sequence[str]) -> torch.Tensor:
-        """Representations -> this model's input tensor (fingerprints, or rows of a similarity bank)."""
-
-    def fit(self, X: torch.Tensor, y: torch.Tensor, y_var: torch.Tensor | None = None) -> "Surrogate": ...
-
-    def predict(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
-
-    def describe(self) -> dict: ...
+__all__ = ["BY_REPRESENTATION", "FeaturizerSpec", "SURROGATES", "Surrogate", "SurrogateSpec", "build_featurizer",
+           "build_surrogate"]
 
 
-def build_surrogate(spec, bank, seed: int = 0, warm_start: dict | None = None) -> Surrogate:
-    """A fresh, unfitted surrogate. `bank` (a `SimilarityBank`, or a `GraphBank` for GNNs) carries the campaign's featurizer
-    and similarity cache across iterations; `warm_start` (the stored hyperparameters of the last
-    fit of the same kind, see `ExactGP`) seeds the GP's hyperparameter search."""
-    from amala.models.composition_gp import CompositionFeaturizer, CompositionGP
-    from amala.models.gp import TanimotoGP
-    from amala.models.random_forest import RandomForest
+class FeaturizerSpec(Spec):
+    kind: Literal["morgan"] = "morgan"
+    radius: Int = Field(3, ge=0, le=6)  # r3 counts: best and steadiest in BENCHMARKS.md
+    n_bits: Int = Field(2048, ge=64, le=16_384, description="fingerprint length; at most 16384 (with count_cap "
+                        "4, 64 KiB per candidate: a pool of thousands stays in memory)")
+    counts: StrictBool = True
+    count_cap: Int = Field(4, ge=1, le=16)
 
-    if isinstance(bank, CompositionFeaturizer):  # composition campaigns: `bank` is the featurizer
-        if spec.kind == "random_forest":
-            return RandomForest(bank, n_estimators=spec.n_estimators, seed=seed)
-        return CompositionGP(bank, warm_start=warm_start)
-    if spec.kind == "gnn_ensemble":
-        from amala.models.gnn_ensemble import GNNEnsemble
+    @model_validator(mode="after")
+    def _feature_size(self):
+        """Counts are stored in thermometer form, n_bits x count_cap features per candidate."""
+        if self.counts and self.n_bits * self.count_cap > 65_536:
+            raise ValueError(f"n_bits x count_cap = {self.n_bits * self.count_cap} features per candidate "
+                             "(at most 65536)")
+        return self
 
-        return GNNEnsemble(bank, members=spec.members, reference_K=spec.reference_K, seed=seed, epochs=spec.epochs,
-                           lr_final=spec.lr_final, dropout=spec.dropout)
-    if spec.kind == "gp":
-        return TanimotoGP(bank, warm_start=warm_start)
-    if spec.kind == "random_forest":
-        return RandomForest(bank.featurizer, n_estimators=spec.n_estimators, seed=seed)
-    raise ValueError(f"surrogate.kind: unknown surrogate {spec.kind!r}")
+
+class SurrogateSpec(PluginSpec):
+    """Settings of every surrogate kind. A kind's class declares `representations`, `bayesian`
+    (False: no posterior for joint acquisition, so only greedy and random strategies) and
+    `fidelities` (it has separate heads for the high-fidelity evaluations a config names)."""
+
+
+SURROGATES = Registry("surrogate", "amala.surrogates", {
+    "gp": "amala.models.gp:TanimotoGP",
+    "random_forest": "amala.models.random_forest:RandomForest",
+    "gnn_ensemble": "amala.models.gnn_ensemble:GNNEnsemble",
+})
+# A kind whose model differs by representation: the registered class carries the kind's settings and
+# capabilities (for the config), the class here is what a campaign of that representation builds.
+# The composition GP shares the GP's settings but works on composition features, not fingerprints.
+BY_REPRESENTATION = {("composition", "gp"): "amala.models.composition_gp:CompositionGP"}
+
+
+def build_surrogate(spec, bank, seed: int = 0, warm_start: dict | None = None,
+                    representation: str = "smiles") -> Surrogate:
+    """A fresh, unfitted surrogate. `bank` (a `SimilarityBank` of fingerprints, a `GraphBank` for GNNs,
+    a `CompositionFeaturizer` for compositions) carries the campaign's inputs and caches across
+    iterations; `warm_start` (the stored hyperparameters of the last fit of the same kind, see
+    `ExactGP`) seeds the GP's hyperparameter search."""
+    path = BY_REPRESENTATION.get((representation, spec.kind))
+    if path is not None:
+        module, _, name = path.partition(":")
+        cls = getattr(importlib.import_module(module), name)
+    else:
+        cls = SURROGATES[spec.kind]
+    return cls.from_spec(spec, bank, representation=representation, seed=seed, warm_start=warm_start)
 
 
 def build_featurizer(spec):

@@ -11,21 +11,40 @@ the report prints before any number. It is never MD.
 
 from __future__ import annotations
 
-import math
 import time
-from typing import Sequence
+from typing import Literal, Sequence
 
 import torch
+from pydantic import Field
 
 from amala.agents.candidate import Candidate
 from amala.models.featurizer import MorganFeaturizer
 from amala.models.random_forest import RandomForest
-from amala.oracles.datasets import LOG_SCALE, Table, model_targets
+from amala.oracles.datasets import Table, model_targets
 from amala.oracles.evaluation import Evaluation, Measurement
+from amala.oracles.interface import Oracle
+from amala.oracles.log_scale import is_log_scale, linear_std
+from amala.oracles.registry import OracleSpec
+from amala.agents.spec import Text
 
 
-class EmulatorOracle:
+class EmulatorSpec(OracleSpec):
+    kind: Literal["emulator"] = "emulator"
+    properties: list[Text] | None = Field(None, min_length=1, max_length=64, description="what to give (default: "
+                                          "every property the table has)")
+
+
+class EmulatorOracle(Oracle):
+    Spec = EmulatorSpec
+    representations = ("smiles",)
+    needs_dataset = True  # it learns from the table
+
+    @classmethod
+    def from_spec(cls, spec: EmulatorSpec, table=None, workdir=None, seed: int = 0) -> EmulatorOracle:
+        return cls(table, properties=spec.properties, name=spec.name or "emulator", seed=seed)
+
     fidelity = "emulated"
+    mode = "per_candidate"  # as the MD it stands in for
 
     def __init__(self, table: Table, properties: Sequence[str] | None = None, name: str = "emulator",
                  n_estimators: int = 200, seed: int = 0):
@@ -48,18 +67,25 @@ class EmulatorOracle:
 
     def evaluate(self, candidates: Sequence[Candidate]) -> list[Evaluation]:
         start = time.perf_counter()
-        X = self.featurizer([c.representation for c in candidates])
-        predictions = {p: self.models[p].predict(X) for p in self.properties}
-        results = []
-        for i, candidate in enumerate(candidates):
+        usable, failed = [], {}
+        for candidate in candidates:  # one at a time: a text RDKit cannot parse fails alone, never the batch
+            try:
+                usable.append((candidate, self.featurizer([candidate.representation])))
+            except ValueError as exc:
+                failed[candidate.key] = Evaluation.failed(candidate.key, self.name, self.fidelity, str(exc))
+        X = torch.cat([x for _, x in usable]) if usable else None
+        predictions = {p: self.models[p].predict(X) for p in self.properties} if usable else {}
+        results = {}
+        for i, (candidate, _) in enumerate(usable):
             values = {}
             for prop, (mean, std) in predictions.items():
                 m, s = float(mean[i]), float(std[i])
-                if prop in LOG_SCALE:  # back from log10, with the first-order std
-                    m, s = 10 ** m, 10 ** m * math.log(10) * s
+                if is_log_scale(prop):  # back from log10, with the first-order std
+                    m, s = 10 ** m, linear_std(m, s)
                 values[prop] = Measurement(m, self.units[prop], s)
-            results.append(Evaluation(candidate.key, self.name, self.fidelity, "ok", values=values,
-                                      cost_seconds=(time.perf_counter() - start) / len(candidates),
-                                      provenance={"emulated": True, "model": "random forest, 2048-bit r2 Morgan "
-                                                  "counts", "trained_on": self.table.name, "caveat": self.caveat}))
-        return results
+            results[candidate.key] = Evaluation(
+                candidate.key, self.name, self.fidelity, "ok", values=values,
+                cost_seconds=(time.perf_counter() - start) / len(candidates),
+                provenance={"emulated": True, "model": "random forest, 2048-bit r2 Morgan counts",
+                            "trained_on": self.table.name, "caveat": self.caveat})
+        return [failed.get(c.key) or results[c.key] for c in candidates]

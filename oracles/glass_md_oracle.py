@@ -8,7 +8,6 @@ profile name is the fidelity, so a quick and a standard run of one glass are sto
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Callable, Literal, Sequence
@@ -21,6 +20,7 @@ from amala.agents.composition import InvalidComposition, canonical_composition, 
 from amala.oracles import glass_md, pedone
 from amala.oracles.glass_cell import CellError, build
 from amala.oracles.evaluation import Evaluation, Measurement
+from amala.oracles.log_scale import linear_std
 from amala.oracles.interface import Oracle
 from amala.oracles.registry import OracleSpec
 from amala.agents.spec import Float, Text
@@ -80,7 +80,7 @@ class GlassMDOracle(Oracle):
         sigma = 10 ** log10_sigma
         lowest = min(result.density_g_cm3)
         values = {
-            "conductivity_300K": Measurement(sigma, "S/cm", sigma * math.log(10) * log10_std),
+            "conductivity_300K": Measurement(sigma, "S/cm", linear_std(log10_sigma, log10_std)),
             "log10_conductivity_300K": Measurement(log10_sigma, "log10(S/cm)", log10_std),
             "ea": Measurement(result.arrhenius.ea_eV, "eV", result.arrhenius.ea_std_eV),
             "log10_prefactor": Measurement(result.arrhenius.log10_prefactor, "log10(S/cm)",

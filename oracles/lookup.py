@@ -7,17 +7,36 @@ a strategy would have found the best materials had each lookup been a fresh simu
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from typing import Literal, Sequence
 
 import pandas as pd
+from pydantic import Field
 
 from amala.agents.candidate import Candidate
 from amala.oracles.datasets import Table
 from amala.oracles.evaluation import Evaluation, Measurement
+from amala.oracles.interface import Oracle
+from amala.oracles.registry import OracleSpec
+from amala.agents.spec import Text
 
 
-class LookupOracle:
+class LookupSpec(OracleSpec):
+    kind: Literal["lookup"] = "lookup"
+    properties: list[Text] | None = Field(None, min_length=1, max_length=64, description="what to give (default: "
+                                          "every property the table has)")
+
+
+class LookupOracle(Oracle):
+    Spec = LookupSpec
+    representations = ("smiles",)
+    needs_dataset = True  # it answers from the table
+
+    @classmethod
+    def from_spec(cls, spec: LookupSpec, table=None, workdir=None, seed: int = 0) -> LookupOracle:
+        return cls(table, properties=spec.properties, name=spec.name or "lookup")
+
     fidelity = "published"
+    mode = "per_candidate"  # a lookup is cheap, but each candidate's result is stored the moment it exists
 
     def __init__(self, table: Table, properties: Sequence[str] | None = None, name: str = "lookup"):
         self.name = name

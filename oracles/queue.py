@@ -33,12 +33,17 @@ import math
 import re
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Literal, Sequence
+
+from pydantic import Field
 
 from amala.agents.candidate import Candidate
 from amala.oracles.evaluation import Evaluation, Measurement
+from amala.oracles.interface import Oracle
+from amala.oracles.log_scale import is_log_scale
+from amala.oracles.registry import OracleSpec
+from amala.agents.spec import Float, Text
 
-POSITIVE = ("conductivity", "diffusivity")  # a property whose name holds one of these cannot be <= 0
 # a plain ASCII decimal: no "_" separators (float("1_0") is 10), no other scripts' digits
 NUMBER = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 FIRST_REASONS = 3  # reasons quoted in a file's summary note
@@ -48,9 +53,44 @@ class RowError(ValueError):
     """One inbox row that cannot be used; the message says why."""
 
 
-class QueueOracle:
+class QueueSpec(OracleSpec):
+    kind: Literal["queue"] = "queue"
+    properties: list[Text] | None = Field(None, min_length=1, max_length=64, description="what to ask for "
+                                          "(default: the objective)")
+    units: dict[Text, Text] | None = Field(None, description="property -> unit the results must be given in "
+                                           "(default: the dataset's or the MD oracle's units)")
+    wait_seconds: Float = Field(0.0, ge=0, le=7 * 86400, description="how long a run waits for a batch's results "
+                                "before it pauses (results that arrived are kept; the next run waits for the rest); "
+                                "at most a week: the scheduled runs are what wait longer")
+    poll_seconds: Float = Field(30.0, gt=0, le=86400, description="how often the inbox is read while waiting")
+    give_up_hours: Float | None = Field(None, gt=0, le=24 * 366, description="a result missing this long after its "
+                                        "request is stored as failed and the campaign moves on (default: wait; at "
+                                        "most a year)")
+
+
+class QueueOracle(Oracle):
+    Spec = QueueSpec
+    representations = ("smiles", "composition")  # a lab or HPC queue can be asked about anything
+    needs_dataset = False
+
+    @classmethod
+    def from_spec(cls, spec: QueueSpec, table=None, workdir=None, seed: int = 0) -> QueueOracle:
+        """Units: the config's, else the dataset's, else the MD oracle's (what a lab would measure)."""
+        units = spec.units
+        if units is None:
+            from amala.oracles.glass_md_oracle import GlassMDOracle
+
+            known = table.units if table is not None else GlassMDOracle.units
+            units = {p: known[p] for p in (spec.properties or known) if p in known}
+            missing = sorted(set(spec.properties or ()) - set(units))
+            if missing:
+                raise ValueError(f"oracle.units: give the units of {missing} (not known from the dataset)")
+        give_up = None if spec.give_up_hours is None else spec.give_up_hours * 3600
+        return cls(workdir, units, name=spec.name or "queue", wait_seconds=spec.wait_seconds,
+                   poll_seconds=spec.poll_seconds, give_up_seconds=give_up)
+
     fidelity = "external"
-    per_batch = True  # one request file and one wait per batch, in the flow's own process
+    mode = "per_batch"  # one request file and one wait per batch, in the flow's own process
 
     def __init__(self, workdir: str | Path, units: dict[str, str], name: str = "queue", wait_seconds: float = 0.0,
                  poll_seconds: float = 30.0, give_up_seconds: float | None = None):
@@ -64,7 +104,7 @@ class QueueOracle:
             path.mkdir(parents=True, exist_ok=True)
         self.units, self.name = dict(units), name
         self.wait_seconds, self.poll_seconds, self.give_up_seconds = wait_seconds, poll_seconds, give_up_seconds
-        self.notes: list[tuple[str, str]] = []  # (level, message) for the campaign's event log
+        self._notes: list[tuple[str, str]] = []  # (level, message) for the campaign's event log
 
     # requests ------------------------------------------------------------------------------
     def request(self, candidates: Sequence[Candidate]) -> Path | None:
@@ -81,8 +121,13 @@ class QueueOracle:
             _write_csv(stem.with_suffix(".csv"), rows, self._columns())
             at = time.time()
             stem.with_suffix(".json").write_text(json.dumps([self._json_row(r, at) for r in rows], indent=1))
-            self.notes.append(("info", f"{len(rows)} requests written to {stem}.csv/.json; results go to {self.inbox}"))
+            self._notes.append(("info", f"{len(rows)} requests written to {stem}.csv/.json; "
+                                        f"results go to {self.inbox}"))
         return stem.with_suffix(".csv")
+
+    def drain_notes(self) -> list[tuple[str, str]]:
+        notes, self._notes = self._notes, []
+        return notes
 
     def requested(self) -> dict[str, str]:
         """id -> representation of every candidate ever requested through this outbox."""
@@ -113,7 +158,7 @@ class QueueOracle:
                     found[key] = Evaluation.failed(key, self.name, self.fidelity, f"no external result within "
                                                    f"{self.give_up_seconds / 3600:g} h of the request")
         if len(found) < len(wanted):
-            self.notes.append(("warning", f"{len(wanted) - len(found)} of {len(wanted)} requested results not in "
+            self._notes.append(("warning", f"{len(wanted) - len(found)} of {len(wanted)} requested results not in "
                                           f"{self.inbox} yet; the batch waits for them"))
         return list(found.values())
 
@@ -182,7 +227,7 @@ class QueueOracle:
             value = _number(row.get(prop), f"id {key}: {prop}")
             if value is None:
                 raise RowError(f"id {key}: no value for {prop}")
-            if any(word in prop for word in POSITIVE) and value <= 0:
+            if is_log_scale(prop) and value <= 0:
                 raise RowError(f"id {key}: {prop} = {value} must be positive")
             got_unit = _text(row.get(f"{prop}_unit"), f"id {key}: {prop}_unit")
             if got_unit != unit:
@@ -214,7 +259,7 @@ class QueueOracle:
             first = "; ".join(f"row {r['row']}: {r['reason']}" if r["row"] != "" else r["reason"]
                               for r in rows[:FIRST_REASONS])
             more = f"; {len(rows) - FIRST_REASONS} more" if len(rows) > FIRST_REASONS else ""
-            self.notes.append(("warning", f"inbox {name}: {len(rows)} row(s) rejected (listed in {path}): "
+            self._notes.append(("warning", f"inbox {name}: {len(rows)} row(s) rejected (listed in {path}): "
                                           f"{first}{more}"))
 
     # file form -----------------------------------------------------------------------------

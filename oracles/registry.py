@@ -1,53 +1,44 @@
-"""The oracle interface and the map from config names to oracle classes."""
+"""The map from config names to oracle classes (`ORACLES`, `build_oracle`). The interface every
+oracle meets is in `interface`; it is re-exported here for code that imports it from the registry.
+
+Each kind's class carries its settings (`Spec`, a subclass of `OracleSpec`), its capabilities
+(`representations`, `needs_dataset`) and `from_spec`; the classes are imported on first use."""
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from pydantic import Field
 
-from amala.agents.candidate import Candidate
-from amala.oracles.evaluation import Evaluation
+from amala.agents.spec import Float, Int, PluginSpec, Registry, Text
+from amala.oracles.interface import Oracle, OracleMode
+
+__all__ = ["ORACLES", "Oracle", "OracleMode", "OracleSpec", "TransientOracleError", "build_oracle"]
 
 
 class TransientOracleError(RuntimeError):
     """Raised (never for a bad candidate) when a retry may succeed: a busy queue, a lost node."""
 
 
-class Oracle(Protocol):
-    name: str
-    fidelity: str
-    units: dict[str, str]  # property -> unit of what `evaluate` returns
+class OracleSpec(PluginSpec):
+    """Settings of every oracle kind. A kind's class declares `representations` (what it can
+    evaluate) and `needs_dataset` (it answers from, or learns from, the campaign's table)."""
 
-    def evaluate(self, candidates: Sequence[Candidate]) -> list[Evaluation]: ...
+    name: Text | None = None
+
+    retries: Int = Field(2, ge=0, le=100, description="retries of an evaluation that raised (a transient error)")
+    retry_delay_seconds: Float = Field(10.0, ge=0, le=86400, description="pause before a retry (at most a day)")
+
+
+ORACLES = Registry("oracle", "amala.oracles", {
+    "lookup": "amala.oracles.lookup:LookupOracle",
+    "md": "amala.oracles.glass_md_oracle:GlassMDOracle",
+    "emulator": "amala.oracles.emulator:EmulatorOracle",
+    "queue": "amala.oracles.queue:QueueOracle",
+})
 
 
 def build_oracle(spec, table=None, workdir=None, seed: int = 0) -> Oracle:
-    from amala.oracles.glass_md_oracle import GlassMDOracle
-    from amala.oracles.lookup import LookupOracle
-
-    if spec.kind == "md":  # one candidate per call: the flow's task runner runs simulations side by side
-        return GlassMDOracle(workdir, profile=spec.profile, density_g_cm3=spec.density_g_cm3, seed=seed,
-                             name=spec.name or "lammps-pedone")
-    if spec.kind == "queue":
-        from amala.oracles.queue import QueueOracle
-
-        units = spec.units
-        if units is None:
-            known = table.units if table is not None else GlassMDOracle.units
-            units = {p: known[p] for p in (spec.properties or known) if p in known}
-            missing = sorted(set(spec.properties or ()) - set(units))
-            if missing:
-                raise ValueError(f"oracle.units: give the units of {missing} (not known from the dataset)")
-        give_up = None if spec.give_up_hours is None else spec.give_up_hours * 3600
-        return QueueOracle(workdir, units, name=spec.name or "queue", wait_seconds=spec.wait_seconds,
-                           poll_seconds=spec.poll_seconds, give_up_seconds=give_up)
-    if spec.kind == "emulator":
-        if table is None:
-            raise ValueError("oracle.kind=emulator needs a dataset to learn from (data.dataset or data.path)")
-        from amala.oracles.emulator import EmulatorOracle
-
-        return EmulatorOracle(table, properties=spec.properties, name=spec.name or "emulator", seed=seed)
-    if spec.kind == "lookup":
-        if table is None:
-            raise ValueError("oracle.kind=lookup needs a dataset (data.dataset or data.path)")
-        return LookupOracle(table, properties=spec.properties, name=spec.name or "lookup")
-    raise ValueError(f"oracle.kind: unknown oracle {spec.kind!r}")
+    """Instantiate the oracle a config names (`spec.kind`)."""
+    cls = ORACLES[spec.kind]
+    if cls.needs_dataset and table is None:
+        raise ValueError(f"oracle.kind={spec.kind} needs a dataset (data.dataset or data.path)")
+    return cls.from_spec(spec, table=table, workdir=workdir, seed=seed)

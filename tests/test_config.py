@@ -33,7 +33,18 @@ def _write(tmp_path, text):
     ("name: x\nrepresentation: composition\ndata: null\n", "takes agents of kind ['composition', 'llm']"),
     ("name: x\nrepresentation: composition\ndata: null\nagents: [{kind: composition}]\noracle: {kind: md}\n",
      "agents[].bounds"),
-    ("name: x\ndata: null\n", "a smiles campaign needs a dataset"),
+    ("name: x\ndata: null\n", "data: agent kind 'pool' needs a dataset"),
+    ("name: x\nagents: [{kind: pool, url: 'http://h'}]\n", "agents.0.url: not a setting of agent kind 'pool'"),
+    ("name: x\nagents: [{url: 'http://h'}]\n", "agents.0.url: not a setting of agent kind 'pool'"),
+    ("name: x\noracle: {kind: lookup, profile: quick}\n", "oracle.profile: not a setting of oracle kind 'lookup'"),
+    ("name: x\nsurrogate: {epochs: 3}\n", "surrogate.epochs: not a setting of surrogate kind 'gp'"),
+    ("name: x\nsurrogate: {high_fidelity: [standard]}\n", "surrogate.high_fidelity: not a setting of surrogate"),
+    ("name: x\nagents: [{kind: magic}]\n", "agents.0.kind: unknown agent kind 'magic' (known: composition, gpt, "
+     "llm, mutation, pool)"),
+    ("name: x\noracle: {kind: dft}\n", "oracle.kind: unknown oracle kind 'dft' (known: emulator, lookup, md"),
+    ("name: x\nrepresentation: composition\ndata: null\noracle: {kind: md}\n"
+     "agents: [{kind: composition, bounds: {Li2O: [0, 1], SiO2: [0, 1]}}]\nsurrogate: {kind: gnn_ensemble}\n",
+     "representation composition takes surrogate.kind ['gp', 'random_forest']"),
 ])
 def test_bad_config_fails_in_one_line_naming_the_key(tmp_path, text, expected):
     with pytest.raises(ConfigError) as info:
@@ -89,7 +100,7 @@ def test_approval_shorthand_and_its_errors():
     ("name: x\nsurrogate: {kind: gnn_ensemble, members: 100000}\n", "surrogate.members: Input should be less"),
     ("name: x\nbudget: {max_evaluations: 1000000000}\n", "budget.max_evaluations: Input should be less"),
     ("name: x\ndata: {subset: 1000000000}\n", "data.subset: Input should be less"),
-    ("name: x\nagents: [{kind: pool, n: 100000000}]\n", "agents.0.n: Input should be less"),
+    ("name: x\nagents: [{kind: mutation, n: 100000000}]\n", "agents.0.n: Input should be less"),
     ("name: x\noracle: {retry_delay_seconds: .inf}\n", "oracle.retry_delay_seconds: Input should be a finite number"),
     ("name: x\noracle: {retry_delay_seconds: .nan}\n", "oracle.retry_delay_seconds: Input should be a finite number"),
     ("name: x\noracle: {retries: yes}\n", "oracle.retries: Input should be a valid integer"),
@@ -194,3 +205,26 @@ def test_objective_screen_records_untransformable_values_as_failures():
     assert screened.values == bad.values and bad.ok  # the measurement is kept; the input is not modified
     good = Evaluation("k", "lab", "external", "ok", values={"conductivity": Measurement(1e-4, "S/cm")})
     assert objective.screen(good) is good and objective.of(good) == pytest.approx(-4)
+
+
+def test_each_kind_has_only_its_own_settings_and_a_missing_kind_keeps_the_default():
+    from amala.loop.config import parse_config
+
+    cfg = parse_config({"name": "x", "agents": [{}], "oracle": {"properties": ["conductivity"]}, "surrogate": {}})
+    assert (cfg.agents[0].kind, cfg.oracle.kind, cfg.surrogate.kind) == ("pool", "lookup", "gp")
+    assert "url" not in cfg.model_dump()["agents"][0] and "profile" not in cfg.model_dump()["oracle"]
+    gpt = parse_config({"name": "x", "agents": [{"kind": "gpt"}]}).agents[0]
+    assert (gpt.epochs, gpt.finetune_steps, gpt.n) == (35, 20, 64)  # the defaults of the flat spec, unchanged
+
+
+def test_a_config_stored_with_every_kinds_keys_still_loads():
+    """Databases written before kinds had their own settings stored every key of every kind."""
+    from amala.loop.config import ConfigError, parse_config, stored_config
+
+    flat = {"name": "old", "agents": [{"kind": "pool", "name": None, "bounds": None, "n": 64, "url": None}],
+            "oracle": {"kind": "lookup", "properties": None, "profile": "quick", "retries": 2},
+            "surrogate": {"kind": "gp", "featurizer": {"kind": "morgan"}, "members": 5, "high_fidelity": []}}
+    with pytest.raises(ConfigError, match="agents.0.bounds: not a setting of agent kind 'pool'"):
+        parse_config(flat)  # a config file must not carry them
+    cfg = stored_config(flat)
+    assert cfg.agents[0].kind == "pool" and cfg.oracle.retries == 2 and cfg.surrogate.featurizer.kind == "morgan"

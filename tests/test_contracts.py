@@ -1,0 +1,142 @@
+"""What every registered plug-in kind promises, checked over the registries (not a hand-kept list),
+so a new kind is held to the same contract the day it is registered.
+
+* settings: the kind's `Spec` validates its defaults and a key it does not have fails in one line;
+* oracles: a bad candidate gives a failed `Evaluation`, never an exception;
+* agents: every proposal passes the validity gate (`agents.validity`) of the campaign's representation;
+* surrogates: the posterior (mean, std, and the BoTorch view where there is one) has one row per input.
+
+Small synthetic data only (the session's synthetic polymer table), nothing from ../shared.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from amala.agents.candidate import Candidate
+from amala.agents.interface import ProposalContext
+from amala.agents.registry import AGENTS, build_agent
+from amala.agents.validity import candidate_from_text
+from amala.loop.config import ConfigError, parse_config
+from amala.models.registry import SURROGATES, build_surrogate
+from amala.oracles.registry import ORACLES, build_oracle
+
+REQUIRED = {"llm": {"url": "http://localhost:9/v1", "model": "m"}}  # kinds with no complete defaults
+BOUNDS = {"Li2O": (0.1, 0.5), "SiO2": (0.4, 0.9)}
+SECTION = {"agent": "agents", "oracle": "oracle", "surrogate": "surrogate"}
+KINDS = ([("agent", k) for k in AGENTS.kinds()] + [("oracle", k) for k in ORACLES.kinds()]
+         + [("surrogate", k) for k in SURROGATES.kinds()])
+REGISTRY = {"agent": AGENTS, "oracle": ORACLES, "surrogate": SURROGATES}
+
+
+@pytest.mark.parametrize("noun, kind", KINDS)
+def test_every_kind_validates_its_defaults_and_refuses_a_foreign_key_in_one_line(noun, kind):
+    cls = REGISTRY[noun][kind]
+    spec = cls.Spec.model_validate({"kind": kind, **REQUIRED.get(kind, {})})
+    assert spec.kind == kind and cls.representations
+    settings = {"kind": kind, **REQUIRED.get(kind, {}), "no_such_setting": 1}
+    section = SECTION[noun]
+    data = {"name": "c", section: [settings] if section == "agents" else settings}
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, "c.yaml")
+    where = "agents.0" if section == "agents" else section
+    assert str(info.value) == f"c.yaml: {where}.no_such_setting: not a setting of {noun} kind {kind!r} (got 1)"
+
+
+BAD = {"smiles": ["C1CC", "not a molecule", "[Cu]CC[Au]C1"], "composition": ["Xx2O:1.0", "Li2O:0.5"]}
+
+
+@pytest.mark.parametrize("kind", ORACLES.kinds())
+def test_every_oracle_fails_a_bad_candidate_instead_of_raising(kind, synthetic_table, tmp_path):
+    if kind == "queue":
+        pytest.skip("the queue never judges a candidate: it writes a request, and its inbox rows are checked "
+                    "(one failed evaluation per bad row) in test_queue_oracle")
+    cls = ORACLES[kind]
+    settings = {"properties": ["conductivity"]} if "properties" in cls.Spec.model_fields else {}
+    oracle = build_oracle(cls.Spec(kind=kind, **settings), synthetic_table, workdir=tmp_path, seed=0)
+    representation = cls.representations[0]
+    bad = [Candidate(text, kind=representation, agent="t") for text in BAD[representation]]
+    evaluations = oracle.evaluate(bad)  # the MD oracle refuses them before any simulation starts
+    assert [e.candidate_key for e in evaluations] == [c.key for c in bad]
+    assert all(e.status == "failed" and e.reason for e in evaluations), [e.reason for e in evaluations]
+
+
+class ScriptedLLM:
+    """An LLM that answers with a fixed list: a few good candidates among broken ones."""
+
+    answers = {"smiles": ["[Cu]CCO[Au]", "C1CC", "[Cu]CCN[Au]", "nonsense", "[Cu]CC(F)O[Au]"],
+               "composition": ["Li2O:0.3;SiO2:0.7", "Li2O:0.9;SiO2:0.1", "Xx:1", "Li2O:0.2;SiO2:0.8"]}
+
+    def __init__(self, representation):
+        self.representation = representation
+
+    def complete(self, messages, seed=0):
+        return json.dumps(self.answers[self.representation])
+
+    def describe(self):
+        return {"backend": "scripted"}
+
+
+@pytest.mark.parametrize("kind", AGENTS.kinds())
+def test_every_agents_proposals_pass_the_validity_gate(kind, synthetic_table, tmp_path):
+    cls = AGENTS[kind]
+    for representation in cls.representations:
+        settings = {"n": 6, **REQUIRED.get(kind, {})}
+        if "bounds" in cls.Spec.model_fields:
+            settings["bounds"] = BOUNDS
+        settings = {k: v for k, v in settings.items() if k in cls.Spec.model_fields}
+        if kind == "gpt":
+            settings.update(epochs=1, finetune_steps=0)  # a barely trained generator: its output must be gated
+        pool = list(synthetic_table.frame.smiles[:40]) if representation == "smiles" else None
+        agent = build_agent(cls.Spec(kind=kind, **settings), pool, representation, tmp_path)
+        if kind == "llm":
+            agent.backend = ScriptedLLM(representation)
+        known = set(pool[:10]) if pool else set()
+        proposal = agent.propose(ProposalContext(iteration=1, seed=0, known_keys=known))
+        bounds = BOUNDS if representation == "composition" else None
+        assert proposal.candidates or kind == "gpt", f"{kind} proposed nothing for {representation}"
+        for candidate in proposal.candidates:
+            again = candidate_from_text(candidate.representation, representation, "gate", bounds)
+            assert again.key == candidate.key and candidate.kind == representation
+            assert candidate.key not in known
+
+
+def _banks(representation, kind):
+    from amala.models.composition_gp import CompositionFeaturizer
+    from amala.models.molecular_graph import GraphBank
+    from amala.models.registry import FeaturizerSpec, build_featurizer
+    from amala.models.similarity import SimilarityBank
+
+    if representation == "composition":
+        return CompositionFeaturizer(sorted(BOUNDS))
+    if kind == "gnn_ensemble":
+        return GraphBank()
+    return SimilarityBank(build_featurizer(FeaturizerSpec(n_bits=256)))
+
+
+SURROGATE_CASES = [(k, r) for k in SURROGATES.kinds() for r in SURROGATES[k].representations]
+SMALL = {"gnn_ensemble": {"members": 2, "epochs": 2}, "random_forest": {"n_estimators": 20}}
+
+
+@pytest.mark.parametrize("kind, representation", SURROGATE_CASES)
+def test_every_surrogates_posterior_has_one_row_per_input(kind, representation, synthetic_table):
+    if representation == "smiles":
+        texts = list(synthetic_table.frame.smiles[:16])
+    else:
+        texts = [f"Li2O:{x:.2f};SiO2:{1 - x:.2f}" for x in torch.linspace(0.1, 0.5, 16).tolist()]
+    y = torch.linspace(-5.0, -3.0, 12, dtype=torch.float64)
+    cls = SURROGATES[kind]
+    surrogate = build_surrogate(cls.Spec(kind=kind, **SMALL.get(kind, {})), _banks(representation, kind), seed=0,
+                                representation=representation)
+    X_train, X = surrogate.encode(texts[:12]), surrogate.encode(texts[12:])
+    mean, std = surrogate.fit(X_train, y).predict(X)
+    assert mean.shape == (4,) and std.shape == (4,)
+    assert bool(torch.isfinite(mean).all()) and bool((std >= 0).all())
+    if cls.bayesian:
+        posterior = surrogate.model.posterior(X)
+        assert posterior.mean.shape[-2] == 4
+    else:
+        assert surrogate.model is None  # no BoTorch view: greedy and random strategies only
