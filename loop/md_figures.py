@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from amala.oracles.log_scale import log10_std  # noqa: E402
 from amala.oracles.md_analysis import K_B_EV  # noqa: E402
 
 PER_TEMPERATURE = re.compile(r"^(conductivity|d_li|network_msd)_(\d+(?:\.\d+)?)K$")
@@ -40,7 +41,7 @@ def arrhenius_figure(series: list[tuple[str, dict]], path: Path, extrapolate_to_
             continue
         T = np.array([t for t, _ in points])
         sigma = np.array([v["value"] for _, v in points])
-        err = np.array([(v.get("std") or 0.0) / (v["value"] * math.log(10)) for _, v in points])
+        err = np.array([log10_std(v["value"], v.get("std") or 0.0) for _, v in points])
         color = f"C{i % 10}"
         ax.errorbar(1000 / T, np.log10(sigma), yerr=err, fmt="o", ms=4, color=color, label=label)
         grid = np.linspace(1000 / T.max(), 1000 / extrapolate_to_K, 50)

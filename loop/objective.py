@@ -16,6 +16,7 @@ from dataclasses import replace
 
 from amala.loop.config import ObjectiveSpec
 from amala.oracles.evaluation import Evaluation
+from amala.oracles.log_scale import log10_std
 
 
 class Objective:
@@ -50,7 +51,7 @@ class Objective:
         if std is None or not math.isfinite(std):
             return None
         if self.transform == "log10":
-            return (std / (value * math.log(10))) ** 2 if value > 0 else None
+            return log10_std(value, std) ** 2 if value > 0 else None
         return std ** 2
 
     def screen(self, evaluation: Evaluation) -> Evaluation:

@@ -22,6 +22,7 @@ import pandas as pd
 import pooch
 
 from amala.agents.polymer import InvalidPolymer, canonical_smiles
+from amala.oracles.log_scale import is_log_scale
 from amala.oracles.settings import settings
 
 
@@ -42,15 +43,12 @@ class DatasetSpec:
         return f"{self.name}.csv"
 
 
-# transport coefficients span decades: models learn them as log10
-LOG_SCALE = {"conductivity", "li_diffusivity", "tfsi_diffusivity", "poly_diffusivity"}
-
-
 def model_targets(frame, prop: str):
-    """(mask of rows with a usable value, the values as models learn them: log10 where LOG_SCALE)."""
+    """(mask of rows with a usable value, the values as models learn them: log10 where `is_log_scale`)."""
     values = frame[prop].to_numpy(dtype=float)
-    ok = np.isfinite(values) & ((values > 0) if prop in LOG_SCALE else True)
-    return ok, np.log10(values[ok]) if prop in LOG_SCALE else values[ok]
+    log_scale = is_log_scale(prop)
+    ok = np.isfinite(values) & ((values > 0) if log_scale else True)
+    return ok, np.log10(values[ok]) if log_scale else values[ok]
 
 
 DATASETS = {

@@ -79,8 +79,8 @@ def formula_units(fractions: dict[str, float], target_atoms: int) -> dict[str, i
     return units
 
 
-def build(fractions: dict[str, float], density_g_cm3: float, target_atoms: int = 300, min_distance: float = MIN_DISTANCE_A,
-          seed: int = 0, max_tries: int = 2000) -> GlassCell:
+def build(fractions: dict[str, float], density_g_cm3: float, target_atoms: int = 300,
+          min_distance: float = MIN_DISTANCE_A, seed: int = 0, max_tries: int = 2000) -> GlassCell:
     """A random, neutral, periodic cubic cell of the composition at the given density."""
     if not 0.5 <= density_g_cm3 <= 10:
         raise CellError(f"density: {density_g_cm3} g/cm3 is outside 0.5-10 for an oxide glass")

@@ -56,7 +56,7 @@ def test_round_trip_keeps_good_rows_and_rejects_bad_ones_whole(tmp_path):
     reasons = {r["id"]: r["reason"] for r in rejected}
     assert "expected 'S/cm'" in reasons[cands[1].key] and "not a finite number" in reasons[cands[2].key]
     assert "unknown id" in reasons["ffffffffffffffff"]
-    [note] = [m for level, m in oracle.notes if level == "warning" and "rejected" in m]  # one note per file
+    [note] = [m for level, m in oracle.drain_notes() if level == "warning" and "rejected" in m]  # one per file
     assert note.startswith("inbox lab-week1.csv: 3 row(s) rejected") and "expected 'S/cm'" in note
 
     oracle.evaluate(cands)  # reading the inbox again neither duplicates results nor rejections
@@ -159,7 +159,7 @@ def test_bad_inbox_files_and_rows_are_listed_never_skipped_or_misread(tmp_path):
     assert "is not a finite number" in reasons["huge.json"]
     assert "more cells than columns" in reasons["surplus.csv"]
     assert "not UTF-8 text" in reasons["latin1.csv"]
-    notes = [m for level, m in oracle.notes if "rejected" in m]
+    notes = [m for level, m in oracle.drain_notes() if "rejected" in m]
     assert len(notes) == len(reasons) and all("\n" not in m for m in notes)
 
 
@@ -198,9 +198,27 @@ def test_a_big_file_of_bad_rows_is_one_note_and_one_write(tmp_path, monkeypatch)
     assert oracle.collect() == []
     assert time.perf_counter() - start < 10
     assert sum(name == "rejected.csv" and a[:1] == ("a",) for name, a in opened) == 1
-    [note] = [m for level, m in oracle.notes if "rejected" in m]
+    [note] = [m for level, m in oracle.drain_notes() if "rejected" in m]
     assert note.startswith("inbox big.csv: 20000 row(s) rejected") and note.endswith("; 19997 more")
     assert len(_rows(tmp_path / "queue" / "rejected.csv")) == 20_000
-    oracle.notes.clear()
+    assert oracle.drain_notes() == []  # each note is handed over once
     oracle.collect()  # read again: nothing new to list or say
-    assert not [m for level, m in oracle.notes if "rejected" in m]
+    assert not [m for level, m in oracle.drain_notes() if "rejected" in m]
+
+
+def test_a_non_positive_transport_coefficient_is_rejected_but_its_log10_is_not(tmp_path):
+    oracle = QueueOracle(tmp_path, {"conductivity": "S/cm", "log10_conductivity": "log10(S/cm)"})
+    cands = _candidates()[:2]
+    oracle.evaluate(cands)
+    [request] = list((tmp_path / "queue" / "outbox").glob("*.csv"))
+    rows = _rows(request)
+    rows[0].update(conductivity="1e-4", log10_conductivity="-4")
+    rows[1].update(conductivity="-1e-4", log10_conductivity="-4")
+    with (tmp_path / "queue" / "inbox" / "lab.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    results = {e.candidate_key: e for e in oracle.evaluate(cands)}
+    assert set(results) == {cands[0].key} and results[cands[0].key].values["log10_conductivity"].value == -4
+    [rejected] = _rows(tmp_path / "queue" / "rejected.csv")
+    assert rejected["id"] == cands[1].key and "conductivity = -0.0001 must be positive" in rejected["reason"]
