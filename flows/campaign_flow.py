@@ -32,6 +32,7 @@ from amala.flows.task_runners import build_task_runner
 from amala.loop.executors import RunStopping, build_executor
 from amala.loop.campaign import Campaign, Stop
 from amala.loop.config import CampaignConfig, load_config, parse_config
+from amala.loop.states import CampaignStatus
 from amala.loop.status import utc_text
 from amala.loop.store import Batch
 
@@ -101,11 +102,11 @@ def evaluate_batch(campaign: Campaign, batch: Batch, runner, executor, on_result
     """The batch's open candidates as mapped tasks, one per candidate, each storing its result as
     soon as it has one. An evaluation that still fails after its retries, or whose task the engine
     itself lost (an API time-out, a dead worker), becomes a failed evaluation with the error as its
-    reason, so the campaign goes on. An oracle that works on whole batches (the file queue) runs
-    as one task in this process."""
+    reason, so the campaign goes on. An oracle that works on whole batches (`mode` "per_batch":
+    the file queue) runs as one task in this process."""
     start = time.perf_counter()
     spec = campaign.config.oracle
-    if getattr(campaign.oracle, "per_batch", False):
+    if campaign.oracle.mode == "per_batch":
         evaluate = evaluate_task.with_options(retries=spec.retries, retry_delay_seconds=spec.retry_delay_seconds)
         evaluations, _ = evaluate(campaign, batch)
         return evaluations, time.perf_counter() - start
@@ -166,12 +167,13 @@ def campaign_flow(config: str | dict, max_iterations: int | None = None, progres
             message = f"run started; {done} evaluations stored"
         logger.info("campaign %s: %s; database %s", cfg.name, message, campaign.store.url)
         label_run(campaign)
-        campaign.store.set_status(campaign.id, "running", f"{message} (Prefect flow run {flow_run.name})")
+        campaign.store.set_status(campaign.id, CampaignStatus.RUNNING,
+                                  f"{message} (Prefect flow run {flow_run.name})")
         try:
             stop, iterations, started = _run_batches(campaign, max_iterations, progress, deadline, until, logger)
         except (KeyboardInterrupt, TerminationSignal):  # Ctrl-C; SIGTERM, which Prefect turns into the latter
-            campaign.store.set_status(campaign.id, "interrupted", "interrupted (Ctrl-C or SIGTERM); running "
-                                      "evaluations were stopped; `amala run` resumes")
+            campaign.store.set_status(campaign.id, CampaignStatus.INTERRUPTED, "interrupted (Ctrl-C or SIGTERM); "
+                                      "running evaluations were stopped; `amala run` resumes")
             raise
         campaign.finish(stop)
     best = campaign.best()

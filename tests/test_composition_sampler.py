@@ -10,8 +10,8 @@ BOUNDS = {"Li2O": (0.2, 0.5), "SiO2": (0.3, 0.8), "P2O5": (0.0, 0.15), "Al2O3": 
 
 def test_proposals_respect_bounds_sum_to_one_and_are_reproducible():
     agent = CompositionSampler(BOUNDS, n=40)
-    first = agent.propose(ProposalContext(iteration=0, seed=3))
-    again = agent.propose(ProposalContext(iteration=0, seed=3))
+    first = agent.propose(ProposalContext(iteration=0, seed=3)).candidates
+    again = agent.propose(ProposalContext(iteration=0, seed=3)).candidates
     assert len(first) == 40 and [c.key for c in first] == [c.key for c in again]
     for c in first:
         fractions = parse_composition(c.representation)
@@ -25,8 +25,8 @@ def test_proposals_respect_bounds_sum_to_one_and_are_reproducible():
 
 def test_known_candidates_are_not_proposed_again_and_bad_bounds_are_refused():
     agent = CompositionSampler(BOUNDS, n=10)
-    first = agent.propose(ProposalContext(iteration=0, seed=1))
-    later = agent.propose(ProposalContext(iteration=0, seed=1, known_keys={c.key for c in first}))
+    first = agent.propose(ProposalContext(iteration=0, seed=1)).candidates
+    later = agent.propose(ProposalContext(iteration=0, seed=1, known_keys={c.key for c in first})).candidates
     assert not {c.key for c in first} & {c.key for c in later}
     with pytest.raises(ValueError, match="sums to 1"):
         CompositionSampler({"Li2O": (0.0, 0.2), "SiO2": (0.0, 0.3)})
@@ -39,7 +39,7 @@ def test_proposals_lie_on_the_grid_and_fit_a_quick_md_cell():
     from amala.oracles.glass_cell import formula_units
 
     agent = CompositionSampler(BOUNDS, n=60, step=0.02)
-    for c in agent.propose(ProposalContext(iteration=0, seed=5)):
+    for c in agent.propose(ProposalContext(iteration=0, seed=5)).candidates:
         fractions = parse_composition(c.representation)
         assert all(abs(x / 0.02 - round(x / 0.02)) < 1e-6 for x in fractions.values()), c.representation
         units = formula_units(fractions, target_atoms=150)

@@ -32,15 +32,20 @@ def test_gpt_trains_a_few_steps_samples_and_reloads(tmp_path):
     again = SmilesGPT.load(gpt.save(tmp_path / "gpt"))  # a checkpoint, no download
     assert again.sample(5, seed=1) == gpt.sample(5, seed=1)
     agent = GPTAgent(gpt, n=5, condition="<any>")
-    proposals = agent.propose(ProposalContext(iteration=0, seed=0))
+    proposal = agent.propose(ProposalContext(iteration=0, seed=0))
+    proposals = proposal.candidates
     assert len(proposals) == 5  # the trained model gives 5 valid new units among its 3 x 5 samples
     assert all(p.agent == "gpt" and p.kind == "smiles" for p in proposals)
     assert all(canonical_smiles(p.representation) == p.representation for p in proposals)  # checked and canonical
     assert len({p.key for p in proposals}) == 5
     rejected = sum(agent.last_rejections.values())
-    assert rejected <= 15 - 5 and agent.events[-1][1].startswith("gpt: 15 sampled, 5 accepted")
+    [(_, message)] = proposal.events
+    assert rejected <= 15 - 5 and message.startswith("gpt: 15 sampled, 5 accepted")
+    assert proposal.model_version["pretrained"]  # the weights behind these proposals: returned once, with them
     # the same samples again (same seed), now with the first proposals known: none comes back
-    again = agent.propose(ProposalContext(iteration=0, seed=0, known_keys={p.key for p in proposals}))
+    proposal = agent.propose(ProposalContext(iteration=0, seed=0, known_keys={p.key for p in proposals}))
+    again = proposal.candidates
+    assert proposal.model_version is None  # no new weights since
     assert not {p.key for p in again} & {p.key for p in proposals}
     assert agent.last_rejections["already known"] >= 5  # every sample is accepted or counted with its reason
     assert len(again) + sum(agent.last_rejections.values()) <= 15

@@ -75,7 +75,7 @@ def test_composition_gp_learns_a_smooth_trend_and_drives_acquisition():
     from amala.models.composition_gp import CompositionFeaturizer, CompositionGP
 
     bounds = {"Li2O": (0.1, 0.5), "SiO2": (0.4, 0.9), "P2O5": (0.0, 0.1)}
-    candidates = CompositionSampler(bounds, n=60).propose(ProposalContext(iteration=0, seed=0))
+    candidates = CompositionSampler(bounds, n=60).propose(ProposalContext(iteration=0, seed=0)).candidates
     featurizer = CompositionFeaturizer(sorted(bounds))
     X = featurizer([c.representation for c in candidates])
     li = X[:, sorted(bounds).index("Li2O")]

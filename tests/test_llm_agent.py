@@ -77,7 +77,8 @@ def _context():
 def test_good_answer_is_validated_deduplicated_and_traceable(server, monkeypatch):
     monkeypatch.setenv("AMALA_TEST_KEY", KEY)
     agent = LLMAgent(ChatCompletions(f"{server}/good/v1", "test-model", "AMALA_TEST_KEY", timeout_seconds=5), n=5)
-    found = agent.propose(_context())
+    proposal = agent.propose(_context())
+    found = proposal.candidates
     # "not a smiles", the already evaluated [Cu]CCO[Au] and a 408-character chain are refused; the
     # reversed unit is a new one
     assert [c.representation for c in found] == [canonical_smiles(s) for s in
@@ -89,8 +90,9 @@ def test_good_answer_is_validated_deduplicated_and_traceable(server, monkeypatch
     meta = found[0].metadata
     assert meta["backend"] == "openai" and meta["model"] == "test-model" and found[0].agent == "llm"
     assert len(meta["prompt_sha256"]) == len(meta["response_sha256"]) == 64
-    assert "3 accepted, 3 refused" in agent.events[-1][1]
-    assert KEY not in json.dumps(meta) and all(KEY not in m for _, m in agent.events)
+    [(level, message)] = proposal.events  # one summary event per proposal
+    assert level == "info" and "3 accepted, 3 refused" in message and proposal.model_version is None
+    assert KEY not in json.dumps(meta) and KEY not in message
 
 
 @pytest.mark.parametrize("mode, why", [("garbage", "not JSON"), ("refusal", "not JSON"),
@@ -98,14 +100,15 @@ def test_good_answer_is_validated_deduplicated_and_traceable(server, monkeypatch
                                        ("error", "HTTP 500"), ("envelope", "chat-completions format")])
 def test_bad_answers_give_zero_candidates_and_an_event(server, mode, why):
     agent = LLMAgent(ChatCompletions(f"{server}/{mode}/v1", "m", timeout_seconds=0.5), n=5)
-    assert agent.propose(_context()) == []
-    level, message = agent.events[-1]
-    assert level == "warning" and why in message and "no candidates" in message
+    proposal = agent.propose(_context())
+    [(level, message)] = proposal.events
+    assert proposal.candidates == [] and level == "warning" and why in message and "no candidates" in message
 
 
 def test_unreachable_endpoint_and_strict_parser():
     agent = LLMAgent(ChatCompletions("http://127.0.0.1:9/v1", "m", timeout_seconds=1), n=3)
-    assert agent.propose(_context()) == [] and "cannot reach" in agent.events[-1][1]
+    proposal = agent.propose(_context())
+    assert proposal.candidates == [] and "cannot reach" in proposal.events[-1][1]
     assert parse_answer('{"candidates": ["a", " b "]}') == ["a", "b"]
     for bad in ['{"candidates": "a"}', '{"candidates": [], "note": 1}', "[]", "", " " * 100_001]:
         with pytest.raises(ValueError):
@@ -116,7 +119,7 @@ def test_composition_candidates_respect_the_bounds(server, monkeypatch):
     ANSWERS["glass"] = json.dumps({"candidates": ["Li2O:1;SiO2:2", "Li2O:0.9;SiO2:0.1", "Na2O:0.3;SiO2:0.7"]})
     agent = LLMAgent(ChatCompletions(f"{server}/glass/v1", "m", timeout_seconds=5), kind="composition", n=5,
                      bounds={"Li2O": (0.1, 0.5), "SiO2": (0.5, 0.9)})
-    found = agent.propose(ProposalContext(iteration=0, seed=0))
+    found = agent.propose(ProposalContext(iteration=0, seed=0)).candidates
     assert [c.representation for c in found] == ["Li2O:0.333333;SiO2:0.666667"]
     assert "Li2O 0.1-0.5" in ChatServer.seen[-1]["body"]["messages"][-1]["content"]
 
@@ -136,10 +139,10 @@ def test_tiny_random_local_model_runs_and_its_garbage_is_refused(tmp_path):
     GPT2LMHeadModel(config).save_pretrained(tmp_path)
 
     agent = LLMAgent(LocalCausalLM(tmp_path, max_new_tokens=24), n=3)
-    assert agent.propose(_context()) == []  # random weights: text, but not the JSON asked for
-    assert "answer rejected" in agent.events[-1][1]
-    missing = LLMAgent(LocalCausalLM(tmp_path / "nowhere"), n=3)
-    assert missing.propose(_context()) == [] and "no model folder" in missing.events[-1][1]
+    proposal = agent.propose(_context())
+    assert proposal.candidates == [] and "answer rejected" in proposal.events[-1][1]  # random weights: not JSON
+    proposal = LLMAgent(LocalCausalLM(tmp_path / "nowhere"), n=3).propose(_context())
+    assert proposal.candidates == [] and "no model folder" in proposal.events[-1][1]
 
 
 def test_llm_agent_in_a_campaign_logs_its_events(server, data_env):
@@ -165,11 +168,11 @@ def test_an_echoing_endpoint_never_gets_the_key_into_events_or_provenance(server
     monkeypatch.setenv("LLM_CREDENTIAL_FOR_TEST", key)  # a name the redactor cannot guess
     backend = ChatCompletions(f"{server}/{mode}/v1?api_key={key}", "m", "LLM_CREDENTIAL_FOR_TEST", timeout_seconds=5)
     agent = LLMAgent(backend, n=3)
-    found = agent.propose(_context())
+    proposal = agent.propose(_context())
     assert ChatServer.seen[-1]["auth"] == f"Bearer {key}"  # it was sent...
-    stored = json.dumps([agent.events, [c.metadata for c in found], backend.describe()])
+    stored = json.dumps([proposal.events, [c.metadata for c in proposal.candidates], backend.describe()])
     assert key not in stored and key[:12] not in stored  # ...and is nowhere in what would be stored
-    assert "[REDACTED]" in stored and all("\n" not in m for _, m in agent.events)
+    assert "[REDACTED]" in stored and all("\n" not in m for _, m in proposal.events)
     assert redact(f"echo {key}") == "echo [REDACTED]"  # the store and report can redact with no arguments
     assert redact_data({"a": [f"Bearer {key}"]}) == {"a": ["Bearer [REDACTED]"]}
 

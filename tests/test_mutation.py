@@ -46,11 +46,12 @@ def test_crossover_joins_the_cu_half_of_one_parent_to_the_au_half_of_the_other()
 def test_agent_proposes_new_valid_candidates_and_reports_rejections():
     known = {c.key for c in ProposalFilter()(PARENTS, "pool")}
     agent = MutationAgent(seeds=PARENTS, n=25)
-    proposals = agent.propose(ProposalContext(iteration=0, seed=3, known_keys=known))
+    proposals = agent.propose(ProposalContext(iteration=0, seed=3, known_keys=known)).candidates
     assert len(proposals) == 25 and len({c.key for c in proposals}) == 25
     assert not {c.key for c in proposals} & known
     assert all(c.agent == "mutation" and c.metadata["operator"] for c in proposals)
     again = MutationAgent(seeds=PARENTS, n=25).propose(ProposalContext(iteration=0, seed=3, known_keys=known))
+    again = again.candidates
     assert [c.key for c in again] == [c.key for c in proposals]  # seeded: reproducible
 
 

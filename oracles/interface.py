@@ -1,0 +1,32 @@
+"""The oracle interface: what every oracle declares, so the campaign and the flow never probe it.
+
+`mode` says how an oracle wants its work handed over. `per_candidate`: one candidate per call, so
+the flow runs each as its own task on the configured executor (simulations side by side, and a
+crashing engine loses one candidate). `per_batch`: the whole batch in one call in the run's own
+process (the file queue writes one request file and waits once; external and long-running
+oracles submit and later collect that way). `drain_notes` hands over what an oracle has to say
+besides results (requests written, inbox rows rejected) for the campaign's event log; oracles
+with nothing to say inherit the empty default by subclassing `Oracle`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal, Protocol, Sequence
+
+from amala.agents.candidate import Candidate
+from amala.oracles.evaluation import Evaluation
+
+OracleMode = Literal["per_candidate", "per_batch"]
+
+
+class Oracle(Protocol):
+    name: str
+    fidelity: str
+    units: dict[str, str]  # property -> unit of what `evaluate` returns
+    mode: ClassVar[OracleMode]  # set explicitly by every oracle class
+
+    def evaluate(self, candidates: Sequence[Candidate]) -> list[Evaluation]: ...
+
+    def drain_notes(self) -> list[tuple[str, str]]:
+        """(level, message) pairs said since the last call, each handed over once."""
+        return []
