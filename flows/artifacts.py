@@ -17,6 +17,7 @@ from typing import Any
 from amala.loop.approval import fmt_number, fmt_prediction, md_code, md_text
 from amala.loop.campaign import Campaign
 from amala.loop.config import CampaignConfig
+from amala.loop.states import Approval
 from amala.loop.store import Batch
 
 
@@ -99,7 +100,7 @@ def batch_rows(campaign: Campaign, batch: Batch) -> list[dict[str, Any]]:
         if iteration.id != batch.iteration_id:
             continue
         evaluation = results.get(candidate.key)
-        if selection.approval == "rejected":
+        if selection.approval == Approval.REJECTED:
             status = "rejected at approval"
         elif evaluation is None:
             status = "waiting for a result"

@@ -225,6 +225,7 @@ def _announce(cfg) -> None:
     run: when it was cut), or a campaign another live run holds (then refuse, in one line); and
     how long the remaining work should take when the oracle knows its cost."""
     from amala.loop.lease import holder, run_state
+    from amala.loop.states import CampaignStatus
 
     store = _open(cfg.database_url, create=True)
     row = store.campaign(cfg.name)
@@ -241,12 +242,12 @@ def _announce(cfg) -> None:
             console.print(f"campaign {cfg.name}: finished ({done}/{cfg.budget.max_evaluations} evaluations, the "
                           f"budget); nothing to run. Report: amala report {cfg.name}", markup=False)
             raise typer.Exit(0)
-        if state == "finished":
+        if state == CampaignStatus.FINISHED:
             console.print(f"campaign {cfg.name}: finished earlier ({done} evaluations); checking whether its "
                           "budget or stopping rule still holds", markup=False)
         else:
             cut = ""
-            if state == "interrupted" and held.heartbeat:
+            if state == CampaignStatus.INTERRUPTED and held.heartbeat:
                 from amala.loop.status import utc_text
 
                 cut = f", interrupted at {utc_text(held.heartbeat)} UTC"

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from amala.loop.states import Approval
+
 if TYPE_CHECKING:  # campaign.py imports this module
     from amala.loop.campaign import Campaign
     from amala.loop.store import Batch
@@ -35,10 +37,10 @@ class BatchDecision(BaseModel):
     via: str = Field("ui", max_length=20, description="where the answer came from (ui, cli, timeout, store)")
 
     @property
-    def action(self) -> str:
+    def action(self) -> Approval:
         if not self.approve:
-            return "rejected"
-        return "edited" if (self.reject or self.add or self.batch_size) else "approved"
+            return Approval.REJECTED
+        return Approval.EDITED if (self.reject or self.add or self.batch_size) else Approval.APPROVED
 
 
 def _drop_default(schema: dict[str, Any]) -> None:

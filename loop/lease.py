@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import update
 
+from amala.loop.states import LIVE_STATUSES, CampaignStatus
 from amala.loop.tables import CampaignRow
 from amala.oracles.settings import settings
 
@@ -50,8 +51,8 @@ def holder(row: CampaignRow) -> Holder:
 def run_state(row: CampaignRow, now: float | None = None, ttl: float | None = None) -> str:
     """What a person should read for a campaign's status: the stored status, unless it claims a run
     that is no longer there (killed, machine rebooted), which reads `interrupted`."""
-    if row.status in ("running", "awaiting approval") and not holder(row).alive(now, ttl):
-        return "interrupted"
+    if row.status in LIVE_STATUSES and not holder(row).alive(now, ttl):
+        return CampaignStatus.INTERRUPTED
     return row.status
 
 

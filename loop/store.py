@@ -20,6 +20,7 @@ from sqlmodel import Session, create_engine, select
 from amala.agents.candidate import Candidate
 from amala.loop.approval import BatchDecision
 from amala.loop.schema import upgrade as upgrade_schema
+from amala.loop.states import UNDECIDED, Approval, CampaignStatus, IterationStatus
 from amala.agents.redaction import redact, redact_data
 from amala.loop.tables import (CampaignRow, CandidateRow, DecisionRow, EvaluationRow, EventRow, IterationRow,
                                ModelVersionRow, SelectionRow, utcnow)
@@ -32,7 +33,7 @@ class SelectedCandidate:
     predicted_mean: float | None = None
     predicted_std: float | None = None
     acquisition_value: float | None = None
-    approval: str = "auto"  # auto | approved | added (see SelectionRow)
+    approval: Approval = Approval.AUTO  # auto, approved (by a person), or added (by a person)
 
 
 @dataclass
@@ -153,13 +154,13 @@ class Store:
         """The batch that was selected but not yet (fully) evaluated, e.g. after a crash."""
         with self.session() as s:
             iteration = s.exec(select(IterationRow).where(IterationRow.campaign_id == campaign_id,
-                                                          IterationRow.status == "selected")
+                                                          IterationRow.status == IterationStatus.SELECTED)
                                .order_by(IterationRow.index)).first()
             if iteration is None:
                 return None
             rows = s.exec(select(CandidateRow).join(SelectionRow, SelectionRow.candidate_id == CandidateRow.id)
                           .where(SelectionRow.iteration_id == iteration.id,
-                                 SelectionRow.approval != "rejected").order_by(SelectionRow.rank))
+                                 SelectionRow.approval != Approval.REJECTED).order_by(SelectionRow.rank))
             candidates = [Candidate(r.representation, kind=r.kind, agent=r.agent) for r in rows]
             return Batch(iteration.id, iteration.index, candidates)
 
@@ -203,10 +204,11 @@ class Store:
     def request_approval(self, campaign_id: int, batch: Batch, flow_run_id: str | None) -> None:
         with self.session() as s:
             iteration = s.get(IterationRow, batch.iteration_id)
-            iteration.approval, iteration.flow_run_id = "pending", flow_run_id
+            iteration.approval, iteration.flow_run_id = Approval.PENDING, flow_run_id
             s.add(iteration)
             campaign = s.get(CampaignRow, campaign_id)
-            campaign.status, campaign.updated_at = "awaiting approval", utcnow()  # what `amala status` shows
+            # what `amala status` shows
+            campaign.status, campaign.updated_at = CampaignStatus.AWAITING_APPROVAL, utcnow()
             s.add(campaign)
             s.add(EventRow(campaign_id=campaign_id, kind="approval",
                            message=f"iteration {batch.index}: {len(batch.candidates)} candidates wait for approval",
@@ -220,8 +222,8 @@ class Store:
     def awaiting_approval(self, campaign_id: int) -> IterationRow | None:
         with self.session() as s:
             return s.exec(select(IterationRow).where(IterationRow.campaign_id == campaign_id,
-                                                     IterationRow.status == "selected",
-                                                     IterationRow.approval == "pending")).first()
+                                                     IterationRow.status == IterationStatus.SELECTED,
+                                                     IterationRow.approval == Approval.PENDING)).first()
 
     def decisions(self, campaign_id: int) -> list[tuple[DecisionRow, IterationRow]]:
         with self.session() as s:
@@ -236,25 +238,25 @@ class Store:
         Returns the batch to evaluate, or None when the whole batch was rejected."""
         with self.session() as s:
             iteration = s.get(IterationRow, batch.iteration_id)
-            if iteration.status != "selected" or iteration.approval not in ("auto", "pending"):
+            if iteration.status != IterationStatus.SELECTED or iteration.approval not in UNDECIDED:
                 raise ValueError(f"iteration {iteration.index} was already decided ({iteration.approval}); "
                                  "only a waiting batch can be decided")
             action = decision.action
             selections = s.exec(select(SelectionRow, CandidateRow).join(CandidateRow)
                                 .where(SelectionRow.iteration_id == iteration.id)).all()
-            out = set(rejected) if action != "rejected" else {c.key for _, c in selections}
+            out = set(rejected) if action != Approval.REJECTED else {c.key for _, c in selections}
             for sel, cand in selections:
-                if sel.approval in ("auto", "approved"):
-                    sel.approval = "rejected" if cand.key in out else "approved"
+                if sel.approval in (Approval.AUTO, Approval.APPROVED):
+                    sel.approval = Approval.REJECTED if cand.key in out else Approval.APPROVED
                     s.add(sel)
             _add_selections(s, campaign_id, iteration.id, added, first_rank=len(selections))
             iteration.approval = action
             campaign = s.get(CampaignRow, campaign_id)
-            if campaign.status == "awaiting approval":
-                campaign.status, campaign.updated_at = "running", utcnow()
+            if campaign.status == CampaignStatus.AWAITING_APPROVAL:
+                campaign.status, campaign.updated_at = CampaignStatus.RUNNING, utcnow()
                 s.add(campaign)
-            if action == "rejected":
-                iteration.status, iteration.finished_at = "rejected", utcnow()
+            if action == Approval.REJECTED:
+                iteration.status, iteration.finished_at = IterationStatus.REJECTED, utcnow()
             s.add(iteration)
             s.add(DecisionRow(campaign_id=campaign_id, iteration_id=iteration.id, by=decision.by or "unknown",
                               via=decision.via, action=action, rejected=sorted(out),
@@ -266,7 +268,7 @@ class Store:
             s.add(EventRow(campaign_id=campaign_id, kind="approval", message=redact(summary),
                            level="warning" if refused else "info", data=redact_data({"refused": refused})))
             s.commit()
-        return None if action == "rejected" else self.pending_batch(campaign_id)
+        return None if action == Approval.REJECTED else self.pending_batch(campaign_id)
 
     def unevaluated(self, batch: Batch, oracle: str, fidelity: str) -> list[Candidate]:
         """The batch's candidates that have no evaluation by this oracle at this fidelity yet."""
@@ -309,7 +311,7 @@ class Store:
                 written += 1
             iteration = s.get(IterationRow, batch.iteration_id)
             if complete:
-                iteration.status, iteration.finished_at = "evaluated", utcnow()
+                iteration.status, iteration.finished_at = IterationStatus.EVALUATED, utcnow()
             iteration.evaluate_seconds += evaluate_seconds
             s.add(iteration)
             s.commit()

@@ -22,7 +22,7 @@ class CampaignRow(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     name: str = Field(index=True, unique=True)
     config: dict = Field(sa_column=Column(JSON, nullable=False))
-    status: str = "running"  # running | awaiting approval | finished | stopped | interrupted
+    status: str = "running"  # a loop.states.CampaignStatus value
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     run_owner: Optional[str] = None  # host:pid:token of the run holding the lease (amala.loop.lease)
@@ -62,8 +62,8 @@ class IterationRow(SQLModel, table=True):
     campaign_id: int = Field(foreign_key="campaign.id", index=True)
     index: int
     strategy: str
-    status: str = "selected"  # selected | evaluated | rejected
-    approval: str = "auto"  # auto (no approval asked) | pending | approved | edited | rejected
+    status: str = "selected"  # a loop.states.IterationStatus value
+    approval: str = "auto"  # a loop.states.Approval value: auto (none asked), pending, approved, edited, rejected
     flow_run_id: Optional[str] = None  # the Prefect flow run waiting for the approval, if any
     model_version_id: Optional[int] = Field(default=None, foreign_key="model_version.id")
     n_scored: int = 0
@@ -87,7 +87,7 @@ class SelectionRow(SQLModel, table=True):
     predicted_mean: Optional[float] = None  # transformed objective, natural direction
     predicted_std: Optional[float] = None
     acquisition_value: Optional[float] = None
-    approval: str = "auto"  # auto | approved | rejected | added
+    approval: str = "auto"  # a loop.states.Approval value: auto, approved, rejected, added
 
 
 class EvaluationRow(SQLModel, table=True):
@@ -118,7 +118,7 @@ class DecisionRow(SQLModel, table=True):
     time: datetime = Field(default_factory=utcnow)
     by: str  # user name, or "timeout policy"
     via: str  # cli | ui | timeout | store (answered while no run was waiting)
-    action: str  # approved | edited | rejected
+    action: str  # a loop.states.Approval value: approved, edited, rejected
     rejected: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # candidate keys
     added: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # candidate keys
     refused: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # text -> reason
