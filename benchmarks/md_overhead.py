@@ -20,14 +20,14 @@ from pathlib import Path
 from amala.agents.candidate import Candidate
 from amala.agents.composition import canonical_composition, parse_composition
 from amala.oracles import glass_md, lammps_engine
-from amala.oracles.glass_cell import build
+from amala.oracles.glass_cell import START_DENSITY_G_CM3, build
 from amala.oracles.glass_md_oracle import GlassMDOracle
 
 DISILICATE = canonical_composition({"Li2O": 1, "SiO2": 2})
 
 
 def bare_run(composition: str, profile: glass_md.MDProfile, workdir: Path, seed: int = 0,
-             density_g_cm3: float = 2.35) -> float:
+             density_g_cm3: float = START_DENSITY_G_CM3) -> float:
     """Wall seconds of the oracle's LAMMPS input with nothing but LAMMPS in the loop."""
     start = time.perf_counter()
     cell = build(parse_composition(composition), density_g_cm3, profile.n_atoms, seed=seed)

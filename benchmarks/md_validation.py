@@ -19,12 +19,12 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from amala.oracles import glass_md
-from amala.oracles.glass_cell import build
+from amala.oracles.glass_cell import START_DENSITY_G_CM3, build
 
 
 def simulate(x: float, profile_name: str, seed: int, workdir: str) -> dict:
     profile = glass_md.PROFILES[profile_name]
-    cell = build({"Li2O": x, "SiO2": 1 - x}, 2.35, target_atoms=profile.n_atoms, seed=seed)
+    cell = build({"Li2O": x, "SiO2": 1 - x}, START_DENSITY_G_CM3, target_atoms=profile.n_atoms, seed=seed)
     start = time.perf_counter()
     out = {"x_li2o": x, "profile": profile_name, "seed": seed, "atoms": len(cell.atoms)}
     try:

@@ -9,7 +9,6 @@ to 300 K, where the objective is read) and the radial distribution functions of 
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 
 import matplotlib
@@ -18,25 +17,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from amala.oracles import temperature_series  # noqa: E402
 from amala.oracles.log_scale import log10_std  # noqa: E402
 from amala.oracles.md_analysis import K_B_EV  # noqa: E402
-
-PER_TEMPERATURE = re.compile(r"^(conductivity|d_li|network_msd)_(\d+(?:\.\d+)?)K$")
-
-
-def is_per_temperature(name: str) -> bool:
-    """Per-temperature values live in the figures; the tables keep the summary numbers."""
-    match = PER_TEMPERATURE.match(name)
-    return bool(match) and not (match.group(1) == "conductivity" and match.group(2) == "300")
-
 
 def arrhenius_figure(series: list[tuple[str, dict]], path: Path, extrapolate_to_K: float = 300.0) -> bool:
     """log10 σ against 1000/T for each (label, values) evaluation; False if nothing to draw."""
     fig, ax = plt.subplots(figsize=(7, 4.6))
     drawn = 0
     for i, (label, values) in enumerate(series):
-        points = sorted((float(m.group(2)), v) for name, v in values.items()
-                        if (m := PER_TEMPERATURE.match(name)) and m.group(1) == "conductivity" and m.group(2) != "300")
+        points = temperature_series.points(values, "conductivity")
         if not points or "ea" not in values or "log10_prefactor" not in values:
             continue
         T = np.array([t for t, _ in points])

@@ -19,9 +19,9 @@ import numpy as np
 import yaml
 
 from amala.agents.redaction import redact_data
-from amala.loop import md_figures
 from amala.loop.report_format import candidate_label
-from amala.oracles import datasets
+from amala.loop.states import Approval
+from amala.oracles import datasets, temperature_series
 
 N_EVENTS, N_FAILURES, N_WINNERS, N_MD_SERIES = 30, 200, 10, 10
 
@@ -137,7 +137,7 @@ def report_data(store, campaign, objective, pool_values=None, top_k: int = 20) -
     ranked = sorted(((c, e) for c, e in evaluations if e.objective is not None),
                     key=lambda ce: objective.sign * ce[1].objective, reverse=True)[:top_k]
     top = [_top_row(rank, c, e, selections.get(c.key, (None, None))) for rank, (c, e) in enumerate(ranked, 1)]
-    names = [p for row in top for p in row.values if not md_figures.is_per_temperature(p)]
+    names = [p for row in top for p in row.values if not temperature_series.is_per_temperature(p, row.values[p])]
     units = {p: row.values[p]["unit"] for row in top for p in row.values}
     failures = [(c, e) for c, e in evaluations if e.status != "ok"]
     best = top[0] if top else None
@@ -172,7 +172,7 @@ def _top_row(rank: int, c, e, selected) -> TopRow:
     it, sel = selected
     return TopRow(rank, c.key, c.representation, c.kind, c.agent, e.objective, dict(e.values), e.oracle, e.fidelity,
                   iteration=None if it is None else it.index, strategy=None if it is None else it.strategy,
-                  approval=None if sel is None or sel.approval == "auto" else sel.approval,
+                  approval=None if sel is None or sel.approval == Approval.AUTO else sel.approval,
                   predicted_mean=None if sel is None else sel.predicted_mean,
                   predicted_std=None if sel is None else sel.predicted_std,
                   acquisition=None if sel is None else sel.acquisition_value)

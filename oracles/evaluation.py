@@ -14,6 +14,7 @@ class Measurement:
     value: float
     unit: str
     std: float | None = None
+    temperature_K: float | None = None  # set on one point of a temperature series (see `temperature_series`)
 
     def __post_init__(self):
         if not math.isfinite(self.value):
@@ -44,4 +45,6 @@ class Evaluation:
         return self.status == "ok"
 
     def values_json(self) -> dict:
-        return {name: asdict(m) for name, m in self.values.items()}
+        """Stored form; a value without a temperature condition is stored as before it existed."""
+        return {name: {k: v for k, v in asdict(m).items() if k != "temperature_K" or v is not None}
+                for name, m in self.values.items()}

@@ -26,6 +26,8 @@ FORMAL_CHARGE = {"Li": 1, "Na": 1, "K": 1, "Mg": 2, "Ca": 2, "Al": 3, "Si": 4, "
 # Closest two atoms of a starting cell (Å): the value every MD run (oracle, benchmarks, tests) has
 # used, so it is the default rather than an argument repeated at each call.
 MIN_DISTANCE_A = 1.7
+# Starting density (g/cm3) when none is given: near lithium silicate glasses'; NPT then finds the glass's own.
+START_DENSITY_G_CM3 = 2.35
 
 
 class CellError(ValueError):

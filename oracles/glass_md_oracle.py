@@ -17,14 +17,14 @@ from pydantic import Field
 
 from amala.agents.candidate import Candidate
 from amala.agents.composition import InvalidComposition, canonical_composition, parse_composition
-from amala.oracles import glass_md, pedone
-from amala.oracles.glass_cell import CellError, build
-from amala.oracles.evaluation import Evaluation, Measurement
-from amala.oracles.log_scale import linear_std
-from amala.oracles.interface import Oracle
-from amala.oracles.registry import OracleSpec
 from amala.agents.spec import Float, Text
-
+from amala.oracles import glass_md, pedone
+from amala.oracles import temperature_series as series
+from amala.oracles.evaluation import Evaluation, Measurement
+from amala.oracles.glass_cell import START_DENSITY_G_CM3, CellError, build
+from amala.oracles.interface import Oracle
+from amala.oracles.log_scale import linear_std
+from amala.oracles.registry import OracleSpec
 
 # wall time of one candidate on one idle core, per profile, for estimates only: quick measured on
 # 2026-11-30 (3.3 min, BENCHMARKS.md); standard and long scaled from their 2026-11-25 times by the same
@@ -36,8 +36,8 @@ class MDSpec(OracleSpec):
     kind: Literal["md"] = "md"
     profile: Text = Field("quick", description="quick (tests, demo), standard (>= 500 atoms, 100 ps per "
                           "temperature) or long (600 ps at 500-650 K); the oracle checks the name against its profiles")
-    density_g_cm3: Float = Field(2.35, gt=0, le=20, description="density of the starting cell (NPT then finds the "
-                                 "glass's own; no oxide glass is denser than 20 g/cm3)")
+    density_g_cm3: Float = Field(START_DENSITY_G_CM3, gt=0, le=20, description="density of the starting cell (NPT "
+                                 "then finds the glass's own; no oxide glass is denser than 20 g/cm3)")
 
 
 class GlassMDOracle(Oracle):
@@ -53,10 +53,12 @@ class GlassMDOracle(Oracle):
     mode = "per_candidate"  # one simulation per task: side by side on the executor, a crash loses one
     units = {"conductivity_300K": "S/cm", "log10_conductivity_300K": "log10(S/cm)", "ea": "eV",
              "log10_prefactor": "log10(S/cm)", "energy_per_atom": "eV/atom", "density": "g/cm^3", "n_atoms": "1"}
-    # plus, per production temperature T: d_li_<T>K (cm^2/s), conductivity_<T>K (S/cm), network_msd_<T>K (A^2)
+    # plus, per production temperature T, values with the condition temperature_K=T (`temperature_series`):
+    # d_li (cm^2/s), conductivity (S/cm), network_msd (A^2), stored as d_li_<T>K etc.
 
-    def __init__(self, workdir: Path, profile: str = "quick", density_g_cm3: float | Callable[[dict], float] = 2.35,
-                 seed: int = 0, name: str = "lammps-pedone"):
+    def __init__(self, workdir: Path, profile: str = "quick",
+                 density_g_cm3: float | Callable[[dict], float] = START_DENSITY_G_CM3, seed: int = 0,
+                 name: str = "lammps-pedone"):
         if profile not in glass_md.PROFILES:
             raise ValueError(f"oracle.profile: unknown {profile!r} (choose from {sorted(glass_md.PROFILES)})")
         self.name, self.fidelity = name, profile
@@ -90,11 +92,11 @@ class GlassMDOracle(Oracle):
             "n_atoms": Measurement(float(n_atoms), "1"),
         }
         for T, d in result.diffusivities.items():
-            values[f"d_li_{T:g}K"] = Measurement(d.value_cm2_s, "cm^2/s", d.std_cm2_s)
+            values[series.key("d_li", T)] = Measurement(d.value_cm2_s, "cm^2/s", d.std_cm2_s, temperature_K=T)
             sigma_T, sigma_std = result.conductivities_S_cm[T]
-            values[f"conductivity_{T:g}K"] = Measurement(sigma_T, "S/cm", sigma_std)
+            values[series.key("conductivity", T)] = Measurement(sigma_T, "S/cm", sigma_std, temperature_K=T)
         for T, msd in result.network_msd_A2.items():
-            values[f"network_msd_{T:g}K"] = Measurement(msd, "A^2")
+            values[series.key("network_msd", T)] = Measurement(msd, "A^2", temperature_K=T)
         return values
 
     def _one(self, candidate: Candidate) -> Evaluation:

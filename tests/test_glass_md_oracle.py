@@ -39,6 +39,7 @@ def test_evaluations_carry_units_uncertainties_files_and_provenance(tmp_path, fa
     temperatures = glass_md.PROFILES["test"].temperatures_K
     assert {k for k in ok.values if k.startswith("d_li_")} == {f"d_li_{T:g}K" for T in temperatures}
     assert all(ok.values[f"conductivity_{T:g}K"].unit == "S/cm" for T in temperatures)
+    assert all(ok.values[f"conductivity_{T:g}K"].temperature_K == T for T in temperatures)
     assert 1.5 < ok.values["density"].value < 3.5 and ok.values["density"].unit == "g/cm^3"
     assert ok.provenance["profile"] == "test" and ok.provenance["seed"] == 1
     assert ok.provenance["lammps_version"].isdigit()

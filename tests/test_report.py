@@ -53,8 +53,9 @@ def _md_values(i: int) -> dict[str, Measurement]:
               "n_atoms": Measurement(164.0, "1")}
     for T in (900, 1100, 1300):
         sigma = 10 ** (1.5 - (0.3 - 0.01 * i) / (np.log(10) * 8.617e-5 * T))
-        values[f"conductivity_{T}K"] = Measurement(sigma, "S/cm", 0.1 * sigma)
-        values[f"d_li_{T}K"] = Measurement(1e-5, "cm^2/s", 1e-6)
+        condition = {"temperature_K": float(T)} if i == 0 else {}  # glass 0: as stored now; glass 1: names only
+        values[f"conductivity_{T}K"] = Measurement(sigma, "S/cm", 0.1 * sigma, **condition)
+        values[f"d_li_{T}K"] = Measurement(1e-5, "cm^2/s", 1e-6, **condition)
     return values
 
 
