@@ -24,11 +24,11 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from amala.agents.llm_backends import LLMUnavailable
 from amala.agents.interface import Proposal, ProposalContext
-from amala.agents.validity import ProposalFilter
+from amala.agents.llm_backends import LLMUnavailable
 from amala.agents.redaction import redact, redact_data
 from amala.agents.spec import AgentSpec, Bounds, Float, HttpUrl, Int, Quota, Text
+from amala.agents.validity import ProposalFilter
 
 MAX_CHARS = 300  # longer strings are not repeat units or compositions anyone should simulate
 MAX_ANSWER = 100_000  # characters of a whole answer worth parsing

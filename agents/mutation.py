@@ -16,8 +16,8 @@ import numpy as np
 from rdkit import Chem
 
 from amala.agents.candidate import Candidate
-from amala.agents.polymer import END_MARKERS
 from amala.agents.interface import Proposal, ProposalContext
+from amala.agents.polymer import END_MARKERS
 from amala.agents.spec import AgentSpec, Quota
 from amala.agents.validity import ProposalFilter
 

@@ -25,10 +25,10 @@ from linear_operator.operators import DiagLinearOperator
 from pydantic import Field
 from torch import nn
 
+from amala.agents.spec import Float, Int, Text
 from amala.models.descriptors import DescriptorScaler
 from amala.models.dmpnn import DMPNNEncoder
 from amala.models.molecular_graph import GraphBank
-from amala.agents.spec import Float, Int, Text
 from amala.models.readouts import LN10_KB, MultiFidelityArrhenius
 from amala.models.registry import SurrogateSpec
 

@@ -18,6 +18,7 @@ import torch
 from pydantic import Field
 
 from amala.agents.candidate import Candidate
+from amala.agents.spec import Text
 from amala.models.featurizer import MorganFeaturizer
 from amala.models.random_forest import RandomForest
 from amala.oracles.datasets import Table, model_targets
@@ -25,7 +26,6 @@ from amala.oracles.evaluation import Evaluation, Measurement
 from amala.oracles.interface import Oracle
 from amala.oracles.log_scale import is_log_scale, linear_std
 from amala.oracles.registry import OracleSpec
-from amala.agents.spec import Text
 
 
 class EmulatorSpec(OracleSpec):

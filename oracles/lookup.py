@@ -13,11 +13,11 @@ import pandas as pd
 from pydantic import Field
 
 from amala.agents.candidate import Candidate
+from amala.agents.spec import Text
 from amala.oracles.datasets import Table
 from amala.oracles.evaluation import Evaluation, Measurement
 from amala.oracles.interface import Oracle
 from amala.oracles.registry import OracleSpec
-from amala.agents.spec import Text
 
 
 class LookupSpec(OracleSpec):

@@ -38,11 +38,11 @@ from typing import Literal, Sequence
 from pydantic import Field
 
 from amala.agents.candidate import Candidate
+from amala.agents.spec import Float, Text
 from amala.oracles.evaluation import Evaluation, Measurement
 from amala.oracles.interface import Oracle
 from amala.oracles.log_scale import is_log_scale
 from amala.oracles.registry import OracleSpec
-from amala.agents.spec import Float, Text
 
 # a plain ASCII decimal: no "_" separators (float("1_0") is 10), no other scripts' digits
 NUMBER = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")

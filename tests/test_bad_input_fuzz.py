@@ -49,6 +49,22 @@ GARBAGE = [True, False, None, -1, 0, 1e9, 10**12, float("inf"), float("nan"), "t
            1.5, "", "1e9"]
 
 
+# settings only some kinds have: the config names that kind (and what it needs) so the value is checked
+KIND_OF = {("surrogate", "members"): {"surrogate": {"kind": "gnn_ensemble"}},
+           ("surrogate", "epochs"): {"surrogate": {"kind": "gnn_ensemble"}},
+           ("surrogate", "n_estimators"): {"surrogate": {"kind": "random_forest"},
+                                           "acquisition": {**BASE["acquisition"], "strategy": "greedy"}},
+           ("oracle", "wait_seconds"): {"oracle": {"kind": "queue"}},
+           ("oracle", "poll_seconds"): {"oracle": {"kind": "queue"}},
+           ("oracle", "density_g_cm3"): {"oracle": {"kind": "md"}, "representation": "composition", "data": None,
+                                         "agents": [{"kind": "composition", "bounds": {"Li2O": [0.1, 0.5],
+                                                                                       "SiO2": [0.5, 0.9]}}]}}
+
+
+def _base_for(path: tuple) -> dict:
+    return {**BASE, **KIND_OF.get(path, {})}
+
+
 def _set(data: dict, path: tuple, value) -> dict:
     data = json.loads(json.dumps(data))
     node = data
@@ -63,15 +79,15 @@ def _config_cases(rng: random.Random):
     for _ in range(120):
         path = rng.choice(list(COUNTS) + FLOATS)
         value = rng.choice(GARBAGE)
-        yield f"{path}={value!r}", _set(BASE, path, value), None, ".".join(path)
+        yield f"{path}={value!r}", _set(_base_for(path), path, value), None, ".".join(path)
     for path, top in COUNTS.items():
-        yield f"{path} true", _set(BASE, path, True), True, ".".join(path)
-        yield f"{path} too big", _set(BASE, path, top * 10 + 1), True, ".".join(path)
-        yield f"{path} ok", _set(BASE, path, rng.randint(2, 8)), None, ".".join(path)
+        yield f"{path} true", _set(_base_for(path), path, True), True, ".".join(path)
+        yield f"{path} too big", _set(_base_for(path), path, top * 10 + 1), True, ".".join(path)
+        yield f"{path} ok", _set(_base_for(path), path, rng.randint(2, 8)), None, ".".join(path)
     for path in FLOATS:
-        yield f"{path} inf", _set(BASE, path, float("inf")), True, ".".join(path)
-        yield f"{path} nan", _set(BASE, path, float("nan")), True, ".".join(path)
-        yield f"{path} bool", _set(BASE, path, True), True, ".".join(path)
+        yield f"{path} inf", _set(_base_for(path), path, float("inf")), True, ".".join(path)
+        yield f"{path} nan", _set(_base_for(path), path, float("nan")), True, ".".join(path)
+        yield f"{path} bool", _set(_base_for(path), path, True), True, ".".join(path)
     for name in BAD_NAMES:
         yield f"name {name!r}", _set(BASE, ("name",), name), True, "name"
     for hook in BAD_WEBHOOKS:
@@ -97,16 +113,17 @@ def _raw_cases(rng: random.Random):
 def _check_accepted(cfg: CampaignConfig) -> None:
     """What the rest of amala assumes of a config that passed."""
     assert NAME.fullmatch(cfg.name) and cfg.name not in (".", "..")
+    missing = object()  # a setting the config's kind does not have
     for path, top in COUNTS.items():
         node = cfg
         for key in path:
-            node = getattr(node, key)
-        assert node is None or (type(node) is int and node <= top), (path, node)
+            node = getattr(node, key, missing)
+        assert node is missing or node is None or (type(node) is int and node <= top), (path, node)
     for path in FLOATS:
         node = cfg
         for key in path:
-            node = getattr(node, key)
-        assert type(node) is float and math.isfinite(node), (path, node)
+            node = getattr(node, key, missing)
+        assert node is missing or (type(node) is float and math.isfinite(node)), (path, node)
     if cfg.notify.webhook is not None:
         assert re.match(r"^https?://[^/\s]+", cfg.notify.webhook)
 

@@ -74,7 +74,7 @@ class ScriptedLLM:
         self.representation = representation
 
     def complete(self, messages, seed=0):
-        return json.dumps(self.answers[self.representation])
+        return json.dumps({"candidates": self.answers[self.representation]})
 
     def describe(self):
         return {"backend": "scripted"}
