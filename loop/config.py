@@ -3,6 +3,11 @@
 Every model forbids unknown keys, so a typo fails loudly instead of silently falling back to a
 default; `load_config` turns pydantic's report into one line naming the key path and what was
 expected.
+
+`agents`, `oracle` and `surrogate` are chosen by `kind` among the registries' classes (see
+`amala.agents.spec`): each kind's settings model sits next to its class, so a key the chosen kind
+does not have fails naming the kind, and what each kind can do (representations, a dataset, a
+Bayesian posterior, fidelity heads) is read from its class rather than kept in tables here.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from amala.agents.registry import AGENTS, build_agent
 from amala.agents.validity import candidate_from_text
 from amala.loop.config import ConfigError, parse_config
 from amala.models.registry import SURROGATES, build_surrogate
+from amala.oracles import datasets
 from amala.oracles.registry import ORACLES, build_oracle
 
 REQUIRED = {"llm": {"url": "http://localhost:9/v1", "model": "m"}}  # kinds with no complete defaults
@@ -56,7 +57,8 @@ def test_every_oracle_fails_a_bad_candidate_instead_of_raising(kind, synthetic_t
                     "(one failed evaluation per bad row) in test_queue_oracle")
     cls = ORACLES[kind]
     settings = {"properties": ["conductivity"]} if "properties" in cls.Spec.model_fields else {}
-    oracle = build_oracle(cls.Spec(kind=kind, **settings), synthetic_table, workdir=tmp_path, seed=0)
+    table = datasets.Table("small", synthetic_table.frame.head(60), synthetic_table.units, "memory")  # the emulator
+    oracle = build_oracle(cls.Spec(kind=kind, **settings), table, workdir=tmp_path, seed=0)  # trains on all of it
     representation = cls.representations[0]
     bad = [Candidate(text, kind=representation, agent="t") for text in BAD[representation]]
     evaluations = oracle.evaluate(bad)  # the MD oracle refuses them before any simulation starts
@@ -80,7 +82,11 @@ class ScriptedLLM:
         return {"backend": "scripted"}
 
 
-@pytest.mark.parametrize("kind", AGENTS.kinds())
+# pre-training the GPT, even for one epoch, takes a minute on a busy 2-core machine: slow, still run by `make test`
+AGENT_KINDS = [pytest.param(k, marks=pytest.mark.slow) if k == "gpt" else k for k in AGENTS.kinds()]
+
+
+@pytest.mark.parametrize("kind", AGENT_KINDS)
 def test_every_agents_proposals_pass_the_validity_gate(kind, synthetic_table, tmp_path):
     cls = AGENTS[kind]
     for representation in cls.representations:
@@ -117,8 +123,11 @@ def _banks(representation, kind):
     return SimilarityBank(build_featurizer(FeaturizerSpec(n_bits=256)))
 
 
-SURROGATE_CASES = [(k, r) for k in SURROGATES.kinds() for r in SURROGATES[k].representations]
+# training even a tiny GNN ensemble takes half a minute on a busy 2-core machine: slow, still run by `make test`
+SURROGATE_CASES = [pytest.param(k, r, marks=pytest.mark.slow) if k == "gnn_ensemble" else (k, r)
+                   for k in SURROGATES.kinds() for r in SURROGATES[k].representations]
 SMALL = {"gnn_ensemble": {"members": 2, "epochs": 2}, "random_forest": {"n_estimators": 20}}
+SMALL_NETWORK = {"gnn_ensemble": {"hidden": 16, "depth": 2}}  # not settings of the kind: constructor options
 
 
 @pytest.mark.parametrize("kind, representation", SURROGATE_CASES)
@@ -131,6 +140,8 @@ def test_every_surrogates_posterior_has_one_row_per_input(kind, representation, 
     cls = SURROGATES[kind]
     surrogate = build_surrogate(cls.Spec(kind=kind, **SMALL.get(kind, {})), _banks(representation, kind), seed=0,
                                 representation=representation)
+    if kind in SMALL_NETWORK:
+        surrogate.network.update(SMALL_NETWORK[kind])
     X_train, X = surrogate.encode(texts[:12]), surrogate.encode(texts[12:])
     mean, std = surrogate.fit(X_train, y).predict(X)
     assert mean.shape == (4,) and std.shape == (4,)
