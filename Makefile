@@ -24,6 +24,7 @@ demo: venv
 	$(VENV)/bin/amala report oxide_demo
 
 test: venv
+	$(VENV)/bin/ruff check .
 	AMALA_DATA_DIR="$(abspath $(DATA_DIR))" $(PY) -m pytest -q --durations=15
 
 clean:

@@ -17,7 +17,6 @@ from typing import Literal
 
 import numpy as np
 from pydantic import Field
-from scipy.stats import qmc
 
 from amala.agents.candidate import Candidate
 from amala.agents.composition import canonical_composition
@@ -68,6 +67,8 @@ class CompositionSampler:
         names = list(self.bounds)
         lows = np.array([self.bounds[c][0] for c in names])
         highs = np.array([self.bounds[c][1] for c in names])
+        from scipy.stats import qmc  # lazy: the config imports this module for its spec
+
         sampler = qmc.Sobol(d=len(names) - 1, scramble=True, seed=context.rng(self.name))
         found: dict[str, Candidate] = {}
         for _ in range(64):  # rounds of 2^m points until enough valid, new compositions

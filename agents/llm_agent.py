@@ -92,7 +92,9 @@ class LLMAgent:
 
     def prompt(self, context: ProposalContext, n: int) -> list[dict]:
         ranked = sorted(context.evaluated, key=lambda pair: pair[1], reverse=True)
-        show = lambda pairs: "\n".join(f"- {c.representation}: {context.sign * y:.4g}" for c, y in pairs) or "- none yet"
+        def show(pairs) -> str:
+            return "\n".join(f"- {c.representation}: {context.sign * y:.4g}" for c, y in pairs) or "- none yet"
+
         rules = RULES[self.kind]
         if self.kind == "composition" and self.bounds:
             rules += " Allowed mole-fraction ranges: " + ", ".join(

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from dataclasses import replace
@@ -135,7 +134,8 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--dropout", type=float, default=0.15)
     parser.add_argument("--no-bootstrap", action="store_true", help="every member sees all training data "
                         "(no out-of-bag recalibration of the std then)")
-    parser.add_argument("--open", action="store_true", help="with --prepare: keep repeat units open (end markers as atoms)")
+    parser.add_argument("--open", action="store_true",
+                        help="with --prepare: keep repeat units open (end markers as atoms)")
     parser.add_argument("--descriptors", action="store_true", help="join RDKit descriptors to the graph embedding")
     parser.add_argument("--auxiliary", default="", help="other prepared properties trained as extra heads (multi-task)")
     parser.add_argument("--loss", default="mse", choices=["mse", "huber", "l1"], help="training loss of the GNN")

@@ -33,7 +33,8 @@ def bare_run(composition: str, profile: glass_md.MDProfile, workdir: Path, seed:
     cell = build(parse_composition(composition), density_g_cm3, profile.n_atoms, seed=seed)
     lmp, _ = lammps_engine.open_cell(cell.atoms, workdir, log_name="bare.log")
     try:
-        lmp.commands_list(glass_md.melt_commands(profile, seed) + glass_md.quench_commands(profile))  # same parts, no checks
+        # the same parts, without the checks
+        lmp.commands_list(glass_md.melt_commands(profile, seed) + glass_md.quench_commands(profile))
         chunk = profile.steps(profile.sample_every_fs / 1000)
         n_samples = max(20, profile.steps(profile.production_ps) // chunk)
         for T in sorted(profile.temperatures_K, reverse=True):

@@ -29,9 +29,9 @@ from amala.flows.approval_gate import approval_gate
 from amala.flows.artifacts import label_run, publish_batch
 from amala.flows.notifications import notify
 from amala.flows.task_runners import build_task_runner
-from amala.loop.executors import RunStopping, build_executor
 from amala.loop.campaign import Campaign, Stop
 from amala.loop.config import CampaignConfig, load_config, parse_config
+from amala.loop.executors import RunStopping, build_executor
 from amala.loop.states import CampaignStatus
 from amala.loop.status import utc_text
 from amala.loop.store import Batch
@@ -177,7 +177,8 @@ def campaign_flow(config: str | dict, max_iterations: int | None = None, progres
             raise
         campaign.finish(stop)
     best = campaign.best()
-    line = (f"run {flow_run.name or '-'}: {iterations} batch(es), {campaign.n_evaluations() - started} new evaluations, "
+    new = campaign.n_evaluations() - started
+    line = (f"run {flow_run.name or '-'}: {iterations} batch(es), {new} new evaluations, "
             f"best {campaign.objective.label} = {'-' if best is None else f'{best:.4g}'}; "
             f"{'finished' if stop.final else 'paused'}: {stop.reason}")
     campaign.store.log(campaign.id, "run", line, data={"flow_run_id": str(flow_run.id) if flow_run.id else None,
@@ -224,7 +225,7 @@ def _run_batches(campaign: Campaign, max_iterations, progress, deadline, until, 
                     continue
             done = campaign.n_evaluations()
             evaluations, seconds = evaluate_batch(campaign, batch, runner, executor,
-                                                  lambda n: bar.update(bar_task, completed=done + n))
+                                                  lambda n, done=done: bar.update(bar_task, completed=done + n))
             summary = record_task(campaign, batch, evaluations, seconds)
             publish_batch(campaign, batch, summary)
             iterations += 1

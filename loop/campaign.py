@@ -14,8 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from amala.agents import Candidate, ProposalContext, build_agent
-from amala.agents import seeding
+from amala.agents import Candidate, ProposalContext, build_agent, seeding
 from amala.agents.validity import ProposalFilter
 from amala.loop.acquisition import select
 from amala.loop.approval import BatchDecision
@@ -30,8 +29,7 @@ from amala.models import build_featurizer, build_surrogate
 from amala.models.composition_gp import CompositionFeaturizer
 from amala.models.molecular_graph import GraphBank
 from amala.models.similarity import SimilarityBank
-from amala.oracles import Evaluation, build_oracle
-from amala.oracles import datasets
+from amala.oracles import Evaluation, build_oracle, datasets
 from amala.oracles.registry import TransientOracleError
 
 

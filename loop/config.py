@@ -236,7 +236,8 @@ def _one_line(error: ValidationError, origin: str) -> str:
     if first["type"] == "union_tag_invalid":  # a kind no registry (nor any installed plug-in) has
         key = "agents" if loc[0] == "agents" else loc[0]
         registry = REGISTRIES[key]
-        message, shown = f"unknown {registry.noun} kind {first['ctx']['tag']!r} (known: {', '.join(registry.kinds())})", ""
+        known = ", ".join(registry.kinds())
+        message, shown = f"unknown {registry.noun} kind {first['ctx']['tag']!r} (known: {known})", ""
         path += ".kind"
     return " ".join(f"{origin}: {path}: {message}{shown}{extra}".split("\n"))
 

@@ -21,6 +21,7 @@ from amala.oracles import temperature_series  # noqa: E402
 from amala.oracles.log_scale import log10_std  # noqa: E402
 from amala.oracles.md_analysis import K_B_EV  # noqa: E402
 
+
 def arrhenius_figure(series: list[tuple[str, dict]], path: Path, extrapolate_to_K: float = 300.0) -> bool:
     """log10 σ against 1000/T for each (label, values) evaluation; False if nothing to draw."""
     fig, ax = plt.subplots(figsize=(7, 4.6))

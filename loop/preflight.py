@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from amala.loop.config import CampaignConfig, ConfigError
 from amala.agents.redaction import redact
+from amala.loop.config import CampaignConfig, ConfigError
 from amala.oracles.settings import SettingsError, settings
 
 

@@ -15,8 +15,8 @@ from typing import Iterator
 
 import numpy as np
 
-from amala.loop.campaign import Campaign
 from amala.loop import strategies as acquisition_strategies
+from amala.loop.campaign import Campaign
 from amala.loop.config import CampaignConfig
 from amala.loop.store import Store
 from amala.oracles import datasets
@@ -109,8 +109,8 @@ def metrics(campaign: Campaign, table: datasets.Table, strategy: str, seed: int)
     for n in (100, 500):
         row[f"best_at_{n}"] = round(float(best[min(n, len(best)) - 1]), 4)
     model_iterations = [i for i in campaign.store.iterations(campaign.id) if i.model_version_id is not None]
-    row["seconds_per_iteration"] = round(float(np.mean(
-        [i.fit_seconds + i.score_seconds + i.select_seconds for i in model_iterations])), 3) if model_iterations else 0.0
+    costs = [i.fit_seconds + i.score_seconds + i.select_seconds for i in model_iterations]
+    row["seconds_per_iteration"] = round(float(np.mean(costs)), 3) if costs else 0.0
     return row
 
 

@@ -20,8 +20,15 @@ from markupsafe import Markup, escape
 
 from amala.loop.report_data import ReportData, report_data
 from amala.loop.report_figures import draw_figures, random_search_expectation  # noqa: F401 (public)
-from amala.loop.report_format import (candidate_html, format_acquisition, format_composition,  # noqa: F401
-                                      format_measurement, format_number, format_prediction, readable)
+from amala.loop.report_format import (  # noqa: F401
+    candidate_html,
+    format_acquisition,
+    format_composition,
+    format_measurement,
+    format_number,
+    format_prediction,
+    readable,
+)
 from amala.loop.store import Store
 from amala.loop.tables import CampaignRow
 

@@ -18,12 +18,21 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine, select
 
 from amala.agents.candidate import Candidate
+from amala.agents.redaction import redact, redact_data
 from amala.loop.approval import BatchDecision
 from amala.loop.schema import upgrade as upgrade_schema
 from amala.loop.states import UNDECIDED, Approval, CampaignStatus, IterationStatus
-from amala.agents.redaction import redact, redact_data
-from amala.loop.tables import (CampaignRow, CandidateRow, DecisionRow, EvaluationRow, EventRow, IterationRow,
-                               ModelVersionRow, SelectionRow, utcnow)
+from amala.loop.tables import (
+    CampaignRow,
+    CandidateRow,
+    DecisionRow,
+    EvaluationRow,
+    EventRow,
+    IterationRow,
+    ModelVersionRow,
+    SelectionRow,
+    utcnow,
+)
 from amala.oracles.evaluation import Evaluation
 
 
@@ -147,7 +156,8 @@ class Store:
 
     def model_versions(self, campaign_id: int) -> list[ModelVersionRow]:
         with self.session() as s:
-            query = select(ModelVersionRow).where(ModelVersionRow.campaign_id == campaign_id).order_by(ModelVersionRow.id)
+            query = (select(ModelVersionRow).where(ModelVersionRow.campaign_id == campaign_id)
+                     .order_by(ModelVersionRow.id))
             return list(s.exec(query))
 
     def pending_batch(self, campaign_id: int) -> Batch | None:
@@ -273,7 +283,8 @@ class Store:
     def unevaluated(self, batch: Batch, oracle: str, fidelity: str) -> list[Candidate]:
         """The batch's candidates that have no evaluation by this oracle at this fidelity yet."""
         with self.session() as s:
-            done = set(s.exec(select(CandidateRow.key).join(EvaluationRow, EvaluationRow.candidate_id == CandidateRow.id)
+            done = set(s.exec(select(CandidateRow.key)
+                              .join(EvaluationRow, EvaluationRow.candidate_id == CandidateRow.id)
                               .join(IterationRow, IterationRow.campaign_id == CandidateRow.campaign_id)
                               .where(IterationRow.id == batch.iteration_id, EvaluationRow.oracle == oracle,
                                      EvaluationRow.fidelity == fidelity)))

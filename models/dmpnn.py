@@ -38,6 +38,7 @@ class DMPNNEncoder(nn.Module):
             h = self.dropout(torch.relu(h0 + self.w_message(message)))
         incoming = torch.zeros(n_atoms, self.hidden, dtype=h.dtype, device=h.device).index_add_(0, g.target, h)
         atom_states = self.dropout(torch.relu(self.w_out(torch.cat([g.atoms, incoming], dim=1))))
-        sums = torch.zeros(g.n_molecules, self.hidden, dtype=h.dtype, device=h.device).index_add_(0, g.molecule, atom_states)
+        sums = torch.zeros(g.n_molecules, self.hidden, dtype=h.dtype, device=h.device)
+        sums = sums.index_add_(0, g.molecule, atom_states)
         counts = torch.bincount(g.molecule, minlength=g.n_molecules).clamp_min(1).unsqueeze(1)
         return sums / counts

@@ -145,7 +145,8 @@ def train_member(bank: GraphBank, data: TrainingSet, seed: int, epochs: int = 60
             if aux is not None:
                 target = aux[index.to(device)]
                 seen = torch.isfinite(target)
-                objective = objective + auxiliary_weight * ((aux_prediction - target.nan_to_num()) ** 2)[seen].sum() / seen.sum().clamp_min(1)
+                aux_error = ((aux_prediction - target.nan_to_num()) ** 2)[seen].sum() / seen.sum().clamp_min(1)
+                objective = objective + auxiliary_weight * aux_error
             optimiser.zero_grad()
             objective.backward()
             optimiser.step()

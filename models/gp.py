@@ -79,7 +79,7 @@ class ExactGP:
 
     def hyperparameters(self) -> dict:
         """The learned kernel, noise and mean parameters (not the data or its standardisation)."""
-        kept = ("mean_module.", "covar_module.") if self.fixed_noise else ("likelihood.", "mean_module.", "covar_module.")
+        kept = ("mean_module.", "covar_module.") + (() if self.fixed_noise else ("likelihood.",))
         return {k: v.detach().clone() for k, v in self.model.state_dict().items() if k.startswith(kept)}
 
     @torch.no_grad()

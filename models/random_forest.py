@@ -11,7 +11,6 @@ from typing import Literal, Sequence
 import numpy as np
 import torch
 from pydantic import Field
-from sklearn.ensemble import RandomForestRegressor
 
 from amala.agents.spec import Int
 from amala.models.interface import one_condition
@@ -42,6 +41,8 @@ class RandomForest:
 
     def __init__(self, featurizer, n_estimators: int = 500, seed: int = 0, n_jobs: int = -1):
         self.featurizer = featurizer
+        from sklearn.ensemble import RandomForestRegressor  # lazy: the config imports this module for its spec
+
         self.forest = RandomForestRegressor(n_estimators=n_estimators, random_state=seed, n_jobs=n_jobs)
         self._fitted = False
 

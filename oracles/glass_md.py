@@ -5,7 +5,8 @@ the glass finds its own density) -> at each production temperature, hottest firs
 the equilibrium volume, then NVT at that volume while the unwrapped positions of every atom are
 sampled -> Li mean squared displacement over all time origins (`md_analysis.msd_by_group`) ->
 D_Li(T) from the linear regime (a temperature too cold to show it is skipped with its reason;
-fewer than three diffusive temperatures fail the run) -> Nernst-Einstein sigma(T) -> Arrhenius fit -> Ea and sigma(300 K),
+fewer than three diffusive temperatures fail the run) -> Nernst-Einstein sigma(T) -> Arrhenius fit -> Ea and
+sigma(300 K),
 each with an uncertainty. The network formers' MSD at each temperature is kept as the check that
 the network is frozen (production below the simulated glass transition). At the lowest
 temperature the glass's radial distribution functions and energy per atom are measured. The files
@@ -213,7 +214,8 @@ def run(atoms: Atoms, profile: MDProfile, workdir: Path, seed: int = 0) -> Glass
             lag_ps, curves = md_analysis.msd_by_group(li, frames.dt_ps, groups=profile.li_groups)
             formers = np.isin(frames.symbols, NETWORK_FORMERS)
             if formers.any():
-                network_msd[T] = float(((frames.positions[-1, formers] - frames.positions[0, formers]) ** 2).sum(-1).mean())
+                moved = frames.positions[-1, formers] - frames.positions[0, formers]
+                network_msd[T] = float((moved**2).sum(-1).mean())
             files[f"trajectory_{T:g}K"] = glass_structure.write_trajectory(
                 frames, workdir / f"li_{T:g}K.extxyz.gz", "Li", {**meta, "temperature_K": T})
             try:
@@ -313,7 +315,8 @@ def _sample(lmp, profile: MDProfile, symbols: np.ndarray, started: float) -> tup
         positions[k, ids - 1] = lmp.numpy.extract_compute("unwrapped", 1, 2)[:n_local]
         energies[k] = lmp.get_thermo("pe") / n_atoms
     low, high = lmp.extract_box()[:2]
-    return glass_structure.Frames(positions, symbols, chunk * profile.timestep_fs / 1000, np.subtract(high, low)), energies
+    frames = glass_structure.Frames(positions, symbols, chunk * profile.timestep_fs / 1000, np.subtract(high, low))
+    return frames, energies
 
 
 def _check_cell(lmp, profile: MDProfile, started: float, stage: str) -> None:

@@ -127,7 +127,8 @@ class GlassMDOracle(Oracle):
                                       # whole formula units: what was simulated, within 1/units of the candidate
                                       "simulated_composition": canonical_composition(cell.actual_fractions),
                                       "formula_units": cell.formula_units,
-                                      "msd_window_ps": {f"{T:g}": list(d.window_ps) for T, d in result.diffusivities.items()},
+                                      "msd_window_ps": {f"{T:g}": list(d.window_ps)
+                                                        for T, d in result.diffusivities.items()},
                                       "temperatures_K": list(self.profile.temperatures_K),
                                       **({"caveat": self.profile.caveat} if self.profile.caveat else {}),
                                       "skipped_temperatures": {f"{T:g}": why for T, why in result.skipped_K.items()}})

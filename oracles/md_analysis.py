@@ -38,7 +38,8 @@ def diffusivity(time_ps: np.ndarray, msd_A2: np.ndarray, dim: int = 3, min_fract
     (from 10% of the lags on, keeping at least `min_fraction` of them) at which the slopes of the
     window's first and second halves agree, within `curvature_tolerance` (relative) or within twice
     the statistical noise of that difference (the spread over the independent groups: a few dozen
-    ions in a short run cannot show linearity better than that), and the MSD at least doubles across the window (long-range motion, not rattling in a cage). The fit has an
+    ions in a short run cannot show linearity better than that), and the MSD at least doubles across the
+    window (long-range motion, not rattling in a cage). The fit has an
     intercept: in a glass the MSD is offset by the cage size, which is why the log-log slope, kept
     as a diagnostic, can sit below 1 in a perfectly linear window. The uncertainty is the spread of
     the per-group slopes / sqrt(n_groups): neighbouring MSD points are strongly correlated, so a
@@ -76,7 +77,8 @@ def diffusivity(time_ps: np.ndarray, msd_A2: np.ndarray, dim: int = 3, min_fract
     growth = msd[-1] / msd[n // 10]
     detail = (f"its slope changes by {worst:.0%} across the late window (limit {curvature_tolerance:.0%})"
               if math.isfinite(worst) else f"it grows only {growth:.1f}x over the late lags (need 2x)")
-    raise NoDiffusiveRegime(f"MSD is not linear in time: {detail}; caged or sub-diffusive ions, or the run is too short")
+    raise NoDiffusiveRegime(f"MSD is not linear in time: {detail}; caged or sub-diffusive ions, or the run is too "
+                            "short")
 
 
 def _curvature(t: np.ndarray, curves: np.ndarray) -> tuple[float, float]:

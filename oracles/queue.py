@@ -14,7 +14,8 @@ half-ingested: it is listed in `queue/rejected.csv` with its reason, and the res
 used; a file that cannot be read at all (not UTF-8, not a JSON list, `;`-separated) is listed as a
 whole. Nothing is skipped silently. CSV from Excel (UTF-8 with a byte-order mark) is fine. Each
 read appends its new rejections to rejected.csv in one write and leaves one note per file (the
-count and the first reasons), so a huge file of bad rows costs seconds, not an event per row. Inbox files are never moved or
+count and the first reasons), so a huge file of bad rows costs seconds, not an event per row. Inbox files are
+never moved or
 changed, so a crash between reading and storing loses nothing: the store's one-evaluation-per-
 (candidate, oracle, fidelity) rule makes reading them again harmless.
 

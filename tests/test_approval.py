@@ -1,5 +1,6 @@
 """Human-in-the-loop approval through the real Prefect flow (temporary Prefect API server) on a
-300-polymer subset of the synthetic HTP-MD-shaped table (conftest's `data_env`): the flow pauses with the batch, `amala approve` answers it from the
+300-polymer subset of the synthetic HTP-MD-shaped table (conftest's `data_env`): the flow pauses with the
+batch, `amala approve` answers it from the
 terminal with a rejection and an addition, and the stored batch, evaluations and decision show
 both. The timeout policy is exercised with a short timeout."""
 

@@ -16,7 +16,6 @@ import math
 import random
 import re
 
-import pytest
 import yaml
 from rdkit import Chem
 
@@ -227,7 +226,7 @@ def _candidate_cases(rng: random.Random):
     alphabet = "CNOSFcnos()[]=#123@+-.\\/HBrlSiPAuCu \x00\u200b:"
     for unit in GOOD_UNITS:
         yield unit, False
-        for name, edit in BAD_EDITS:
+        for _name, edit in BAD_EDITS:
             yield edit(unit), True
     for _ in range(150):
         unit = list(rng.choice(GOOD_UNITS))

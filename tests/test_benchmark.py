@@ -41,8 +41,7 @@ def test_benchmark_command_prints_json_lines(synthetic_data_dir, tmp_path, monke
     monkeypatch.setenv("AMALA_DATA_DIR", str(synthetic_data_dir))  # `data: {subset: 300}` reads htpmd.csv there
     config = tmp_path / "b.yaml"
     config.write_text("name: b\ndata: {subset: 300}\nbudget: {initial: 10, max_evaluations: 30}\n"
-                      "acquisition: {batch_size: 10, prescreen: 50, mc_samples: 32}\n"
-                      "surrogate: {n_estimators: 50}\n")
+                      "acquisition: {batch_size: 10, prescreen: 50, mc_samples: 32}\n")
     result = CliRunner().invoke(app, ["benchmark", str(config), "--seeds", "0", "--strategies", "random,greedy_rf"])
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.stdout.strip().splitlines()]

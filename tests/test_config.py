@@ -82,7 +82,8 @@ def test_approval_shorthand_and_its_errors():
     from amala.loop.config import ConfigError, parse_config
 
     assert parse_config({"name": "x", "approval": "batch"}).approval.mode == "batch"
-    assert parse_config({"name": "x", "approval": {"mode": "batch", "on_timeout": "reject"}}).approval.on_timeout == "reject"
+    config = parse_config({"name": "x", "approval": {"mode": "batch", "on_timeout": "reject"}})
+    assert config.approval.on_timeout == "reject"
     with pytest.raises(ConfigError, match="approval.mode"):
         parse_config({"name": "x", "approval": "always"})
 

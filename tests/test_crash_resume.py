@@ -76,7 +76,7 @@ def _history(path):
     campaign = Campaign(load_config(path))
     evaluated = [c.key for c, _ in campaign.store.evaluations(campaign.id)]
     batches = {}
-    for iteration, selection, candidate in campaign.store.selections(campaign.id):
+    for iteration, _selection, candidate in campaign.store.selections(campaign.id):
         batches.setdefault(iteration.index, []).append(candidate.key)
     statuses = [i.status for i in campaign.store.iterations(campaign.id)]
     return evaluated, batches, statuses

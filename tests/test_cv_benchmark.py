@@ -1,5 +1,5 @@
-"""The CV benchmark script end to end on 80 polymers of the synthetic HTP-MD-shaped table: featurize, save, load, and one
-row per fold comparing the GNN ensemble with the random forest on the same split."""
+"""The CV benchmark script end to end on 80 polymers of the synthetic HTP-MD-shaped table: featurize, save,
+load, and one row per fold comparing the GNN ensemble with the random forest on the same split."""
 
 import math
 import sys

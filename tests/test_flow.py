@@ -1,5 +1,6 @@
 """End to end through the real Prefect flow (a temporary Prefect API server), on a 300-polymer
-subset of the synthetic HTP-MD-shaped table (conftest's `data_env`): run, get interrupted mid-batch, resume, and never evaluate a candidate twice."""
+subset of the synthetic HTP-MD-shaped table (conftest's `data_env`): run, get interrupted mid-batch, resume,
+and never evaluate a candidate twice."""
 
 import collections
 

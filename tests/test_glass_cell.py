@@ -3,8 +3,14 @@ import io
 import pytest
 from ase.io import read, write
 
-from amala.oracles.glass_cell import (MIN_DISTANCE_A, CellError, build, formula_units, min_pair_distance,
-                                      net_formal_charge)
+from amala.oracles.glass_cell import (
+    MIN_DISTANCE_A,
+    CellError,
+    build,
+    formula_units,
+    min_pair_distance,
+    net_formal_charge,
+)
 from amala.oracles.glass_structure import density
 
 DISILICATE = {"Li2O": 1 / 3, "SiO2": 2 / 3}

@@ -58,7 +58,8 @@ def test_arrhenius_readout_recovers_activation_energy_and_prefactor():
     pairs = [(r, s, T) for r, s in zip(rows.tolist(), smiles) for T in temps]
     data = TrainingSet(torch.tensor([p[0] for p in pairs]),
                        torch.tensor([log10_a[s] - ea[s] / (LN10_KB * T) for _, s, T in pairs], dtype=torch.float64),
-                       torch.tensor([T for *_, T in pairs], dtype=torch.float64), torch.zeros(len(pairs), dtype=torch.bool))
+                       torch.tensor([T for *_, T in pairs], dtype=torch.float64),
+                       torch.zeros(len(pairs), dtype=torch.bool))
     net = train_member(bank, data, seed=0, epochs=150, hidden=64, batch_size=30, lr=3e-3)
     with torch.no_grad():
         params = net.arrhenius_parameters(bank.batch(rows.tolist()), torch.zeros(len(rows), dtype=torch.bool))

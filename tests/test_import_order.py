@@ -232,7 +232,8 @@ def test_the_agents_registry_is_not_imported_by_the_agents_it_builds():
     named = {node.value.partition(":")[0] for node in ast.walk(tree)
              if isinstance(node, ast.Constant) and isinstance(node.value, str) and ":" in node.value}
     assert {"amala.agents.pool", "amala.agents.composition_sampler", "amala.agents.smiles_gpt"} <= named
-    back = sorted(f"{i.where}: {i.source}" for i in IMPORTS if i.target == "amala.agents.registry" and i.source in named)
+    back = sorted(f"{i.where}: {i.source}" for i in IMPORTS
+                  if i.target == "amala.agents.registry" and i.source in named)
     assert not back
 
 

@@ -27,10 +27,12 @@ def _ok(c, v=1e-4):
 def test_selection_keeps_provenance_and_batch_waits_until_evaluated(store):
     cid = store.open_campaign("c", {"a": 1}).id
     batch = store.record_selection(cid, "qlognei", [SelectedCandidate(A, -3.5, 0.2, 0.7), SelectedCandidate(B)],
-                                   model={"kind": "gp", "n_train": 50}, timings={"fit": 1.0, "score": 0.1, "select": 0.2})
+                                   model={"kind": "gp", "n_train": 50},
+                                   timings={"fit": 1.0, "score": 0.1, "select": 0.2})
     assert store.pending_batch(cid).candidates == [A, B]
     it, sel, cand = store.selections(cid)[0]
-    assert (cand.agent, sel.predicted_mean, sel.predicted_std, sel.acquisition_value, it.index) == ("pool", -3.5, 0.2, 0.7, 0)
+    got = (cand.agent, sel.predicted_mean, sel.predicted_std, sel.acquisition_value, it.index)
+    assert got == ("pool", -3.5, 0.2, 0.7, 0)
     assert store.model_versions(cid)[0].n_train == 50 and it.fit_seconds == 1.0
 
     failed = Evaluation.failed(B.key, "lookup", "published", "not in table")
