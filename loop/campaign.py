@@ -18,7 +18,7 @@ from amala.agents import Candidate, ProposalContext, build_agent, seeding
 from amala.agents.validity import ProposalFilter
 from amala.loop.acquisition import select
 from amala.loop.approval import BatchDecision
-from amala.loop.config import CampaignConfig
+from amala.loop.config import CampaignConfig, stored_config
 from amala.loop.executors import InlineExecutor, RunStopping
 from amala.loop.lease import RunLease
 from amala.loop.objective import Objective
@@ -28,6 +28,7 @@ from amala.loop.store import Batch, SelectedCandidate, Store
 from amala.models import build_featurizer, build_surrogate
 from amala.models.composition_gp import CompositionFeaturizer
 from amala.models.molecular_graph import GraphBank
+from amala.models.registry import SURROGATES
 from amala.models.similarity import SimilarityBank
 from amala.oracles import Evaluation, build_oracle, datasets
 from amala.oracles.registry import TransientOracleError
@@ -86,12 +87,13 @@ class Campaign:
         # what the surrogate's inputs are made from, kept for the whole campaign (caches live in it)
         if config.representation == "composition":
             self.bank = CompositionFeaturizer(sorted(self.bounds))
-        elif config.surrogate.kind == "gnn_ensemble":
+        elif SURROGATES[config.surrogate.kind].inputs == "graphs":
             self.bank = GraphBank()
         else:
             self.bank = SimilarityBank(build_featurizer(config.surrogate.featurizer))
         self._proposals: dict[int, list[Candidate]] = {}  # iteration -> what its batch was chosen from
-        self.row = self.store.open_campaign(config.name, config.model_dump(mode="json"))
+        self.row = self.store.open_campaign(config.name, config.model_dump(mode="json"),
+                                           normalize=_current_form)
         self.id = self.row.id
         record_objective(self.store, self.id, self.objective, self.table)  # read by status/report, never rebuilt
         self._warm_start = self._stored_warm_start()  # last fit's hyperparameters, to warm-start the next
@@ -385,3 +387,8 @@ def apply_decision(config: CampaignConfig, store: Store, campaign_id: int, batch
 def _derived_seed(seed: int, iteration: int, role: str) -> int:
     """Seed of one stochastic step, derived from (campaign seed, iteration, role) as agents' streams are."""
     return seeding.derived_seed(seed, iteration, role)
+
+
+def _current_form(stored: dict) -> dict:
+    """A stored config as this amala writes it (see `stored_config`), to compare with the new one."""
+    return stored_config(stored).model_dump(mode="json")

@@ -232,7 +232,8 @@ def _one_line(error: ValidationError, origin: str) -> str:
     extra = f"; {len(error.errors()) - 1} more error(s)" if len(error.errors()) > 1 else ""
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
-        message = f"not a setting of {noun} kind {kind!r}" if kind else "unknown key"
+        top = len(loc) == (3 if loc[:1] == ["agents"] else 2)  # agents.0.url / oracle.profile, not deeper
+        message = f"not a setting of {noun} kind {kind!r}" if kind and top else "unknown key"
     if first["type"] == "union_tag_invalid":  # a kind no registry (nor any installed plug-in) has
         key = "agents" if loc[0] == "agents" else loc[0]
         registry = REGISTRIES[key]
@@ -322,6 +323,10 @@ def stored_config(data: dict) -> CampaignConfig:
     agent, oracle and surrogate was stored with every kind's keys (at their defaults); keys the
     stored kind does not have are dropped, anything else must still be valid."""
     data = dict(data)
+    stored = [(item, registry) for key, registry in REGISTRIES.items()
+              for item in (data[key] if isinstance(data.get(key), list) else [data.get(key)]) if isinstance(item, dict)]
+    if any(item.get("kind") and item["kind"] not in registry for item, registry in stored):
+        load_plugins()  # a campaign run with a plug-in kind: its entry point names the class
     for key, registry in REGISTRIES.items():
         items = data.get(key)
         many = isinstance(items, list)

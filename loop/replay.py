@@ -47,7 +47,8 @@ def strategy_config(config: CampaignConfig, strategy: str, seed: int, budget: in
     # the strategy's surrogate with the config's fingerprints (a kind without them, e.g. a GNN: the defaults)
     fingerprints = {**data["surrogate"].get("featurizer", {}), **featurizer}
     data.update(name=f"benchmark-{strategy}-{seed}", seed=seed, database="sqlite://")
-    data["surrogate"] = {"kind": surrogate, "featurizer": fingerprints}
+    own = data["surrogate"] if data["surrogate"]["kind"] == surrogate else {}  # e.g. a config's n_estimators
+    data["surrogate"] = {**own, "kind": surrogate, "featurizer": fingerprints}
     data["acquisition"]["strategy"] = acquisition
     data["budget"].update(patience=None, max_iterations=None)
     if budget is not None:

@@ -72,8 +72,10 @@ class Store:
         return Session(self.engine, expire_on_commit=False)
 
     # campaigns -----------------------------------------------------------------------------
-    def open_campaign(self, name: str, config: dict) -> CampaignRow:
-        """The campaign of this name, created if new; a changed config is recorded as an event."""
+    def open_campaign(self, name: str, config: dict, normalize=None) -> CampaignRow:
+        """The campaign of this name, created if new; a changed config is recorded as an event.
+        `normalize` maps the stored config to the current form before comparing (a config stored by
+        an older amala carries every kind's keys; that alone is not a change)."""
         with self.session() as s:
             row = s.exec(select(CampaignRow).where(CampaignRow.name == name)).first()
             if row is None:
@@ -82,8 +84,9 @@ class Store:
                 s.flush()
                 s.add(EventRow(campaign_id=row.id, kind="campaign", message=f"campaign {name} created"))
             else:
-                if row.config != config:
-                    changed = sorted(k for k in set(config) | set(row.config) if config.get(k) != row.config.get(k))
+                before = _normalized(row.config, normalize)
+                if before != config:
+                    changed = sorted(k for k in set(config) | set(before) if config.get(k) != before.get(k))
                     s.add(EventRow(campaign_id=row.id, kind="config", level="warning",
                                    message=f"resumed with changed config keys {changed}",
                                    data={"previous": row.config}))
@@ -358,3 +361,13 @@ def _sqlite_pragmas(connection, _record):
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")  # readers (amala status) never block the running campaign
     cursor.close()
+
+
+def _normalized(stored: dict, normalize) -> dict:
+    """The stored config in the current form, or as stored when it no longer validates."""
+    if normalize is None:
+        return stored
+    try:
+        return normalize(stored)
+    except ValueError:  # pydantic's ValidationError is one: a config this amala cannot read
+        return stored

@@ -163,6 +163,7 @@ class GNNEnsemble:
     representations = ("smiles",)  # molecular graphs
     bayesian = True  # a Gaussian view of the ensemble (`EnsembleGaussianModel`)
     fidelities = True  # low and high fidelity heads
+    inputs = "graphs"  # molecular graphs (GraphBank)
 
     @classmethod
     def from_spec(cls, spec: GNNEnsembleSpec, bank, representation="smiles", seed: int = 0,

@@ -106,6 +106,7 @@ class TanimotoGP(ExactGP):
     representations = ("smiles", "composition")  # composition campaigns build `CompositionGP` (BY_REPRESENTATION)
     bayesian = True
     fidelities = False
+    inputs = "fingerprints"  # rows of the similarity bank (composition campaigns: the composition featurizer)
 
     @classmethod
     def from_spec(cls, spec: GPSpec, bank, representation="smiles", seed: int = 0,

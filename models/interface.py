@@ -18,6 +18,8 @@ class Surrogate(Protocol):
     name: str
     model: object  # a botorch.models.model.Model, or None when the surrogate has no Bayesian view
     fidelities: ClassVar[bool]  # whether `fit` uses fidelity labels (`high`); without, it refuses them
+    # (a kind with fidelities has a `high_fidelity` setting: the fidelities that are "high")
+    inputs: ClassVar[str]  # "fingerprints" (its Spec has a `featurizer`) or "graphs": what `encode` reads
 
     def encode(self, representations: Sequence[str]) -> torch.Tensor:
         """Representations -> this model's input tensor (fingerprints, or rows of a similarity bank)."""

@@ -28,6 +28,7 @@ class RandomForest:
     representations = ("smiles", "composition")
     bayesian = False  # greedy or random strategies only
     fidelities = False
+    inputs = "fingerprints"
 
     @classmethod
     def from_spec(cls, spec: RandomForestSpec, bank, representation="smiles", seed: int = 0,

@@ -9,13 +9,22 @@ so a variable set after start-up (tests' monkeypatch, a parent process) counts.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import PositiveFloat, PositiveInt, ValidationError
+from pydantic import BeforeValidator, PositiveFloat, PositiveInt, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class SettingsError(ValueError):
     """An environment variable with a value amala cannot use; the message is one line naming it."""
+
+
+def _flag(value):
+    """AMALA_DEBUG=1, yes, 2 or anything else non-empty is on (as before there were settings); 0, false,
+    no, off and empty are off."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "0", "false", "no", "off")
+    return value
 
 
 class Settings(BaseSettings):
@@ -24,7 +33,7 @@ class Settings(BaseSettings):
     db_url: str | None = None  # a campaign's database; wins over the config's `database`
     data_dir: Path | None = None  # local dataset copies and the `amala data fetch` cache
     home: Path | None = None  # the index of known campaigns; default $XDG_DATA_HOME/amala
-    debug: bool = False  # tracebacks instead of one-line errors
+    debug: Annotated[bool, BeforeValidator(_flag)] = False  # tracebacks instead of one-line errors
     lease_ttl: PositiveFloat = 60.0  # seconds without a heartbeat after which a run counts as gone
     prefect_startup_seconds: PositiveInt = 180  # how long to wait for the temporary Prefect API
 

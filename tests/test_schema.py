@@ -117,3 +117,30 @@ def test_a_database_from_a_newer_amala_is_refused_in_one_line(tmp_path):
             as error:
         Store(f"sqlite:///{db}")
     assert "\n" not in str(error.value)
+
+
+def test_resuming_a_release_database_with_the_same_config_records_no_change(tmp_path):
+    """The release stored every kind's keys in its config; the same settings in today's form are not
+    a change (no 'resumed with changed config keys' warning, the stored config is left as it was)."""
+    from amala.loop.campaign import _current_form
+    from amala.loop.config import stored_config
+
+    path = tmp_path / "release.db"
+    shutil.copy(RELEASE_DB, path)
+    store = Store(f"sqlite:///{path}")
+    with sqlite3.connect(path) as db:
+        name, = db.execute("SELECT name FROM campaign").fetchone()
+    row = store.open_campaign(name, _current_form(_stored(path)), normalize=_current_form)
+    assert not [e for e in store.events(row.id) if e.kind == "config"]
+    changed = stored_config(_stored(path)).model_dump(mode="json")
+    changed["seed"] += 1
+    store.open_campaign(name, changed, normalize=_current_form)  # a real change is still recorded, by key
+    assert [e.message for e in store.events(row.id) if e.kind == "config"] == ["resumed with changed config keys "
+                                                                               "['seed']"]
+
+
+def _stored(path: Path) -> dict:
+    import json
+
+    with sqlite3.connect(path) as db:
+        return json.loads(db.execute("SELECT config FROM campaign").fetchone()[0])
