@@ -106,7 +106,12 @@ class Registry:
         if kind not in self._classes:
             module, _, name = self._paths[kind].partition(":")
             self._classes[kind] = getattr(importlib.import_module(module), name)
-        return self._classes[kind]
+        cls = self._classes[kind]
+        declared = getattr(getattr(cls, "Spec", None), "model_fields", {}).get("kind")
+        if declared is None or declared.default != kind:  # the config's union dispatches on that literal
+            raise ValueError(f"{self.noun} kind {kind!r}: its class {cls.__name__} needs a `Spec` whose `kind` is "
+                             f"Literal[{kind!r}] (got {None if declared is None else declared.default!r})")
+        return cls
 
     def classes(self) -> dict[str, type]:
         """Every kind's class (imports them all: the config needs every kind's settings model)."""

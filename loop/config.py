@@ -35,7 +35,7 @@ class ConfigError(ValueError):
     """A bad campaign config; the message is one line naming the file and key."""
 
 
-_Strict = Spec  # every settings model forbids unknown keys and non-finite floats (see `amala.agents.spec`)
+_Strict = Spec  # every settings model forbids unknown keys and non-finite floats (`amala.agents.spec`)
 
 
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,63}")  # whole string (fullmatch)
@@ -71,21 +71,21 @@ def _union(registry: Registry, default: str):
 
 def _build_unions() -> None:
     """(Re)build the kind unions from the registries; after plug-ins were found, `CampaignConfig` is rebuilt."""
-    global AgentSpec, OracleSpec, SurrogateSpec, _BUILT_WITH
-    AgentSpec, OracleSpec, SurrogateSpec = _union(AGENTS, "pool"), _union(ORACLES, "lookup"), _union(SURROGATES, "gp")
+    global AnyAgent, AnyOracle, AnySurrogate, _BUILT_WITH
+    AnyAgent, AnyOracle, AnySurrogate = _union(AGENTS, "pool"), _union(ORACLES, "lookup"), _union(SURROGATES, "gp")
     _BUILT_WITH = [registry.kinds() for registry in REGISTRIES.values()]
 
 
 def _kind_fields() -> dict[str, tuple]:
     """The config's plug-in fields: type and settings (defaults: pool, lookup, gp)."""
-    return {"agents": (list[AgentSpec], Field(default_factory=lambda: [AGENTS["pool"].Spec()], min_length=1,
+    return {"agents": (list[AnyAgent], Field(default_factory=lambda: [AGENTS["pool"].Spec()], min_length=1,
                                               max_length=32)),
-            "oracle": (OracleSpec, Field(default_factory=lambda: ORACLES["lookup"].Spec())),
-            "surrogate": (SurrogateSpec, Field(default_factory=lambda: SURROGATES["gp"].Spec()))}
+            "oracle": (AnyOracle, Field(default_factory=lambda: ORACLES["lookup"].Spec())),
+            "surrogate": (AnySurrogate, Field(default_factory=lambda: SURROGATES["gp"].Spec()))}
 
 
 REGISTRIES = {"agents": AGENTS, "oracle": ORACLES, "surrogate": SURROGATES}  # config key -> registry of its kinds
-AgentSpec = OracleSpec = SurrogateSpec = None  # set by _build_unions
+AnyAgent = AnyOracle = AnySurrogate = None  # set by _build_unions
 _BUILT_WITH: list[list[str]] = []  # the registries' kinds when the unions were built
 _build_unions()
 
@@ -146,9 +146,9 @@ class CampaignConfig(_Strict):
     representation: Literal["smiles", "composition"] = "smiles"
     data: DataSpec | None = DataSpec()
     objective: ObjectiveSpec = ObjectiveSpec()
-    agents: list[AgentSpec] = _kind_fields()["agents"][1]  # as in _kind_fields (load_plugins rebuilds them)
-    oracle: OracleSpec = _kind_fields()["oracle"][1]
-    surrogate: SurrogateSpec = _kind_fields()["surrogate"][1]
+    agents: list[AnyAgent] = _kind_fields()["agents"][1]  # as in _kind_fields (load_plugins rebuilds them)
+    oracle: AnyOracle = _kind_fields()["oracle"][1]
+    surrogate: AnySurrogate = _kind_fields()["surrogate"][1]
     acquisition: AcquisitionSpec = AcquisitionSpec()
     budget: BudgetSpec = BudgetSpec()
     approval: ApprovalSpec = ApprovalSpec()

@@ -83,3 +83,15 @@ def test_an_unregistered_kind_names_the_known_ones():
     with pytest.raises(ConfigError, match=r"oracle.kind: unknown oracle kind 'chain_length' \(known: emulator, "
                                           r"lookup, md, queue\)"):
         parse_config({"name": "toy", "oracle": {"kind": "chain_length"}})
+
+
+def test_a_class_registered_under_another_kind_is_refused_in_one_line():
+    """The config's union dispatches on `Spec.kind`: a class registered under a name its Spec does not
+    carry would never be chosen, so the registry says so when the kind is first used."""
+    ORACLES.register("chain", ChainLengthOracle)
+    try:
+        with pytest.raises(ValueError, match=r"^oracle kind 'chain': its class ChainLengthOracle needs a `Spec` "
+                                             r"whose `kind` is Literal\['chain'\] \(got 'chain_length'\)$"):
+            ORACLES["chain"]
+    finally:
+        ORACLES.unregister("chain")
