@@ -182,15 +182,18 @@ class CampaignConfig(_Strict):
             raise ValueError(f"surrogate.high_fidelity: the {self.surrogate.kind} surrogate has no fidelity heads")
         if self.budget.initial > self.budget.max_evaluations:
             raise ValueError("budget.initial must not exceed budget.max_evaluations")
-        if self.oracle.kind == "queue" and self.oracle.properties is None:  # ask the lab only for what is needed
+        oracle = ORACLES[self.oracle.kind]
+        if getattr(oracle, "asks_for_objective_only", False) and self.oracle.properties is None:
             self.oracle.properties = [self.objective.property]
         properties = getattr(self.oracle, "properties", None)
         if properties is not None and self.objective.property not in properties:
             raise ValueError(f"oracle.properties must include the objective {self.objective.property!r}")
         self._capabilities()
-        if self.oracle.kind == "md" and self.execution.task_runner == "threads" and self.execution.workers > 1:
-            raise ValueError("execution.task_runner: threads would run several LAMMPS engines in one process; "
-                             "use processes or dask for execution.workers > 1 with oracle.kind md")
+        if not getattr(oracle, "thread_safe", True) and self.execution.task_runner == "threads" \
+                and self.execution.workers > 1:
+            raise ValueError(f"execution.task_runner: threads would run several {self.oracle.kind} evaluations in one "
+                             f"process; use processes or dask for execution.workers > 1 with oracle.kind "
+                             f"{self.oracle.kind}")
         if self.representation == "composition" and any("bounds" in type(a).model_fields and not a.bounds
                                                          for a in self.agents):
             kinds = sorted({a.kind for a in self.agents if "bounds" in type(a).model_fields})

@@ -50,6 +50,7 @@ class GlassMDOracle(Oracle):
         return cls(workdir, profile=spec.profile, density_g_cm3=spec.density_g_cm3, seed=seed,
                    name=spec.name or "lammps-pedone")
 
+    thread_safe = False  # one LAMMPS engine per process
     mode = "per_candidate"  # one simulation per task: side by side on the executor, a crash loses one
     units = {"conductivity_300K": "S/cm", "log10_conductivity_300K": "log10(S/cm)", "ea": "eV",
              "log10_prefactor": "log10(S/cm)", "energy_per_atom": "eV/atom", "density": "g/cm^3", "n_atoms": "1"}

@@ -24,6 +24,12 @@ class Oracle(Protocol):
     fidelity: str
     units: dict[str, str]  # property -> unit of what `evaluate` returns
     mode: ClassVar[OracleMode]  # set explicitly by every oracle class
+    # False when two evaluations must not share a process (an engine with process-wide state, as
+    # LAMMPS): the config then refuses execution.task_runner threads with more than one worker
+    thread_safe: ClassVar[bool] = True
+    # True when the oracle should be asked only for the objective unless the config lists more
+    # properties (an external lab measures what it is asked for; a table or a simulation gives all)
+    asks_for_objective_only: ClassVar[bool] = False
 
     def evaluate(self, candidates: Sequence[Candidate]) -> list[Evaluation]: ...
 

@@ -91,6 +91,7 @@ class QueueOracle(Oracle):
                    poll_seconds=spec.poll_seconds, give_up_seconds=give_up)
 
     fidelity = "external"
+    asks_for_objective_only = True  # a lab measures what it is asked for
     mode = "per_batch"  # one request file and one wait per batch, in the flow's own process
 
     def __init__(self, workdir: str | Path, units: dict[str, str], name: str = "queue", wait_seconds: float = 0.0,

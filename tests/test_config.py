@@ -45,6 +45,11 @@ def _write(tmp_path, text):
     ("name: x\nrepresentation: composition\ndata: null\noracle: {kind: md}\n"
      "agents: [{kind: composition, bounds: {Li2O: [0, 1], SiO2: [0, 1]}}]\nsurrogate: {kind: gnn_ensemble}\n",
      "representation composition takes surrogate.kind ['gp', 'random_forest']"),
+    ("name: x\nrepresentation: composition\ndata: null\noracle: {kind: md}\n"
+     "agents: [{kind: composition, bounds: {Li2O: [0, 1], SiO2: [0, 1]}}]\n"
+     "execution: {task_runner: threads, workers: 2}\n",
+     "execution.task_runner: threads would run several md evaluations in one process"),  # md: thread_safe False
+    ("name: x\nsurrogate: {featurizer: {radius: 2, foo: 1}}\n", "surrogate.featurizer.foo: unknown key"),
 ])
 def test_bad_config_fails_in_one_line_naming_the_key(tmp_path, text, expected):
     with pytest.raises(ConfigError) as info:
