@@ -1,0 +1,151 @@
+"""How much a committee of machine-learned potentials disagrees on a frame, and what to do about it.
+
+On-the-fly learning (DP-GEN, FLARE; Wang et al. 2023 for amorphous Li3PS4) runs MD with a committee of
+students and asks the teacher (a universal potential or DFT) only about frames where the committee
+disagrees. The disagreement is DP-GEN's `max_devi_f`: for each atom, the root-mean-square distance of
+the members' force vectors from their mean; the frame's value is the largest over atoms (one badly
+described Li hop is what ruins a trajectory, not the average atom).
+
+`TrustWindow` sorts frames into three classes (DP-GEN's common 0.05 / 0.15 eV/Å as defaults):
+- below `lo`: trusted, the students agree; the frame teaches nothing new;
+- from `lo` to `hi`: uncertain, worth a teacher call;
+- from `hi` up: untrusted, the trajectory has left what the students know. Going on would sample
+  nonsense (FLARE#274's runaway temperatures), so the trajectory restarts from its last trusted frame.
+
+`FrameSelector` applies that to a running trajectory and keeps the count of every decision, so a
+run's log says how many frames were seen, selected and restarted, and when the loop converged.
+Pure numpy, independent of the MD engine and of the potentials, so it is tested on synthetic forces.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+
+
+def force_deviation(forces: np.ndarray) -> float:
+    """Max over atoms of the committee's RMS force deviation from its mean [eV/Å].
+
+    `forces`: (members, atoms, 3) in eV/Å. With one member there is no disagreement to measure."""
+    forces = np.asarray(forces, dtype=float)
+    if forces.ndim != 3 or forces.shape[2] != 3:
+        raise ValueError(f"committee forces: expected shape (members, atoms, 3), got {forces.shape}")
+    if forces.shape[0] < 2:
+        raise ValueError(f"committee forces: {forces.shape[0]} member(s); a deviation needs at least 2")
+    if not np.isfinite(forces).all():
+        return float("inf")  # a member that blew up is the strongest disagreement there is
+    spread = forces - forces.mean(axis=0, keepdims=True)
+    per_atom = np.sqrt((spread**2).sum(axis=2).mean(axis=0))
+    return float(per_atom.max())
+
+
+class Trust(str, Enum):
+    TRUSTED = "trusted"
+    UNCERTAIN = "uncertain"
+    UNTRUSTED = "untrusted"
+
+
+@dataclass(frozen=True)
+class TrustWindow:
+    lo: float = 0.05  # eV/Å: below, the committee agrees
+    hi: float = 0.15  # eV/Å: from here on, the trajectory is stopped and restarted
+
+    def __post_init__(self):
+        if not 0 < self.lo < self.hi:
+            raise ValueError(f"trust window: need 0 < trust_lo < trust_hi, got {self.lo} and {self.hi} eV/Å")
+
+    def classify(self, deviation: float) -> Trust:
+        if deviation < self.lo:
+            return Trust.TRUSTED
+        return Trust.UNCERTAIN if deviation < self.hi else Trust.UNTRUSTED
+
+
+class Action(str, Enum):
+    CONTINUE = "continue"  # trusted, or uncertain but not taken (spacing, budget, round full)
+    LABEL = "label"  # send this frame to the teacher
+    RESTART = "restart"  # untrusted: go back to the last trusted frame
+
+
+@dataclass
+class SelectionLog:
+    """What the selector decided, frame by frame, summed: the numbers a run reports."""
+
+    seen: int = 0
+    trusted: int = 0
+    uncertain: int = 0
+    untrusted: int = 0
+    selected: int = 0
+    restarts: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class FrameSelector:
+    """Decides, frame by frame, which frames the teacher labels.
+
+    - an uncertain frame is selected unless the last selected one is fewer than `min_spacing` steps
+      back (neighbouring MD frames are nearly the same structure: one label teaches what both would),
+      the round already holds `per_round` frames, or the teacher-call budget is spent;
+    - an untrusted frame asks for a restart from `last_trusted_step`;
+    - `converged` once, over the last `window` frames seen, the fraction that were not trusted is
+      at most `converged_fraction` (and at least `window` frames were seen).
+    """
+
+    trust: TrustWindow = field(default_factory=TrustWindow)  # eV/Å
+    min_spacing: int = 10  # MD steps between two selected frames
+    per_round: int = 20  # frames labelled before the students retrain
+    budget: int = 500  # teacher calls in all (the whole campaign's MLIP bill)
+    window: int = 200  # frames over which convergence is judged
+    converged_fraction: float = 0.01
+    log: SelectionLog = field(default_factory=SelectionLog)
+    spent: int = 0  # teacher calls already made (restored on resume: calls are never repeated)
+    pending: list[int] = field(default_factory=list)  # steps selected in this round, not yet labelled
+    last_trusted_step: int | None = None
+    _last_selected: int | None = None
+    _recent: deque = field(default_factory=deque)
+
+    def observe(self, step: int, deviation: float) -> Action:
+        trust = self.trust.classify(deviation)
+        self.log.seen += 1
+        setattr(self.log, trust.value, getattr(self.log, trust.value) + 1)
+        self._recent.append(trust is not Trust.TRUSTED)
+        while len(self._recent) > self.window:
+            self._recent.popleft()
+        if trust is Trust.TRUSTED:
+            self.last_trusted_step = step
+            return Action.CONTINUE
+        if trust is Trust.UNTRUSTED:
+            self.log.restarts += 1
+            return Action.RESTART
+        spaced = self._last_selected is None or step - self._last_selected >= self.min_spacing
+        if spaced and len(self.pending) < self.per_round and self.spent + len(self.pending) < self.budget:
+            self.pending.append(step)
+            self._last_selected = step
+            self.log.selected += 1
+            return Action.LABEL
+        return Action.CONTINUE
+
+    @property
+    def round_full(self) -> bool:
+        """Enough new frames for the students to retrain."""
+        return len(self.pending) >= self.per_round
+
+    def labelled(self, calls: int) -> None:
+        """The round's frames went to the teacher (`calls` of them answered or failed): a new round."""
+        self.spent += calls
+        self.pending = []
+
+    @property
+    def budget_spent(self) -> bool:
+        return self.spent >= self.budget
+
+    @property
+    def converged(self) -> bool:
+        if len(self._recent) < self.window:
+            return False
+        return sum(self._recent) / len(self._recent) <= self.converged_fraction
