@@ -378,7 +378,7 @@ def apply_decision(config: CampaignConfig, store: Store, campaign_id: int, batch
                             for p in picks[decision.batch_size:]})
             picks = picks[:decision.batch_size]
         else:
-            extra = decision.batch_size - len(kept) - len(picks)
+            extra = top_up_needed(batch, decision, len(picks))  # the same count `amala approve` decides by
             if extra and top_up is not None:
                 picks += top_up(batch, extra, store.known_keys(campaign_id) | {p.candidate.key for p in picks})
     return store.record_decision(campaign_id, batch, decision, rejected, picks, refused)

@@ -18,20 +18,18 @@ import torch
 from pydantic import Field
 
 from amala.agents.candidate import Candidate
-from amala.agents.spec import Text
 from amala.models.featurizer import MorganFeaturizer
 from amala.models.random_forest import RandomForest
 from amala.oracles.datasets import Table, model_targets
 from amala.oracles.evaluation import Evaluation, Measurement
 from amala.oracles.interface import Oracle
 from amala.oracles.log_scale import is_log_scale, linear_std
-from amala.oracles.registry import OracleSpec
+from amala.oracles.registry import OracleSpec, Properties
 
 
 class EmulatorSpec(OracleSpec):
     kind: Literal["emulator"] = "emulator"
-    properties: list[Text] | None = Field(None, min_length=1, max_length=64, description="what to give (default: "
-                                          "every property the table has)")
+    properties: Properties = Field(None, description="what to give (default: every property the table has)")
 
 
 class EmulatorOracle(Oracle):

@@ -13,17 +13,15 @@ import pandas as pd
 from pydantic import Field
 
 from amala.agents.candidate import Candidate
-from amala.agents.spec import Text
 from amala.oracles.datasets import Table
 from amala.oracles.evaluation import Evaluation, Measurement
 from amala.oracles.interface import Oracle
-from amala.oracles.registry import OracleSpec
+from amala.oracles.registry import OracleSpec, Properties
 
 
 class LookupSpec(OracleSpec):
     kind: Literal["lookup"] = "lookup"
-    properties: list[Text] | None = Field(None, min_length=1, max_length=64, description="what to give (default: "
-                                          "every property the table has)")
+    properties: Properties = Field(None, description="what to give (default: every property the table has)")
 
 
 class LookupOracle(Oracle):

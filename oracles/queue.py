@@ -43,7 +43,7 @@ from amala.agents.spec import Float, Text
 from amala.oracles.evaluation import Evaluation, Measurement
 from amala.oracles.interface import Oracle
 from amala.oracles.log_scale import is_log_scale
-from amala.oracles.registry import OracleSpec
+from amala.oracles.registry import OracleSpec, Properties
 
 # a plain ASCII decimal: no "_" separators (float("1_0") is 10), no other scripts' digits
 NUMBER = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
@@ -56,8 +56,7 @@ class RowError(ValueError):
 
 class QueueSpec(OracleSpec):
     kind: Literal["queue"] = "queue"
-    properties: list[Text] | None = Field(None, min_length=1, max_length=64, description="what to ask for "
-                                          "(default: the objective)")
+    properties: Properties = Field(None, description="what to ask for (default: the objective)")
     units: dict[Text, Text] | None = Field(None, description="property -> unit the results must be given in "
                                            "(default: the dataset's or the MD oracle's units)")
     wait_seconds: Float = Field(0.0, ge=0, le=7 * 86400, description="how long a run waits for a batch's results "

@@ -6,12 +6,17 @@ Each kind's class carries its settings (`Spec`, a subclass of `OracleSpec`), its
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field
 
 from amala.agents.spec import Float, Int, PluginSpec, Registry, Text
 from amala.oracles.interface import Oracle, OracleMode
 
-__all__ = ["ORACLES", "Oracle", "OracleMode", "OracleSpec", "TransientOracleError", "build_oracle"]
+__all__ = ["ORACLES", "Oracle", "OracleMode", "OracleSpec", "Properties", "TransientOracleError", "build_oracle"]
+
+# The `properties` setting of oracles that give several: which ones (each kind says its default).
+Properties = Annotated[list[Text] | None, Field(min_length=1, max_length=64)]
 
 
 class TransientOracleError(RuntimeError):
