@@ -14,6 +14,7 @@ described Li hop is what ruins a trajectory, not the average atom).
 
 `FrameSelector` applies that to a running trajectory and keeps the count of every decision, so a
 run's log says how many frames were seen, selected and restarted, and when the loop converged.
+The deviation itself is computed in `amala.models.committee_calculator` (re-exported here).
 Pure numpy, independent of the MD engine and of the potentials, so it is tested on synthetic forces.
 """
 
@@ -23,23 +24,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
 
-import numpy as np
+from amala.models.committee_calculator import force_deviation
 
-
-def force_deviation(forces: np.ndarray) -> float:
-    """Max over atoms of the committee's RMS force deviation from its mean [eV/Å].
-
-    `forces`: (members, atoms, 3) in eV/Å. With one member there is no disagreement to measure."""
-    forces = np.asarray(forces, dtype=float)
-    if forces.ndim != 3 or forces.shape[2] != 3:
-        raise ValueError(f"committee forces: expected shape (members, atoms, 3), got {forces.shape}")
-    if forces.shape[0] < 2:
-        raise ValueError(f"committee forces: {forces.shape[0]} member(s); a deviation needs at least 2")
-    if not np.isfinite(forces).all():
-        return float("inf")  # a member that blew up is the strongest disagreement there is
-    spread = forces - forces.mean(axis=0, keepdims=True)
-    per_atom = np.sqrt((spread**2).sum(axis=2).mean(axis=0))
-    return float(per_atom.max())
+__all__ = ["Action", "FrameSelector", "SelectionLog", "Trust", "TrustWindow", "force_deviation"]
 
 
 class Trust(str, Enum):
