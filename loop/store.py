@@ -319,6 +319,10 @@ class Store:
                                     fidelity=ev.fidelity, status=ev.status, reason=reason,
                                     values=ev.values_json(), objective=objective(ev), cost_seconds=ev.cost_seconds,
                                     artefacts=ev.artefacts, provenance=redact_data(ev.provenance)))
+                for potential in ev.potentials:  # stored with its evaluation: both or neither
+                    s.add(ModelVersionRow(campaign_id=campaign_id, iteration=batch.index,
+                                          kind=potential.get("kind", "potential"),
+                                          n_train=int(potential.get("n_train", 0)), details=redact_data(potential)))
                 if not ev.ok:
                     s.add(EventRow(campaign_id=campaign_id, kind="evaluation_failed", level="warning",
                                    message=f"{cand.representation}: {reason}", data={"key": ev.candidate_key}))

@@ -110,12 +110,21 @@ class FrameSelector:
             self.log.restarts += 1
             return Action.RESTART
         spaced = self._last_selected is None or step - self._last_selected >= self.min_spacing
-        if spaced and len(self.pending) < self.per_round and self.spent + len(self.pending) < self.budget:
-            self.pending.append(step)
-            self._last_selected = step
-            self.log.selected += 1
+        if spaced and len(self.pending) < self.per_round and self.take(step):
             return Action.LABEL
         return Action.CONTINUE
+
+    def take(self, step: int) -> bool:
+        """Select this frame for the teacher if the budget allows. `observe` calls it for uncertain
+        frames; the loop calls it for an untrusted frame when nothing else was selected, since a
+        trajectory that keeps leaving what the students know, with no uncertain frame on the way,
+        would otherwise restart forever without anything to learn from."""
+        if self.spent + len(self.pending) >= self.budget:
+            return False
+        self.pending.append(step)
+        self._last_selected = step
+        self.log.selected += 1
+        return True
 
     @property
     def round_full(self) -> bool:

@@ -32,6 +32,9 @@ class Evaluation:
     cost_seconds: float = 0.0
     artefacts: dict[str, str] = field(default_factory=dict)  # name -> file path, never blobs
     provenance: dict = field(default_factory=dict)  # how the number was made: profile, seed, code versions
+    # machine-learned potentials trained to make this evaluation (kind, n_train, held-out errors, files):
+    # the store keeps each as a model version of the campaign
+    potentials: list[dict] = field(default_factory=list)
 
     @classmethod
     def failed(cls, candidate_key: str, oracle: str, fidelity: str, reason: str, cost_seconds: float = 0.0,

@@ -19,8 +19,11 @@ from ase.units import _amu
 
 from amala.agents.composition import canonical_composition
 
-# Formal charges (e) used to check neutrality; the MD potential's partial charges scale these.
-FORMAL_CHARGE = {"Li": 1, "Na": 1, "K": 1, "Mg": 2, "Ca": 2, "Al": 3, "Si": 4, "Ti": 4, "P": 5, "O": -2}
+# Formal charges (e) used to check neutrality; the MD potential's partial charges scale these. S and N
+# are for the thiophosphate (Li2S-P2S5) and LiPON (Li3PO4-Li3N) glasses, which only the machine-learned
+# potentials (`mlip` oracle) can simulate: the Pedone potential has no S or N.
+FORMAL_CHARGE = {"Li": 1, "Na": 1, "K": 1, "Mg": 2, "Ca": 2, "Al": 3, "Si": 4, "Ti": 4, "P": 5, "O": -2, "S": -2,
+                 "N": -3}
 
 
 # Closest two atoms of a starting cell (Å): the value every MD run (oracle, benchmarks, tests) has
@@ -85,7 +88,7 @@ def build(fractions: dict[str, float], density_g_cm3: float, target_atoms: int =
           min_distance: float = MIN_DISTANCE_A, seed: int = 0, max_tries: int = 2000) -> GlassCell:
     """A random, neutral, periodic cubic cell of the composition at the given density."""
     if not 0.5 <= density_g_cm3 <= 10:
-        raise CellError(f"density: {density_g_cm3} g/cm3 is outside 0.5-10 for an oxide glass")
+        raise CellError(f"density: {density_g_cm3} g/cm3 is outside 0.5-10 for a glass")
     units = formula_units(fractions, target_atoms)
     symbols: list[str] = []
     for oxide, n in units.items():

@@ -77,29 +77,6 @@ class GlassMDOracle(Oracle):
     def _density(self, fractions: dict[str, float]) -> float:
         return self.start_density(fractions) if callable(self.start_density) else self.start_density
 
-    @staticmethod
-    def _values(result: glass_md.GlassResult, n_atoms: int) -> dict[str, Measurement]:
-        log10_sigma, log10_std = result.arrhenius.log10_sigma(300.0)
-        sigma = 10 ** log10_sigma
-        lowest = min(result.density_g_cm3)
-        values = {
-            "conductivity_300K": Measurement(sigma, "S/cm", linear_std(log10_sigma, log10_std)),
-            "log10_conductivity_300K": Measurement(log10_sigma, "log10(S/cm)", log10_std),
-            "ea": Measurement(result.arrhenius.ea_eV, "eV", result.arrhenius.ea_std_eV),
-            "log10_prefactor": Measurement(result.arrhenius.log10_prefactor, "log10(S/cm)",
-                                           result.arrhenius.log10_prefactor_std),
-            "energy_per_atom": Measurement(result.energy_eV_per_atom[0], "eV/atom", result.energy_eV_per_atom[1]),
-            "density": Measurement(result.density_g_cm3[lowest], "g/cm^3"),
-            "n_atoms": Measurement(float(n_atoms), "1"),
-        }
-        for T, d in result.diffusivities.items():
-            values[series.key("d_li", T)] = Measurement(d.value_cm2_s, "cm^2/s", d.std_cm2_s, temperature_K=T)
-            sigma_T, sigma_std = result.conductivities_S_cm[T]
-            values[series.key("conductivity", T)] = Measurement(sigma_T, "S/cm", sigma_std, temperature_K=T)
-        for T, msd in result.network_msd_A2.items():
-            values[series.key("network_msd", T)] = Measurement(msd, "A^2", temperature_K=T)
-        return values
-
     def _one(self, candidate: Candidate) -> Evaluation:
         start = time.perf_counter()
         folder = self.workdir / "md" / self.fidelity / candidate.key
@@ -118,7 +95,8 @@ class GlassMDOracle(Oracle):
             log = folder / "lammps.log"
             return failed(str(exc), {"start_cell": str(folder / "start.extxyz"),
                                      **({"log": str(log)} if log.is_file() else {})})
-        return Evaluation(candidate.key, self.name, self.fidelity, "ok", values=self._values(result, len(cell.atoms)),
+        values = transport_values(result, len(cell.atoms))
+        return Evaluation(candidate.key, self.name, self.fidelity, "ok", values=values,
                           cost_seconds=time.perf_counter() - start,
                           artefacts={"start_cell": str(folder / "start.extxyz"),
                                      **{name: str(path) for name, path in result.files.items()}},
@@ -133,3 +111,28 @@ class GlassMDOracle(Oracle):
                                       "temperatures_K": list(self.profile.temperatures_K),
                                       **({"caveat": self.profile.caveat} if self.profile.caveat else {}),
                                       "skipped_temperatures": {f"{T:g}": why for T, why in result.skipped_K.items()}})
+
+
+def transport_values(result: glass_md.GlassResult, n_atoms: int) -> dict[str, Measurement]:
+    """The stored numbers of a glass simulation, each with its unit and uncertainty; every MD oracle
+    (LAMMPS here, the machine-learned potentials in `mlip_oracle`) reports the same names."""
+    log10_sigma, log10_std = result.arrhenius.log10_sigma(300.0)
+    sigma = 10 ** log10_sigma
+    lowest = min(result.density_g_cm3)
+    values = {
+        "conductivity_300K": Measurement(sigma, "S/cm", linear_std(log10_sigma, log10_std)),
+        "log10_conductivity_300K": Measurement(log10_sigma, "log10(S/cm)", log10_std),
+        "ea": Measurement(result.arrhenius.ea_eV, "eV", result.arrhenius.ea_std_eV),
+        "log10_prefactor": Measurement(result.arrhenius.log10_prefactor, "log10(S/cm)",
+                                       result.arrhenius.log10_prefactor_std),
+        "energy_per_atom": Measurement(result.energy_eV_per_atom[0], "eV/atom", result.energy_eV_per_atom[1]),
+        "density": Measurement(result.density_g_cm3[lowest], "g/cm^3"),
+        "n_atoms": Measurement(float(n_atoms), "1"),
+    }
+    for T, d in result.diffusivities.items():
+        values[series.key("d_li", T)] = Measurement(d.value_cm2_s, "cm^2/s", d.std_cm2_s, temperature_K=T)
+        sigma_T, sigma_std = result.conductivities_S_cm[T]
+        values[series.key("conductivity", T)] = Measurement(sigma_T, "S/cm", sigma_std, temperature_K=T)
+    for T, msd in result.network_msd_A2.items():
+        values[series.key("network_msd", T)] = Measurement(msd, "A^2", temperature_K=T)
+    return values

@@ -71,3 +71,18 @@ def test_reopening_with_changed_config_is_logged(store):
     again = store.open_campaign("c", {"budget": 2})
     assert first.id == again.id and again.config == {"budget": 2}
     assert any("changed config keys ['budget']" in e.message for e in store.events(first.id))
+
+
+def test_potentials_an_evaluation_trained_become_model_versions_once(store):
+    """An MLIP oracle's committee (its files and held-out errors) is stored with its evaluation, and a
+    resume that stores the same evaluation again adds no second model version."""
+    cid = store.open_campaign("c", {"a": 1}).id
+    batch = store.record_selection(cid, "qlognei", [SelectedCandidate(A)], model={"kind": "gp", "n_train": 5})
+    committee = {"kind": "nequip-committee", "n_train": 42, "force_mae_meV_A": [31.0, 33.5, 30.2],
+                 "files": ["round/member_0/best.ckpt"]}
+    ev = Evaluation(A.key, "nequip-sevennet", "mlip-quick", "ok", {"conductivity": Measurement(1e-4, "S/cm")},
+                    potentials=[committee])
+    assert store.record_evaluations(cid, batch, [ev], objective) == 1
+    assert store.record_evaluations(cid, batch, [ev], objective) == 0
+    versions = [v for v in store.model_versions(cid) if v.kind == "nequip-committee"]
+    assert [(v.n_train, v.iteration, v.details["force_mae_meV_A"]) for v in versions] == [(42, 0, [31.0, 33.5, 30.2])]
