@@ -28,10 +28,9 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from amala.agents.composition import NETWORK_FORMERS
 from amala.oracles import glass_structure, lammps_engine, md_analysis, md_checkpoint, pedone
 
-MIN_TEMPERATURES = 3  # diffusive temperatures needed for an Arrhenius fit with an error estimate
+MIN_TEMPERATURES = md_analysis.MIN_TEMPERATURES  # diffusive temperatures needed for an Arrhenius fit
 
 
 class SimulationFailed(RuntimeError):
@@ -185,8 +184,7 @@ def run(atoms: Atoms, profile: MDProfile, workdir: Path, seed: int = 0) -> Glass
             lmp = lammps_engine.open_data(checkpoint.state, elements, workdir, append=True)
     except Exception as exc:  # LAMMPS reports bad input as a generic exception
         raise SimulationFailed(f"LAMMPS rejected the cell: {str(exc).splitlines()[0]}") from None
-    diffusivities, sigmas, densities, network_msd, skipped = {}, {}, {}, {}, {}
-    files = {"log": workdir / "lammps.log"}
+    series = Series(files={"log": workdir / "lammps.log"})
     meta = file_metadata(atoms, profile, seed)
     lowest = min(profile.temperatures_K)
     try:
@@ -199,40 +197,25 @@ def run(atoms: Atoms, profile: MDProfile, workdir: Path, seed: int = 0) -> Glass
         lmp.command("compute unwrapped all property/atom xu yu zu")
         for T in sorted(profile.temperatures_K, reverse=True):
             if T in done:  # simulated before an interruption
-                _restore(done[T], T, diffusivities, sigmas, densities, network_msd, skipped, files)
+                series.restore(T, done[T])
                 continue
             lmp.commands_list(equilibrate_commands(profile, T))
             _check(lmp, T, f"NPT equilibration at {T:g} K")
             _check_cell(lmp, profile, started, f"NPT equilibration at {T:g} K")
             volume = float(lmp.extract_fix("vavg", 0, 0))
             lmp.commands_list(production_commands(profile, T, volume))
-            densities[T] = glass_structure.density(atoms, volume)
+            density = glass_structure.density(atoms, volume)
             frames, energies = _sample(lmp, profile, np.array(symbols), started)
             _check(lmp, T, f"production at {T:g} K")
-            frames.positions -= frames.centre_of_mass_drift(atoms.get_masses())
-            li = frames.positions[:, frames.symbols == "Li"]
-            lag_ps, curves = md_analysis.msd_by_group(li, frames.dt_ps, groups=profile.li_groups)
-            formers = np.isin(frames.symbols, NETWORK_FORMERS)
-            if formers.any():
-                moved = frames.positions[-1, formers] - frames.positions[0, formers]
-                network_msd[T] = float((moved**2).sum(-1).mean())
-            files[f"trajectory_{T:g}K"] = glass_structure.write_trajectory(
-                frames, workdir / f"li_{T:g}K.extxyz.gz", "Li", {**meta, "temperature_K": T})
-            try:
-                d = md_analysis.diffusivity(lag_ps, curves)
-            except md_analysis.NoDiffusiveRegime as exc:
-                skipped[T] = str(exc)  # too cold to see hops in this run; the others may still give Ea
-            else:
-                diffusivities[T] = d
-                sigma = md_analysis.nernst_einstein(d.value_cm2_s, n_li, volume, T)
-                sigmas[T] = (sigma, sigma * d.std_cm2_s / d.value_cm2_s)
+            series.add(md_analysis.transport_at(frames, atoms.get_masses(), volume, T, profile.li_groups), density,
+                       frames, workdir, meta)
             if T != lowest:  # the lowest is the last: its frames make the final glass, nothing to resume after it
-                done[T] = _saved(T, diffusivities, sigmas, densities, network_msd, skipped, files)
+                done[T] = series.saved(T)
                 checkpoint.save(lmp, done)
         # the loop ends at the lowest temperature: that glass is the one described
         version = str(lmp.version())
-        files["glass"], files["rdf"] = glass_structure.write_glass(
-            frames, workdir, {**meta, "temperature_K": T, "density_g_cm3": round(densities[T], 4),  # T: the lowest
+        series.files["glass"], series.files["rdf"] = glass_structure.write_glass(
+            frames, workdir, {**meta, "temperature_K": T, "density_g_cm3": round(series.densities[T], 4),  # T: lowest
                               "lammps_version": version})
     except SimulationFailed:
         checkpoint.clear()
@@ -243,14 +226,7 @@ def run(atoms: Atoms, profile: MDProfile, workdir: Path, seed: int = 0) -> Glass
     finally:
         lmp.close()
     checkpoint.clear()  # the candidate has its outcome: a result, or the failure below
-    if len(sigmas) < MIN_TEMPERATURES:
-        reasons = "; ".join(f"{T:g} K: {why}" for T, why in sorted(skipped.items()))
-        raise SimulationFailed(f"Li diffusive at only {len(sigmas)} of {len(profile.temperatures_K)} temperatures "
-                               f"(need {MIN_TEMPERATURES} for an Arrhenius fit). {reasons}")
-    temps = sorted(sigmas)
-    fit = md_analysis.arrhenius(temps, [sigmas[t][0] for t in temps], [sigmas[t][1] for t in temps])
-    return GlassResult(diffusivities, sigmas, fit, (float(np.mean(energies)), float(np.std(energies))), densities,
-                       network_msd, version, files, skipped)
+    return series.result(energies, version, len(profile.temperatures_K))
 
 
 def _melt_and_quench(lmp, profile: MDProfile, seed: int, started: float) -> None:
@@ -275,25 +251,64 @@ def resume_commands(profile: MDProfile, done_K: list[float]) -> list[str]:
             "thermo_style custom step temp pe etotal press vol density", "fix md all nve"]
 
 
-def _saved(T, diffusivities, sigmas, densities, network_msd, skipped, files) -> dict:
-    d = diffusivities.get(T)
-    return {"diffusivity": None if d is None else asdict(d), "sigma": sigmas.get(T), "density": densities[T],
-            "network_msd": network_msd.get(T), "skipped": skipped.get(T),
-            "trajectory": str(files[f"trajectory_{T:g}K"])}
+@dataclass
+class Series:
+    """The per-temperature results of one run as they accumulate, hottest first, and what a checkpoint keeps
+    of them. Engine-independent: the LAMMPS protocol here and `ase_md` collect, save, restore and finish
+    their runs through it, so both give the same `GlassResult` and the same checkpoint entries."""
 
+    diffusivities: dict[float, md_analysis.Diffusivity] = field(default_factory=dict)
+    sigmas: dict[float, tuple[float, float]] = field(default_factory=dict)  # T -> (σ, std), S/cm
+    densities: dict[float, float] = field(default_factory=dict)  # g/cm³
+    network_msd: dict[float, float] = field(default_factory=dict)  # Å²
+    skipped: dict[float, str] = field(default_factory=dict)
+    files: dict[str, Path] = field(default_factory=dict)
 
-def _restore(saved, T, diffusivities, sigmas, densities, network_msd, skipped, files) -> None:
-    if saved["diffusivity"] is not None:
-        d = saved["diffusivity"]
-        diffusivities[T] = md_analysis.Diffusivity(d["value_cm2_s"], d["std_cm2_s"], tuple(d["window_ps"]),
-                                                   d["loglog_slope"])
-        sigmas[T] = tuple(saved["sigma"])
-    if saved["skipped"] is not None:
-        skipped[T] = saved["skipped"]
-    densities[T] = saved["density"]
-    if saved["network_msd"] is not None:
-        network_msd[T] = saved["network_msd"]
-    files[f"trajectory_{T:g}K"] = Path(saved["trajectory"])
+    def add(self, result: md_analysis.TemperatureResult, density_g_cm3: float, frames: glass_structure.Frames,
+            workdir: Path, meta: dict) -> None:
+        """Keep one temperature's numbers and write its Li trajectory (extxyz.gz, with the run's metadata)."""
+        T = result.temperature_K
+        self.densities[T] = density_g_cm3
+        if result.network_msd_A2 is not None:
+            self.network_msd[T] = result.network_msd_A2
+        self.files[f"trajectory_{T:g}K"] = glass_structure.write_trajectory(
+            frames, Path(workdir) / f"li_{T:g}K.extxyz.gz", "Li", {**meta, "temperature_K": T})
+        if result.diffusivity is None:
+            self.skipped[T] = result.skipped
+        else:
+            self.diffusivities[T] = result.diffusivity
+            self.sigmas[T] = result.sigma_S_cm
+
+    def saved(self, T: float) -> dict:
+        """Temperature T as a checkpoint entry (JSON)."""
+        d = self.diffusivities.get(T)
+        return {"diffusivity": None if d is None else asdict(d), "sigma": self.sigmas.get(T),
+                "density": self.densities[T], "network_msd": self.network_msd.get(T), "skipped": self.skipped.get(T),
+                "trajectory": str(self.files[f"trajectory_{T:g}K"])}
+
+    def restore(self, T: float, saved: dict) -> None:
+        """Temperature T back from its checkpoint entry, as if it had just been simulated."""
+        if saved["diffusivity"] is not None:
+            d = saved["diffusivity"]
+            self.diffusivities[T] = md_analysis.Diffusivity(d["value_cm2_s"], d["std_cm2_s"], tuple(d["window_ps"]),
+                                                            d["loglog_slope"])
+            self.sigmas[T] = tuple(saved["sigma"])
+        if saved["skipped"] is not None:
+            self.skipped[T] = saved["skipped"]
+        self.densities[T] = saved["density"]
+        if saved["network_msd"] is not None:
+            self.network_msd[T] = saved["network_msd"]
+        self.files[f"trajectory_{T:g}K"] = Path(saved["trajectory"])
+
+    def result(self, energies_eV_per_atom, engine_version: str, n_temperatures: int) -> GlassResult:
+        """The finished run: the Arrhenius fit, or `SimulationFailed` when too few temperatures were diffusive."""
+        try:
+            fit = md_analysis.fit_series(self.sigmas, self.skipped, n_temperatures)
+        except md_analysis.TooFewTemperatures as exc:
+            raise SimulationFailed(str(exc)) from None
+        energy = (float(np.mean(energies_eV_per_atom)), float(np.std(energies_eV_per_atom)))
+        return GlassResult(self.diffusivities, self.sigmas, fit, energy, self.densities, self.network_msd,
+                           engine_version, self.files, self.skipped)
 
 
 def _sample(lmp, profile: MDProfile, symbols: np.ndarray, started: float) -> tuple[glass_structure.Frames, np.ndarray]:

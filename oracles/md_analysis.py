@@ -1,8 +1,9 @@
 """From molecular-dynamics trajectories to transport numbers, with uncertainties.
 
 Pure numpy/scipy, independent of the MD engine, so the same analysis serves LAMMPS runs, MLIP runs
-and synthetic data in tests. Units: time in ps, lengths in Å, temperatures in K; results in the
-field's units (D in cm²/s, σ in S/cm, Ea in eV).
+and synthetic data in tests: `transport_at` (one production temperature) and `fit_series` (the Arrhenius
+fit of a run) are the one place both MD protocols turn trajectories into numbers. Units: time in ps,
+lengths in Å, temperatures in K; results in the field's units (D in cm²/s, σ in S/cm, Ea in eV).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import constants
+
+from amala.agents.composition import NETWORK_FORMERS
 
 K_B_EV = constants.k / constants.e  # Boltzmann constant, eV/K
 A2_PER_PS_TO_CM2_PER_S = 1e-16 / 1e-12  # Å²/ps -> cm²/s
@@ -167,3 +170,56 @@ def arrhenius(temperature_K, sigma_S_cm, sigma_std_S_cm=None) -> ArrheniusFit:
         resid = y - X @ beta
         cov = np.linalg.inv(X.T @ X) * (resid @ resid / dof)
     return ArrheniusFit(float(beta[1]), float(math.sqrt(cov[1, 1])), float(beta[0]), float(math.sqrt(cov[0, 0])), cov)
+
+
+# --- one temperature of an MD series, and the series' fit: shared by the LAMMPS and the ASE engines -------
+
+MIN_TEMPERATURES = 3  # diffusive temperatures needed for an Arrhenius fit with an error estimate
+
+
+class TooFewTemperatures(ValueError):
+    """Li was diffusive at fewer than `MIN_TEMPERATURES` temperatures; the message lists why each other failed."""
+
+
+@dataclass(frozen=True)
+class TemperatureResult:
+    temperature_K: float
+    diffusivity: Diffusivity | None  # None: no diffusive regime, see `skipped`
+    sigma_S_cm: tuple[float, float] | None  # Nernst-Einstein σ and its std, S/cm
+    network_msd_A2: float | None  # network formers' displacement² from first to last frame (None: no formers)
+    skipped: str | None  # why this temperature gave no D
+
+
+def transport_at(frames, masses, volume_A3: float, temperature_K: float, li_groups: int,
+                 formers=NETWORK_FORMERS) -> TemperatureResult:
+    """Li transport of one production run: MSD per Li group -> D (or the reason there is none) -> σ.
+
+    `frames` is a `glass_structure.Frames` (unwrapped positions, Å; symbols; dt_ps). Its centre-of-mass
+    drift is removed in place first, so the trajectory the caller writes afterwards is the one analysed.
+    The network formers' MSD is kept as the check that the network is frozen. Engine-independent: the
+    LAMMPS and the ASE protocols both call this, so their numbers mean the same thing."""
+    frames.positions -= frames.centre_of_mass_drift(masses)
+    li_mask = frames.symbols == "Li"
+    lag_ps, curves = msd_by_group(frames.positions[:, li_mask], frames.dt_ps, groups=li_groups)
+    former_mask = np.isin(frames.symbols, formers)
+    network = None
+    if former_mask.any():
+        moved = frames.positions[-1, former_mask] - frames.positions[0, former_mask]
+        network = float((moved**2).sum(-1).mean())
+    try:
+        d = diffusivity(lag_ps, curves)
+    except NoDiffusiveRegime as exc:  # too cold to see hops in this run; the others may still give Ea
+        return TemperatureResult(temperature_K, None, None, network, str(exc))
+    sigma = nernst_einstein(d.value_cm2_s, int(li_mask.sum()), volume_A3, temperature_K)
+    return TemperatureResult(temperature_K, d, (sigma, sigma * d.std_cm2_s / d.value_cm2_s), network, None)
+
+
+def fit_series(sigmas: dict[float, tuple[float, float]], skipped: dict[float, str],
+               n_temperatures: int) -> ArrheniusFit:
+    """The Arrhenius fit of σ(T) (T -> (σ, std), S/cm), or `TooFewTemperatures` naming each skipped T's reason."""
+    if len(sigmas) < MIN_TEMPERATURES:
+        reasons = "; ".join(f"{T:g} K: {why}" for T, why in sorted(skipped.items()))
+        raise TooFewTemperatures(f"Li diffusive at only {len(sigmas)} of {n_temperatures} temperatures "
+                                 f"(need {MIN_TEMPERATURES} for an Arrhenius fit). {reasons}")
+    temps = sorted(sigmas)
+    return arrhenius(temps, [sigmas[t][0] for t in temps], [sigmas[t][1] for t in temps])
