@@ -8,7 +8,7 @@ TORCH := torch==2.13.0
 # Where the HTP-MD table is read from (tests and demo); `amala data fetch htpmd` fills ~/.cache/amala.
 DATA_DIR ?= $(if $(wildcard ../shared/data/htpmd.csv),../shared/data,$(HOME)/.cache/amala)
 
-.PHONY: demo test venv clean
+.PHONY: demo test venv clean dft
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,22 @@ demo: venv
 test: venv
 	$(VENV)/bin/ruff check .
 	AMALA_DATA_DIR="$(abspath $(DATA_DIR))" $(PY) -m pytest -q --durations=15
+
+# The PBE plane-wave DFT teacher (oracles/teachers, kind gpaw) is optional: GPAW compiles from source
+# against the system's libxc, OpenBLAS and FFTW with a C++ compiler (plain `pip install gpaw` picks a
+# build that fails here); its PAW setups come inside the gpaw-data wheel. Run as root: it installs the
+# Debian packages; otherwise it says the one line to run as root first.
+GPAW := gpaw==26.7.0
+DFT_APT := libxc-dev libopenblas-dev libfftw3-dev g++
+dft: venv
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $(DFT_APT); \
+	elif ! dpkg -s $(DFT_APT) >/dev/null 2>&1; then \
+	  echo "make dft: first run as root: apt-get install -y $(DFT_APT)"; exit 1; fi
+	printf "compiler = 'g++'\nmpi = False\nfftw = True\nlibraries += ['fftw3', 'openblas']\n" \
+	  > $(VENV)/gpaw-siteconfig.py
+	GPAW_CONFIG="$(abspath $(VENV))/gpaw-siteconfig.py" $(PY) -m pip install -q "$(GPAW)" gpaw-data
+	$(PY) -c "from gpaw import GPAW, PW; from ase.build import bulk; a = bulk('Si'); \
+	  a.calc = GPAW(mode=PW(200), kpts=(1, 1, 1), txt=None); print('gpaw works:', a.get_potential_energy(), 'eV')"
 
 clean:
 	rm -rf $(VENV) runs reports

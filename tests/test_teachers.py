@@ -108,8 +108,12 @@ def test_gpaw_missing_says_how_to_install():
 
 
 @pytest.mark.skipif(importlib.util.find_spec("gpaw") is None, reason="gpaw is not installed (make dft)")
-def test_gpaw_provenance():
-    teacher = make_teacher(TeacherSpec(kind="gpaw", ecut_eV=300, kpts=[2, 2, 2]))
-    prov = teacher.provenance()
+def test_gpaw_labels_a_tiny_cell(tmp_path):
+    """PBE plane waves on a 2-atom LiS cell at a low cutoff (~2 s): what `make dft` installs really runs."""
+    prov = make_teacher(TeacherSpec(kind="gpaw", ecut_eV=300, kpts=[2, 2, 2])).provenance()
     assert prov["level_of_theory"] == "PBE plane waves, ecut 300 eV, k-points 2x2x2"
-    assert prov["settings"] == {"xc": "PBE", "ecut_eV": 300.0, "kpts": [2, 2, 2]}
+    assert prov["settings"] == {"xc": "PBE", "ecut_eV": 300.0, "kpts": [2, 2, 2]} and prov["version"] == version("gpaw")
+    teacher = make_teacher(TeacherSpec(kind="gpaw", ecut_eV=250), log_path=tmp_path / "gpaw.txt")
+    labelled = teacher.label(Atoms("LiS", positions=[[0, 0, 0], [1.2, 1.2, 1.2]], cell=[3.2] * 3, pbc=True))
+    assert np.isfinite(labelled.get_potential_energy()) and np.isfinite(labelled.get_forces()).all()
+    assert labelled.get_stress().shape == (6,) and (tmp_path / "gpaw.txt").is_file()
