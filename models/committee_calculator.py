@@ -8,6 +8,8 @@ that the committee calculator can report it for every MD step it evaluates, and 
 from __future__ import annotations
 
 import numpy as np
+from ase import Atoms
+from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 
 
 def force_deviation(forces: np.ndarray) -> float:
@@ -24,3 +26,49 @@ def force_deviation(forces: np.ndarray) -> float:
     spread = forces - forces.mean(axis=0, keepdims=True)
     per_atom = np.sqrt((spread**2).sum(axis=2).mean(axis=0))
     return float(per_atom.max())
+
+
+class CommitteeCalculator(Calculator):
+    """The committee's mean energy, forces and stress, with its disagreement in the same results.
+
+    `results["force_deviation"]` (eV/Å, see `force_deviation`) and `results["energy_std"]` (eV/atom, the
+    members' energy spread divided by the atom count) come with every evaluation, so MD driven by this
+    calculator knows the uncertainty of each step it took without evaluating the frame again.
+    Members are any ASE calculators (NequIP students in production, anything cheap in tests)."""
+
+    implemented_properties = ["energy", "free_energy", "forces", "stress"]
+
+    def __init__(self, members: list[Calculator], **kwargs):
+        super().__init__(**kwargs)
+        if len(members) < 2:
+            raise ValueError(f"committee calculator: {len(members)} member(s); a deviation needs at least 2")
+        self.members = list(members)
+
+    def member_predictions(self, atoms: Atoms) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Each member's (energy eV (M,), forces eV/Å (M, N, 3), stress eV/Å³ Voigt (M, 6) or None); the
+        stress only for a cell periodic in all three directions and when every member gives one."""
+        energies, forces, stresses = [], [], []
+        for member in self.members:
+            energies.append(member.get_potential_energy(atoms))
+            forces.append(member.get_forces(atoms))
+            if stresses is not None and atoms.pbc.all():
+                try:
+                    stresses.append(member.get_stress(atoms))
+                except PropertyNotImplementedError:
+                    stresses = None
+            else:
+                stresses = None
+        return (np.array(energies, dtype=float), np.array(forces, dtype=float),
+                None if stresses is None else np.array(stresses, dtype=float))
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        energies, forces, stresses = self.member_predictions(self.atoms)
+        energy = float(energies.mean())
+        self.results = {"energy": energy, "free_energy": energy, "forces": forces.mean(axis=0),
+                        "force_deviation": force_deviation(forces),
+                        "energy_std": float(energies.std()) / len(self.atoms)}
+        if stresses is not None:
+            self.results["stress"] = stresses.mean(axis=0)
+        elif "stress" in properties:
+            raise PropertyNotImplementedError("committee stress: needs a 3D-periodic cell and members that give one")
