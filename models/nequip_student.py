@@ -17,10 +17,12 @@ Units: energies eV, forces eV/Å, stress eV/Å³ (ASE's), lengths Å; errors in 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -216,13 +218,20 @@ class Student:
 
     def calculator(self, device: str = "cpu"):
         """An ASE calculator: the compiled model when there is one, else the checkpoint (slower)."""
+        import torch
         from nequip.integrations.ase import NequIPCalculator
 
-        if self.compiled is not None:
-            return NequIPCalculator.from_compiled_model(str(self.compiled), device=device,
-                                                        chemical_species_to_atom_type_map=True)
-        return NequIPCalculator._from_saved_model(str(self.checkpoint), device=device,
-                                                  chemical_species_to_atom_type_map=True)
+        # loading sets torch's process-wide default dtype to float64 (nequip's global state); put it back,
+        # or every later float32 model in the process breaks (SevenNet's teacher, amala's GNN surrogates)
+        default = torch.get_default_dtype()
+        try:
+            if self.compiled is not None:
+                return NequIPCalculator.from_compiled_model(str(self.compiled), device=device,
+                                                            chemical_species_to_atom_type_map=True)
+            return NequIPCalculator._from_saved_model(str(self.checkpoint), device=device,
+                                                      chemical_species_to_atom_type_map=True)
+        finally:
+            torch.set_default_dtype(default)
 
     def record(self) -> dict:
         """JSON-able description for the store and for `student.json`."""
@@ -258,6 +267,46 @@ def train_student(train_frames: list[Atoms] | Path, val_frames: list[Atoms] | Pa
     """Train one student in `folder` (train.extxyz, val.extxyz, config.yaml, train.log, run/) and measure
     its held-out errors on `val_frames`. `type_names`: the elements the model knows (default: those of
     the training frames). A folder that already holds a finished student returns it untrained."""
+    started = _start(train_frames, val_frames, spec, seed, folder, device, type_names)
+    return started if isinstance(started, Student) else started.finish(timeout_s)
+
+
+@dataclass
+class _Training:
+    """A `nequip-train` process under way; `finish` waits for it and measures the student."""
+
+    folder: Path
+    process: subprocess.Popen
+    train: list[Atoms]
+    val: list[Atoms]
+    spec: StudentSpec
+    seed: int
+    device: str
+    started: float
+
+    def finish(self, timeout_s: float) -> Student:
+        log = self.folder / "train.log"
+        try:
+            self.process.wait(timeout=max(1.0, timeout_s - (time.monotonic() - self.started)))
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise StudentTrainingFailed(f"nequip-train timed out after {timeout_s:g} s (log: {log})") from None
+        checkpoint = self.folder / "run" / "best.ckpt"
+        if self.process.returncode != 0 or not checkpoint.is_file():
+            raise StudentTrainingFailed(f"nequip-train failed ({log}): {_last_error(log)}")
+        student = Student(folder=self.folder, checkpoint=checkpoint, seed=self.seed, n_train=len(self.train),
+                          n_val=len(self.val), energy_mae_meV_atom=float("nan"), force_mae_meV_A=float("nan"),
+                          spec=self.spec)
+        student.energy_mae_meV_atom, student.force_mae_meV_A = held_out_errors(student.calculator(self.device),
+                                                                               self.val)
+        student.save()
+        return student
+
+
+def _start(train_frames, val_frames, spec: StudentSpec, seed: int, folder: Path, device: str,
+           type_names: list[str] | None, threads: int | None = None) -> Student | _Training:
+    """The finished student in `folder`, or a started `nequip-train` process for it."""
     folder = Path(folder)
     if (folder / "student.json").is_file():
         student = Student.load(folder)
@@ -278,20 +327,10 @@ def train_student(train_frames: list[Atoms] | Path, val_frames: list[Atoms] | Pa
     run = folder / "run"
     shutil.rmtree(run, ignore_errors=True)  # a half-finished run from a crash is started over
     command = [_tool("nequip-train"), "-cp", str(folder.resolve()), "-cn", "config", f"hydra.run.dir={run.resolve()}"]
-    log = folder / "train.log"
-    with open(log, "w") as out:
-        try:
-            done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, cwd=folder, timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            raise StudentTrainingFailed(f"nequip-train timed out after {timeout_s:g} s (log: {log})") from None
-    checkpoint = run / "best.ckpt"
-    if done.returncode != 0 or not checkpoint.is_file():
-        raise StudentTrainingFailed(f"nequip-train failed ({log}): {_last_error(log)}")
-    student = Student(folder=folder, checkpoint=checkpoint, seed=seed, n_train=len(train), n_val=len(val),
-                      energy_mae_meV_atom=float("nan"), force_mae_meV_A=float("nan"), spec=spec)
-    student.energy_mae_meV_atom, student.force_mae_meV_A = held_out_errors(student.calculator(device), val)
-    student.save()
-    return student
+    env = dict(os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {}))
+    with open(folder / "train.log", "w") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=folder, env=env)
+    return _Training(folder, process, train, val, spec, seed, device, time.monotonic())
 
 
 def compile_student(student: Student, device: str = "cpu", timeout_s: float = 1800) -> Student:
@@ -355,12 +394,22 @@ def train_committee(train_frames: list[Atoms] | Path, val_frames: list[Atoms] | 
         raise ValueError(f"committee size: need 2 to 16 members (a deviation needs two), got {size}")
     train = _frames(train_frames, "training")
     types = sorted({s for atoms in train for s in atoms.get_chemical_symbols()})
-    members = []
-    for k in range(size):
-        frames = train
-        if bootstrap:
-            picks = np.random.default_rng(seed + k).integers(0, len(train), len(train))
-            frames = [train[i] for i in picks]
-        members.append(train_student(frames, val_frames, spec, seed + k, Path(folder) / f"member_{k}", device,
-                                     timeout_s, type_names=types))
+    # the members train side by side, each on its share of the cores: most of a small student's time is
+    # nequip-train starting up (~8 s of imports), which then overlaps instead of adding up
+    threads = max(1, (os.cpu_count() or 1) // size) if device == "cpu" else None
+    started = []
+    try:
+        for k in range(size):
+            frames = train
+            if bootstrap:
+                picks = np.random.default_rng(seed + k).integers(0, len(train), len(train))
+                frames = [train[i] for i in picks]
+            started.append(_start(frames, val_frames, spec, seed + k, Path(folder) / f"member_{k}", device, types,
+                                  threads))
+        members = [job if isinstance(job, Student) else job.finish(timeout_s) for job in started]
+    finally:  # a failed member (or Ctrl-C) leaves no training process behind
+        for job in started:
+            if isinstance(job, _Training) and job.process.poll() is None:
+                job.process.kill()
+                job.process.wait()
     return Committee(members, device)

@@ -38,6 +38,7 @@ ORACLES = Registry("oracle", "amala.oracles", {
     "md": "amala.oracles.glass_md_oracle:GlassMDOracle",
     "emulator": "amala.oracles.emulator:EmulatorOracle",
     "queue": "amala.oracles.queue:QueueOracle",
+    "mlip": "amala.oracles.mlip_oracle:MLIPOracle",
 })
 
 

@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 from pydantic import ValidationError
@@ -80,6 +81,9 @@ def test_student_trains_and_predicts(student, frames):
     assert 0 < student.energy_mae_meV_atom < 1e5 and 0 < student.force_mae_meV_A < 1e5
     atoms = frames[-1].copy()
     atoms.calc = student.calculator()
+    # nequip sets torch's default dtype to float64 on loading; the calculator puts it back, or a float32
+    # model built later in the process (SevenNet's teacher, a GNN surrogate) fails on a dtype mismatch
+    assert torch.get_default_dtype() == torch.float32
     assert np.isfinite(atoms.get_potential_energy())
     forces = atoms.get_forces()
     assert forces.shape == (16, 3) and np.isfinite(forces).all()

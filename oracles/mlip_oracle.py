@@ -1,0 +1,148 @@
+"""The machine-learned-potential oracle: composition -> on-the-fly NequIP committee -> MD on ASE -> Evaluation.
+
+For the glasses no classical potential describes (thiophosphates, LiPON) and the ones Pedone's
+gets wrong (its Ea of Li2O·2SiO2 is half the measured one), as Seth et al. 2025 (LiPON) and Wang
+et al. 2023 (a-Li3PS4) did: a committee of NequIP students learns the teacher's (SevenNet-0 by
+default, PBE DFT with GPAW when installed) energies and forces on the fly (`on_the_fly`), then the
+committee runs the same melt-quench-diffuse protocol and transport analysis as the LAMMPS oracle
+(`ase_md`, `md_analysis`), and reports the same quantities (`glass_md_oracle.transport_values`).
+
+Level of theory and uncertainty, as stored: the numbers are the committee's, at the teacher's level
+of theory at best; their error bars are the MD statistics (spread over independent Li groups,
+Arrhenius covariance), not the potential's error, which is reported beside them instead (held-out
+energy and force errors against the teacher, and how often the production MD left the committee's
+trust window). Each trained committee is a model version of the campaign (`Evaluation.potentials`).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Literal, Sequence
+
+import numpy as np
+from ase.io import write
+from pydantic import Field
+
+from amala.agents.candidate import Candidate
+from amala.agents.composition import InvalidComposition, canonical_composition, parse_composition
+from amala.agents.spec import Float, Int, Text
+from amala.models.nequip_student import StudentSpec, StudentTrainingFailed
+from amala.oracles import ase_md
+from amala.oracles.evaluation import Evaluation
+from amala.oracles.glass_cell import CellError, build
+from amala.oracles.glass_md import SimulationFailed
+from amala.oracles.glass_md_oracle import transport_values
+from amala.oracles.interface import Oracle
+from amala.oracles.on_the_fly import OnTheFly, OnTheFlyFailed, OnTheFlySettings
+from amala.oracles.registry import OracleSpec
+from amala.oracles.teachers import TeacherSpec, make_teacher
+
+
+class MLIPSpec(OracleSpec):
+    kind: Literal["mlip"] = "mlip"
+    profile: Text = Field("quick", description="MD protocol of amala.oracles.ase_md (test, quick, standard)")
+    density_g_cm3: Float = Field(1.9, gt=0, le=20, description="density of the starting cell (a-Li3PS4 ≈ 1.9; "
+                                 "NPT then finds the glass's own)")
+    teacher: TeacherSpec = Field(default_factory=TeacherSpec, description="who labels frames (sevennet, tblite, gpaw)")
+    student: StudentSpec = Field(default_factory=StudentSpec, description="size and training of each NequIP student")
+    committee: Int = Field(3, ge=2, le=8, description="students per committee (different seeds): the spread of "
+                           "their forces is the uncertainty that decides what the teacher labels")
+    trust_lo: Float = Field(0.05, gt=0, le=5, description="eV/Å: committee force deviation below which a frame is "
+                            "trusted (DP-GEN's common value)")
+    trust_hi: Float = Field(0.15, gt=0, le=10, description="eV/Å: deviation from which a trajectory is stopped and "
+                            "restarted from its last trusted frame")
+    teacher_budget: Int = Field(300, ge=1, le=100_000, description="teacher calls per candidate, seed frames "
+                                "included")
+    segment_steps: Int = Field(1000, ge=10, le=10_000_000, description="MD steps per exploration segment")
+    device: Literal["cpu", "cuda"] = "cpu"
+
+
+class MLIPOracle(Oracle):
+    Spec = MLIPSpec
+    representations = ("composition",)
+    needs_dataset = False
+    thread_safe = False  # torch threads and one committee per process
+    mode = "per_candidate"
+    units = {"conductivity_300K": "S/cm", "log10_conductivity_300K": "log10(S/cm)", "ea": "eV",
+             "log10_prefactor": "log10(S/cm)", "energy_per_atom": "eV/atom", "density": "g/cm^3", "n_atoms": "1"}
+
+    @classmethod
+    def from_spec(cls, spec: MLIPSpec, table=None, workdir=None, seed: int = 0) -> MLIPOracle:
+        return cls(spec, workdir, seed=seed)
+
+    def __init__(self, spec: MLIPSpec, workdir: Path, seed: int = 0):
+        if spec.profile not in ase_md.PROFILES:
+            raise ValueError(f"oracle.profile: unknown {spec.profile!r} (choose from {sorted(ase_md.PROFILES)})")
+        if not spec.trust_lo < spec.trust_hi:
+            raise ValueError(f"oracle.trust_lo: {spec.trust_lo} must be below oracle.trust_hi ({spec.trust_hi}) eV/Å")
+        self.spec, self.workdir, self.seed = spec, Path(workdir), seed
+        self.profile = ase_md.PROFILES[spec.profile]
+        self.teacher = make_teacher(spec.teacher, device=spec.device)
+        self.name = spec.name or f"nequip-{self.teacher.name}"
+        self.fidelity = f"mlip-{spec.profile}"
+
+    def settings(self) -> OnTheFlySettings:
+        """Exploration covers what the production MD will see: the melt, and each production temperature."""
+        temperatures = tuple(sorted({*self.profile.temperatures_K, self.profile.melt_K}))
+        return OnTheFlySettings(trust_lo_eV_A=self.spec.trust_lo, trust_hi_eV_A=self.spec.trust_hi,
+                                committee_size=self.spec.committee, budget=self.spec.teacher_budget,
+                                explore_temperatures_K=temperatures, timestep_fs=self.profile.timestep_fs,
+                                segment_steps=self.spec.segment_steps)
+
+    def evaluate(self, candidates: Sequence[Candidate]) -> list[Evaluation]:
+        return [self._one(c) for c in candidates]
+
+    def _one(self, candidate: Candidate) -> Evaluation:
+        start = time.perf_counter()
+        folder = self.workdir / "mlip" / self.spec.profile / candidate.key
+        failed = lambda reason: Evaluation.failed(  # noqa: E731
+            candidate.key, self.name, self.fidelity, reason, cost_seconds=time.perf_counter() - start,
+            artefacts={"folder": str(folder)})
+        try:
+            fractions = parse_composition(candidate.representation)
+            cell = build(fractions, self.spec.density_g_cm3, self.profile.n_atoms, seed=self.seed)
+        except (InvalidComposition, CellError) as exc:
+            return failed(str(exc))
+        folder.mkdir(parents=True, exist_ok=True)
+        write(folder / "start.extxyz", cell.atoms, format="extxyz")
+        try:
+            learned = OnTheFly(folder / "on_the_fly", self.teacher, self.spec.student, self.settings(),
+                               seed=self.seed, device=self.spec.device).run(cell.atoms)
+        except StudentTrainingFailed as exc:
+            return failed(f"training the students failed: {exc}")
+        except OnTheFlyFailed as exc:
+            return failed(str(exc))
+        deviations: list[float] = []
+
+        def watch(stage, step, atoms):  # how far production MD strays from what the committee knows
+            if stage == "production":
+                deviations.append(float(atoms.calc.results.get("force_deviation", np.nan)))
+
+        engine = f"ase + NequIP committee of {self.spec.committee} on {len(learned.store)} {self.teacher.name} labels"
+        try:
+            result = ase_md.run(cell.atoms, learned.committee.calculator(), self.profile, folder / "md", seed=self.seed,
+                                observer=watch, engine=engine)
+        except SimulationFailed as exc:
+            return failed(str(exc))
+        committee = {**learned.committee.record(), "kind": "nequip-committee", "teacher": self.teacher.provenance(),
+                     "labels_file": str(learned.store.labels_path), "candidate": candidate.key}
+        above = float(np.mean(np.asarray(deviations) >= self.spec.trust_hi)) if deviations else None
+        return Evaluation(
+            candidate.key, self.name, self.fidelity, "ok", values=transport_values(result, len(cell.atoms)),
+            cost_seconds=time.perf_counter() - start,
+            artefacts={"start_cell": str(folder / "start.extxyz"), "labels": str(learned.store.labels_path),
+                       **{name: str(path) for name, path in result.files.items()}},
+            potentials=[committee],
+            provenance={"profile": self.spec.profile, "seed": self.seed,
+                        "level_of_theory": f"NequIP committee of {self.spec.committee} trained on the fly on "
+                                           f"{self.teacher.provenance()['level_of_theory']}",
+                        "teacher": self.teacher.provenance(), "student": self.spec.student.model_dump(),
+                        "on_the_fly": learned.record(),
+                        "production_frames_above_trust_hi": above,
+                        "production_max_force_deviation_eV_A": float(np.nanmax(deviations)) if deviations else None,
+                        "uncertainty": "MD statistics only; the potential's own error is in on_the_fly.rounds "
+                                       "(held-out MAE against the teacher)",
+                        "simulated_composition": canonical_composition(cell.actual_fractions),
+                        "temperatures_K": list(self.profile.temperatures_K),
+                        "skipped_temperatures": {f"{T:g}": why for T, why in result.skipped_K.items()}})

@@ -1,0 +1,328 @@
+"""Learning a machine-learned potential on the fly: explore with a committee, ask the teacher only when it disagrees.
+
+The loop (DP-GEN's explore / label / train, with FLARE-style uncertainty in the MD itself):
+1. seed: a few rattled and strained copies of the starting cell are labelled by the teacher;
+2. train a committee of NequIP students on everything labelled so far (`train_committee`);
+3. explore: MD with the committee's mean forces, at the exploration temperatures in turn; every
+   `observe_every` steps the committee's force deviation sorts the frame (`committee.FrameSelector`):
+   trusted -> go on; uncertain -> keep it for the teacher; untrusted -> stop this trajectory and go
+   back to the last trusted frame (with fresh velocities) instead of sampling nonsense;
+4. label the kept frames, retrain, explore again; stop once the frames over the last window were
+   (almost) all trusted, or the teacher-call budget is spent.
+
+It avoids the known pains of such loops: the teacher is called on a few frames, not every step
+(FLARE#274 also ran away in temperature: a trajectory hotter than `runaway_factor` x its target is
+treated as untrusted); a kill loses at most the MD segment and the one teacher call in flight, and a
+resume repeats no teacher call (DP-GEN#1678): labels live in `labelled_frames.FrameStore`, keyed by
+the frame, and the loop's own state (round, selector counts, the current frame, frames waiting for
+the teacher) is written atomically at every boundary. Every decision is appended to
+`decisions.jsonl` (one JSON line per observed frame) and summed in the selector's log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms, units
+from ase.io import read, write
+from ase.md.langevin import Langevin
+from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+
+from amala.models.nequip_student import Committee, StudentSpec, train_committee
+from amala.oracles.committee import Action, FrameSelector, SelectionLog, TrustWindow
+from amala.oracles.labelled_frames import FrameStore
+from amala.oracles.teachers import Teacher
+
+log = logging.getLogger(__name__)
+
+STATE = "state.json"
+CURRENT = "current.extxyz"  # the frame the next exploration starts from, with its momenta
+LAST_TRUSTED = "last_trusted.extxyz"
+PENDING = "pending.extxyz"  # frames selected for the teacher, not yet labelled
+
+
+class OnTheFlyFailed(RuntimeError):
+    """Nothing to learn from: the teacher labelled too few frames (each failure is in the frame store)."""
+
+
+class _Untrusted(Exception):
+    """Raised inside the MD step hook to stop a trajectory that left what the students know."""
+
+
+class _RoundFull(Exception):
+    """Raised inside the MD step hook once enough frames wait for the teacher: label and retrain first."""
+
+
+@dataclass(frozen=True)
+class OnTheFlySettings:
+    trust_lo_eV_A: float = 0.05
+    trust_hi_eV_A: float = 0.15
+    committee_size: int = 3
+    bootstrap: bool = False  # members on resampled training sets (besides different seeds)
+    seed_frames: int = 8  # rattled/strained copies of the start cell labelled before the first training
+    rattle_A: float = 0.1
+    strain: float = 0.03
+    explore_temperatures_K: tuple[float, ...] = (600.0, 900.0, 1200.0)
+    timestep_fs: float = 1.0
+    segment_steps: int = 1000  # MD steps per exploration segment
+    observe_every: int = 10  # MD steps between two committee checks
+    min_spacing: int = 50  # MD steps between two frames sent to the teacher
+    per_round: int = 10  # labels before the students retrain
+    budget: int = 300  # teacher calls in all, seed frames included
+    window: int = 100  # observed frames over which convergence is judged
+    converged_fraction: float = 0.01
+    max_rounds: int = 30
+    runaway_factor: float = 2.5  # a trajectory hotter than this x its target has run away (FLARE#274)
+    holdout_fraction: float = 0.1
+
+
+@dataclass
+class OnTheFlyResult:
+    committee: Committee
+    store: FrameStore
+    log: SelectionLog
+    rounds: list[dict]  # per trained committee: round, n_train, n_val, held-out MAEs per member
+    converged: bool
+    stop_reason: str
+    md_steps: int
+    folder: Path
+
+    @property
+    def teacher_calls(self) -> int:
+        return self.store.calls
+
+    @property
+    def labelled_fraction(self) -> float:
+        """Teacher calls on MD frames per MD step taken (the issue's "fraction of MD steps labelled")."""
+        md_labels = sum(1 for frame in self.store.frames() if str(frame.info.get("source", "")).startswith("md:"))
+        return md_labels / self.md_steps if self.md_steps else math.nan
+
+    def record(self) -> dict:
+        return {"teacher_calls": self.teacher_calls, "labelled": len(self.store), "md_steps": self.md_steps,
+                "labelled_fraction": self.labelled_fraction, "converged": self.converged,
+                "stop_reason": self.stop_reason, "decisions": self.log.as_dict(), "rounds": self.rounds,
+                "labels_file": str(self.store.labels_path)}
+
+
+@dataclass
+class _State:
+    round: int = 0
+    md_steps: int = 0
+    restarts: int = 0
+    segments: int = 0
+    rounds: list[dict] = field(default_factory=list)
+    selector: dict = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, folder: Path) -> _State | None:
+        try:
+            return cls(**json.loads((folder / STATE).read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def save(self, folder: Path) -> None:
+        _atomic_text(folder / STATE, json.dumps(asdict(self), indent=1))
+
+
+class OnTheFly:
+    """One on-the-fly learning run in `folder`; `run(start)` resumes whatever an earlier run left there."""
+
+    def __init__(self, folder: Path, teacher: Teacher, student: StudentSpec, settings: OnTheFlySettings | None = None,
+                 seed: int = 0, device: str = "cpu"):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.teacher, self.student, self.seed, self.device = teacher, student, seed, device
+        self.settings = settings or OnTheFlySettings()
+        self.store = FrameStore(self.folder / "frames")
+
+    # --- the loop ------------------------------------------------------------------------------------
+
+    def run(self, start: Atoms) -> OnTheFlyResult:
+        s = self.settings
+        state = _State.load(self.folder) or _State()
+        selector = self._selector(state.selector)
+        self._label_seed_frames(start)
+        if len(self.store) < 2:
+            reasons = "; ".join(f["reason"] for f in self.store.failures()[:2]) or "no frame"
+            raise OnTheFlyFailed(f"the teacher labelled {len(self.store)} of {self.store.calls} seed frames "
+                                 f"(need 2: one to train on, one held out): {reasons}")
+        current = self._read(CURRENT) or start.copy()
+        last_trusted = self._read(LAST_TRUSTED) or current.copy()
+        self._label_pending(selector)  # frames a killed run had selected but not all labelled
+        committee, stop = None, ""
+        while True:
+            committee = self._train(state)
+            if selector.converged:
+                stop = f"converged: {s.converged_fraction:.0%} or fewer of the last {s.window} frames uncertain"
+            elif selector.budget_spent or self.store.calls >= s.budget:
+                stop = f"teacher budget spent ({self.store.calls} calls)"
+            elif state.round >= s.max_rounds or state.segments >= 10 * s.max_rounds:
+                stop = f"{state.round} rounds, {state.segments} MD segments without convergence"
+            if stop:
+                break
+            current, last_trusted = self._explore(committee, selector, state, current, last_trusted)
+            self._save(state, selector, current, last_trusted)
+            self._label_pending(selector)
+            state.selector = self._selector_state(selector)
+            state.save(self.folder)
+        log.info("on-the-fly learning stopped: %s", stop)
+        state.selector = self._selector_state(selector)
+        state.save(self.folder)
+        return OnTheFlyResult(committee, self.store, selector.log, state.rounds, selector.converged, stop,
+                              state.md_steps, self.folder)
+
+    def _explore(self, committee: Committee, selector: FrameSelector, state: _State, current: Atoms,
+                 last_trusted: Atoms) -> tuple[Atoms, Atoms]:
+        """One MD segment with the committee; returns where the next one starts and the last trusted frame."""
+        s = self.settings
+        T = s.explore_temperatures_K[state.segments % len(s.explore_temperatures_K)]
+        state.segments += 1
+        atoms = current.copy()
+        atoms.calc = committee.calculator()
+        if not atoms.get_momenta().any():
+            rng = np.random.default_rng([self.seed, state.segments])
+            MaxwellBoltzmannDistribution(atoms, temperature_K=T, rng=rng)
+            Stationary(atoms)
+        dyn = Langevin(atoms, s.timestep_fs * units.fs, temperature_K=T, friction=0.01 / units.fs, fixcm=False,
+                       rng=np.random.default_rng([self.seed, state.segments, 1]))
+        first = state.md_steps
+        decisions = open(self.folder / "decisions.jsonl", "a")
+        trusted_snapshot = [last_trusted]
+
+        def observe():
+            step = first + dyn.nsteps
+            deviation = float(atoms.calc.results["force_deviation"])
+            hot = atoms.get_temperature() > s.runaway_factor * T
+            action = selector.observe(step, math.inf if hot else deviation)
+            decisions.write(json.dumps({"step": step, "T_K": T, "deviation_eV_A": deviation,
+                                        "temperature_K": round(atoms.get_temperature(), 1),
+                                        "action": action.value}) + "\n")
+            if action is Action.CONTINUE and selector.last_trusted_step == step:
+                trusted_snapshot[0] = _snapshot(atoms)
+            elif action is Action.LABEL or (action is Action.RESTART and not selector.pending
+                                            and not hot and selector.take(step)):
+                frame = _plain(atoms)
+                frame.info["source"] = f"md:round{state.round}:step{step}:T{T:g}"
+                write(self.folder / PENDING, frame, format="extxyz", append=True)
+            if action is Action.RESTART:
+                raise _Untrusted(f"step {step}: deviation {deviation:.3f} eV/Å, {atoms.get_temperature():.0f} K")
+            if selector.round_full:
+                raise _RoundFull
+
+        dyn.attach(observe, interval=s.observe_every)
+        try:
+            dyn.run(s.segment_steps)
+            current_next = _snapshot(atoms)
+        except _RoundFull:
+            current_next = _snapshot(atoms)
+        except _Untrusted as why:
+            state.restarts += 1
+            log.info("restart from the last trusted frame (%s)", why)
+            current_next = trusted_snapshot[0].copy()
+            current_next.set_momenta(np.zeros((len(current_next), 3)))  # fresh velocities next segment
+        finally:
+            decisions.close()
+        state.md_steps = first + dyn.nsteps
+        return current_next, trusted_snapshot[0]
+
+    # --- labels and training -------------------------------------------------------------------------
+
+    def _label_seed_frames(self, start: Atoms) -> None:
+        """Rattled and strained copies of the start cell; the same ones on every resume (seeded), so
+        those already labelled are found in the store and not asked again."""
+        s = self.settings
+        rng = np.random.default_rng([self.seed, 7])
+        for k in range(s.seed_frames):
+            frame = start.copy()
+            scale = 1 + rng.uniform(-s.strain, s.strain)
+            frame.set_cell(frame.cell * scale, scale_atoms=True)
+            frame.positions += rng.normal(0, s.rattle_A, frame.positions.shape)
+            frame.wrap()
+            self.store.label(self.teacher, _plain(frame), source=f"seed:{k}")
+
+    def _label_pending(self, selector: FrameSelector) -> int:
+        path = self.folder / PENDING
+        if not path.is_file():
+            return 0
+        before = self.store.calls
+        for frame in read(path, index=":"):
+            self.store.label(self.teacher, frame, source=str(frame.info.get("source", "md")))
+        calls = self.store.calls - before
+        selector.labelled(calls)
+        path.unlink()
+        return calls
+
+    def _train(self, state: _State) -> Committee:
+        """The committee on every label so far. Its folder is named by the number of labels, so a
+        resumed run reads back a committee already trained on the same frames instead of retraining."""
+        n = len(self.store)
+        train, held_out = self.store.split(self.settings.holdout_fraction)
+        committee = train_committee(train, held_out, self.student, size=self.settings.committee_size,
+                                    seed=self.seed, folder=self.folder / f"committee_{n:05d}_labels",
+                                    device=self.device, bootstrap=self.settings.bootstrap)
+        if not state.rounds or state.rounds[-1]["labels"] != n:
+            state.rounds.append({"round": len(state.rounds), "labels": n, **committee.record()})
+            state.round = len(state.rounds)
+            state.save(self.folder)
+        return committee
+
+    # --- state ----------------------------------------------------------------------------------------
+
+    def _selector(self, saved: dict) -> FrameSelector:
+        s = self.settings
+        selector = FrameSelector(TrustWindow(s.trust_lo_eV_A, s.trust_hi_eV_A), min_spacing=s.min_spacing,
+                                 per_round=s.per_round, budget=s.budget, window=s.window,
+                                 converged_fraction=s.converged_fraction)
+        if saved:
+            selector.log = SelectionLog(**saved["log"])
+            selector.spent = saved["spent"]
+            selector.last_trusted_step = saved["last_trusted_step"]
+            selector._last_selected = saved["last_selected"]
+            selector._recent = deque(saved["recent"])
+        return selector
+
+    @staticmethod
+    def _selector_state(selector: FrameSelector) -> dict:
+        return {"log": selector.log.as_dict(), "spent": selector.spent, "last_trusted_step": selector.last_trusted_step,
+                "last_selected": selector._last_selected, "recent": [bool(x) for x in selector._recent]}
+
+    def _save(self, state: _State, selector: FrameSelector, current: Atoms, last_trusted: Atoms) -> None:
+        """Everything the next segment needs, written before the teacher is asked about the pending frames."""
+        for name, atoms in ((CURRENT, current), (LAST_TRUSTED, last_trusted)):
+            partial = self.folder / f"{name}.partial"
+            write(partial, atoms, format="extxyz")
+            os.replace(partial, self.folder / name)
+        state.selector = self._selector_state(selector)
+        state.save(self.folder)
+
+    def _read(self, name: str) -> Atoms | None:
+        path = self.folder / name
+        return read(path) if path.is_file() else None
+
+
+def _snapshot(atoms: Atoms) -> Atoms:
+    """A copy with positions and momenta, without the calculator (which holds the whole committee)."""
+    frame = Atoms(atoms.get_chemical_symbols(), positions=atoms.get_positions(), cell=atoms.cell, pbc=atoms.pbc,
+                  momenta=atoms.get_momenta(), info=dict(atoms.info))
+    return frame
+
+
+def _plain(atoms: Atoms) -> Atoms:
+    """The frame as the teacher sees it: wrapped into the cell, no momenta."""
+    frame = Atoms(atoms.get_chemical_symbols(), positions=atoms.get_positions(), cell=atoms.cell, pbc=atoms.pbc,
+                  info=dict(atoms.info))
+    frame.wrap()
+    return frame
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    os.replace(partial, path)
