@@ -26,7 +26,7 @@ from pydantic import Field
 
 from amala.agents.candidate import Candidate
 from amala.agents.composition import InvalidComposition, canonical_composition, parse_composition
-from amala.agents.spec import Float, Int, Text
+from amala.agents.spec import Float, Text
 from amala.models.nequip_student import StudentSpec, StudentTrainingFailed
 from amala.oracles import ase_md
 from amala.oracles.evaluation import Evaluation
@@ -34,7 +34,7 @@ from amala.oracles.glass_cell import CellError, build
 from amala.oracles.glass_md import SimulationFailed
 from amala.oracles.glass_md_oracle import transport_values
 from amala.oracles.interface import Oracle
-from amala.oracles.on_the_fly import OnTheFly, OnTheFlyFailed, OnTheFlySettings
+from amala.oracles.on_the_fly import OnTheFly, OnTheFlyFailed, OnTheFlySpec
 from amala.oracles.registry import OracleSpec
 from amala.oracles.teachers import TeacherSpec, make_teacher
 
@@ -46,15 +46,8 @@ class MLIPSpec(OracleSpec):
                                  "NPT then finds the glass's own)")
     teacher: TeacherSpec = Field(default_factory=TeacherSpec, description="who labels frames (sevennet, tblite, gpaw)")
     student: StudentSpec = Field(default_factory=StudentSpec, description="size and training of each NequIP student")
-    committee: Int = Field(3, ge=2, le=8, description="students per committee (different seeds): the spread of "
-                           "their forces is the uncertainty that decides what the teacher labels")
-    trust_lo: Float = Field(0.05, gt=0, le=5, description="eV/Å: committee force deviation below which a frame is "
-                            "trusted (DP-GEN's common value)")
-    trust_hi: Float = Field(0.15, gt=0, le=10, description="eV/Å: deviation from which a trajectory is stopped and "
-                            "restarted from its last trusted frame")
-    teacher_budget: Int = Field(300, ge=1, le=100_000, description="teacher calls per candidate, seed frames "
-                                "included")
-    segment_steps: Int = Field(1000, ge=10, le=10_000_000, description="MD steps per exploration segment")
+    on_the_fly: OnTheFlySpec = Field(default_factory=OnTheFlySpec, description="committee, trust window (eV/Å), "
+                                      "teacher budget and exploration of the on-the-fly learning")
     device: Literal["cpu", "cuda"] = "cpu"
 
 
@@ -74,21 +67,18 @@ class MLIPOracle(Oracle):
     def __init__(self, spec: MLIPSpec, workdir: Path, seed: int = 0):
         if spec.profile not in ase_md.PROFILES:
             raise ValueError(f"oracle.profile: unknown {spec.profile!r} (choose from {sorted(ase_md.PROFILES)})")
-        if not spec.trust_lo < spec.trust_hi:
-            raise ValueError(f"oracle.trust_lo: {spec.trust_lo} must be below oracle.trust_hi ({spec.trust_hi}) eV/Å")
         self.spec, self.workdir, self.seed = spec, Path(workdir), seed
         self.profile = ase_md.PROFILES[spec.profile]
         self.teacher = make_teacher(spec.teacher, device=spec.device)
         self.name = spec.name or f"nequip-{self.teacher.name}"
         self.fidelity = f"mlip-{spec.profile}"
 
-    def settings(self) -> OnTheFlySettings:
-        """Exploration covers what the production MD will see: the melt, and each production temperature."""
-        temperatures = tuple(sorted({*self.profile.temperatures_K, self.profile.melt_K}))
-        return OnTheFlySettings(trust_lo_eV_A=self.spec.trust_lo, trust_hi_eV_A=self.spec.trust_hi,
-                                committee_size=self.spec.committee, budget=self.spec.teacher_budget,
-                                explore_temperatures_K=temperatures, timestep_fs=self.profile.timestep_fs,
-                                segment_steps=self.spec.segment_steps)
+    def settings(self) -> OnTheFlySpec:
+        """Exploration covers what the production MD will see (the melt and each production temperature)
+        unless the config names its own temperatures; the MD's time step is the exploration's."""
+        spec = self.spec.on_the_fly
+        temperatures = spec.explore_temperatures_K or sorted({*self.profile.temperatures_K, self.profile.melt_K})
+        return spec.model_copy(update={"explore_temperatures_K": temperatures, "timestep_fs": self.profile.timestep_fs})
 
     def evaluate(self, candidates: Sequence[Candidate]) -> list[Evaluation]:
         return [self._one(c) for c in candidates]
@@ -119,15 +109,24 @@ class MLIPOracle(Oracle):
             if stage == "production":
                 deviations.append(float(atoms.calc.results.get("force_deviation", np.nan)))
 
-        engine = f"ase + NequIP committee of {self.spec.committee} on {len(learned.store)} {self.teacher.name} labels"
+        size = self.spec.on_the_fly.committee_size
+        engine = f"ase + NequIP committee of {size} on {len(learned.store)} {self.teacher.name} labels"
+        members = learned.committee.members
+        # the potential is kept whatever the MD makes of it: its teacher calls were paid for
+        committee = {**learned.committee.record(), "n_train": members[0].n_train, "labels": len(learned.store),
+                     "teacher": self.teacher.provenance(), "labels_file": str(learned.store.labels_path),
+                     "candidate": candidate.key,
+                     "force_mae_meV_A": [m.force_mae_meV_A for m in members],
+                     "energy_mae_meV_atom": [m.energy_mae_meV_atom for m in members]}
         try:
             result = ase_md.run(cell.atoms, learned.committee.calculator(), self.profile, folder / "md", seed=self.seed,
                                 observer=watch, engine=engine)
         except SimulationFailed as exc:
-            return failed(str(exc))
-        committee = {**learned.committee.record(), "kind": "nequip-committee", "teacher": self.teacher.provenance(),
-                     "labels_file": str(learned.store.labels_path), "candidate": candidate.key}
-        above = float(np.mean(np.asarray(deviations) >= self.spec.trust_hi)) if deviations else None
+            evaluation = failed(str(exc))
+            evaluation.potentials = [committee]
+            evaluation.provenance = {"on_the_fly": learned.record()}
+            return evaluation
+        above = float(np.mean(np.asarray(deviations) >= self.spec.on_the_fly.trust_hi_eV_A)) if deviations else None
         return Evaluation(
             candidate.key, self.name, self.fidelity, "ok", values=transport_values(result, len(cell.atoms)),
             cost_seconds=time.perf_counter() - start,
@@ -135,7 +134,7 @@ class MLIPOracle(Oracle):
                        **{name: str(path) for name, path in result.files.items()}},
             potentials=[committee],
             provenance={"profile": self.spec.profile, "seed": self.seed,
-                        "level_of_theory": f"NequIP committee of {self.spec.committee} trained on the fly on "
+                        "level_of_theory": f"NequIP committee of {size} trained on the fly on "
                                            f"{self.teacher.provenance()['level_of_theory']}",
                         "teacher": self.teacher.provenance(), "student": self.spec.student.model_dump(),
                         "on_the_fly": learned.record(),

@@ -34,7 +34,9 @@ from ase import Atoms, units
 from ase.io import read, write
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+from pydantic import Field, model_validator
 
+from amala.agents.spec import Float, Int, Spec
 from amala.models.nequip_student import Committee, StudentSpec, train_committee
 from amala.oracles.committee import Action, FrameSelector, SelectionLog, TrustWindow
 from amala.oracles.labelled_frames import FrameStore
@@ -60,27 +62,43 @@ class _RoundFull(Exception):
     """Raised inside the MD step hook once enough frames wait for the teacher: label and retrain first."""
 
 
-@dataclass(frozen=True)
-class OnTheFlySettings:
-    trust_lo_eV_A: float = 0.05
-    trust_hi_eV_A: float = 0.15
-    committee_size: int = 3
-    bootstrap: bool = False  # members on resampled training sets (besides different seeds)
-    seed_frames: int = 8  # rattled/strained copies of the start cell labelled before the first training
-    rattle_A: float = 0.1
-    strain: float = 0.03
-    explore_temperatures_K: tuple[float, ...] = (600.0, 900.0, 1200.0)
-    timestep_fs: float = 1.0
-    segment_steps: int = 1000  # MD steps per exploration segment
-    observe_every: int = 10  # MD steps between two committee checks
-    min_spacing: int = 50  # MD steps between two frames sent to the teacher
-    per_round: int = 10  # labels before the students retrain
-    budget: int = 300  # teacher calls in all, seed frames included
-    window: int = 100  # observed frames over which convergence is judged
-    converged_fraction: float = 0.01
-    max_rounds: int = 30
-    runaway_factor: float = 2.5  # a trajectory hotter than this x its target has run away (FLARE#274)
-    holdout_fraction: float = 0.1
+class OnTheFlySpec(Spec):
+    """How the loop explores, asks and stops (the `on_the_fly` settings of the `mlip` oracle)."""
+
+    trust_lo_eV_A: Float = Field(0.05, gt=0, le=5, description="committee force deviation below which a frame is "
+                                 "trusted (DP-GEN's common value)")
+    trust_hi_eV_A: Float = Field(0.15, gt=0, le=1e4, description="deviation from which a trajectory is stopped and "
+                                 "restarted from its last trusted frame")
+    committee_size: Int = Field(3, ge=2, le=16, description="students per committee, different seeds")
+    bootstrap: bool = Field(False, description="members also train on resampled training sets")
+    seed_frames: Int = Field(8, ge=2, le=1000, description="rattled and strained copies of the start cell labelled "
+                             "before the first training")
+    rattle_A: Float = Field(0.1, ge=0, le=1, description="Å: displacement spread of the seed frames")
+    strain: Float = Field(0.03, ge=0, le=0.2, description="largest isotropic strain of a seed frame")
+    explore_temperatures_K: list[Float] | None = Field(None, min_length=1, max_length=20, description="K, in turn "
+                                                       "per exploration segment (the mlip oracle: melt and "
+                                                       "production temperatures of its MD profile)")
+    timestep_fs: Float = Field(1.0, gt=0, le=5)
+    segment_steps: Int = Field(1000, ge=1, le=10_000_000, description="MD steps per exploration segment")
+    observe_every: Int = Field(10, ge=1, le=100_000, description="MD steps between two committee checks")
+    min_spacing: Int = Field(50, ge=1, le=1_000_000, description="MD steps between two frames sent to the teacher")
+    per_round: Int = Field(10, ge=1, le=10_000, description="labels before the students retrain")
+    budget: Int = Field(300, ge=2, le=1_000_000, description="teacher calls in all, seed frames included")
+    window: Int = Field(100, ge=1, le=1_000_000, description="observed frames over which convergence is judged")
+    converged_fraction: Float = Field(0.01, ge=0, le=1, description="converged when at most this fraction of the "
+                                      "window was not trusted")
+    max_rounds: Int = Field(30, ge=1, le=10_000, description="committees trained at most")
+    runaway_factor: Float = Field(2.5, gt=1, le=100, description="a trajectory hotter than this x its target has run "
+                                  "away (FLARE#274): treated as untrusted")
+    holdout_fraction: Float = Field(0.1, gt=0, lt=1, description="labels kept out of training to measure the "
+                                    "students' errors")
+
+    @model_validator(mode="after")
+    def _window_ordered(self):
+        if not self.trust_lo_eV_A < self.trust_hi_eV_A:
+            raise ValueError(f"trust_lo_eV_A ({self.trust_lo_eV_A}) must be below trust_hi_eV_A "
+                             f"({self.trust_hi_eV_A}) eV/Å")
+        return self
 
 
 @dataclass
@@ -134,12 +152,12 @@ class _State:
 class OnTheFly:
     """One on-the-fly learning run in `folder`; `run(start)` resumes whatever an earlier run left there."""
 
-    def __init__(self, folder: Path, teacher: Teacher, student: StudentSpec, settings: OnTheFlySettings | None = None,
+    def __init__(self, folder: Path, teacher: Teacher, student: StudentSpec, settings: OnTheFlySpec | None = None,
                  seed: int = 0, device: str = "cpu"):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.teacher, self.student, self.seed, self.device = teacher, student, seed, device
-        self.settings = settings or OnTheFlySettings()
+        self.settings = settings or OnTheFlySpec()
         self.store = FrameStore(self.folder / "frames")
 
     # --- the loop ------------------------------------------------------------------------------------
@@ -182,7 +200,8 @@ class OnTheFly:
                  last_trusted: Atoms) -> tuple[Atoms, Atoms]:
         """One MD segment with the committee; returns where the next one starts and the last trusted frame."""
         s = self.settings
-        T = s.explore_temperatures_K[state.segments % len(s.explore_temperatures_K)]
+        temperatures = s.explore_temperatures_K or [600.0, 900.0, 1200.0]
+        T = temperatures[state.segments % len(temperatures)]
         state.segments += 1
         atoms = current.copy()
         atoms.calc = committee.calculator()

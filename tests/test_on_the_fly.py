@@ -17,17 +17,17 @@ from amala.agents.composition import parse_composition
 from amala.models.nequip_student import StudentSpec
 from amala.oracles.glass_cell import build
 from amala.oracles.labelled_frames import frame_id
-from amala.oracles.on_the_fly import OnTheFly, OnTheFlySettings
+from amala.oracles.on_the_fly import OnTheFly, OnTheFlySpec
 from amala.oracles.teachers import TeacherFailed, TeacherSpec, make_teacher
 
 TINY = StudentSpec(num_features=8, num_layers=2, radial_mlp_width=8, epochs=2, patience=None, r_max=4.0)
 
 
-def settings(**overrides) -> OnTheFlySettings:
+def settings(**overrides) -> OnTheFlySpec:
     base = dict(trust_lo_eV_A=1e-6, trust_hi_eV_A=1e3, committee_size=2, seed_frames=4, segment_steps=40,
                 observe_every=5, min_spacing=5, per_round=3, budget=10, window=4, converged_fraction=0.0,
-                explore_temperatures_K=(600.0, 900.0), max_rounds=5)
-    return OnTheFlySettings(**{**base, **overrides})
+                explore_temperatures_K=[600.0, 900.0], max_rounds=5)
+    return OnTheFlySpec(**{**base, **overrides})
 
 
 @pytest.fixture(scope="module")
