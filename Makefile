@@ -31,7 +31,6 @@ test: venv
 # against the system's libxc, OpenBLAS and FFTW with a C++ compiler (plain `pip install gpaw` picks a
 # build that fails here); its PAW setups come inside the gpaw-data wheel. Run as root: it installs the
 # Debian packages; otherwise it says the one line to run as root first.
-GPAW := gpaw==26.7.0
 DFT_APT := libxc-dev libopenblas-dev libfftw3-dev g++
 dft: venv
 	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $(DFT_APT); \
@@ -39,7 +38,7 @@ dft: venv
 	  echo "make dft: first run as root: apt-get install -y $(DFT_APT)"; exit 1; fi
 	printf "compiler = 'g++'\nmpi = False\nfftw = True\nlibraries += ['fftw3', 'openblas']\n" \
 	  > $(VENV)/gpaw-siteconfig.py
-	GPAW_CONFIG="$(abspath $(VENV))/gpaw-siteconfig.py" $(PY) -m pip install -q "$(GPAW)" gpaw-data
+	GPAW_CONFIG="$(abspath $(VENV))/gpaw-siteconfig.py" $(PY) -m pip install -q -e ".[dft]"
 	$(PY) -c "from gpaw import GPAW, PW; from ase.build import bulk; a = bulk('Si'); \
 	  a.calc = GPAW(mode=PW(200), kpts=(1, 1, 1), txt=None); print('gpaw works:', a.get_potential_energy(), 'eV')"
 

@@ -336,8 +336,8 @@ def _start(train_frames, val_frames, spec: StudentSpec, seed: int, folder: Path,
 def compile_student(student: Student, device: str = "cpu", timeout_s: float = 1800) -> Student:
     """AOTInductor-compile the student for ASE (several times faster in MD; takes minutes and needs a C++
     compiler). On any failure the student stays uncompiled and `compile_error` says why."""
-    if student.compiled is not None and student.compiled.is_file():
-        return student
+    if (student.compiled is not None and student.compiled.is_file()) or student.compile_error:
+        return student  # compiled before, or failed before (a resume does not spend minutes failing again)
     output = student.folder / "student.nequip.pt2"
     log = student.folder / "compile.log"
     reason = None

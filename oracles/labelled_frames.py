@@ -167,6 +167,14 @@ class FrameStore:
             return None
         return self._store(fid, source, labelled, teacher.provenance())
 
+    def keep(self, teacher: Teacher, labelled: Atoms, source: str) -> Atoms:
+        """Store a frame the teacher has already computed (a step of its own MD, whose energy, forces and
+        stress are in `labelled.calc.results`): no second call for what was paid for once."""
+        fid = frame_id(labelled)
+        if fid in self._index:
+            return self._read(self._records[self._index[fid]])
+        return self._store(fid, source, labelled, teacher.provenance())
+
     def _store(self, fid: str, source: str, labelled: Atoms, provenance: dict) -> Atoms:
         frame = Atoms(numbers=labelled.numbers, positions=labelled.positions, cell=labelled.cell, pbc=labelled.pbc)
         frame.info.update(frame_id=fid, source=source, **_flat_provenance(provenance))

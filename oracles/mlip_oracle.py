@@ -27,7 +27,7 @@ from pydantic import Field
 from amala.agents.candidate import Candidate
 from amala.agents.composition import InvalidComposition, canonical_composition, parse_composition
 from amala.agents.spec import Float, Text
-from amala.models.nequip_student import StudentSpec, StudentTrainingFailed
+from amala.models.nequip_student import Committee, StudentSpec, StudentTrainingFailed, compile_student
 from amala.oracles import ase_md
 from amala.oracles.evaluation import Evaluation
 from amala.oracles.glass_cell import CellError, build
@@ -48,6 +48,8 @@ class MLIPSpec(OracleSpec):
     student: StudentSpec = Field(default_factory=StudentSpec, description="size and training of each NequIP student")
     on_the_fly: OnTheFlySpec = Field(default_factory=OnTheFlySpec, description="committee, trust window (eV/Å), "
                                       "teacher budget and exploration of the on-the-fly learning")
+    compile: bool = Field(True, description="AOTInductor-compile the final committee before the production MD "
+                          "(minutes per student, several times faster steps); a failed compile runs uncompiled")
     device: Literal["cpu", "cuda"] = "cpu"
 
 
@@ -109,6 +111,9 @@ class MLIPOracle(Oracle):
             if stage == "production":
                 deviations.append(float(atoms.calc.results.get("force_deviation", np.nan)))
 
+        if self.spec.compile:  # the production MD is ~50k steps: worth minutes of compilation per student
+            learned.committee = Committee([compile_student(m, self.spec.device) for m in learned.committee.members],
+                                          self.spec.device)
         size = self.spec.on_the_fly.committee_size
         engine = f"ase + NequIP committee of {size} on {len(learned.store)} {self.teacher.name} labels"
         members = learned.committee.members
@@ -117,7 +122,9 @@ class MLIPOracle(Oracle):
                      "teacher": self.teacher.provenance(), "labels_file": str(learned.store.labels_path),
                      "candidate": candidate.key,
                      "force_mae_meV_A": [m.force_mae_meV_A for m in members],
-                     "energy_mae_meV_atom": [m.energy_mae_meV_atom for m in members]}
+                     "energy_mae_meV_atom": [m.energy_mae_meV_atom for m in members],
+                     "compiled": [m.compiled is not None for m in members],
+                     "compile_errors": sorted({m.compile_error for m in members if m.compile_error})}
         try:
             result = ase_md.run(cell.atoms, learned.committee.calculator(), self.profile, folder / "md", seed=self.seed,
                                 observer=watch, engine=engine)

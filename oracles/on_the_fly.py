@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 from ase import Atoms, units
+from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import read, write
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
@@ -71,8 +72,11 @@ class OnTheFlySpec(Spec):
                                  "restarted from its last trusted frame")
     committee_size: Int = Field(3, ge=2, le=16, description="students per committee, different seeds")
     bootstrap: bool = Field(False, description="members also train on resampled training sets")
-    seed_frames: Int = Field(8, ge=2, le=1000, description="rattled and strained copies of the start cell labelled "
-                             "before the first training")
+    seed_frames: Int = Field(8, ge=2, le=1000, description="frames labelled before the first training")
+    seed_md_stride: Int = Field(0, ge=0, le=10_000, description="0: the seed frames are rattled and strained copies "
+                                "of the start cell; N: they are every N-th step of a short MD with the teacher "
+                                "itself at the hottest exploration temperature (N x seed_frames teacher calls; "
+                                "the frames a random start cell's students need to be stable at all)")
     rattle_A: Float = Field(0.1, ge=0, le=1, description="Å: displacement spread of the seed frames")
     strain: Float = Field(0.03, ge=0, le=0.2, description="largest isotropic strain of a seed frame")
     explore_temperatures_K: list[Float] | None = Field(None, min_length=1, max_length=20, description="K, in turn "
@@ -111,10 +115,11 @@ class OnTheFlyResult:
     stop_reason: str
     md_steps: int
     folder: Path
+    teacher_md_calls: int = 0  # steps of the teacher's own seed MD not kept as labels
 
     @property
     def teacher_calls(self) -> int:
-        return self.store.calls
+        return self.store.calls + self.teacher_md_calls
 
     @property
     def labelled_fraction(self) -> float:
@@ -135,6 +140,7 @@ class _State:
     md_steps: int = 0
     restarts: int = 0
     segments: int = 0
+    teacher_md_calls: int = 0  # teacher calls of the seed MD whose frames were not kept as labels
     rounds: list[dict] = field(default_factory=list)
     selector: dict = field(default_factory=dict)
 
@@ -166,7 +172,7 @@ class OnTheFly:
         s = self.settings
         state = _State.load(self.folder) or _State()
         selector = self._selector(state.selector)
-        self._label_seed_frames(start)
+        self._label_seed_frames(start, state)
         if len(self.store) < 2:
             reasons = "; ".join(f["reason"] for f in self.store.failures()[:2]) or "no frame"
             raise OnTheFlyFailed(f"the teacher labelled {len(self.store)} of {self.store.calls} seed frames "
@@ -174,13 +180,14 @@ class OnTheFly:
         current = self._read(CURRENT) or start.copy()
         last_trusted = self._read(LAST_TRUSTED) or current.copy()
         self._label_pending(selector)  # frames a killed run had selected but not all labelled
+        selector.spent = self.store.calls + state.teacher_md_calls  # the budget counts every teacher call
         committee, stop = None, ""
         while True:
             committee = self._train(state)
             if selector.converged:
                 stop = f"converged: {s.converged_fraction:.0%} or fewer of the last {s.window} frames uncertain"
-            elif selector.budget_spent or self.store.calls >= s.budget:
-                stop = f"teacher budget spent ({self.store.calls} calls)"
+            elif selector.budget_spent or self.store.calls + state.teacher_md_calls >= s.budget:
+                stop = f"teacher budget spent ({self.store.calls + state.teacher_md_calls} calls)"
             elif state.round >= s.max_rounds or state.segments >= 10 * s.max_rounds:
                 stop = f"{state.round} rounds, {state.segments} MD segments without convergence"
             if stop:
@@ -194,7 +201,7 @@ class OnTheFly:
         state.selector = self._selector_state(selector)
         state.save(self.folder)
         return OnTheFlyResult(committee, self.store, selector.log, state.rounds, selector.converged, stop,
-                              state.md_steps, self.folder)
+                              state.md_steps, self.folder, state.teacher_md_calls)
 
     def _explore(self, committee: Committee, selector: FrameSelector, state: _State, current: Atoms,
                  last_trusted: Atoms) -> tuple[Atoms, Atoms]:
@@ -216,6 +223,8 @@ class OnTheFly:
         trusted_snapshot = [last_trusted]
 
         def observe():
+            if dyn.nsteps == 0:
+                return  # the starting frame: judged already (end of the last segment, a trusted or a seed frame)
             step = first + dyn.nsteps
             deviation = float(atoms.calc.results["force_deviation"])
             hot = atoms.get_temperature() > s.runaway_factor * T
@@ -253,11 +262,16 @@ class OnTheFly:
 
     # --- labels and training -------------------------------------------------------------------------
 
-    def _label_seed_frames(self, start: Atoms) -> None:
-        """Rattled and strained copies of the start cell; the same ones on every resume (seeded), so
-        those already labelled are found in the store and not asked again."""
+    def _label_seed_frames(self, start: Atoms, state: _State) -> None:
+        """The first training set. Rattled copies (seeded: the same ones on every resume, so those
+        already labelled are found in the store) or a short MD with the teacher (rerun only if it did not
+        finish: its kept frames are then found in the store, its other steps are counted again)."""
         s = self.settings
         rng = np.random.default_rng([self.seed, 7])
+        if s.seed_md_stride:
+            if sum(1 for f in self.store.frames() if str(f.info.get("source", "")).startswith("seed")) < s.seed_frames:
+                self._teacher_md(start, state, rng)
+            return
         for k in range(s.seed_frames):
             frame = start.copy()
             scale = 1 + rng.uniform(-s.strain, s.strain)
@@ -265,6 +279,34 @@ class OnTheFly:
             frame.positions += rng.normal(0, s.rattle_A, frame.positions.shape)
             frame.wrap()
             self.store.label(self.teacher, _plain(frame), source=f"seed:{k}")
+
+    def _teacher_md(self, start: Atoms, state: _State, rng: np.random.Generator) -> None:
+        s = self.settings
+        T = max(s.explore_temperatures_K or [1200.0])
+        atoms = _plain(start)
+        atoms.calc = self.teacher.calculator()
+        MaxwellBoltzmannDistribution(atoms, temperature_K=T, rng=rng)
+        Stationary(atoms)
+        dyn = Langevin(atoms, s.timestep_fs * units.fs, temperature_K=T, friction=0.02 / units.fs, fixcm=False,
+                       rng=rng)
+        kept = [0]
+
+        def keep():
+            frame = _plain(atoms)
+            frame.calc = SinglePointCalculator(frame, **{k: v for k, v in atoms.calc.results.items()
+                                                         if k in ("energy", "forces", "stress")})
+            self.store.keep(self.teacher, frame, source=f"seed-md:step{dyn.nsteps}:T{T:g}")
+            kept[0] += 1
+
+        dyn.attach(keep, interval=s.seed_md_stride)
+        try:
+            dyn.run(s.seed_md_stride * (s.seed_frames - 1))
+        except Exception as exc:  # the teacher cannot run MD from this cell: say so, keep what was labelled
+            log.warning("teacher MD for the seed frames stopped at step %d: %s", dyn.nsteps, exc)
+        state.teacher_md_calls += dyn.nsteps + 1 - kept[0]  # steps whose labels were not kept
+        state.save(self.folder)
+        if not (self.folder / CURRENT).is_file():  # exploration starts from the teacher's melt, not the random cell
+            _write_atomic(self.folder / CURRENT, _snapshot(atoms))
 
     def _label_pending(self, selector: FrameSelector) -> int:
         path = self.folder / PENDING
@@ -315,9 +357,7 @@ class OnTheFly:
     def _save(self, state: _State, selector: FrameSelector, current: Atoms, last_trusted: Atoms) -> None:
         """Everything the next segment needs, written before the teacher is asked about the pending frames."""
         for name, atoms in ((CURRENT, current), (LAST_TRUSTED, last_trusted)):
-            partial = self.folder / f"{name}.partial"
-            write(partial, atoms, format="extxyz")
-            os.replace(partial, self.folder / name)
+            _write_atomic(self.folder / name, atoms)
         state.selector = self._selector_state(selector)
         state.save(self.folder)
 
@@ -339,6 +379,12 @@ def _plain(atoms: Atoms) -> Atoms:
                   info=dict(atoms.info))
     frame.wrap()
     return frame
+
+
+def _write_atomic(path: Path, atoms: Atoms) -> None:
+    partial = path.with_name(path.name + ".partial")
+    write(partial, atoms, format="extxyz")
+    os.replace(partial, path)
 
 
 def _atomic_text(path: Path, text: str) -> None:

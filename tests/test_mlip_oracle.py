@@ -18,7 +18,7 @@ from amala.oracles.registry import build_oracle
 CONFIG = {
     "name": "mlip_test", "representation": "composition", "data": None,
     "agents": [{"kind": "composition", "bounds": {"Li2S": [0.6, 0.8], "P2S5": [0.2, 0.4]}}],
-    "oracle": {"kind": "mlip", "profile": "test",
+    "oracle": {"kind": "mlip", "profile": "test", "compile": False,  # compiling takes minutes a student
                "student": {"num_features": 8, "radial_mlp_width": 8, "epochs": 2, "patience": None, "r_max": 4.0},
                "on_the_fly": {"committee_size": 2, "trust_lo_eV_A": 1e-6, "trust_hi_eV_A": 1e3, "seed_frames": 4,
                               "segment_steps": 20, "observe_every": 5, "min_spacing": 5, "per_round": 2,

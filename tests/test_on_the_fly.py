@@ -81,16 +81,26 @@ def test_one_cycle_labels_retrains_and_records_every_decision(tmp_path, teacher,
     assert 0 < result.labelled_fraction <= 1 and result.md_steps > 0
 
 
-def test_an_untrusted_frame_restarts_from_the_last_trusted_one(tmp_path, teacher, cell):
-    """Nothing below 1e3 eV/Å is trusted and everything above 1e-3 is untrusted: every observation
-    restarts, and with nothing else selected the untrusted frame itself goes to the teacher."""
-    s = settings(trust_lo_eV_A=1e-3, trust_hi_eV_A=2e-3, budget=5)
+def test_an_untrusted_frame_restarts_and_seed_md_calls_are_counted(tmp_path, teacher, cell):
+    """Everything above 2e-3 eV/Å is untrusted: the first check restarts the trajectory, and with nothing
+    else selected the untrusted frame itself goes to the teacher.
+
+    The seed frames here come from a short MD with the teacher (a random start cell is far from
+    anything students learn from rattled copies): every MD step is a teacher call, kept or not."""
+    s = settings(trust_lo_eV_A=1e-3, trust_hi_eV_A=2e-3, seed_md_stride=2, budget=8)
     result = OnTheFly(tmp_path, teacher, TINY, s, seed=2).run(cell)
-    assert result.log.restarts == result.log.untrusted == result.log.seen == 1
-    restart = json.loads((tmp_path / "decisions.jsonl").read_text())
-    # ASE checks the starting frame before the first step: the trajectory stops there, it does not run on
-    assert restart["action"] == "restart" and restart["step"] == 0 and result.md_steps == 0
-    assert result.teacher_calls == 5  # 4 seed frames + the untrusted frame (nothing else was selected)
+    sources = [f.info["source"] for f in result.store.frames()]
+    assert sum(src.startswith("seed-md:") for src in sources) == 4
+    # steps 0, 2, 4, 6 kept as labels; the forces of steps 1, 3, 5 were computed and are counted too
+    assert result.teacher_md_calls == 3
+    # a tiny student's trajectory may also run hot (> 2.5x its target): restarted too, but never labelled
+    assert result.log.restarts == result.log.untrusted == result.log.seen >= 1 and result.log.selected == 1
+    decisions = [json.loads(line) for line in (tmp_path / "decisions.jsonl").read_text().splitlines()]
+    # each trajectory stops at its first check (step 5 of its segment): none runs on into nonsense
+    assert [d["action"] for d in decisions] == ["restart"] * len(decisions)
+    assert result.md_steps == 5 * len(decisions)
+    assert result.teacher_calls == 8 and sources[-1].startswith("md:")  # + the untrusted frame
+    assert result.stop_reason == "teacher budget spent (8 calls)"
 
 
 def test_a_killed_run_resumes_without_asking_the_teacher_again(tmp_path, teacher, cell):
@@ -107,3 +117,4 @@ def test_a_killed_run_resumes_without_asking_the_teacher_again(tmp_path, teacher
     # the committee trained before the kill (4 seed labels) was read back, not trained again
     assert [r["labels"] for r in result.rounds][0] == 4
     assert len(list(tmp_path.glob("committee_*_labels"))) == len(result.rounds)
+
