@@ -126,6 +126,21 @@ class FrameSelector:
         self.log.selected += 1
         return True
 
+    def state(self) -> dict:
+        """What a resumed run needs to go on deciding as if it had never stopped (JSON-able)."""
+        return {"log": self.log.as_dict(), "spent": self.spent, "last_trusted_step": self.last_trusted_step,
+                "last_selected": self._last_selected, "recent": [bool(x) for x in self._recent]}
+
+    @classmethod
+    def restore(cls, saved: dict | None, **settings) -> FrameSelector:
+        selector = cls(**settings)
+        if saved:
+            selector.log = SelectionLog(**saved["log"])
+            selector.spent, selector.last_trusted_step = saved["spent"], saved["last_trusted_step"]
+            selector._last_selected = saved["last_selected"]
+            selector._recent = deque(saved["recent"], maxlen=None)
+        return selector
+
     @property
     def round_full(self) -> bool:
         """Enough new frames for the students to retrain."""

@@ -3,8 +3,9 @@
 A teacher call costs seconds (SevenNet-0) to hours (DFT), so the store is written as the calls happen
 and never loses one: `labels.extxyz` holds one frame per successful label (energy eV, forces eV/Å,
 stress eV/Å³, its `frame_id`, where it came from and the teacher's provenance), `failures.jsonl` one
-line per failed call (frame_id, source, reason, teacher). `FrameStore.label` is the only way in: a
-frame already labelled is returned from the file, a frame that already failed is not retried.
+line per failed call (frame_id, source, reason, teacher). `FrameStore.label` is the way in (`keep`
+for frames the teacher computed in its own MD): a frame already labelled is returned from the file,
+a frame that already failed is not retried.
 
 Crash safety: each record is rendered in memory and appended in one write followed by fsync, so a kill
 leaves at most one truncated record at the end of a file. Opening the store cuts such a tail off (the
@@ -167,12 +168,17 @@ class FrameStore:
             return None
         return self._store(fid, source, labelled, teacher.provenance())
 
-    def keep(self, teacher: Teacher, labelled: Atoms, source: str) -> Atoms:
+    def keep(self, teacher: Teacher, labelled: Atoms, source: str) -> Atoms | None:
         """Store a frame the teacher has already computed (a step of its own MD, whose energy, forces and
-        stress are in `labelled.calc.results`): no second call for what was paid for once."""
+        stress are in `labelled.calc.results`): no second call for what was paid for once. Non-finite
+        results are recorded as a failure, as `label` records them, and give None."""
         fid = frame_id(labelled)
         if fid in self._index:
             return self._read(self._records[self._index[fid]])
+        results = labelled.calc.results
+        if not all(np.all(np.isfinite(results[k])) for k in ("energy", "forces", "stress") if k in results):
+            self._record_failure(fid, source, f"{teacher.name}: non-finite energy, forces or stress", teacher.name)
+            return None
         return self._store(fid, source, labelled, teacher.provenance())
 
     def _store(self, fid: str, source: str, labelled: Atoms, provenance: dict) -> Atoms:

@@ -86,7 +86,17 @@ class MLIPOracle(Oracle):
         return [self._one(c) for c in candidates]
 
     def _one(self, candidate: Candidate) -> Evaluation:
+        """Any error is this candidate's failed evaluation with its first line as the reason: a retry
+        would meet it again (the labels and committees on disk are reused by the next attempt anyway)."""
         start = time.perf_counter()
+        try:
+            return self._simulate(candidate, start)
+        except Exception as exc:
+            reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+            return Evaluation.failed(candidate.key, self.name, self.fidelity, f"{type(exc).__name__}: {reason}",
+                                     cost_seconds=time.perf_counter() - start)
+
+    def _simulate(self, candidate: Candidate, start: float) -> Evaluation:
         folder = self.workdir / "mlip" / self.spec.profile / candidate.key
         failed = lambda reason: Evaluation.failed(  # noqa: E731
             candidate.key, self.name, self.fidelity, reason, cost_seconds=time.perf_counter() - start,
@@ -117,12 +127,12 @@ class MLIPOracle(Oracle):
         size = self.spec.on_the_fly.committee_size
         engine = f"ase + NequIP committee of {size} on {len(learned.store)} {self.teacher.name} labels"
         members = learned.committee.members
-        # the potential is kept whatever the MD makes of it: its teacher calls were paid for
-        committee = {**learned.committee.record(), "n_train": members[0].n_train, "labels": len(learned.store),
-                     "teacher": self.teacher.provenance(), "labels_file": str(learned.store.labels_path),
-                     "candidate": candidate.key,
-                     "force_mae_meV_A": [m.force_mae_meV_A for m in members],
-                     "energy_mae_meV_atom": [m.energy_mae_meV_atom for m in members],
+        # every committee of the loop is a model version, kept whatever the MD makes of the last one: their
+        # teacher calls were paid for
+        common = {"teacher": self.teacher.provenance(), "labels_file": str(learned.store.labels_path),
+                  "candidate": candidate.key}
+        earlier = [{**_summary(r), **common, "final": False} for r in learned.rounds[:-1]]
+        committee = {**learned.committee.record(), **_summary(learned.rounds[-1]), **common, "final": True,
                      "compiled": [m.compiled is not None for m in members],
                      "compile_errors": sorted({m.compile_error for m in members if m.compile_error})}
         try:
@@ -130,7 +140,7 @@ class MLIPOracle(Oracle):
                                 observer=watch, engine=engine)
         except SimulationFailed as exc:
             evaluation = failed(str(exc))
-            evaluation.potentials = [committee]
+            evaluation.potentials = [*earlier, committee]
             evaluation.provenance = {"on_the_fly": learned.record()}
             return evaluation
         above = float(np.mean(np.asarray(deviations) >= self.spec.on_the_fly.trust_hi_eV_A)) if deviations else None
@@ -139,7 +149,7 @@ class MLIPOracle(Oracle):
             cost_seconds=time.perf_counter() - start,
             artefacts={"start_cell": str(folder / "start.extxyz"), "labels": str(learned.store.labels_path),
                        **{name: str(path) for name, path in result.files.items()}},
-            potentials=[committee],
+            potentials=[*earlier, committee],
             provenance={"profile": self.spec.profile, "seed": self.seed,
                         "level_of_theory": f"NequIP committee of {size} trained on the fly on "
                                            f"{self.teacher.provenance()['level_of_theory']}",
@@ -152,3 +162,13 @@ class MLIPOracle(Oracle):
                         "simulated_composition": canonical_composition(cell.actual_fractions),
                         "temperatures_K": list(self.profile.temperatures_K),
                         "skipped_temperatures": {f"{T:g}": why for T, why in result.skipped_K.items()}})
+
+
+def _summary(round_record: dict) -> dict:
+    """One trained committee as a model version: its size, training set and validation errors per member."""
+    members = round_record["members"]
+    return {"kind": "nequip_committee", "round": round_record["round"], "labels": round_record["labels"],
+            "size": len(members), "n_train": members[0]["n_train"], "n_val": members[0]["n_val"],
+            "force_mae_meV_A": [m["force_mae_meV_A"] for m in members],
+            "energy_mae_meV_atom": [m["energy_mae_meV_atom"] for m in members],
+            "files": [m["files"]["folder"] for m in members]}

@@ -6,7 +6,9 @@ The loop (DP-GEN's explore / label / train, with FLARE-style uncertainty in the 
 3. explore: MD with the committee's mean forces, at the exploration temperatures in turn; every
    `observe_every` steps the committee's force deviation sorts the frame (`committee.FrameSelector`):
    trusted -> go on; uncertain -> keep it for the teacher; untrusted -> stop this trajectory and go
-   back to the last trusted frame (with fresh velocities) instead of sampling nonsense;
+   back to the last trusted frame (with fresh velocities) instead of sampling nonsense; an untrusted
+   frame goes to the teacher itself when the round has room (early on, when the students know little,
+   nearly every frame is untrusted and these are the frames there are to learn from);
 4. label the kept frames, retrain, explore again; stop once the frames over the last window were
    (almost) all trusted, or the teacher-call budget is spent.
 
@@ -21,12 +23,12 @@ the teacher) is written atomically at every boundary. Every decision is appended
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
 import os
-from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -48,15 +50,11 @@ log = logging.getLogger(__name__)
 STATE = "state.json"
 CURRENT = "current.extxyz"  # the frame the next exploration starts from, with its momenta
 LAST_TRUSTED = "last_trusted.extxyz"
-PENDING = "pending.extxyz"  # frames selected for the teacher, not yet labelled
+PENDING = "pending"  # frames selected for the teacher, not yet labelled: one extxyz file each
 
 
 class OnTheFlyFailed(RuntimeError):
     """Nothing to learn from: the teacher labelled too few frames (each failure is in the frame store)."""
-
-
-class _Untrusted(Exception):
-    """Raised inside the MD step hook to stop a trajectory that left what the students know."""
 
 
 class _RoundFull(Exception):
@@ -98,10 +96,13 @@ class OnTheFlySpec(Spec):
                                     "students' errors")
 
     @model_validator(mode="after")
-    def _window_ordered(self):
+    def _consistent(self):
         if not self.trust_lo_eV_A < self.trust_hi_eV_A:
             raise ValueError(f"trust_lo_eV_A ({self.trust_lo_eV_A}) must be below trust_hi_eV_A "
                              f"({self.trust_hi_eV_A}) eV/Å")
+        seeding = self.seed_md_stride * (self.seed_frames - 1) + 1 if self.seed_md_stride else self.seed_frames
+        if seeding > self.budget:
+            raise ValueError(f"budget: {self.budget} teacher calls, fewer than the {seeding} the seed frames take")
         return self
 
 
@@ -138,18 +139,22 @@ class OnTheFlyResult:
 class _State:
     round: int = 0
     md_steps: int = 0
-    restarts: int = 0
     segments: int = 0
     teacher_md_calls: int = 0  # teacher calls of the seed MD whose frames were not kept as labels
+    seed_md_started: bool = False
     rounds: list[dict] = field(default_factory=list)
     selector: dict = field(default_factory=dict)
 
     @classmethod
     def load(cls, folder: Path) -> _State | None:
-        try:
-            return cls(**json.loads((folder / STATE).read_text()))
-        except (OSError, ValueError, TypeError):
+        path = folder / STATE
+        if not path.is_file():
             return None
+        try:
+            saved = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:  # starting over would lose the selector's counts and the budget
+            raise OnTheFlyFailed(f"{path}: unreadable on-the-fly state ({exc}); move it away to start over") from None
+        return cls(**{f.name: saved[f.name] for f in fields(cls) if f.name in saved})
 
     def save(self, folder: Path) -> None:
         _atomic_text(folder / STATE, json.dumps(asdict(self), indent=1))
@@ -183,7 +188,7 @@ class OnTheFly:
         selector.spent = self.store.calls + state.teacher_md_calls  # the budget counts every teacher call
         committee, stop = None, ""
         while True:
-            committee = self._train(state)
+            committee = self._train(state)  # reads back the committee when no label was added
             if selector.converged:
                 stop = f"converged: {s.converged_fraction:.0%} or fewer of the last {s.window} frames uncertain"
             elif selector.budget_spent or self.store.calls + state.teacher_md_calls >= s.budget:
@@ -194,9 +199,11 @@ class OnTheFly:
                 break
             current, last_trusted = self._explore(committee, selector, state, current, last_trusted)
             self._save(state, selector, current, last_trusted)
-            self._label_pending(selector)
-            state.selector = self._selector_state(selector)
-            state.save(self.folder)
+            out_of_budget = selector.spent + len(selector.pending) >= s.budget
+            if selector.round_full or out_of_budget or selector.converged or state.segments >= 10 * s.max_rounds:
+                self._label_pending(selector)  # then retrain: a round's labels teach the next committee
+                state.selector = self._selector_state(selector)
+                state.save(self.folder)
         log.info("on-the-fly learning stopped: %s", stop)
         state.selector = self._selector_state(selector)
         state.save(self.folder)
@@ -221,6 +228,7 @@ class OnTheFly:
         first = state.md_steps
         decisions = open(self.folder / "decisions.jsonl", "a")
         trusted_snapshot = [last_trusted]
+        restart_rng = np.random.default_rng([self.seed, state.segments, 2])
 
         def observe():
             if dyn.nsteps == 0:
@@ -234,31 +242,36 @@ class OnTheFly:
                                         "action": action.value}) + "\n")
             if action is Action.CONTINUE and selector.last_trusted_step == step:
                 trusted_snapshot[0] = _snapshot(atoms)
-            elif action is Action.LABEL or (action is Action.RESTART and not selector.pending
-                                            and not hot and selector.take(step)):
+            elif action is Action.LABEL or (action is Action.RESTART and not hot and not selector.round_full
+                                            and selector.take(step)):
                 frame = _plain(atoms)
                 frame.info["source"] = f"md:round{state.round}:step{step}:T{T:g}"
-                write(self.folder / PENDING, frame, format="extxyz", append=True)
-            if action is Action.RESTART:
-                raise _Untrusted(f"step {step}: deviation {deviation:.3f} eV/Å, {atoms.get_temperature():.0f} K")
+                (self.folder / PENDING).mkdir(exist_ok=True)
+                _write_atomic(self.folder / PENDING / f"{step:012d}.extxyz", frame)
+            if action is Action.RESTART:  # back to the last trusted frame, with fresh velocities: a new trajectory
+                trusted = trusted_snapshot[0]
+                atoms.set_cell(trusted.cell)
+                atoms.set_positions(trusted.get_positions())
+                MaxwellBoltzmannDistribution(atoms, temperature_K=T, rng=restart_rng)
+                Stationary(atoms)
             if selector.round_full:
                 raise _RoundFull
 
         dyn.attach(observe, interval=s.observe_every)
+        after = None
         try:
             dyn.run(s.segment_steps)
-            current_next = _snapshot(atoms)
         except _RoundFull:
-            current_next = _snapshot(atoms)
-        except _Untrusted as why:
-            state.restarts += 1
-            log.info("restart from the last trusted frame (%s)", why)
-            current_next = trusted_snapshot[0].copy()
-            current_next.set_momenta(np.zeros((len(current_next), 3)))  # fresh velocities next segment
+            pass
+        except Exception as exc:  # the committee's MD broke between two checks (NaN positions, a neighbour list)
+            log.warning("exploration at %g K stopped at step %d (%s); next from the last trusted frame", T,
+                        first + dyn.nsteps, " ".join(str(exc).split())[:200])
+            after = trusted_snapshot[0].copy()
+            after.set_momenta(np.zeros((len(after), 3)))  # fresh velocities next segment
         finally:
             decisions.close()
         state.md_steps = first + dyn.nsteps
-        return current_next, trusted_snapshot[0]
+        return after or _snapshot(atoms), trusted_snapshot[0]
 
     # --- labels and training -------------------------------------------------------------------------
 
@@ -269,7 +282,7 @@ class OnTheFly:
         s = self.settings
         rng = np.random.default_rng([self.seed, 7])
         if s.seed_md_stride:
-            if sum(1 for f in self.store.frames() if str(f.info.get("source", "")).startswith("seed")) < s.seed_frames:
+            if not state.seed_md_started:  # never twice: a killed seed MD keeps what it labelled and counted
                 self._teacher_md(start, state, rng)
             return
         for k in range(s.seed_frames):
@@ -289,35 +302,37 @@ class OnTheFly:
         Stationary(atoms)
         dyn = Langevin(atoms, s.timestep_fs * units.fs, temperature_K=T, friction=0.02 / units.fs, fixcm=False,
                        rng=rng)
-        kept = [0]
+        state.seed_md_started = True
+        state.save(self.folder)
 
-        def keep():
+        def keep():  # every stride-th step is stored; the steps between are counted as the calls they were
             frame = _plain(atoms)
             frame.calc = SinglePointCalculator(frame, **{k: v for k, v in atoms.calc.results.items()
                                                          if k in ("energy", "forces", "stress")})
-            self.store.keep(self.teacher, frame, source=f"seed-md:step{dyn.nsteps}:T{T:g}")
-            kept[0] += 1
+            if self.store.keep(self.teacher, frame, source=f"seed-md:step{dyn.nsteps}:T{T:g}") is None:
+                raise OnTheFlyFailed(f"the teacher's MD gave non-finite forces at step {dyn.nsteps}")
+            state.teacher_md_calls = dyn.nsteps - (dyn.nsteps // s.seed_md_stride)  # steps not kept as labels
+            state.save(self.folder)
 
         dyn.attach(keep, interval=s.seed_md_stride)
         try:
             dyn.run(s.seed_md_stride * (s.seed_frames - 1))
         except Exception as exc:  # the teacher cannot run MD from this cell: say so, keep what was labelled
             log.warning("teacher MD for the seed frames stopped at step %d: %s", dyn.nsteps, exc)
-        state.teacher_md_calls += dyn.nsteps + 1 - kept[0]  # steps whose labels were not kept
-        state.save(self.folder)
         if not (self.folder / CURRENT).is_file():  # exploration starts from the teacher's melt, not the random cell
             _write_atomic(self.folder / CURRENT, _snapshot(atoms))
 
     def _label_pending(self, selector: FrameSelector) -> int:
-        path = self.folder / PENDING
-        if not path.is_file():
-            return 0
+        """Label the frames waiting in pending/ (one file each, written atomically), oldest first; a
+        file goes once its frame is stored, so a kill in the middle leaves only the unlabelled ones."""
+        folder = self.folder / PENDING
         before = self.store.calls
-        for frame in read(path, index=":"):
+        for path in sorted(folder.glob("*.extxyz")) if folder.is_dir() else []:
+            frame = read(path)
             self.store.label(self.teacher, frame, source=str(frame.info.get("source", "md")))
+            path.unlink()
         calls = self.store.calls - before
         selector.labelled(calls)
-        path.unlink()
         return calls
 
     def _train(self, state: _State) -> Committee:
@@ -325,9 +340,12 @@ class OnTheFly:
         resumed run reads back a committee already trained on the same frames instead of retraining."""
         n = len(self.store)
         train, held_out = self.store.split(self.settings.holdout_fraction)
-        committee = train_committee(train, held_out, self.student, size=self.settings.committee_size,
-                                    seed=self.seed, folder=self.folder / f"committee_{n:05d}_labels",
-                                    device=self.device, bootstrap=self.settings.bootstrap)
+        s = self.settings
+        key = hashlib.sha256(repr(([f.info["frame_id"] for f in train], [f.info["frame_id"] for f in held_out],
+                                   s.committee_size, s.bootstrap)).encode()).hexdigest()[:8]
+        committee = train_committee(train, held_out, self.student, size=s.committee_size, seed=self.seed,
+                                    folder=self.folder / f"committee_{n:05d}_labels_{key}", device=self.device,
+                                    bootstrap=s.bootstrap)
         if not state.rounds or state.rounds[-1]["labels"] != n:
             state.rounds.append({"round": len(state.rounds), "labels": n, **committee.record()})
             state.round = len(state.rounds)
@@ -338,21 +356,13 @@ class OnTheFly:
 
     def _selector(self, saved: dict) -> FrameSelector:
         s = self.settings
-        selector = FrameSelector(TrustWindow(s.trust_lo_eV_A, s.trust_hi_eV_A), min_spacing=s.min_spacing,
-                                 per_round=s.per_round, budget=s.budget, window=s.window,
-                                 converged_fraction=s.converged_fraction)
-        if saved:
-            selector.log = SelectionLog(**saved["log"])
-            selector.spent = saved["spent"]
-            selector.last_trusted_step = saved["last_trusted_step"]
-            selector._last_selected = saved["last_selected"]
-            selector._recent = deque(saved["recent"])
-        return selector
+        return FrameSelector.restore(saved, trust=TrustWindow(s.trust_lo_eV_A, s.trust_hi_eV_A),
+                                     min_spacing=s.min_spacing, per_round=s.per_round, budget=s.budget,
+                                     window=s.window, converged_fraction=s.converged_fraction)
 
     @staticmethod
     def _selector_state(selector: FrameSelector) -> dict:
-        return {"log": selector.log.as_dict(), "spent": selector.spent, "last_trusted_step": selector.last_trusted_step,
-                "last_selected": selector._last_selected, "recent": [bool(x) for x in selector._recent]}
+        return selector.state()
 
     def _save(self, state: _State, selector: FrameSelector, current: Atoms, last_trusted: Atoms) -> None:
         """Everything the next segment needs, written before the teacher is asked about the pending frames."""
@@ -389,5 +399,8 @@ def _write_atomic(path: Path, atoms: Atoms) -> None:
 
 def _atomic_text(path: Path, text: str) -> None:
     partial = path.with_name(path.name + ".partial")
-    partial.write_text(text)
+    with open(partial, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
     os.replace(partial, path)

@@ -143,7 +143,13 @@ class Teacher:
         """A copy of `atoms` holding the teacher's energy (eV), forces (eV/Å) and, for a periodic cell
         where the calculator has it, stress (eV/Å³, Voigt order) in a SinglePointCalculator.
         Raises TeacherFailed (one line) for any failure; ImportError only when the teacher is not installed."""
-        calc = self.calculator()
+        try:
+            calc = self.calculator()
+        except ImportError:
+            raise
+        except Exception as exc:  # a model file or a device that cannot be loaded: this call failed, say why
+            raise TeacherFailed(f"{self.name}: cannot build the calculator: {type(exc).__name__}: "
+                                f"{' '.join(str(exc).split())[:300]}") from exc
         frame = atoms.copy()
         frame.calc = calc
         try:

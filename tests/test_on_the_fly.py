@@ -82,8 +82,8 @@ def test_one_cycle_labels_retrains_and_records_every_decision(tmp_path, teacher,
 
 
 def test_an_untrusted_frame_restarts_and_seed_md_calls_are_counted(tmp_path, teacher, cell):
-    """Everything above 2e-3 eV/Å is untrusted: the first check restarts the trajectory, and with nothing
-    else selected the untrusted frame itself goes to the teacher.
+    """Everything above 2e-3 eV/Å is untrusted: every check restarts the trajectory from the last trusted
+    frame with fresh velocities, and the untrusted frames go to the teacher while the budget allows.
 
     The seed frames here come from a short MD with the teacher (a random start cell is far from
     anything students learn from rattled copies): every MD step is a teacher call, kept or not."""
@@ -96,10 +96,10 @@ def test_an_untrusted_frame_restarts_and_seed_md_calls_are_counted(tmp_path, tea
     # a tiny student's trajectory may also run hot (> 2.5x its target): restarted too, but never labelled
     assert result.log.restarts == result.log.untrusted == result.log.seen >= 1 and result.log.selected == 1
     decisions = [json.loads(line) for line in (tmp_path / "decisions.jsonl").read_text().splitlines()]
-    # each trajectory stops at its first check (step 5 of its segment): none runs on into nonsense
-    assert [d["action"] for d in decisions] == ["restart"] * len(decisions)
-    assert result.md_steps == 5 * len(decisions)
-    assert result.teacher_calls == 8 and sources[-1].startswith("md:")  # + the untrusted frame
+    # each trajectory stops at its first check (every 5 steps) and the segment (40 steps) goes on from the
+    # last trusted frame: none runs on into nonsense
+    assert [d["action"] for d in decisions] == ["restart"] * 8 and result.md_steps == 40
+    assert result.teacher_calls == 8 and sources[-1].startswith("md:")  # + one untrusted frame (the budget)
     assert result.stop_reason == "teacher budget spent (8 calls)"
 
 
@@ -116,5 +116,12 @@ def test_a_killed_run_resumes_without_asking_the_teacher_again(tmp_path, teacher
     assert len(ids) == len(set(ids)) == 7
     # the committee trained before the kill (4 seed labels) was read back, not trained again
     assert [r["labels"] for r in result.rounds][0] == 4
-    assert len(list(tmp_path.glob("committee_*_labels"))) == len(result.rounds)
+    assert len(list(tmp_path.glob("committee_*_labels_*"))) == len(result.rounds)
 
+
+
+def test_settings_that_cannot_work_fail_in_one_line():
+    with pytest.raises(ValueError, match="trust_lo_eV_A .* must be below trust_hi_eV_A"):
+        OnTheFlySpec(trust_lo_eV_A=0.2, trust_hi_eV_A=0.1)
+    with pytest.raises(ValueError, match="budget: 20 teacher calls, fewer than the 31 the seed frames take"):
+        OnTheFlySpec(seed_frames=4, seed_md_stride=10, budget=20)
