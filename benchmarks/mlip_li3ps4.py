@@ -31,7 +31,7 @@ from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 
 from amala.agents.composition import parse_composition
 from amala.models.nequip_student import Student, StudentSpec, compile_student, held_out_errors, train_student
-from amala.oracles import ase_md, md_analysis
+from amala.oracles import ase_md, glass_structure, md_analysis
 from amala.oracles.glass_cell import build
 from amala.oracles.glass_md import MDProfile, SimulationFailed
 from amala.oracles.on_the_fly import OnTheFly, OnTheFlySpec
@@ -216,13 +216,12 @@ def dynamics(teacher_md: Path, student: Student, fractions: dict, args) -> dict:
     dyn.attach(lambda: frames.append(atoms.get_positions().copy()), interval=10)
     started = time.perf_counter()
     dyn.run(int(ref["production_ps"] * 1000))
-    x = np.array(frames)
-    masses = atoms.get_masses()
-    com = (x * masses[None, :, None]).sum(1) / masses.sum()
-    x -= (com - com[0])[:, None, :]
-    li = np.array(atoms.get_chemical_symbols()) == "Li"
-    lag, curves = md_analysis.msd_by_group(x[:, li], 0.01, groups=4)
-    d = md_analysis.diffusivity(lag, curves)
+    trajectory = glass_structure.Frames(np.array(frames), np.array(atoms.get_chemical_symbols()), 0.01,
+                                        atoms.cell.lengths())
+    at_T = md_analysis.transport_at(trajectory, atoms.get_masses(), atoms.get_volume(), ref["T_K"], li_groups=4)
+    if at_T.diffusivity is None:
+        return {"T_K": ref["T_K"], "student_no_diffusive_regime": at_T.skipped}
+    d = at_T.diffusivity
     ratio = d.value_cm2_s / ref["d_li_cm2_s"] if "d_li_cm2_s" in ref else None
     return {"T_K": ref["T_K"], "ps": ref["production_ps"], "student_d_li_cm2_s": d.value_cm2_s,
             "student_d_li_std_cm2_s": d.std_cm2_s, "teacher_d_li_cm2_s": ref.get("d_li_cm2_s"),

@@ -26,7 +26,7 @@ from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 
 from amala.agents.composition import parse_composition
-from amala.oracles import md_analysis
+from amala.oracles import glass_structure, md_analysis
 from amala.oracles.glass_cell import build
 from amala.oracles.teachers import TeacherSpec, make_teacher
 
@@ -68,17 +68,15 @@ def main() -> None:
     started = time.perf_counter()
     dyn.run(steps)
     md_s = time.perf_counter() - started
-    x = np.array(positions)
-    masses = atoms.get_masses()
-    com = (x * masses[None, :, None]).sum(1) / masses.sum()  # ASE does not wrap positions: these are unwrapped
-    x -= (com - com[0])[:, None, :]
-    li = np.array(atoms.get_chemical_symbols()) == "Li"
-    lag, curves = md_analysis.msd_by_group(x[:, li], args.sample_fs / 1000, groups=4)
-    try:
-        d = md_analysis.diffusivity(lag, curves)
-        result = {"d_li_cm2_s": d.value_cm2_s, "d_li_std_cm2_s": d.std_cm2_s, "window_ps": d.window_ps}
-    except md_analysis.NoDiffusiveRegime as exc:
-        result = {"no_diffusive_regime": str(exc)}
+    trajectory = glass_structure.Frames(np.array(positions), np.array(atoms.get_chemical_symbols()),
+                                        args.sample_fs / 1000, atoms.cell.lengths())
+    at_T = md_analysis.transport_at(trajectory, atoms.get_masses(), atoms.get_volume(), args.T, li_groups=4)
+    x = trajectory.positions  # centre-of-mass drift removed (ASE does not wrap: these are unwrapped)
+    if at_T.diffusivity is not None:
+        result = {"d_li_cm2_s": at_T.diffusivity.value_cm2_s, "d_li_std_cm2_s": at_T.diffusivity.std_cm2_s,
+                  "window_ps": at_T.diffusivity.window_ps, "sigma_S_cm": at_T.sigma_S_cm}
+    else:
+        result = {"no_diffusive_regime": at_T.skipped}
     frames = []
     for k in range(0, len(x), 10):
         frame = atoms.copy()

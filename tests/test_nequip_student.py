@@ -8,8 +8,6 @@ more member and shows on the way that a finished member is reused.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 import torch
@@ -96,10 +94,8 @@ def test_student_trains_and_predicts(student, frames):
 
 def test_finished_student_is_not_retrained(student, frames):
     log_time = (student.folder / "train.log").stat().st_mtime
-    start = time.perf_counter()
     again = train_student(frames[:N_TRAIN], frames[N_TRAIN:], TINY, SEED, student.folder)
-    assert time.perf_counter() - start < 2
-    assert (student.folder / "train.log").stat().st_mtime == log_time
+    assert (student.folder / "train.log").stat().st_mtime == log_time  # nequip-train did not run again
     assert again.force_mae_meV_A == student.force_mae_meV_A
     with pytest.raises(ValueError, match="other settings"):
         train_student(frames[:N_TRAIN], frames[N_TRAIN:], TINY, SEED + 1, student.folder)

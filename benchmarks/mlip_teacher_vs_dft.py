@@ -1,0 +1,79 @@
+"""Benchmark bar 7 of the MLIP engine: the teacher (SevenNet-0) against PBE DFT (GPAW) on a-Li3PS4 frames.
+
+Quantifies the second link of the chain student -> teacher -> DFT: frames of a 32-atom Li12P4S16 cell
+sampled from a short SevenNet-0 MD at --T, each labelled by both teachers through the same
+`FrameStore` (so a rerun recomputes nothing); the force MAE and the energy MAE (per atom, after
+removing the mean offset, which depends on each method's reference energies) are printed and saved.
+Needs GPAW (`make dft`).
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/mlip_teacher_vs_dft.py --out runs/bench/teacher_vs_dft
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from ase import units
+from ase.md.langevin import Langevin
+from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+
+from amala.agents.composition import parse_composition
+from amala.oracles.glass_cell import build
+from amala.oracles.labelled_frames import FrameStore
+from amala.oracles.teachers import TeacherSpec, make_teacher
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--frames", type=int, default=10)
+    p.add_argument("--atoms", type=int, default=32)
+    p.add_argument("--T", type=float, default=900.0)
+    p.add_argument("--ecut", type=float, default=400.0, help="GPAW plane-wave cutoff, eV")
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    args.out.mkdir(parents=True, exist_ok=True)
+    seven = make_teacher(TeacherSpec())
+    dft = make_teacher(TeacherSpec(kind="gpaw", ecut_eV=args.ecut), log_path=args.out / "gpaw.txt")
+    atoms = build(parse_composition("Li2S:0.75;P2S5:0.25"), 1.9, args.atoms, seed=11).atoms
+    atoms.calc = seven.calculator()
+    rng = np.random.default_rng(11)
+    MaxwellBoltzmannDistribution(atoms, temperature_K=args.T, rng=rng)
+    dyn = Langevin(atoms, units.fs, temperature_K=args.T, friction=0.02 / units.fs, fixcm=False, rng=rng)
+    dyn.run(300)  # away from the random start
+    frames = []
+    for _ in range(args.frames):
+        dyn.run(30)
+        frame = atoms.copy()
+        frame.calc = None
+        frame.wrap()
+        frames.append(frame)
+    seven_store, dft_store = FrameStore(args.out / "sevennet"), FrameStore(args.out / "gpaw")
+    rows, started = [], time.perf_counter()
+    for k, frame in enumerate(frames):
+        a = seven_store.label(seven, frame, source=f"frame{k}")
+        b = dft_store.label(dft, frame, source=f"frame{k}")
+        if a is None or b is None:
+            continue
+        rows.append((a.get_potential_energy() / len(a), b.get_potential_energy() / len(b),
+                     np.abs(a.get_forces() - b.get_forces()).mean(), np.abs(b.get_forces()).mean()))
+        print(k, rows[-1], flush=True)
+    e7, edft, force_mae, force_scale = (np.array(c) for c in zip(*rows))
+    offset = float(np.mean(e7 - edft))
+    result = {"frames": len(rows), "atoms": args.atoms, "T_K": args.T, "ecut_eV": args.ecut,
+              "force_mae_eV_A": float(force_mae.mean()), "mean_abs_dft_force_eV_A": float(force_scale.mean()),
+              "energy_mae_meV_atom_after_offset": float(1000 * np.abs(e7 - edft - offset).mean()),
+              "energy_offset_eV_atom": offset, "dft_failures": [f["reason"] for f in dft_store.failures()],
+              "teacher": seven.provenance(), "dft": dft.provenance(),
+              "seconds": round(time.perf_counter() - started, 1)}
+    (args.out / "summary.json").write_text(json.dumps(result, indent=1, default=str))
+    print(json.dumps(result, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()
