@@ -63,6 +63,7 @@ class CommitteeCalculator(Calculator):
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
+        _check_positions(self.atoms)
         energies, forces, stresses = self.member_predictions(self.atoms)
         energy = float(energies.mean())
         self.results = {"energy": energy, "free_energy": energy, "forces": forces.mean(axis=0),
@@ -72,3 +73,24 @@ class CommitteeCalculator(Calculator):
             self.results["stress"] = stresses.mean(axis=0)
         elif "stress" in properties:
             raise PropertyNotImplementedError("committee stress: needs a 3D-periodic cell and members that give one")
+
+
+class ExplodedStructure(ValueError):
+    """Atoms with non-finite positions, or flown far outside their cell: an MD step that blew up."""
+
+
+MAX_CELL_LENGTHS = 100.0  # an atom further than this many cell lengths from the cell has flown away
+
+
+def _check_positions(atoms) -> None:
+    """Refuse a blown-up frame before the members see it: a neighbour list built on atoms thousands of
+    cell lengths apart (one huge-force step of an untrained student) does not fail, it hangs
+    (matscipy's, seen here on a 64-atom cell), and a hang is what no MD loop can recover from."""
+    positions = atoms.get_positions()
+    if not np.isfinite(positions).all():
+        raise ExplodedStructure("non-finite atomic positions: the MD step blew up")
+    if atoms.cell.rank == 3:
+        scaled = atoms.cell.scaled_positions(positions)
+        if np.abs(scaled).max() > MAX_CELL_LENGTHS:
+            raise ExplodedStructure(f"an atom is {np.abs(scaled).max():.3g} cell lengths from the cell: the MD "
+                                    "step blew up")

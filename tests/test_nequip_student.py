@@ -126,6 +126,13 @@ def test_committee_calculator_takes_any_calculators(tmp_path):
     atoms.calc = CommitteeCalculator([EMT(), LennardJones(sigma=2.3, epsilon=0.4, rc=4.0)])
     forces = atoms.get_forces()
     assert forces.shape == (4, 3) and atoms.calc.results["force_deviation"] > 0
+    # a blown-up MD step is refused before any member's neighbour list sees it (which can hang, not fail)
+    atoms.positions[0] = [np.nan, 0, 0]
+    with pytest.raises(ValueError, match="non-finite atomic positions"):
+        atoms.get_forces()
+    atoms.positions[0] = [1e4, 0, 0]
+    with pytest.raises(ValueError, match="1.25e\\+03 cell lengths from the cell"):
+        atoms.get_forces()
     with pytest.raises(ValueError, match="at least 2"):
         CommitteeCalculator([EMT()])
     with pytest.raises(ValueError, match="2 to 16 members"):
