@@ -202,10 +202,10 @@ class OnTheFly:
             out_of_budget = selector.spent + len(selector.pending) >= s.budget
             if selector.round_full or out_of_budget or selector.converged or state.segments >= 10 * s.max_rounds:
                 self._label_pending(selector)  # then retrain: a round's labels teach the next committee
-                state.selector = self._selector_state(selector)
+                state.selector = selector.state()
                 state.save(self.folder)
         log.info("on-the-fly learning stopped: %s", stop)
-        state.selector = self._selector_state(selector)
+        state.selector = selector.state()
         state.save(self.folder)
         return OnTheFlyResult(committee, self.store, selector.log, state.rounds, selector.converged, stop,
                               state.md_steps, self.folder, state.teacher_md_calls)
@@ -360,15 +360,11 @@ class OnTheFly:
                                      min_spacing=s.min_spacing, per_round=s.per_round, budget=s.budget,
                                      window=s.window, converged_fraction=s.converged_fraction)
 
-    @staticmethod
-    def _selector_state(selector: FrameSelector) -> dict:
-        return selector.state()
-
     def _save(self, state: _State, selector: FrameSelector, current: Atoms, last_trusted: Atoms) -> None:
         """Everything the next segment needs, written before the teacher is asked about the pending frames."""
         for name, atoms in ((CURRENT, current), (LAST_TRUSTED, last_trusted)):
             _write_atomic(self.folder / name, atoms)
-        state.selector = self._selector_state(selector)
+        state.selector = selector.state()
         state.save(self.folder)
 
     def _read(self, name: str) -> Atoms | None:
