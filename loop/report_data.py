@@ -3,7 +3,8 @@
 `report_data` is the one place that decides what the report says: the best-so-far series and the
 random-search pool, measured against predicted values, the top candidates with every measured
 property and its unit, failures with reasons, approvals, recent events, and what produced the run
-(amala version, seed, dataset source, the stored config with secrets masked), so a page forwarded
+(amala version, seed, dataset source, the stored config with secrets masked), how the campaign's
+machine-learned potential grew (`potential_growth`, for MLIP campaigns), so a page forwarded
 on its own can still be traced back to its run. The figures (`report_figures`) and the template
 (`templates/report.html.j2`) only draw and lay out what is here.
 """
@@ -19,6 +20,7 @@ import numpy as np
 import yaml
 
 from amala.agents.redaction import redact_data
+from amala.loop.potential_growth import PotentialGrowth, potential_growth
 from amala.loop.report_format import candidate_label
 from amala.loop.states import Approval
 from amala.oracles import datasets, temperature_series
@@ -78,6 +80,7 @@ class ReportData:
     failures: list[tuple[str, str, str]]  # (representation, kind, reason), at most N_FAILURES
     events: list[dict]  # the last N_EVENTS
     names: dict = field(default_factory=dict)  # candidate key -> (representation, kind)
+    potential: PotentialGrowth | None = None  # teacher calls per candidate; None: no evaluation used a potential
 
     @property
     def best_text(self) -> str:
@@ -165,7 +168,8 @@ def report_data(store, campaign, objective, pool_values=None, top_k: int = 20) -
         failures=[(c.representation, c.kind, e.reason or "") for c, e in failures[:N_FAILURES]],
         events=[{"time": ev.time, "level": ev.level, "kind": ev.kind, "message": ev.message}
                 for ev in store.events(campaign.id)[-N_EVENTS:]],
-        names={c.key: (c.representation, c.kind) for _, _, c in store.selections(campaign.id)})
+        names={c.key: (c.representation, c.kind) for _, _, c in store.selections(campaign.id)},
+        potential=potential_growth(evaluations))
 
 
 def _top_row(rank: int, c, e, selected) -> TopRow:

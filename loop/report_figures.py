@@ -2,7 +2,8 @@
 
 Best so far against what random search would be expected to find in the same pool (when the
 dataset's values are known), measured against predicted-at-selection, and for MD campaigns the
-Arrhenius plots and the best glass's RDFs (`md_figures`). Each function says whether it drew, so
+Arrhenius plots and the best glass's RDFs (`md_figures`), and for MLIP campaigns the teacher calls
+per candidate as the potential grew (`potential_figures`). Each function says whether it drew, so
 the template shows only figures that exist.
 """
 
@@ -17,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.special import gammaln  # noqa: E402
 
-from amala.loop import md_figures  # noqa: E402
+from amala.loop import md_figures, potential_figures  # noqa: E402
 
 
 def random_search_expectation(pool_values: np.ndarray, n_max: int, maximize: bool = True) -> np.ndarray:
@@ -109,6 +110,7 @@ def draw_figures(data, out_dir: Path) -> dict:
     drawn = {"best_so_far": best_so_far_figure(data, out_dir / "best_so_far.png"),
              "prediction": prediction_figure(data, out_dir / "prediction_vs_result.png"),
              "arrhenius": md_figures.arrhenius_figure(data.md_series, out_dir / "arrhenius.png"),
+             "potential": potential_figures.teacher_calls_figure(data.potential, out_dir / "teacher_calls.png"),
              "rdf": False, "structures": {}}
     if data.rdf is not None:
         title = f"Radial distribution functions of the best glass\n{data.rdf['label']}"

@@ -162,3 +162,79 @@ def test_numbers_format_by_kind(value, unit, text):
 def test_format_composition_leaves_other_text_alone():
     assert format_composition("Li2O:0.333333;SiO2:0.666667") == "0.33 Li2O · 0.67 SiO2"
     assert format_composition("C(C[Cu])O[Au]") == "C(C[Cu])O[Au]"
+
+
+SULFIDES = [{"Li2S": 1 - x - y, "P2S5": x, "LiI": y}  # learned in this order
+            for x, y in ((0.25, 0.0), (0.2, 0.1), (0.2, 0.15), (0.2, 0.2), (0.3, 0.0), (0.25, 0.15), (0.2, 0.25))]
+CALLS = [60, 45, 30, 12, 5, 0, 3]  # by learned order; the candidate learned 4th fails (its calls still count)
+
+
+def _potential(order: int, labels_before: int) -> dict:
+    return {"system": "I-Li-P-S", "version": f"committee_{labels_before + CALLS[order]:05d}_labels_ab12cd34",
+            "teacher": "tblite:GFN1-xTB", "teacher_calls": CALLS[order], "labels_before": labels_before,
+            "labels_after": labels_before + CALLS[order], "uncertain_fraction": CALLS[order] / 100, "order": order}
+
+
+def test_the_report_shows_how_teacher_calls_fall_as_the_potential_grows(tmp_path):
+    """Evaluations stored out of learned order: the section puts them back in order, draws the figure
+    and compares the first three candidates' teacher calls (135) with the last three's (8: 6%)."""
+    config = _glass_config(name="sulfide", oracle={"kind": "mlip", "teacher": {"kind": "tblite"}, "profile": "quick"},
+                           agents=[{"kind": "composition", "n": 4, "bounds": {"Li2S": [0.5, 0.8], "P2S5": [0.2, 0.3],
+                                                                              "LiI": [0, 0.3]}}])
+    store = Store(f"sqlite:///{tmp_path / 'amala.db'}")
+    row = store.open_campaign("sulfide", config)
+    candidates = [Candidate(canonical_composition(g), kind="composition", agent="composition") for g in SULFIDES]
+    batch = store.record_selection(row.id, "qlognei", [SelectedCandidate(c) for c in candidates])
+    labels = np.concatenate([[0], np.cumsum(CALLS)])
+    evaluations = []
+    for order in (2, 0, 1, 3, 4, 6, 5):  # the stored order is not the learned one
+        key = candidates[order].key
+        if order == 3:
+            evaluation = Evaluation(key, "mlip", "quick", "failed", reason="MD blew up")
+        else:
+            evaluation = Evaluation(key, "mlip", "quick", "ok", {"log10_conductivity_300K": Measurement(
+                -4.0 + 0.1 * order, "log10(S/cm)", 0.2)})
+        evaluation.provenance = {"potential": _potential(order, int(labels[order]))}
+        evaluations.append(evaluation)
+    store.record_evaluations(row.id, batch, evaluations,
+                             lambda e: e.values["log10_conductivity_300K"].value if e.ok else None)
+    objective = Objective(parse_config(config).objective, "log10(S/cm)")
+    path = write_report(store, store.campaign("sulfide"), objective, tmp_path / "report")
+    page = _Page()
+    page.feed(path.read_text())
+    text = " ".join(" ".join(page.text).split())
+    assert "Machine-learned potential" in text
+    assert (tmp_path / "report" / "teacher_calls.png").stat().st_size > 1000
+    assert ("I-Li-P-S: the first three candidates the potential learned cost 135 teacher calls, the last three 8 "
+            "(6% of the first three's; the issue's bar, ≤ 30%, is met).") in text
+    section = path.read_text().split("Machine-learned potential")[1].split("<h2>")[0]
+    shown = [int(n) for n in re.findall(r"<tr><td>(\d+)</td>", section)]
+    assert shown == list(range(7))  # learned order, whatever the stored order
+    calls = [int(n) for n in re.findall(r'<td>I-Li-P-S</td>\s*<td class="num">(\d+)</td>', section)]
+    assert calls == CALLS
+    assert "committee_00147_labels_ab12cd34" in section and ">failed<" in section and "60%" in section
+    assert all(page.tables)
+
+
+def test_a_campaign_without_a_growing_potential_has_no_such_section(glass_report, tmp_path):
+    source, _, _ = glass_report
+    assert "Machine-learned potential" not in source
+    assert not (tmp_path / "report" / "teacher_calls.png").exists()
+
+
+@pytest.mark.parametrize("calls, sentence", [
+    ([10, 10, 10, 5], "S: the first 2 candidates the potential learned cost 20 teacher calls, the last 2 15 (75% of "
+                      "the first 2's; the issue's bar, ≤ 30%, compares three with three: not yet possible with 4 "
+                      "candidates)."),
+    ([7], "S: 1 candidate with teacher calls so far, too few to compare first with last."),
+    ([0, 0, 0, 0, 0, 0], "S: the first three candidates the potential learned cost 0 teacher calls, the last three 0 "
+                         "(the first ones needed no teacher call, so there is no share to give)."),
+    ([30, 20, 10, 9, 8, 2], "S: the first three candidates the potential learned cost 60 teacher calls, the last three "
+                            "19 (32% of the first three's; the issue's bar, ≤ 30%, is not met)."),
+])
+def test_first_and_last_candidates_are_compared_without_overlap(calls, sentence):
+    from amala.loop.potential_growth import LearnedCandidate, compare_first_last
+
+    rows = [LearnedCandidate("Li2S:1.000000", "composition", "S", i, n, None, None, "v", "t", "ok")
+            for i, n in enumerate(calls)]
+    assert [c.sentence() for c in compare_first_last(rows)] == [sentence]
