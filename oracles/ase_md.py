@@ -28,7 +28,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import time
 from pathlib import Path
 from typing import Callable
@@ -36,7 +35,7 @@ from typing import Callable
 import ase
 import numpy as np
 from ase import Atoms, units
-from ase.io import read, write
+from ase.io import read
 from ase.md.bussi import Bussi
 from ase.md.langevin import Langevin
 from ase.md.nptberendsen import NPTBerendsen
@@ -44,6 +43,7 @@ from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 from ase.optimize import FIRE
 
 from amala.oracles import glass_structure, md_analysis, md_checkpoint
+from amala.oracles.atomic_files import write_atoms, write_text
 from amala.oracles.glass_md import GlassResult, MDProfile, Series, SimulationFailed, file_metadata
 
 log = logging.getLogger(__name__)
@@ -62,11 +62,17 @@ RELAX_STEPS = 200
 QUICK_CAVEAT = ("quick MLIP profile: ~128 atoms, 10 ps per temperature at 700-1000 K, above the glass transition "
                 "of thiophosphate glasses; σ(300 K) is a long Arrhenius extrapolation. It exercises the student and "
                 "ranks glasses roughly.")
+STANDARD_CAVEAT = ("standard MLIP profile: ~200 atoms, 30 ps per temperature at 500-800 K; cell and time scales are "
+                   "still far below experiment's, and the numbers are at the teacher's level of theory at best.")
 PROFILES = {
     # a-Li3PS4-sized cells with a student (~40 ms per step on one core): ~50k steps, about half an hour.
     # 10 ps per temperature: Li in a sulfide melt at 700 K moves a few Å² in that time, enough for a linear MSD.
     "quick": MDProfile("quick", 128, 1.0, 1500.0, 5.0, 100.0, (700.0, 850.0, 1000.0), 3.0, 10.0,
                        sample_every_fs=20.0, timeout_s=4 * 3600, npt_below_K=1200.0, caveat=QUICK_CAVEAT),
+    # overnight: ~200 atoms, a slower quench and 30 ps at four temperatures down to 500 K, ~170k steps
+    # (~2-3 h a glass on one core with a compiled student; minutes on a GPU)
+    "standard": MDProfile("standard", 200, 1.0, 1500.0, 10.0, 50.0, (500.0, 600.0, 700.0, 800.0), 5.0, 30.0,
+                          sample_every_fs=20.0, timeout_s=12 * 3600, npt_below_K=1200.0, caveat=STANDARD_CAVEAT),
     # plumbing only (seconds with a tiny student on 48 atoms): every stage runs, no diffusion is expected
     "test": MDProfile("test", 48, 1.0, 1200.0, 0.05, 4000.0, (600.0, 700.0, 800.0), 0.04, 0.1,
                       sample_every_fs=5.0, timeout_s=600, npt_below_K=1000.0, caveat="test profile: plumbing only"),
@@ -258,12 +264,9 @@ class Checkpoint(md_checkpoint.Checkpoint):
         """Cell first, index last, each replaced atomically: a kill during the save keeps the previous one."""
         state = Atoms(atoms.get_chemical_symbols(), positions=atoms.get_positions(), cell=atoms.cell, pbc=atoms.pbc,
                       momenta=atoms.get_momenta())
-        partial = self.folder / f"{STATE}.partial"
-        write(partial, state, format="extxyz")
-        os.replace(partial, self.state)
-        text = json.dumps({"key": self.key, "done": {f"{T:g}": v for T, v in done.items()}})
-        (self.folder / f"{md_checkpoint.INDEX}.partial").write_text(text)
-        os.replace(self.folder / f"{md_checkpoint.INDEX}.partial", self.folder / md_checkpoint.INDEX)
+        write_atoms(self.state, state)
+        write_text(self.folder / md_checkpoint.INDEX,
+                   json.dumps({"key": self.key, "done": {f"{T:g}": v for T, v in done.items()}}))
 
     def atoms(self) -> Atoms:
         return read(self.state, format="extxyz")

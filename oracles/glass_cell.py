@@ -19,11 +19,12 @@ from ase.units import _amu
 
 from amala.agents.composition import canonical_composition
 
-# Formal charges (e) used to check neutrality; the MD potential's partial charges scale these. S and N
-# are for the thiophosphate (Li2S-P2S5) and LiPON (Li3PO4-Li3N) glasses, which only the machine-learned
-# potentials (`mlip` oracle) can simulate: the Pedone potential has no S or N.
-FORMAL_CHARGE = {"Li": 1, "Na": 1, "K": 1, "Mg": 2, "Ca": 2, "Al": 3, "Si": 4, "Ti": 4, "P": 5, "O": -2, "S": -2,
-                 "N": -3}
+# Formal charges (e) used to check neutrality; the MD potential's partial charges scale these. S, N, B and
+# the halides are for the thiophosphate (Li2S-P2S5-LiI/LiCl/LiBr), LiPON (Li3PO4-Li3N) and borate coating
+# (Li3BO3) glasses, which only the machine-learned potentials (`mlip` oracle) can simulate: the Pedone
+# potential has none of them.
+FORMAL_CHARGE = {"Li": 1, "Na": 1, "K": 1, "Mg": 2, "Ca": 2, "B": 3, "Al": 3, "Si": 4, "Ti": 4, "P": 5, "O": -2,
+                 "S": -2, "N": -3, "F": -1, "Cl": -1, "Br": -1, "I": -1}
 
 
 # Closest two atoms of a starting cell (Å): the value every MD run (oracle, benchmarks, tests) has

@@ -231,6 +231,12 @@ class FrameStore:
         """Teacher calls ever made for this store: labelled plus failed."""
         return len(self._records) + len(self._failures)
 
+    def calls_from(self, prefix: str) -> int:
+        """Teacher calls made for frames whose source starts with `prefix`: one run's share of a store
+        that several runs (the candidates of a campaign growing one potential) append to."""
+        return (sum(r.source.startswith(prefix) for r in self._records)
+                + sum(str(f.get("source", "")).startswith(prefix) for f in self._failures))
+
     def __len__(self) -> int:
         return len(self._records)
 

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from amala.oracles.atomic_files import write_text
+
 STATE = "checkpoint.lammps-data"
 INDEX = "checkpoint.json"
 
@@ -54,9 +56,7 @@ class Checkpoint:
         partial = self.folder / f"{STATE}.partial"
         lmp.command(f"write_data {partial} nocoeff")
         os.replace(partial, self.state)
-        text = json.dumps({"key": self.key, "done": {f"{T:g}": v for T, v in done.items()}})
-        (self.folder / f"{INDEX}.partial").write_text(text)
-        os.replace(self.folder / f"{INDEX}.partial", self.folder / INDEX)
+        write_text(self.folder / INDEX, json.dumps({"key": self.key, "done": {f"{T:g}": v for T, v in done.items()}}))
 
     def clear(self) -> None:
         for name in (INDEX, STATE):

@@ -21,20 +21,23 @@ from pathlib import Path
 from typing import Literal, Sequence
 
 import numpy as np
-from ase.io import write
+from ase import Atoms
+from ase.io import read, write
 from pydantic import Field
 
 from amala.agents.candidate import Candidate
 from amala.agents.composition import InvalidComposition, canonical_composition, parse_composition
 from amala.agents.spec import Float, Text
-from amala.models.nequip_student import Committee, StudentSpec, StudentTrainingFailed, compile_student
+from amala.models.nequip_student import Committee, StudentSpec, StudentTrainingFailed
 from amala.oracles import ase_md
-from amala.oracles.evaluation import Evaluation
+from amala.oracles.crystal_references import AmorphizationFailed, amorphization_energy, reference_for
+from amala.oracles.evaluation import Evaluation, Measurement
 from amala.oracles.glass_cell import CellError, build
 from amala.oracles.glass_md import SimulationFailed
 from amala.oracles.glass_md_oracle import transport_values
+from amala.oracles.growing_potential import GrowingPotential
 from amala.oracles.interface import Oracle
-from amala.oracles.on_the_fly import OnTheFly, OnTheFlyFailed, OnTheFlySpec
+from amala.oracles.on_the_fly import OnTheFlyFailed, OnTheFlySpec
 from amala.oracles.registry import OracleSpec
 from amala.oracles.teachers import TeacherSpec, make_teacher
 
@@ -48,6 +51,9 @@ class MLIPSpec(OracleSpec):
     student: StudentSpec = Field(default_factory=StudentSpec, description="size and training of each NequIP student")
     on_the_fly: OnTheFlySpec = Field(default_factory=OnTheFlySpec, description="committee, trust window (eV/Å), "
                                       "teacher budget and exploration of the on-the-fly learning")
+    potential_folder: Text | None = Field(None, description="where the campaign's growing potential lives (labels "
+                                          "and committees, one per teacher); default <work dir>/mlip/potential. "
+                                          "Point two campaigns at one folder to share what they learned")
     compile: bool = Field(True, description="AOTInductor-compile the final committee before the production MD "
                           "(minutes per student, several times faster steps); a failed compile runs uncompiled")
     device: Literal["cpu", "cuda"] = "cpu"
@@ -60,7 +66,8 @@ class MLIPOracle(Oracle):
     thread_safe = False  # torch threads and one committee per process
     mode = "per_candidate"
     units = {"conductivity_300K": "S/cm", "log10_conductivity_300K": "log10(S/cm)", "ea": "eV",
-             "log10_prefactor": "log10(S/cm)", "energy_per_atom": "eV/atom", "density": "g/cm^3", "n_atoms": "1"}
+             "log10_prefactor": "log10(S/cm)", "energy_per_atom": "eV/atom", "density": "g/cm^3", "n_atoms": "1",
+             "amorphization_energy": "eV/atom"}
 
     @classmethod
     def from_spec(cls, spec: MLIPSpec, table=None, workdir=None, seed: int = 0) -> MLIPOracle:
@@ -73,7 +80,11 @@ class MLIPOracle(Oracle):
         self.profile = ase_md.PROFILES[spec.profile]
         self.teacher = make_teacher(spec.teacher, device=spec.device)
         self.name = spec.name or f"nequip-{self.teacher.name}"
-        self.fidelity = f"mlip-{spec.profile}"
+        # the teacher is the level of theory the potential approximates: results of two teachers are two fidelities
+        self.fidelity = f"mlip-{spec.profile}-{self.teacher.name}"
+        root = Path(spec.potential_folder) if spec.potential_folder else self.workdir / "mlip" / "potential"
+        self.potential = GrowingPotential(root / self.teacher.name.replace(":", "_"), self.teacher, spec.student,
+                                          self.settings(), seed=seed, device=spec.device)
 
     def settings(self) -> OnTheFlySpec:
         """Exploration covers what the production MD will see (the melt and each production temperature)
@@ -108,22 +119,19 @@ class MLIPOracle(Oracle):
             return failed(str(exc))
         folder.mkdir(parents=True, exist_ok=True)
         write(folder / "start.extxyz", cell.atoms, format="extxyz")
-        try:
-            learned = OnTheFly(folder / "on_the_fly", self.teacher, self.spec.student, self.settings(),
-                               seed=self.seed, device=self.spec.device).run(cell.atoms)
+        try:  # the production MD is ~50k steps: worth minutes of compilation per student
+            grown = self.potential.learn(candidate.key, cell.atoms, folder / "on_the_fly", compile=self.spec.compile)
         except StudentTrainingFailed as exc:
             return failed(f"training the students failed: {exc}")
         except OnTheFlyFailed as exc:
             return failed(str(exc))
+        learned = grown.result
         deviations: list[float] = []
 
         def watch(stage, step, atoms):  # how far production MD strays from what the committee knows
             if stage == "production":
                 deviations.append(float(atoms.calc.results.get("force_deviation", np.nan)))
 
-        if self.spec.compile:  # the production MD is ~50k steps: worth minutes of compilation per student
-            learned.committee = Committee([compile_student(m, self.spec.device) for m in learned.committee.members],
-                                          self.spec.device)
         size = self.spec.on_the_fly.committee_size
         engine = f"ase + NequIP committee of {size} on {len(learned.store)} {self.teacher.name} labels"
         members = learned.committee.members
@@ -141,11 +149,16 @@ class MLIPOracle(Oracle):
         except SimulationFailed as exc:
             evaluation = failed(str(exc))
             evaluation.potentials = [*earlier, committee]
-            evaluation.provenance = {"on_the_fly": learned.record()}
+            evaluation.provenance = {"on_the_fly": learned.record(), "potential": grown.record}
             return evaluation
         above = float(np.mean(np.asarray(deviations) >= self.spec.on_the_fly.trust_hi_eV_A)) if deviations else None
+        values = transport_values(result, len(cell.atoms))
+        amorphization = _amorphization(cell.atoms, result.files.get("glass"), learned.committee)
+        if amorphization:
+            values["amorphization_energy"] = Measurement(amorphization["value_eV_atom"], "eV/atom",
+                                                         amorphization["std_eV_atom"])
         return Evaluation(
-            candidate.key, self.name, self.fidelity, "ok", values=transport_values(result, len(cell.atoms)),
+            candidate.key, self.name, self.fidelity, "ok", values=values,
             cost_seconds=time.perf_counter() - start,
             artefacts={"start_cell": str(folder / "start.extxyz"), "labels": str(learned.store.labels_path),
                        **{name: str(path) for name, path in result.files.items()}},
@@ -154,14 +167,35 @@ class MLIPOracle(Oracle):
                         "level_of_theory": f"NequIP committee of {size} trained on the fly on "
                                            f"{self.teacher.provenance()['level_of_theory']}",
                         "teacher": self.teacher.provenance(), "student": self.spec.student.model_dump(),
-                        "on_the_fly": learned.record(),
-                        "production_frames_above_trust_hi": above,
+                        "on_the_fly": learned.record(), "potential": grown.record,
+                        "production_frames_above_trust_hi": above, "amorphization": amorphization,
                         "production_max_force_deviation_eV_A": float(np.nanmax(deviations)) if deviations else None,
                         "uncertainty": "MD statistics only; the potential's own error is in on_the_fly.rounds "
                                        "(held-out MAE against the teacher)",
                         "simulated_composition": canonical_composition(cell.actual_fractions),
                         "temperatures_K": list(self.profile.temperatures_K),
                         "skipped_temperatures": {f"{T:g}": why for T, why in result.skipped_K.items()}})
+
+
+def _amorphization(start: Atoms, glass_file: Path | None, committee: Committee) -> dict | None:
+    """E(glass) - E(crystal) per atom when the composition has a crystalline reference
+    (`crystal_references`): each member relaxes both the quenched glass and the crystal, so the spread
+    over members is the potential's uncertainty. None without a reference; a failure is said, not raised
+    (the transport numbers stand without it)."""
+    reference = reference_for(start)
+    if reference is None or glass_file is None:
+        return None
+    glass = read(glass_file)
+    try:
+        members = [amorphization_energy(glass, reference, calc, crystal_min_atoms=len(glass) // 2)
+                   for calc in committee.calculators]
+    except (AmorphizationFailed, ValueError) as exc:
+        return {"crystal": reference.name, "error": str(exc)}
+    energies = [m["amorphization_energy_eV_atom"] for m in members]
+    return {"value_eV_atom": float(np.mean(energies)), "std_eV_atom": float(np.std(energies, ddof=1)),
+            "crystal": reference.name, "citation": members[0]["citation"],
+            "converged": all(m["converged"] for m in members), "members": members,
+            "uncertainty": "spread over the committee's members, each relaxing glass and crystal"}
 
 
 def _summary(round_record: dict) -> dict:

@@ -27,20 +27,20 @@ import hashlib
 import json
 import logging
 import math
-import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 from ase import Atoms, units
 from ase.calculators.singlepoint import SinglePointCalculator
-from ase.io import read, write
+from ase.io import read
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 from pydantic import Field, model_validator
 
 from amala.agents.spec import Float, Int, Spec
 from amala.models.nequip_student import Committee, StudentSpec, train_committee
+from amala.oracles.atomic_files import write_atoms, write_text
 from amala.oracles.committee import Action, FrameSelector, SelectionLog, TrustWindow
 from amala.oracles.labelled_frames import FrameStore
 from amala.oracles.teachers import Teacher
@@ -117,22 +117,28 @@ class OnTheFlyResult:
     md_steps: int
     folder: Path
     teacher_md_calls: int = 0  # steps of the teacher's own seed MD not kept as labels
+    prefix: str = ""  # the sources of this run's frames start with it (a store shared by several runs)
 
     @property
     def teacher_calls(self) -> int:
-        return self.store.calls + self.teacher_md_calls
+        """This run's teacher calls (labels, failures, the seed MD's other steps), not other runs' in a shared store."""
+        return self.store.calls_from(self.prefix) + self.teacher_md_calls
 
     @property
     def labelled_fraction(self) -> float:
         """Teacher calls on MD frames per MD step taken (the issue's "fraction of MD steps labelled")."""
-        md_labels = sum(1 for frame in self.store.frames() if str(frame.info.get("source", "")).startswith("md:"))
-        return md_labels / self.md_steps if self.md_steps else math.nan
+        return self.store.calls_from(self.prefix + "md:") / self.md_steps if self.md_steps else math.nan
+
+    @property
+    def uncertain_fraction(self) -> float | None:
+        """Of the frames the exploration observed, the fraction the committee did not trust."""
+        return (self.log.uncertain + self.log.untrusted) / self.log.seen if self.log.seen else None
 
     def record(self) -> dict:
         return {"teacher_calls": self.teacher_calls, "labelled": len(self.store), "md_steps": self.md_steps,
                 "labelled_fraction": self.labelled_fraction, "converged": self.converged,
                 "stop_reason": self.stop_reason, "decisions": self.log.as_dict(), "rounds": self.rounds,
-                "labels_file": str(self.store.labels_path)}
+                "uncertain_fraction": self.uncertain_fraction, "labels_file": str(self.store.labels_path)}
 
 
 @dataclass
@@ -142,6 +148,8 @@ class _State:
     segments: int = 0
     teacher_md_calls: int = 0  # teacher calls of the seed MD whose frames were not kept as labels
     seed_md_started: bool = False
+    labels_at_start: int | None = None  # labels in the store when this run first started (a grown potential's)
+    seed: bool = True  # label seed frames first: no committee yet, or this cell holds elements it never saw
     rounds: list[dict] = field(default_factory=list)
     selector: dict = field(default_factory=dict)
 
@@ -157,27 +165,40 @@ class _State:
         return cls(**{f.name: saved[f.name] for f in fields(cls) if f.name in saved})
 
     def save(self, folder: Path) -> None:
-        _atomic_text(folder / STATE, json.dumps(asdict(self), indent=1))
+        write_text(folder / STATE, json.dumps(asdict(self), indent=1))
 
 
 class OnTheFly:
-    """One on-the-fly learning run in `folder`; `run(start)` resumes whatever an earlier run left there."""
+    """One on-the-fly learning run in `folder`; `run(start)` resumes whatever an earlier run left there.
+
+    By default the run owns its labels (`folder/frames`) and committees. A campaign that grows one
+    potential over many compositions (`growing_potential`) passes its shared `store` and `committees`
+    folder instead and a `tag` per candidate: the run then starts from the committee of every label so
+    far, skips the seed frames when that committee knows the cell's elements, and counts (budget,
+    teacher calls, labelled fraction) only the calls whose sources carry its tag."""
 
     def __init__(self, folder: Path, teacher: Teacher, student: StudentSpec, settings: OnTheFlySpec | None = None,
-                 seed: int = 0, device: str = "cpu"):
+                 seed: int = 0, device: str = "cpu", store: FrameStore | None = None,
+                 committees: Path | None = None, tag: str = ""):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.teacher, self.student, self.seed, self.device = teacher, student, seed, device
         self.settings = settings or OnTheFlySpec()
-        self.store = FrameStore(self.folder / "frames")
+        self.store = store if store is not None else FrameStore(self.folder / "frames")  # an empty store is falsy
+        self.committees = Path(committees or self.folder)
+        self.prefix = f"{tag}/" if tag else ""
+
+    def _calls(self, state: _State) -> int:
+        return self.store.calls_from(self.prefix) + state.teacher_md_calls
 
     # --- the loop ------------------------------------------------------------------------------------
 
     def run(self, start: Atoms) -> OnTheFlyResult:
         s = self.settings
-        state = _State.load(self.folder) or _State()
+        state = _State.load(self.folder) or self._first_state(start)
         selector = self._selector(state.selector)
-        self._label_seed_frames(start, state)
+        if state.seed:
+            self._label_seed_frames(start, state)
         if len(self.store) < 2:
             reasons = "; ".join(f["reason"] for f in self.store.failures()[:2]) or "no frame"
             raise OnTheFlyFailed(f"the teacher labelled {len(self.store)} of {self.store.calls} seed frames "
@@ -185,14 +206,14 @@ class OnTheFly:
         current = self._read(CURRENT) or start.copy()
         last_trusted = self._read(LAST_TRUSTED) or current.copy()
         self._label_pending(selector)  # frames a killed run had selected but not all labelled
-        selector.spent = self.store.calls + state.teacher_md_calls  # the budget counts every teacher call
+        selector.spent = self._calls(state)  # the budget counts every teacher call of this run
         committee, stop = None, ""
         while True:
             committee = self._train(state)  # reads back the committee when no label was added
             if selector.converged:
                 stop = f"converged: {s.converged_fraction:.0%} or fewer of the last {s.window} frames uncertain"
-            elif selector.budget_spent or self.store.calls + state.teacher_md_calls >= s.budget:
-                stop = f"teacher budget spent ({self.store.calls + state.teacher_md_calls} calls)"
+            elif selector.budget_spent or self._calls(state) >= s.budget:
+                stop = f"teacher budget spent ({self._calls(state)} calls)"
             elif state.round >= s.max_rounds or state.segments >= 10 * s.max_rounds:
                 stop = f"{state.round} rounds, {state.segments} MD segments without convergence"
             if stop:
@@ -208,7 +229,15 @@ class OnTheFly:
         state.selector = selector.state()
         state.save(self.folder)
         return OnTheFlyResult(committee, self.store, selector.log, state.rounds, selector.converged, stop,
-                              state.md_steps, self.folder, state.teacher_md_calls)
+                              state.md_steps, self.folder, state.teacher_md_calls, self.prefix)
+
+    def _first_state(self, start: Atoms) -> _State:
+        """A new run: seed frames only when there is no committee yet or the cell has an element no label has."""
+        known = {s for frame in self.store.frames() for s in frame.get_chemical_symbols()}
+        state = _State(labels_at_start=len(self.store),
+                       seed=len(self.store) < 2 or not set(start.get_chemical_symbols()) <= known)
+        state.save(self.folder)
+        return state
 
     def _explore(self, committee: Committee, selector: FrameSelector, state: _State, current: Atoms,
                  last_trusted: Atoms) -> tuple[Atoms, Atoms]:
@@ -245,9 +274,9 @@ class OnTheFly:
             elif action is Action.LABEL or (action is Action.RESTART and not hot and not selector.round_full
                                             and selector.take(step)):
                 frame = _plain(atoms)
-                frame.info["source"] = f"md:round{state.round}:step{step}:T{T:g}"
+                frame.info["source"] = f"{self.prefix}md:round{state.round}:step{step}:T{T:g}"
                 (self.folder / PENDING).mkdir(exist_ok=True)
-                _write_atomic(self.folder / PENDING / f"{step:012d}.extxyz", frame)
+                write_atoms(self.folder / PENDING / f"{step:012d}.extxyz", frame)
             if action is Action.RESTART:  # back to the last trusted frame, with fresh velocities: a new trajectory
                 trusted = trusted_snapshot[0]
                 atoms.set_cell(trusted.cell)
@@ -291,7 +320,7 @@ class OnTheFly:
             frame.set_cell(frame.cell * scale, scale_atoms=True)
             frame.positions += rng.normal(0, s.rattle_A, frame.positions.shape)
             frame.wrap()
-            self.store.label(self.teacher, _plain(frame), source=f"seed:{k}")
+            self.store.label(self.teacher, _plain(frame), source=f"{self.prefix}seed:{k}")
 
     def _teacher_md(self, start: Atoms, state: _State, rng: np.random.Generator) -> None:
         s = self.settings
@@ -309,7 +338,7 @@ class OnTheFly:
             frame = _plain(atoms)
             frame.calc = SinglePointCalculator(frame, **{k: v for k, v in atoms.calc.results.items()
                                                          if k in ("energy", "forces", "stress")})
-            if self.store.keep(self.teacher, frame, source=f"seed-md:step{dyn.nsteps}:T{T:g}") is None:
+            if self.store.keep(self.teacher, frame, source=f"{self.prefix}seed-md:step{dyn.nsteps}:T{T:g}") is None:
                 raise OnTheFlyFailed(f"the teacher's MD gave non-finite forces at step {dyn.nsteps}")
             state.teacher_md_calls = dyn.nsteps - (dyn.nsteps // s.seed_md_stride)  # steps not kept as labels
             state.save(self.folder)
@@ -320,7 +349,7 @@ class OnTheFly:
         except Exception as exc:  # the teacher cannot run MD from this cell: say so, keep what was labelled
             log.warning("teacher MD for the seed frames stopped at step %d: %s", dyn.nsteps, exc)
         if not (self.folder / CURRENT).is_file():  # exploration starts from the teacher's melt, not the random cell
-            _write_atomic(self.folder / CURRENT, _snapshot(atoms))
+            write_atoms(self.folder / CURRENT, _snapshot(atoms))
 
     def _label_pending(self, selector: FrameSelector) -> int:
         """Label the frames waiting in pending/ (one file each, written atomically), oldest first; a
@@ -344,7 +373,7 @@ class OnTheFly:
         key = hashlib.sha256(repr(([f.info["frame_id"] for f in train], [f.info["frame_id"] for f in held_out],
                                    s.committee_size, s.bootstrap)).encode()).hexdigest()[:8]
         committee = train_committee(train, held_out, self.student, size=s.committee_size, seed=self.seed,
-                                    folder=self.folder / f"committee_{n:05d}_labels_{key}", device=self.device,
+                                    folder=self.committees / f"committee_{n:05d}_labels_{key}", device=self.device,
                                     bootstrap=s.bootstrap)
         if not state.rounds or state.rounds[-1]["labels"] != n:
             state.rounds.append({"round": len(state.rounds), "labels": n, **committee.record()})
@@ -363,7 +392,7 @@ class OnTheFly:
     def _save(self, state: _State, selector: FrameSelector, current: Atoms, last_trusted: Atoms) -> None:
         """Everything the next segment needs, written before the teacher is asked about the pending frames."""
         for name, atoms in ((CURRENT, current), (LAST_TRUSTED, last_trusted)):
-            _write_atomic(self.folder / name, atoms)
+            write_atoms(self.folder / name, atoms)
         state.selector = selector.state()
         state.save(self.folder)
 
@@ -385,18 +414,3 @@ def _plain(atoms: Atoms) -> Atoms:
                   info=dict(atoms.info))
     frame.wrap()
     return frame
-
-
-def _write_atomic(path: Path, atoms: Atoms) -> None:
-    partial = path.with_name(path.name + ".partial")
-    write(partial, atoms, format="extxyz")
-    os.replace(partial, path)
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    partial = path.with_name(path.name + ".partial")
-    with open(partial, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(partial, path)

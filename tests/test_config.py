@@ -10,7 +10,7 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 @pytest.mark.parametrize("name", ["htpmd_retro.yaml", "htpmd_demo.yaml", "htpmd_overnight.yaml", "demo.yaml",
-                                  "oxide_glass.yaml"])
+                                  "oxide_glass.yaml", "sulfide_demo.yaml", "sulfide_glass.yaml"])
 def test_shipped_configs_validate(name):
     cfg = load_config(CONFIGS / name)
     assert cfg.budget.max_evaluations >= cfg.budget.initial

@@ -29,7 +29,7 @@ CONFIG = {
 def test_an_mlip_evaluation_keeps_its_committee_labels_and_reason(tmp_path):
     spec = parse_config(CONFIG).oracle
     oracle = build_oracle(spec, workdir=tmp_path, seed=0)
-    assert (oracle.name, oracle.fidelity) == ("nequip-sevennet:7net-0", "mlip-test")
+    assert (oracle.name, oracle.fidelity) == ("nequip-sevennet:7net-0", "mlip-test-sevennet:7net-0")
     glass = Candidate("Li2S:0.750000;P2S5:0.250000", kind="composition", agent="t")
     [evaluation] = oracle.evaluate([glass])
 
@@ -41,3 +41,7 @@ def test_an_mlip_evaluation_keeps_its_committee_labels_and_reason(tmp_path):
     assert Path(committee["labels_file"]).is_file()
     learned = evaluation.provenance["on_the_fly"]
     assert learned["teacher_calls"] == 4 and learned["stop_reason"].startswith("teacher budget spent")
+    grown = evaluation.provenance["potential"]  # the campaign's potential, as the report shows it grow
+    assert grown["system"] == "Li-P-S" and grown["teacher_calls"] == 4 and grown["order"] == 0
+    assert grown["labels_before"] == 0 and grown["labels_after"] == 4 and grown["version"] in committee["files"][0]
+    assert Path(grown["folder"], "labels", "labels.extxyz").is_file()
