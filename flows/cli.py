@@ -260,15 +260,17 @@ def _announce(cfg) -> None:
 
 
 def _estimate_minutes(cfg, done: int, measured: list[float] | None = None) -> str | None:
-    """A rough duration for oracles with a known per-candidate cost (MD profiles): this
-    campaign's own median cost per evaluation once it has some, else the profile's typical cost."""
-    if cfg.oracle.kind != "md":
+    """A rough duration for simulation oracles: this campaign's own median cost per evaluation once
+    it has some, else the MD profile's typical cost (none is known for the MLIP oracle, whose cost
+    depends on how much the potential must still learn: it says nothing until it has measured)."""
+    if cfg.oracle.kind not in ("md", "mlip"):
         return None
     from statistics import median
 
     from amala.oracles.glass_md_oracle import EXPECTED_SECONDS
 
-    per = median(measured) if measured else EXPECTED_SECONDS.get(cfg.oracle.profile)
+    typical = EXPECTED_SECONDS.get(cfg.oracle.profile) if cfg.oracle.kind == "md" else None
+    per = median(measured) if measured else typical
     left = max(cfg.budget.max_evaluations - done, 0)
     if not per or not left:
         return None
