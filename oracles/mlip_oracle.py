@@ -12,6 +12,10 @@ of theory at best; their error bars are the MD statistics (spread over independe
 Arrhenius covariance), not the potential's error, which is reported beside them instead (held-out
 energy and force errors against the teacher, and how often the production MD left the committee's
 trust window). Each trained committee is a model version of the campaign (`Evaluation.potentials`).
+
+With `interface` set, an ok glass is also stacked against a coating glass (`interface_simulation`): the
+potential learns the coating and the mixed stack too, and the evaluation adds the interface energy and
+Li diffusivity at the interface against the bulk; a failure there leaves the bulk numbers standing.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from amala.oracles.glass_md import SimulationFailed
 from amala.oracles.glass_md_oracle import transport_values
 from amala.oracles.growing_potential import GrowingPotential
 from amala.oracles.interface import Oracle
+from amala.oracles.interface_simulation import InterfaceSpec, growing, interface_values, simulate_interface
 from amala.oracles.on_the_fly import OnTheFlyFailed, OnTheFlySpec
 from amala.oracles.registry import OracleSpec
 from amala.oracles.teachers import TeacherSpec, make_teacher
@@ -57,6 +62,9 @@ class MLIPSpec(OracleSpec):
     compile: bool = Field(True, description="AOTInductor-compile the final committee before the production MD "
                           "(minutes per student, several times faster steps); a failed compile runs uncompiled")
     device: Literal["cpu", "cuda"] = "cpu"
+    interface: InterfaceSpec | None = Field(None, description="after an ok glass, stack it against a coating "
+                                            "glass (default Li3BO3) and report the interface energy (J/m²) and "
+                                            "D_Li at the interface and in the bulk (cm²/s at temperature_K)")
 
 
 class MLIPOracle(Oracle):
@@ -67,7 +75,8 @@ class MLIPOracle(Oracle):
     mode = "per_candidate"
     units = {"conductivity_300K": "S/cm", "log10_conductivity_300K": "log10(S/cm)", "ea": "eV",
              "log10_prefactor": "log10(S/cm)", "energy_per_atom": "eV/atom", "density": "g/cm^3", "n_atoms": "1",
-             "amorphization_energy": "eV/atom"}
+             "amorphization_energy": "eV/atom", "interface_energy": "J/m^2", "d_li_interface": "cm^2/s",
+             "d_li_bulk": "cm^2/s", "d_li_interface_ratio": "1"}
 
     @classmethod
     def from_spec(cls, spec: MLIPSpec, table=None, workdir=None, seed: int = 0) -> MLIPOracle:
@@ -157,7 +166,7 @@ class MLIPOracle(Oracle):
         if amorphization:
             values["amorphization_energy"] = Measurement(amorphization["value_eV_atom"], "eV/atom",
                                                          amorphization["std_eV_atom"])
-        return Evaluation(
+        evaluation = Evaluation(
             candidate.key, self.name, self.fidelity, "ok", values=values,
             cost_seconds=time.perf_counter() - start,
             artefacts={"start_cell": str(folder / "start.extxyz"), "labels": str(learned.store.labels_path),
@@ -175,6 +184,33 @@ class MLIPOracle(Oracle):
                         "simulated_composition": canonical_composition(cell.actual_fractions),
                         "temperatures_K": list(self.profile.temperatures_K),
                         "skipped_temperatures": {f"{T:g}": why for T, why in result.skipped_K.items()}})
+        if self.spec.interface is not None:
+            self._interface(candidate, cell.atoms, folder, evaluation, common)
+            evaluation.cost_seconds = time.perf_counter() - start
+        return evaluation
+
+    def _interface(self, candidate: Candidate, start: Atoms, folder: Path, evaluation: Evaluation,
+                   common: dict) -> None:
+        """The interface of this glass with the coating (`interface_simulation`), into `evaluation`: its
+        values, its whole record as provenance["interface"] and the committees its learning trained (a
+        coating's committees only with the candidate that taught it: later ones resume its learning).
+        Any failure goes to provenance["interface"]["error"]; the bulk evaluation stands."""
+        spec = self.spec.interface
+        try:
+            record = simulate_interface(
+                candidate.key, start, spec, self.profile, folder / "interface",
+                growing(self.potential, compile=self.spec.compile), seed=self.seed,
+                coating_folder=self.workdir / "mlip" / self.spec.profile / "coatings" / spec.coating_key())
+            values = interface_values(record)
+        except Exception as exc:
+            reason = " ".join(str(exc).split())[:300]
+            record, values = {"coating": spec.coating, "error": f"{type(exc).__name__}: {reason}"}, {}
+        evaluation.provenance["interface"] = record
+        evaluation.values.update(values)
+        for stage, grown in (record.get("potential") or {}).items():
+            if not grown.get("resumed"):
+                evaluation.potentials += [{**_summary(r), **common, "final": False, "stage": f"interface {stage}",
+                                           "key": grown["key"]} for r in grown.get("rounds", [])]
 
 
 def _amorphization(start: Atoms, glass_file: Path | None, committee: Committee) -> dict | None:
