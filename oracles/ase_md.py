@@ -108,7 +108,7 @@ def melt_quench(atoms: Atoms, calculator, profile: MDProfile, seed: int = 0, obs
     Stationary(atoms)  # no ZeroRotation: a periodic cell has no rotation to remove
     dt = profile.timestep_fs * units.fs
     dyn = Langevin(atoms, dt, temperature_K=profile.melt_K, friction=1 / (TDAMP_STEPS * dt), fixcm=False, rng=rng)
-    _drive(dyn, atoms, "melt", profile.steps(profile.melt_ps), profile, started, observer, profile.melt_K)
+    drive(dyn, atoms, "melt", profile.steps(profile.melt_ps), profile, started, observer, profile.melt_K)
     pressure_GPa = -np.trace(atoms.get_stress(voigt=False, include_ideal_gas=True)) / 3 / units.GPa
     if abs(pressure_GPa) > profile.max_pressure_GPa:
         raise SimulationFailed(f"pressure {pressure_GPa:.0f} GPa in the melt at {profile.melt_K:g} K (limit "
@@ -117,10 +117,10 @@ def melt_quench(atoms: Atoms, calculator, profile: MDProfile, seed: int = 0, obs
     switch = min(max(profile.npt_below_K, hottest), profile.melt_K)  # as glass_md.quench_commands
     n_nvt = profile.steps((profile.melt_K - switch) / profile.quench_K_per_ps)
     if switch < profile.melt_K:
-        _drive(dyn, atoms, "quench", n_nvt, profile, started, observer, (profile.melt_K, switch))
+        drive(dyn, atoms, "quench", n_nvt, profile, started, observer, (profile.melt_K, switch))
     n_npt = profile.steps((switch - hottest) / profile.quench_K_per_ps)
     if switch > hottest:
-        _drive(_npt(atoms, profile, switch), atoms, "quench", n_npt, profile, started, observer, (switch, hottest),
+        drive(_npt(atoms, profile, switch), atoms, "quench", n_npt, profile, started, observer, (switch, hottest),
                first_step=n_nvt, check_cell=True)
     log.info("melt-quench done: %.0f K, %.3f g/cm3", atoms.get_temperature(), glass_structure.density(atoms))
     return atoms
@@ -134,7 +134,7 @@ def equilibrate(atoms: Atoms, calculator, temperature_K: float, profile: MDProfi
     atoms.calc = calculator
     n = profile.steps(profile.equilibrate_ps if ps is None else ps)
     volumes: list[float] = []
-    _drive(_npt(atoms, profile, temperature_K), atoms, "equilibrate", n, profile, started, observer, temperature_K,
+    drive(_npt(atoms, profile, temperature_K), atoms, "equilibrate", n, profile, started, observer, temperature_K,
            check_cell=True, sample=lambda: volumes.append(atoms.get_volume()))
     volume = float(np.mean(volumes[len(volumes) // 2:]))
     atoms.set_cell(atoms.cell * (volume / atoms.get_volume()) ** (1 / 3), scale_atoms=True)
@@ -154,7 +154,7 @@ def production(atoms: Atoms, calculator, temperature_K: float, profile: MDProfil
     dt = profile.timestep_fs * units.fs
     dyn = Bussi(atoms, dt, temperature_K=temperature_K, taut=TDAMP_STEPS * dt,
                 rng=np.random.default_rng([seed, int(temperature_K)]))
-    _drive(dyn, atoms, "settle", profile.steps(0.1 * profile.equilibrate_ps), profile, started, observer,
+    drive(dyn, atoms, "settle", profile.steps(0.1 * profile.equilibrate_ps), profile, started, observer,
            temperature_K)
     chunk = profile.steps(profile.sample_every_fs / 1000)
     n_samples = max(20, profile.steps(profile.production_ps) // chunk)
@@ -173,7 +173,7 @@ def production(atoms: Atoms, calculator, temperature_K: float, profile: MDProfil
         positions[k], energies[k] = unwrapped, atoms.get_potential_energy() / len(atoms)
         k += 1
 
-    _drive(dyn, atoms, "production", n_samples * chunk, profile, started, observer, temperature_K, sample=sample)
+    drive(dyn, atoms, "production", n_samples * chunk, profile, started, observer, temperature_K, sample=sample)
     frames = glass_structure.Frames(positions, np.array(atoms.get_chemical_symbols()),
                                     chunk * profile.timestep_fs / 1000, atoms.cell.lengths())
     return frames, energies
@@ -284,9 +284,9 @@ def _npt(atoms: Atoms, profile: MDProfile, temperature_K: float) -> NPTBerendsen
                         taup=PDAMP_STEPS * dt, compressibility_au=COMPRESSIBILITY_PER_GPA / units.GPa)
 
 
-def _drive(dyn, atoms: Atoms, stage: str, n_steps: int, profile: MDProfile, started: float,
-           observer: Observer | None, target_K, first_step: int = 0, check_cell: bool = False,
-           sample: Callable[[], None] | None = None) -> None:
+def drive(dyn, atoms: Atoms, stage: str, n_steps: int, profile: MDProfile, started: float,
+          observer: Observer | None, target_K, first_step: int = 0, check_cell: bool = False,
+          sample: Callable[[], None] | None = None) -> None:
     """Run `n_steps` in sampling intervals; `target_K` is a temperature or a (start, end) ramp. After each
     interval: the checks, then `sample`, then the observer (which may raise `StopDynamics`)."""
     chunk = profile.steps(profile.sample_every_fs / 1000)

@@ -41,7 +41,7 @@ from ase.io import read
 from ase.md.nptberendsen import Inhomogeneous_NPTBerendsen
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 from pydantic import Field, field_validator
-from threadpoolctl import threadpool_limits  # installed with scikit-learn
+from threadpoolctl import threadpool_limits
 
 from amala.agents.candidate import candidate_key
 from amala.agents.composition import InvalidComposition, canonical_composition, parse_composition
@@ -309,7 +309,7 @@ def _z_npt(stack: glass_interface.Stack, calculator, temperature_K: float, profi
                                      compressibility_au=ase_md.COMPRESSIBILITY_PER_GPA / units.GPa, mask=(0, 0, 1))
     lengths: list[float] = []
     # ase_md's own loop and checks (private there; no second copy of them here)
-    ase_md._drive(dyn, atoms, "z-NPT", profile.steps(profile.equilibrate_ps), profile, time.monotonic(), None,
+    ase_md.drive(dyn, atoms, "z-NPT", profile.steps(profile.equilibrate_ps), profile, time.monotonic(), None,
                   temperature_K, check_cell=True, sample=lambda: lengths.append(float(atoms.cell.lengths()[2])))
     cell = atoms.cell.array.copy()
     cell[2, 2] = float(np.mean(lengths[len(lengths) // 2:]))
