@@ -36,10 +36,12 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import read
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+from ase.optimize import FIRE
 from pydantic import Field, model_validator
 
 from amala.agents.spec import Float, Int, Spec
 from amala.models.nequip_student import Committee, StudentSpec, train_committee
+from amala.oracles import ase_md
 from amala.oracles.atomic_files import write_atoms, write_text
 from amala.oracles.committee import Action, FrameSelector, SelectionLog, TrustWindow
 from amala.oracles.labelled_frames import FrameStore
@@ -218,6 +220,8 @@ class OnTheFly:
                 stop = f"{state.round} rounds, {state.segments} MD segments without convergence"
             if stop:
                 break
+            if not (self.folder / CURRENT).is_file():  # the first segment: not from a raw random packing
+                current = last_trusted = self._settled(current, committee)
             current, last_trusted = self._explore(committee, selector, state, current, last_trusted)
             self._save(state, selector, current, last_trusted)
             out_of_budget = selector.spent + len(selector.pending) >= s.budget
@@ -301,6 +305,23 @@ class OnTheFly:
             decisions.close()
         state.md_steps = first + dyn.nsteps
         return after or _snapshot(atoms), trusted_snapshot[0]
+
+    def _settled(self, start: Atoms, committee: Committee) -> Atoms:
+        """The start cell with its overlaps relaxed away by the committee (as `ase_md.melt_quench` does
+        before its melt). A random packing's overlaps would otherwise turn into heat within a few steps:
+        every trajectory ran past `runaway_factor` x T, was restarted from that same cell, and nothing was
+        ever labelled (seen with a grown potential meeting a new composition without seed frames)."""
+        atoms = _plain(start)
+        atoms.calc = committee.calculator()
+        try:
+            FIRE(atoms, logfile=None).run(fmax=ase_md.RELAX_FMAX_EV_A, steps=ase_md.RELAX_STEPS)
+        except Exception as exc:  # a committee that cannot relax it: explore from the cell as it is
+            log.warning("relaxing the start cell with the committee failed (%s); exploring from it as is",
+                        " ".join(str(exc).split())[:200])
+            return start.copy()
+        settled = _snapshot(atoms)
+        settled.set_momenta(np.zeros((len(settled), 3)))  # fresh velocities at the first segment's T
+        return settled if np.all(np.isfinite(settled.positions)) else start.copy()
 
     # --- labels and training -------------------------------------------------------------------------
 

@@ -10,14 +10,18 @@ new element is seeded first.
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
+from ase.calculators.lj import LennardJones
 
 from amala.agents.composition import parse_composition
 from amala.models.nequip_student import StudentSpec
+from amala.oracles import ase_md
 from amala.oracles.glass_cell import build
 from amala.oracles.growing_potential import GrowingPotential
-from amala.oracles.on_the_fly import OnTheFlySpec
+from amala.oracles.on_the_fly import OnTheFly, OnTheFlySpec
 from amala.oracles.teachers import TeacherSpec, make_teacher
 
 TINY = StudentSpec(num_features=8, num_layers=2, radial_mlp_width=8, epochs=2, patience=None, r_max=4.0)
@@ -70,3 +74,22 @@ def test_a_composition_with_a_new_element_is_seeded_before_the_committee_meets_i
     sources = [f.info["source"] for f in doped.result.store.frames()]
     assert sum(s.startswith("LiI-doped/seed:") for s in sources) == 2
     assert doped.record["system"] == "I-Li-P-S" and doped.record["teacher_calls"] == 2
+
+
+def test_exploration_starts_from_the_random_cell_relaxed_by_the_committee(grown):
+    """A new composition without seed frames must not start its MD from a raw random packing: its overlaps
+    turned into heat within ten steps, every trajectory ran away and was restarted from the same cell.
+    The tiny students barely feel overlaps, so ASE's Lennard-Jones (σ 2.2 Å: the packing's 1.7 Å contacts
+    are strongly repulsive) stands in for the committee's calculator here."""
+    root, potential, _ = grown
+    start = cell("Li2S:0.75;P2S5:0.25", seed=5)
+    stand_in = SimpleNamespace(calculator=lambda: LennardJones(sigma=2.2, epsilon=0.01, rc=5.0, smooth=True))
+    settled = OnTheFly(root / "settle", potential.teacher, TINY, SETTINGS)._settled(start, stand_in)
+
+    def largest_force(atoms):
+        atoms = atoms.copy()
+        atoms.calc = stand_in.calculator()
+        return float(np.linalg.norm(atoms.get_forces(), axis=1).max())
+
+    assert largest_force(start) > 2 * ase_md.RELAX_FMAX_EV_A >= 2 * largest_force(settled)
+    assert not settled.get_momenta().any() and settled.get_chemical_symbols() == start.get_chemical_symbols()
