@@ -29,13 +29,12 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 from ase.data import atomic_masses, atomic_numbers
-from ase.filters import FrechetCellFilter
 from ase.formula import Formula
-from ase.optimize import FIRE
 from ase.spacegroup import crystal
 from ase.units import _amu
 
 from amala.agents.composition import parse_composition
+from amala.oracles.cell_relaxation import relax
 
 __all__ = ["FRACTION_TOLERANCE", "AmorphizationFailed", "Citation", "CrystalReference", "Site",
            "amorphization_energy", "cell_density_g_cm3", "element_fractions", "load_references", "reference_for"]
@@ -199,23 +198,9 @@ def amorphization_energy(glass: Atoms, reference: CrystalReference, calculator, 
 
 
 def _relax(atoms: Atoms, calculator, fmax_eV_A: float, steps: int, name: str, stage: str) -> dict:
-    atoms.calc = calculator
-    try:
-        cell_filter = FrechetCellFilter(atoms)
-        optimizer = FIRE(cell_filter, logfile=None)
-        converged = bool(optimizer.run(fmax=fmax_eV_A, steps=steps))
-        energy = float(atoms.get_potential_energy())
-        largest = float(np.sqrt((cell_filter.get_forces() ** 2).sum(axis=1).max()))
-    except Exception as exc:
-        first = (str(exc).strip().splitlines() or [""])[0][:200]
-        raise AmorphizationFailed(f"crystal {name}: relaxing the {stage} failed: "
-                                  f"{type(exc).__name__}: {first}") from exc
-    finally:
-        atoms.calc = None
-    if not math.isfinite(energy):
-        raise AmorphizationFailed(f"crystal {name}: the {stage}'s energy is not finite ({energy})")
-    return {"converged": converged, "steps": int(optimizer.nsteps), "final_fmax_eV_A": largest,
-            "n_atoms": len(atoms), "volume_A3": float(atoms.get_volume()), "energy_eV_atom": energy / len(atoms)}
+    record = relax(atoms, calculator, fmax_eV_A, steps, stage, AmorphizationFailed, prefix=f"crystal {name}: ")
+    energy = record.pop("energy_eV")
+    return {**record, "volume_A3": float(atoms.get_volume()), "energy_eV_atom": energy / len(atoms)}
 
 
 def _reference(entry, where: str, index: int) -> CrystalReference:

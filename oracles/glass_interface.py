@@ -23,13 +23,12 @@ from dataclasses import dataclass
 import numpy as np
 from ase import Atoms
 from ase.data import atomic_masses, atomic_numbers, covalent_radii
-from ase.filters import FrechetCellFilter
 from ase.geometry import get_distances
-from ase.optimize import FIRE
 from scipy import constants
 
 from amala.agents.composition import NETWORK_FORMERS
 from amala.oracles import md_analysis
+from amala.oracles.cell_relaxation import relax
 from amala.oracles.glass_cell import FORMAL_CHARGE
 from amala.oracles.glass_structure import Frames
 
@@ -198,22 +197,8 @@ def _interface_energy(stack: Stack, calculator, fmax_eV_A: float, steps: int) ->
 
 def _relax(atoms: Atoms, calculator, fmax_eV_A: float, steps: int, name: str) -> dict:
     """Positions and the cell's z length, in place; the record of how it went."""
-    atoms.calc = calculator
-    try:
-        cell_filter = FrechetCellFilter(atoms, mask=Z_ONLY)
-        optimizer = FIRE(cell_filter, logfile=None)
-        converged = bool(optimizer.run(fmax=fmax_eV_A, steps=steps))
-        energy = float(atoms.get_potential_energy())
-        largest = float(np.sqrt((cell_filter.get_forces() ** 2).sum(axis=1).max()))
-    except Exception as exc:
-        first = (str(exc).strip().splitlines() or [""])[0][:200]
-        raise InterfaceFailed(f"relaxing the {name} failed: {type(exc).__name__}: {first}") from exc
-    finally:
-        atoms.calc = None
-    if not math.isfinite(energy):
-        raise InterfaceFailed(f"the {name}'s energy is not finite ({energy})")
-    return {"converged": converged, "steps": int(optimizer.nsteps), "final_fmax_eV_A": largest,
-            "energy_eV": energy, "n_atoms": len(atoms), "cell_z_A": float(atoms.cell.lengths()[2])}
+    record = relax(atoms, calculator, fmax_eV_A, steps, name, InterfaceFailed, mask=Z_ONLY)
+    return {**record, "cell_z_A": float(atoms.cell.lengths()[2])}
 
 
 # --- Li diffusivity by region ----------------------------------------------------------------------------
