@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
 import warnings
 from dataclasses import dataclass, field
@@ -37,10 +38,15 @@ class DatasetSpec:
     min_rows: int
     sha256: str  # of the published file at `url`: a download with other bytes is refused
     known_copies: dict[str, str] = field(default_factory=dict)  # sha256 -> what local copy has it
+    optional: tuple[str, ...] = ()  # property columns whose blank cells mean "not reported" (kept as NaN)
+    text_columns: tuple[str, ...] = ()  # further non-numeric columns amala uses (a salt's SMILES)
+    renamed: dict[str, str] = field(default_factory=dict)  # published column -> amala's name, on load
+    one_row_per_smiles: bool = True  # False where a polymer has many rows (salts, temperatures)
+    file: str = ""  # path under the data folder; default NAME.csv
 
     @property
     def filename(self) -> str:
-        return f"{self.name}.csv"
+        return self.file or f"{self.name}.csv"
 
 
 def model_targets(frame, prop: str):
@@ -50,6 +56,11 @@ def model_targets(frame, prop: str):
     ok = np.isfinite(values) & ((values > 0) if log_scale else True)
     return ok, np.log10(values[ok]) if log_scale else values[ok]
 
+
+CHEMARR_SOURCE = ("https://raw.githubusercontent.com/learningmatter-mit/Chem-prop-pred/"
+                  "39b0c16f70c4142b32a67531a093718c767ad43d")  # pinned commit: a later push cannot change the data
+CHEMARR_CITATION = ("Bradford et al., Chemistry-Informed Machine Learning for Polymer Electrolyte Discovery, "
+                    "ACS Cent. Sci. 9, 206 (2023)")
 
 DATASETS = {
     "htpmd": DatasetSpec(
@@ -76,6 +87,47 @@ DATASETS = {
             "137117e53da1429106c6741c3de0e224f11a1ccd65d7b711ab59aceedc3df733":
                 "the used columns, rows in another order (the team's ../shared/data copy)",
         },
+    ),
+    # ChemArr: experimental polymer electrolytes, one row per (polymer, salt, molality, temperature).
+    "chemarr": DatasetSpec(
+        name="chemarr",
+        url=f"{CHEMARR_SOURCE}/data/clean_train_data.csv",
+        license="MIT (learningmatter-mit/Chem-prop-pred)",
+        citation=CHEMARR_CITATION + ": 10,114 measured conductivities, 229 polymers, 41 salt entries",
+        smiles_column="smiles",  # repeat unit with [Cu]/[Au] ends, amala's own convention
+        units={
+            "conductivity": "log10(S/cm)",  # published as log10 already: renamed so no one logs it twice
+            "mw": "g/mol",
+            "molality": "mol/kg",
+            "temperature": "degC",
+        },
+        min_rows=10000,
+        # computed 2026-12-01 from the file at the pinned commit (same bytes as the team's ../shared/data copy)
+        sha256="6b6de5979e2b0fe592e9c75b98cdccc6a77c579bd9332e3633301f6f6392ca74",
+        optional=("mw", "molality"),  # mw: not reported by the source paper; molality: no salt added
+        text_columns=("salt smiles",),  # blank for single-ion conductors (the anion is in the repeat unit)
+        renamed={"conductivity": "log10_conductivity", "temperature": "temperature_C", "salt smiles": "salt_smiles"},
+        one_row_per_smiles=False,
+        file="chemarr/clean_train_data.csv",
+    ),
+    # ChemArr's screening table: PolyInfo repeat units x 8 Li salts x 3 molalities at 80 degC, no labels.
+    "chemarr_screen": DatasetSpec(
+        name="chemarr_screen",
+        url=f"{CHEMARR_SOURCE}/data/PolyInfo_8salts.csv",
+        license="MIT (learningmatter-mit/Chem-prop-pred)",
+        citation=CHEMARR_CITATION + ": PolyInfo repeat units x 8 lithium salts, the paper's screening set",
+        smiles_column="smiles",
+        units={
+            "mw": "log10(g/mol)",  # 5.0 throughout: the log10 Mw ChemArr's model reads, unlike the training file
+            "molality": "mol/kg",
+            "temperature": "degC",
+        },
+        min_rows=19000,
+        sha256="513ff77abd8f7fb891b3b636d14b2ec6857180660dfee6bbd0dc0c167085dfea",
+        text_columns=("salt smiles",),
+        renamed={"mw": "log10_mw", "temperature": "temperature_C", "salt smiles": "salt_smiles"},
+        one_row_per_smiles=False,
+        file="chemarr/PolyInfo_8salts.csv",
     ),
 }
 
@@ -126,8 +178,10 @@ def verify(frame: pd.DataFrame, ds: DatasetSpec, origin: str, min_rows: int = 1)
     """Check a raw table against the spec and keep only the columns amala uses.
 
     A download must be complete (`min_rows` = the spec's); a local copy may be a deliberate subset.
+    A blank cell is allowed only in the spec's `optional` columns (kept as NaN, never filled in);
+    text that is not a number, or an infinite value, is refused in any column.
     """
-    needed = [ds.smiles_column, *ds.units]
+    needed = [ds.smiles_column, *ds.units, *ds.text_columns]
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise DatasetError(f"{origin}: missing column(s) {missing} for dataset {ds.name!r}")
@@ -136,8 +190,10 @@ def verify(frame: pd.DataFrame, ds: DatasetSpec, origin: str, min_rows: int = 1)
     frame = frame[needed].copy()
     for column in ds.units:
         values = pd.to_numeric(frame[column], errors="coerce")
-        if not np.isfinite(values).all():
-            raise DatasetError(f"{origin}: column {column!r} has non-numeric or non-finite values")
+        blank = frame[column].isna() if column in ds.optional else np.zeros(len(frame), dtype=bool)
+        if not (np.isfinite(values) | blank).all():
+            what = "non-numeric or non-finite" if column in ds.optional else "blank, non-numeric or non-finite"
+            raise DatasetError(f"{origin}: column {column!r} has {what} values")
         frame[column] = values
     return frame
 
@@ -156,7 +212,8 @@ def fetch(name: str, url: str | None = None, dest_dir: Path | None = None, timeo
           sha256: str | None = None) -> Path:
     """Download a dataset from its public source (or a mirror `url`), refuse it unless its sha256 is
     the pinned one (`sha256` overrides the pin, for a deliberately different file), check its
-    columns and row count, and write the used columns to the cache."""
+    columns and row count, and write the used columns to the cache (the published file unchanged
+    when amala uses all of its columns, so the cached copy keeps the published sha256)."""
     ds = spec(name)
     dest = (dest_dir or data_dir()) / ds.filename
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -180,9 +237,12 @@ def fetch(name: str, url: str | None = None, dest_dir: Path | None = None, timeo
             frame = pd.read_csv(raw)
         except (pd.errors.ParserError, UnicodeDecodeError) as exc:
             raise DatasetError(f"{url}: not a readable CSV ({exc})") from exc
-        frame = verify(frame, ds, url, min_rows=ds.min_rows)
+        used = verify(frame, ds, url, min_rows=ds.min_rows)
         partial = dest.with_suffix(".partial")
-        frame.to_csv(partial, index=False)
+        if set(used.columns) == set(frame.columns):  # every column used: keep the published bytes and hash
+            shutil.copyfile(raw, partial)
+        else:
+            used.to_csv(partial, index=False)
         partial.replace(dest)  # atomic: a failed fetch never leaves a half-written cache
     return dest
 
@@ -204,8 +264,11 @@ def load(name: str, path: str | os.PathLike | None = None, subset: int | None = 
         except InvalidPolymer:
             canonical.append(None)
             dropped.append(smiles)
-    frame["smiles"] = canonical
-    frame = frame.dropna(subset=["smiles"]).drop_duplicates("smiles").drop(columns=ds.smiles_column)
+    frame = frame.drop(columns=ds.smiles_column).assign(smiles=canonical).dropna(subset=["smiles"])
+    if ds.one_row_per_smiles:
+        frame = frame.drop_duplicates("smiles")
+    frame = frame.rename(columns=ds.renamed)
     if subset is not None and subset < len(frame):
         frame = frame.sample(n=subset, random_state=seed)
-    return Table(ds.name, frame.reset_index(drop=True), dict(ds.units), str(file), dropped, sha256, verified)
+    units = {ds.renamed.get(column, column): unit for column, unit in ds.units.items()}
+    return Table(ds.name, frame.reset_index(drop=True), units, str(file), dropped, sha256, verified)

@@ -3,13 +3,16 @@ source is on GitHub, which tests cannot reach: no test needs the network); the s
 upstream layout, extra columns included, and HTP-MD's 6,025 rows, made up (conftest's synthetic
 table), so it runs in any clone. Its bytes are not the published ones, so tests of the later checks
 pass its own sha256, and the pinned hash refuses it. One test reads the real local copy, when there
-is one, and checks that it loads whole and is a known copy of the published bytes."""
+is one, and checks that it loads whole and is a known copy of the published bytes. ChemArr's tables
+are served the same way, in ChemArr's layout (blank molality and salt cells included), made of
+tests/data/formulations_small.csv repeated to ChemArr's length; the real copy is tests/test_formulation.py's."""
 
 import functools
 import hashlib
 import http.server
 import threading
 import warnings
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -36,7 +39,12 @@ def served(tmp_path, upstream_sized):
     upstream.to_csv(tmp_path / "www" / "htpmd_upstream.csv", index=False)
     upstream.head(10).to_csv(tmp_path / "www" / "short.csv", index=False)
     (tmp_path / "www" / "garbage.csv").write_bytes(b"\x00\xff not a table \x00")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "www"))
+    yield from _serve(tmp_path / "www")
+
+
+def _serve(folder):
+    """An HTTP server on 127.0.0.1 serving `folder`, for as long as the fixture lives."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
     handler.log_message = lambda *a, **k: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -116,3 +124,55 @@ def test_the_real_htpmd_copy_loads_whole(htpmd_table):
     with warnings.catch_warnings():
         warnings.simplefilter("error", datasets.UnverifiedCopy)  # a known copy loads without a warning
         datasets.load("htpmd", htpmd_table.source)
+
+
+CHEMARR_ROWS = 10114
+
+
+@pytest.fixture
+def served_chemarr(tmp_path):
+    """A ChemArr-layout table as long as the published one, and a copy with a blank temperature."""
+    small = pd.read_csv(Path(__file__).parent / "data" / "formulations_small.csv", dtype={"salt smiles": str})
+    table = pd.concat([small] * (CHEMARR_ROWS // len(small) + 1), ignore_index=True).head(CHEMARR_ROWS)
+    (tmp_path / "www").mkdir()
+    table.to_csv(tmp_path / "www" / "clean_train_data.csv", index=False)
+    table.assign(temperature=table.temperature.where(table.index != 5)).to_csv(tmp_path / "www" / "blank_t.csv",
+                                                                                index=False)
+    yield from _serve(tmp_path / "www")
+
+
+def test_chemarr_fetch_keeps_the_published_bytes_where_amala_reads_them(served_chemarr, tmp_path, monkeypatch):
+    served = tmp_path / "www" / "clean_train_data.csv"
+    path = datasets.fetch("chemarr", url=f"{served_chemarr}/clean_train_data.csv", dest_dir=tmp_path / "cache",
+                          sha256=_sha256(served))
+    assert path == tmp_path / "cache" / "chemarr" / "clean_train_data.csv"  # AMALA_DATA_DIR=../shared/data layout
+    assert path.read_bytes() == served.read_bytes()  # every column is used: no rewrite, the sha256 survives
+    monkeypatch.setenv("AMALA_DATA_DIR", str(tmp_path / "cache"))
+    assert datasets.resolve_path("chemarr") == path
+    with pytest.warns(datasets.UnverifiedCopy):  # the served bytes are not the published ones
+        table = datasets.load("chemarr")
+    assert len(table.frame) == CHEMARR_ROWS - len(table.dropped)  # one row per measurement, not per polymer
+    assert set(table.dropped) == {"[Cu]CC(C(=O)[N-]S(=O)(=O)C(F)(F)F)[Au]", "CCO"}  # not valid repeat units
+    assert table.units == {"log10_conductivity": "log10(S/cm)", "mw": "g/mol", "molality": "mol/kg",
+                           "temperature_C": "degC"}
+    assert {"smiles", "salt_smiles", "log10_conductivity", "temperature_C"} <= set(table.frame.columns)
+    assert table.frame.molality.isna().any() and table.frame.mw.isna().any()  # blank = not reported, kept as NaN
+    assert (table.frame.log10_conductivity < 0).all()  # already log10: not a column anyone takes the log of again
+
+
+def test_chemarr_refuses_a_blank_where_a_value_is_required(served_chemarr, tmp_path):
+    served = tmp_path / "www" / "blank_t.csv"
+    with pytest.raises(datasets.DatasetError, match="column 'temperature' has blank, non-numeric or non-finite values"):
+        datasets.fetch("chemarr", url=f"{served_chemarr}/blank_t.csv", dest_dir=tmp_path / "cache",
+                       sha256=_sha256(served))
+    with pytest.raises(datasets.DatasetError, match="sha256 mismatch for chemarr/clean_train_data.csv"):
+        datasets.fetch("chemarr", url=f"{served_chemarr}/clean_train_data.csv", dest_dir=tmp_path / "cache")
+    assert not (tmp_path / "cache" / "chemarr" / "clean_train_data.csv").exists()
+
+
+def test_chemarr_is_pinned_to_one_commit():
+    for name in ("chemarr", "chemarr_screen"):
+        spec = datasets.spec(name)
+        assert "/39b0c16f70c4142b32a67531a093718c767ad43d/data/" in spec.url and spec.filename.startswith("chemarr/")
+        assert "MIT" in spec.license and "ACS Cent. Sci. 9, 206 (2023)" in spec.citation
+    assert datasets.spec("chemarr_screen").units["mw"] == "log10(g/mol)"  # unlike the training file's g/mol
