@@ -1,4 +1,8 @@
-"""Proposes every not-yet-seen member of a fixed library (a retrospective or virtual screen)."""
+"""Proposes every not-yet-seen member of a fixed library (a retrospective or virtual screen).
+
+The library is the campaign's table: its repeat units (smiles campaigns) or its formulations
+(`polymer|salt|molality`, formulation campaigns, where the campaign builds the pool from the table's
+`formulation` column)."""
 
 from __future__ import annotations
 
@@ -17,12 +21,12 @@ class PoolSpec(AgentSpec):
 
 class PoolAgent:
     Spec = PoolSpec
-    representations = ("smiles",)
-    needs_dataset = True  # the pool is the dataset's molecules
+    representations = ("smiles", "formulation")
+    needs_dataset = True  # the pool is the dataset's molecules (or formulations)
 
     @classmethod
     def from_spec(cls, spec: PoolSpec, pool=None, representation="smiles", workdir=None) -> PoolAgent:
-        return cls(pool, name=spec.name or "pool")
+        return cls(pool, name=spec.name or "pool", kind=representation)
 
     def __init__(self, representations: list[str], name: str = "pool", kind: str = "smiles"):
         self.name = name

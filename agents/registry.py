@@ -18,6 +18,7 @@ AGENTS = Registry("agent", "amala.agents", {
     "mutation": "amala.agents.mutation:MutationAgent",
     "gpt": "amala.agents.smiles_gpt:GPTAgent",
     "llm": "amala.agents.llm_agent:LLMAgent",
+    "formulation": "amala.agents.formulation_agent:FormulationAgent",
 })
 
 

@@ -3,7 +3,8 @@
 Generators (mutation, GPT, an LLM) produce raw text, and so does a person adding candidates to a
 batch; most is fine, some is not. `ProposalFilter` is the one loop that turns such text into
 candidates with the validity rules of `polymer.canonical_smiles` (RDKit sanitisation, exactly one
-[Cu] and one [Au], each with a single bond) or `composition.composition_within` (bounds), drops
+[Cu] and one [Au], each with a single bond), `composition.composition_within` (bounds) or
+`formulation.canonical_formulation` (a repeat unit, a balanced lithium salt, a molality), drops
 duplicates within the proposal and against everything the campaign already knows, and keeps each
 refusal with its reason (and a count per kind of reason), so a report can say how a generator is
 doing rather than just how many it gave, and a person sees why an addition was refused.
@@ -16,6 +17,7 @@ from typing import Iterable
 
 from amala.agents.candidate import Candidate
 from amala.agents.composition import composition_within
+from amala.agents.formulation import InvalidFormulation, canonical_formulation
 from amala.agents.polymer import InvalidPolymer, canonical_smiles
 
 
@@ -32,7 +34,7 @@ def candidate_from_text(text: str, kind: str, agent: str, bounds: dict | None = 
                         metadata: dict | None = None) -> Candidate:
     """One hand-written (approval form) or model-written (LLM) representation as a canonical
     candidate, judged by the same rules as every agent's output; a ValueError says why not, in
-    one line that names the candidate (`polymer` and `composition` list the rules)."""
+    one line that names the candidate (`polymer`, `composition` and `formulation` list the rules)."""
     if not isinstance(text, str):
         raise InvalidText(f"candidate of type {type(text).__name__}: a representation is text", "not text")
     if not text.strip():
@@ -43,9 +45,14 @@ def candidate_from_text(text: str, kind: str, agent: str, bounds: dict | None = 
         representation = canonical_smiles(text)
     elif kind == "composition":
         representation = composition_within(text, bounds or {})
+    elif kind == "formulation":
+        representation = canonical_formulation(text)
     else:
         raise ValueError(f"unknown representation kind {kind!r}")
     return Candidate(representation, kind=kind, agent=agent, metadata=dict(metadata or {}))
+
+
+REASONED = (InvalidPolymer, InvalidFormulation, InvalidText)  # refusals that say what kind of problem they are
 
 
 class ProposalFilter:
@@ -75,7 +82,7 @@ class ProposalFilter:
                     raise InvalidText(f"longer than {self.max_chars} characters", "too long")
                 candidate = candidate_from_text(text, self.kind, agent, self.bounds, metadata)
             except ValueError as exc:
-                self.refuse(text, str(exc), exc.reason if isinstance(exc, (InvalidPolymer, InvalidText)) else "invalid")
+                self.refuse(text, str(exc), exc.reason if isinstance(exc, REASONED) else "invalid")
                 continue
             if candidate.key in self.known:
                 self.refuse(text, self.already, "already known")

@@ -27,10 +27,12 @@ from amala.loop.status import record_objective
 from amala.loop.store import Batch, SelectedCandidate, Store
 from amala.models import build_featurizer, build_surrogate
 from amala.models.composition_gp import CompositionFeaturizer
+from amala.models.formulation_features import FormulationFeaturizer
 from amala.models.molecular_graph import GraphBank
 from amala.models.registry import SURROGATES
 from amala.models.similarity import SimilarityBank
 from amala.oracles import Evaluation, build_oracle, datasets
+from amala.oracles.formulation_lookup import formulation_table
 from amala.oracles.registry import TransientOracleError
 
 
@@ -76,7 +78,10 @@ class Campaign:
         self.table = table
         if self.table is None and config.data is not None:
             self.table = datasets.load(config.data.dataset, config.data.path, config.data.subset, config.seed)
-        pool = list(self.table.frame.smiles) if self.table is not None else None
+        if config.representation == "formulation" and self.table is not None:
+            self.table = formulation_table(self.table)  # one row per formulation: the pool, and the lookup's answers
+        column = "formulation" if config.representation == "formulation" else "smiles"
+        pool = list(self.table.frame[column]) if self.table is not None else None
         work = config.work_path.resolve()  # files referenced from the store by absolute paths, from any folder
         self.agents = [build_agent(spec, pool, config.representation, work) for spec in config.agents]
         self.oracle = oracle or build_oracle(config.oracle, self.table, workdir=work, seed=config.seed)
@@ -87,6 +92,8 @@ class Campaign:
         # what the surrogate's inputs are made from, kept for the whole campaign (caches live in it)
         if config.representation == "composition":
             self.bank = CompositionFeaturizer(sorted(self.bounds))
+        elif config.representation == "formulation":
+            self.bank = FormulationFeaturizer()  # polymer, salt and molality features of each formulation
         elif SURROGATES[config.surrogate.kind].inputs == "graphs":
             self.bank = GraphBank()
         else:

@@ -143,7 +143,7 @@ class CampaignConfig(_Strict):
     seed: Int = Field(0, ge=0, le=2**32 - 1, description="numpy and pandas take seeds in [0, 2^32)")
     workdir: Text | None = None  # default: runs/<name>
     database: Text | None = None  # SQLAlchemy URL; default sqlite:///<workdir>/amala.db; env AMALA_DB_URL wins
-    representation: Literal["smiles", "composition"] = "smiles"
+    representation: Literal["smiles", "composition", "formulation"] = "smiles"  # formulation: polymer|salt|molality
     data: DataSpec | None = DataSpec()
     objective: ObjectiveSpec = ObjectiveSpec()
     agents: list[AnyAgent] = _kind_fields()["agents"][1]  # as in _kind_fields (load_plugins rebuilds them)

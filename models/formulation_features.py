@@ -52,7 +52,7 @@ def _molecule(smiles: str, radius: int, n_bits: int) -> tuple[np.ndarray, np.nda
 class FormulationFeaturizer:
     """(polymer, salt, molality[, Mw]) -> one row of features; see the module docstring."""
 
-    def __init__(self, radius: int = 2, polymer_bits: int = 2048, salt_bits: int = 512):
+    def __init__(self, radius: int = 2, polymer_bits: int = 1024, salt_bits: int = 256):
         self.radius, self.polymer_bits, self.salt_bits = radius, polymer_bits, salt_bits
         n_desc = len(descriptor_names())
         sizes = {"polymer_counts": polymer_bits, "salt_counts": salt_bits, "polymer_descriptors": n_desc,

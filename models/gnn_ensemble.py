@@ -287,7 +287,8 @@ class GNNEnsemble:
 class EnsembleGaussianModel(Model):
     """BoTorch view of an ensemble: independent Gaussians with the members' mean and variance.
 
-    X has one column, the candidate's row in the graph bank; any batch shape (b, q, 1) works."""
+    X's last dimension is what the ensemble's `predict` reads (for the GNN one column, the candidate's
+    row in the graph bank; for the formulation ensemble its features); any batch shape (b, q, d) works."""
 
     def __init__(self, ensemble: GNNEnsemble, min_variance: float = 1e-8):
         super().__init__()
@@ -303,7 +304,7 @@ class EnsembleGaussianModel(Model):
 
     def posterior(self, X: torch.Tensor, output_indices=None, observation_noise=False, posterior_transform=None,
                   **kwargs) -> GPyTorchPosterior:
-        mean, std = self.ensemble.predict(X.reshape(-1, 1))
+        mean, std = self.ensemble.predict(X.reshape(-1, X.shape[-1]))  # the GNN's X is one column (bank rows)
         shape = X.shape[:-1]
         variance = (std ** 2).clamp_min(self.min_variance).reshape(shape).to(X)
         mvn = MultivariateNormal(mean.reshape(shape).to(X), DiagLinearOperator(variance))

@@ -6,7 +6,9 @@ a unit scale whatever the property, and each fit may start from the previous ite
 hyperparameters (far fewer optimiser steps, same optimum in our benchmarks).
 
 `TanimotoGP` works on polymer fingerprints: its inputs are row numbers into a `SimilarityBank`
-(see `amala.models.kernels.IndexedKernel` for why). The composition GP lives in `composition_gp`.
+(see `amala.models.kernels.IndexedKernel` for why). The composition GP lives in `composition_gp`;
+`FormulationGP` (formulation campaigns) is the Tanimoto GP on polymer and salt counts times a kernel
+on the salt's amount.
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ import torch
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from botorch.models.transforms.outcome import Standardize
-from gpytorch.kernels import ScaleKernel
+from gpytorch.kernels import RBFKernel, ScaleKernel
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
 from amala.models.interface import one_condition
-from amala.models.kernels import IndexedKernel
+from amala.models.kernels import IndexedKernel, TanimotoKernel
 from amala.models.registry import FeaturizerSpec, SurrogateSpec
 from amala.models.similarity import SimilarityBank
 
@@ -103,7 +105,8 @@ class ExactGP:
 
 class TanimotoGP(ExactGP):
     Spec = GPSpec
-    representations = ("smiles", "composition")  # composition campaigns build `CompositionGP` (BY_REPRESENTATION)
+    # composition and formulation campaigns build `CompositionGP` and `FormulationGP` (BY_REPRESENTATION)
+    representations = ("smiles", "composition", "formulation")
     bayesian = True
     fidelities = False
     inputs = "fingerprints"  # rows of the similarity bank (composition campaigns: the composition featurizer)
@@ -125,4 +128,40 @@ class TanimotoGP(ExactGP):
 
     def describe(self) -> dict:
         return {**super().describe(), "kernel": "tanimoto",
+                "outputscale": float(self.model.covar_module.outputscale.detach())}
+
+
+class FormulationGP(ExactGP):
+    """Built for the `gp` kind in formulation campaigns (`amala.models.registry.BY_REPRESENTATION`).
+
+    Kernel: Tanimoto on the log1p Morgan counts of polymer and salt (`FormulationFeaturizer`'s count
+    blocks: two formulations are alike when their polymers and salts are) times an RBF with one length
+    scale per condition column (log10 molality, molality missing, no salt, log10 Mw, Mw missing). The
+    RDKit descriptors are left out: they need scaling per training set and have undefined (NaN) entries,
+    which the forest and the formulation ensemble handle and an exact GP's kernel cannot."""
+
+    @classmethod
+    def from_spec(cls, spec, bank, representation="formulation", seed: int = 0,
+                  warm_start: dict | None = None) -> FormulationGP:
+        return cls(bank, warm_start=warm_start)
+
+    def __init__(self, featurizer, warm_start: dict | None = None):
+        super().__init__(warm_start)
+        self.featurizer = featurizer
+        blocks = featurizer.blocks
+        parts = [blocks["polymer_counts"], blocks["salt_counts"], blocks["conditions"]]
+        self.columns = torch.cat([torch.arange(part.start, part.stop) for part in parts])
+        self.n_counts = len(self.columns) - (blocks["conditions"].stop - blocks["conditions"].start)
+
+    def encode(self, formulations: Sequence[str]) -> torch.Tensor:
+        return self.featurizer(formulations)[:, self.columns].double()
+
+    def _model_options(self, X: torch.Tensor) -> dict:
+        counts = TanimotoKernel(active_dims=torch.arange(self.n_counts))
+        conditions = RBFKernel(ard_num_dims=X.shape[-1] - self.n_counts, active_dims=torch.arange(self.n_counts,
+                                                                                                   X.shape[-1]))
+        return {"covar_module": ScaleKernel(counts * conditions)}
+
+    def describe(self) -> dict:
+        return {**super().describe(), "kernel": "tanimoto (polymer + salt counts) x RBF ARD (conditions)",
                 "outputscale": float(self.model.covar_module.outputscale.detach())}

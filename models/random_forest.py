@@ -25,7 +25,7 @@ class RandomForestSpec(SurrogateSpec):
 
 class RandomForest:
     Spec = RandomForestSpec
-    representations = ("smiles", "composition")
+    representations = ("smiles", "composition", "formulation")
     bayesian = False  # greedy or random strategies only
     fidelities = False
     inputs = "fingerprints"
@@ -33,8 +33,9 @@ class RandomForest:
     @classmethod
     def from_spec(cls, spec: RandomForestSpec, bank, representation="smiles", seed: int = 0,
                   warm_start: dict | None = None) -> RandomForest:
-        """Fingerprints come from the bank's featurizer; a composition campaign's bank is its featurizer."""
-        featurizer = bank if representation == "composition" else bank.featurizer
+        """Fingerprints come from the bank's featurizer; a composition or formulation campaign's bank is its
+        featurizer (`FormulationFeaturizer`: its undefined descriptors stay NaN, which the trees handle)."""
+        featurizer = bank if representation in ("composition", "formulation") else bank.featurizer
         return cls(featurizer, n_estimators=spec.n_estimators, seed=seed)
 
     name = "random_forest"
@@ -55,17 +56,27 @@ class RandomForest:
         # measured variances are ignored: a forest has no noise model to put them in
         one_condition(self.name, high, temperature_K)
         self._y = y.numpy().ravel()
-        self.forest.fit(X.numpy().astype(np.float32), self._y)
+        self.forest.fit(_float32(X), self._y)
         self._fitted = True
         return self
 
     def predict(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if not self._fitted:
             raise RuntimeError("surrogate random_forest: predict() before fit()")
-        Xn = np.ascontiguousarray(X.numpy(), dtype=np.float32)  # validated once here, not once per tree
+        Xn = _float32(X)  # validated once here, not once per tree
         per_tree = np.stack([tree.predict(Xn, check_input=False) for tree in self.forest.estimators_])
         return torch.from_numpy(per_tree.mean(0)), torch.from_numpy(per_tree.std(0))
 
     def describe(self) -> dict:
         return {"kind": "random_forest", "n_estimators": self.forest.n_estimators,
                 "n_train": len(self._y)}
+
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _float32(X: torch.Tensor) -> np.ndarray:
+    """The trees' float32 inputs. A value beyond float32's range (RDKit's Ipc descriptor of a large
+    formulation's repeat unit) becomes the largest float32 of its sign, not inf, which sklearn refuses
+    (the order trees split on is kept); NaN (an undefined descriptor) stays NaN, which the trees handle."""
+    return np.ascontiguousarray(np.clip(X.numpy(), -FLOAT32_MAX, FLOAT32_MAX), dtype=np.float32)

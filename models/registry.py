@@ -46,11 +46,13 @@ SURROGATES = Registry("surrogate", "amala.surrogates", {
     "gp": "amala.models.gp:TanimotoGP",
     "random_forest": "amala.models.random_forest:RandomForest",
     "gnn_ensemble": "amala.models.gnn_ensemble:GNNEnsemble",
+    "formulation_ensemble": "amala.models.formulation_ensemble:FormulationEnsemble",
 })
 # A kind whose model differs by representation: the registered class carries the kind's settings and
 # capabilities (for the config), the class here is what a campaign of that representation builds.
 # The composition GP shares the GP's settings but works on composition features, not fingerprints.
-BY_REPRESENTATION = {("composition", "gp"): "amala.models.composition_gp:CompositionGP"}
+BY_REPRESENTATION = {("composition", "gp"): "amala.models.composition_gp:CompositionGP",
+                     ("formulation", "gp"): "amala.models.gp:FormulationGP"}
 
 
 def build_surrogate(spec, bank, seed: int = 0, warm_start: dict | None = None,

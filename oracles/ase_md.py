@@ -73,9 +73,10 @@ PROFILES = {
     # (~2-3 h a glass on one core with a compiled student; minutes on a GPU)
     "standard": MDProfile("standard", 200, 1.0, 1500.0, 10.0, 50.0, (500.0, 600.0, 700.0, 800.0), 5.0, 30.0,
                           sample_every_fs=20.0, timeout_s=12 * 3600, npt_below_K=1200.0, caveat=STANDARD_CAVEAT),
-    # plumbing only (seconds with a tiny student on 48 atoms): every stage runs, no diffusion is expected
-    "test": MDProfile("test", 48, 1.0, 1200.0, 0.05, 4000.0, (600.0, 700.0, 800.0), 0.04, 0.1,
-                      sample_every_fs=5.0, timeout_s=600, npt_below_K=1000.0, caveat="test profile: plumbing only"),
+    # plumbing only: every stage runs (~290 steps), no diffusion is expected. A tiny uncompiled committee of
+    # two costs 0.1-0.5 s a step here (more under load), so the tests that run it stay around a minute.
+    "test": MDProfile("test", 48, 1.0, 1200.0, 0.02, 10_000.0, (600.0, 700.0, 800.0), 0.02, 0.05,
+                      sample_every_fs=5.0, timeout_s=300, npt_below_K=1000.0, caveat="test profile: plumbing only"),
 }
 
 
@@ -190,6 +191,7 @@ def run(atoms: Atoms, calculator, profile: MDProfile, workdir: Path, seed: int =
     (default `describe(calculator)`, the class name alone): pass the model's version (e.g. "ase 3.29.0 +
     NequIP student v3") so that a retrained model never resumes another model's checkpoint."""
     started, workdir = time.monotonic(), Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)  # the first checkpoint is written before any trajectory
     n_li = atoms.get_chemical_symbols().count("Li")
     if n_li < profile.li_groups:
         raise SimulationFailed(f"only {n_li} Li atoms: too few for {profile.li_groups} independent MSD groups")

@@ -152,7 +152,6 @@ class MLIPOracle(Oracle):
         committee = {**learned.committee.record(), **_summary(learned.rounds[-1]), **common, "final": True,
                      "compiled": [m.compiled is not None for m in members],
                      "compile_errors": sorted({m.compile_error for m in members if m.compile_error})}
-        (folder / "md").mkdir(exist_ok=True)  # ase_md.run writes its checkpoint there before any trajectory
         try:
             result = ase_md.run(cell.atoms, learned.committee.calculator(), self.profile, folder / "md", seed=self.seed,
                                 observer=watch, engine=engine)

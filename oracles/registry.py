@@ -35,6 +35,7 @@ class OracleSpec(PluginSpec):
 
 ORACLES = Registry("oracle", "amala.oracles", {
     "lookup": "amala.oracles.lookup:LookupOracle",
+    "formulation_lookup": "amala.oracles.formulation_lookup:FormulationLookupOracle",
     "md": "amala.oracles.glass_md_oracle:GlassMDOracle",
     "emulator": "amala.oracles.emulator:EmulatorOracle",
     "queue": "amala.oracles.queue:QueueOracle",

@@ -39,9 +39,10 @@ def _write(tmp_path, text):
     ("name: x\noracle: {kind: lookup, profile: quick}\n", "oracle.profile: not a setting of oracle kind 'lookup'"),
     ("name: x\nsurrogate: {epochs: 3}\n", "surrogate.epochs: not a setting of surrogate kind 'gp'"),
     ("name: x\nsurrogate: {high_fidelity: [standard]}\n", "surrogate.high_fidelity: not a setting of surrogate"),
-    ("name: x\nagents: [{kind: magic}]\n", "agents.0.kind: unknown agent kind 'magic' (known: composition, gpt, "
-     "llm, mutation, pool)"),
-    ("name: x\noracle: {kind: dft}\n", "oracle.kind: unknown oracle kind 'dft' (known: emulator, lookup, md"),
+    ("name: x\nagents: [{kind: magic}]\n", "agents.0.kind: unknown agent kind 'magic' (known: composition, "
+     "formulation, gpt, llm, mutation, pool)"),
+    ("name: x\noracle: {kind: dft}\n", "oracle.kind: unknown oracle kind 'dft' (known: emulator, "
+     "formulation_lookup, lookup, md"),
     ("name: x\nrepresentation: composition\ndata: null\noracle: {kind: md}\n"
      "agents: [{kind: composition, bounds: {Li2O: [0, 1], SiO2: [0, 1]}}]\nsurrogate: {kind: gnn_ensemble}\n",
      "representation composition takes surrogate.kind ['gp', 'random_forest']"),

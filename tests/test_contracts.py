@@ -12,6 +12,7 @@ Small synthetic data only (the session's synthetic polymer table), nothing from 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -47,7 +48,15 @@ def test_every_kind_validates_its_defaults_and_refuses_a_foreign_key_in_one_line
     assert str(info.value) == f"c.yaml: {where}.no_such_setting: not a setting of {noun} kind {kind!r} (got 1)"
 
 
-BAD = {"smiles": ["C1CC", "not a molecule", "[Cu]CC[Au]C1"], "composition": ["Xx2O:1.0", "Li2O:0.5"]}
+BAD = {"smiles": ["C1CC", "not a molecule", "[Cu]CC[Au]C1"], "composition": ["Xx2O:1.0", "Li2O:0.5"],
+       "formulation": ["[Cu]CCO[Au]|x", "[Cu]CCO[Au]|[Li+].[Cl-]|40", "[Cu]CCCCCO[Au]|[Li+].[Cl-]|1"]}
+LITFSI = "O=S(=O)([N-]S(=O)(=O)C(F)(F)F)C(F)(F)F.[Li+]"
+FORMULATIONS = Path(__file__).parent / "data" / "formulations_small.csv"  # a ChemArr-format table of its own
+
+
+def _formulations(polymers) -> list[str]:
+    """Formulation candidates from the synthetic table's polymers (LiTFSI, molality 0.5-2 mol/kg)."""
+    return [f"{p}|{LITFSI}|{0.5 + 0.25 * (i % 7):g}" for i, p in enumerate(polymers)]
 
 
 @pytest.mark.parametrize("kind", ORACLES.kinds())
@@ -57,9 +66,12 @@ def test_every_oracle_fails_a_bad_candidate_instead_of_raising(kind, synthetic_t
                     "(one failed evaluation per bad row) in test_queue_oracle")
     cls = ORACLES[kind]
     settings = {"properties": ["conductivity"]} if "properties" in cls.Spec.model_fields else {}
-    table = datasets.Table("small", synthetic_table.frame.head(60), synthetic_table.units, "memory")  # the emulator
-    oracle = build_oracle(cls.Spec(kind=kind, **settings), table, workdir=tmp_path, seed=0)  # trains on all of it
     representation = cls.representations[0]
+    if representation == "formulation":
+        table = datasets.load("chemarr", FORMULATIONS)
+    else:
+        table = datasets.Table("small", synthetic_table.frame.head(60), synthetic_table.units, "memory")  # emulator
+    oracle = build_oracle(cls.Spec(kind=kind, **settings), table, workdir=tmp_path, seed=0)  # trains on all of it
     bad = [Candidate(text, kind=representation, agent="t") for text in BAD[representation]]
     evaluations = oracle.evaluate(bad)  # the MD oracle refuses them before any simulation starts
     assert [e.candidate_key for e in evaluations] == [c.key for c in bad]
@@ -96,7 +108,9 @@ def test_every_agents_proposals_pass_the_validity_gate(kind, synthetic_table, tm
         settings = {k: v for k, v in settings.items() if k in cls.Spec.model_fields}
         if kind == "gpt":
             settings.update(epochs=1, finetune_steps=0)  # a barely trained generator: its output must be gated
-        pool = list(synthetic_table.frame.smiles[:40]) if representation == "smiles" else None
+        pool = {"smiles": list(synthetic_table.frame.smiles[:40]),
+                "formulation": [Candidate(t, kind="formulation").representation
+                                for t in _formulations(synthetic_table.frame.smiles[:40])]}.get(representation)
         agent = build_agent(cls.Spec(kind=kind, **settings), pool, representation, tmp_path)
         if kind == "llm":
             agent.backend = ScriptedLLM(representation)
@@ -118,6 +132,10 @@ def _banks(representation, kind):
 
     if representation == "composition":
         return CompositionFeaturizer(sorted(BOUNDS))
+    if representation == "formulation":
+        from amala.models.formulation_features import FormulationFeaturizer
+
+        return FormulationFeaturizer(polymer_bits=256, salt_bits=64)
     if kind == "gnn_ensemble":
         return GraphBank()
     return SimilarityBank(build_featurizer(FeaturizerSpec(n_bits=256)))
@@ -126,7 +144,8 @@ def _banks(representation, kind):
 # training even a tiny GNN ensemble takes half a minute on a busy 2-core machine: slow, still run by `make test`
 SURROGATE_CASES = [pytest.param(k, r, marks=pytest.mark.slow) if k == "gnn_ensemble" else (k, r)
                    for k in SURROGATES.kinds() for r in SURROGATES[k].representations]
-SMALL = {"gnn_ensemble": {"members": 2, "epochs": 2}, "random_forest": {"n_estimators": 20}}
+SMALL = {"gnn_ensemble": {"members": 2, "epochs": 2}, "random_forest": {"n_estimators": 20},
+         "formulation_ensemble": {"members": 2, "max_epochs": 3, "hidden": 16}}
 SMALL_NETWORK = {"gnn_ensemble": {"hidden": 16, "depth": 2}}  # not settings of the kind: constructor options
 
 
@@ -134,6 +153,8 @@ SMALL_NETWORK = {"gnn_ensemble": {"hidden": 16, "depth": 2}}  # not settings of 
 def test_every_surrogates_posterior_has_one_row_per_input(kind, representation, synthetic_table):
     if representation == "smiles":
         texts = list(synthetic_table.frame.smiles[:16])
+    elif representation == "formulation":
+        texts = _formulations(synthetic_table.frame.smiles[:16])
     else:
         texts = [f"Li2O:{x:.2f};SiO2:{1 - x:.2f}" for x in torch.linspace(0.1, 0.5, 16).tolist()]
     y = torch.linspace(-5.0, -3.0, 12, dtype=torch.float64)

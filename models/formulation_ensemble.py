@@ -1,0 +1,236 @@
+"""A deep ensemble over formulations (polymer, salt, molality) with an Arrhenius readout: ChemArr-grade.
+
+Why this shape (BENCHMARKS.md §7 measures each choice on ChemArr's experimental data, polymer-grouped):
+* Inputs are `FormulationFeaturizer` rows: Morgan counts and RDKit descriptors of the polymer and of
+  the salt, log10 molality, log10 Mw and explicit missing/no-salt flags. A new salt is described by
+  its ions, so it works; a new polymer is described by what it is made of.
+* The readout is Arrhenius (ChemArr): the network gives log10 A and Ea > 0 per formulation and
+  log10 σ(T) = log10 A − Ea / (ln 10 k_B T), so one model answers at any temperature and Ea is a
+  prediction in its own right.
+* Members are trained on a bootstrap of *polymers*, not of rows: the polymers a member never saw are
+  new polymers to it, the situation a campaign's predictions are in. They serve twice: early stopping
+  (each member stops when its out-of-bag error stops improving; no fixed epoch count to guess) and
+  the recalibration of the ensemble's spread against out-of-bag errors (as `GNNEnsemble` does).
+* Polymers are found from the features themselves (identical polymer blocks are one polymer), so
+  `fit` needs no extra argument and a campaign calls it like every surrogate.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal, Sequence
+
+import numpy as np
+import torch
+from pydantic import Field
+from torch import nn
+
+from amala.agents.spec import Float, Int
+from amala.models.descriptors import DescriptorScaler
+from amala.models.interface import one_condition
+from amala.models.readouts import LN10_KB, ArrheniusHead, arrhenius_log10
+from amala.models.registry import SurrogateSpec
+
+ROOM_TEMPERATURE_K = 298.15  # K
+
+
+class FormulationEnsembleSpec(SurrogateSpec):
+    kind: Literal["formulation_ensemble"] = "formulation_ensemble"
+    members: Int = Field(5, ge=2, le=64, description="networks in the ensemble (each trained every iteration)")
+    max_epochs: Int = Field(60, ge=1, le=2000, description="upper bound; each member stops early on its "
+                            "out-of-bag polymers")
+    patience: Int = Field(8, ge=1, le=200, description="epochs without out-of-bag improvement before a member stops")
+    hidden: Int = Field(256, ge=8, le=4096, description="width of the two hidden layers")
+    dropout: Float = Field(0.3, ge=0, lt=1)
+    weight_decay: Float = Field(1e-3, ge=0, le=1.0, description="AdamW weight decay")
+    reference_K: Float = Field(ROOM_TEMPERATURE_K, gt=0, le=2000, description="temperature (K) of predictions and "
+                               "of observations without one: the objective's condition (σ at 25 °C by default)")
+
+
+class ArrheniusMLP(nn.Module):
+    """Formulation features -> (log10 A, Ea); descriptor blocks pass through a scaler fitted on training rows."""
+
+    def __init__(self, n_in: int, descriptor_columns: torch.Tensor, hidden: int, dropout: float,
+                 log10_a0: float, ea0_eV: float = 0.3):
+        super().__init__()
+        self.register_buffer("descriptor_columns", descriptor_columns)
+        self.scaler = DescriptorScaler(len(descriptor_columns))
+        self.body = nn.Sequential(nn.Linear(n_in, hidden), nn.ReLU(), nn.Dropout(dropout),
+                                  nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout))
+        self.head = ArrheniusHead(hidden, hidden // 2, log10_a0, ea0_eV)
+
+    def inputs(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.clone()
+        x[:, self.descriptor_columns] = self.scaler(x[:, self.descriptor_columns])
+        return x
+
+    def parameters_at(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(self.inputs(x)))
+
+    def forward(self, x: torch.Tensor, temperature_K: torch.Tensor) -> torch.Tensor:
+        p = self.parameters_at(x)
+        return arrhenius_log10(p[:, 0], p[:, 1], temperature_K)
+
+
+def polymer_groups(X: torch.Tensor, polymer_columns: slice) -> np.ndarray:
+    """Per row, an integer naming its polymer (rows whose polymer features are identical)."""
+    _, groups = np.unique(X[:, polymer_columns].numpy(), axis=0, return_inverse=True)
+    return groups.reshape(-1)
+
+
+def train_member(x: torch.Tensor, y: torch.Tensor, T: torch.Tensor, train: np.ndarray, valid: np.ndarray,
+                 descriptor_columns: torch.Tensor, seed: int, hidden: int = 256, dropout: float = 0.3,
+                 weight_decay: float = 1e-3, max_epochs: int = 60, patience: int = 8, lr: float = 1e-3,
+                 batch_size: int = 128) -> tuple[ArrheniusMLP, int]:
+    """One network on the rows `train` (indices, repeats allowed), stopped early on the rows `valid`
+    (its out-of-bag polymers; without any, it trains `max_epochs`). Returns it at its best epoch and that epoch."""
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    ea0 = 0.3
+    log10_a0 = float(y[train].mean()) + ea0 / (LN10_KB * float(T[train].mean()))
+    net = ArrheniusMLP(x.shape[1], descriptor_columns, hidden, dropout, log10_a0, ea0)
+    net.scaler.fit(x[train][:, descriptor_columns])
+    optimiser = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
+    train_t = torch.as_tensor(train)
+    best, best_epoch, best_state, stale = math.inf, max_epochs, None, 0
+    for epoch in range(1, max_epochs + 1):
+        net.train()
+        order = train_t[torch.randperm(len(train_t), generator=generator)]
+        for start in range(0, len(order), batch_size):
+            rows = order[start:start + batch_size]
+            loss = nn.functional.huber_loss(net(x[rows], T[rows]), y[rows], delta=1.0)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+        if len(valid) == 0:
+            continue
+        net.eval()
+        with torch.no_grad():
+            error = float((net(x[valid], T[valid]) - y[valid]).abs().mean())
+        if error < best - 1e-4:
+            best, best_epoch, stale = error, epoch, 0
+            best_state = {k: v.clone() for k, v in net.state_dict().items()}
+        else:
+            stale += 1
+            if stale >= patience:
+                break
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    net.eval()
+    return net, best_epoch
+
+
+class FormulationEnsemble:
+    """Surrogate interface (`encode`, `fit`, `predict`, `model`) over formulations."""
+    name = "formulation_ensemble"
+    Spec = FormulationEnsembleSpec
+    representations = ("formulation",)
+    bayesian = True  # a Gaussian view of the ensemble (the GNN's `EnsembleGaussianModel`)
+    fidelities = False
+    inputs = "formulations"  # FormulationFeaturizer rows
+
+    @classmethod
+    def from_spec(cls, spec: FormulationEnsembleSpec, bank, representation="formulation", seed: int = 0,
+                  warm_start: dict | None = None) -> FormulationEnsemble:
+        return cls(bank, members=spec.members, max_epochs=spec.max_epochs, patience=spec.patience,
+                   hidden=spec.hidden, dropout=spec.dropout, weight_decay=spec.weight_decay,
+                   reference_K=spec.reference_K, seed=seed)
+
+    def __init__(self, featurizer=None, members: int = 5, max_epochs: int = 60, patience: int = 8,
+                 hidden: int = 256, dropout: float = 0.3, weight_decay: float = 1e-3, batch_size: int = 128,
+                 reference_K: float = ROOM_TEMPERATURE_K, seed: int = 0, recalibrate: bool = True):
+        if members < 2:
+            raise ValueError("surrogate formulation_ensemble: needs at least 2 members for an uncertainty")
+        if featurizer is None:
+            from amala.models.formulation_features import FormulationFeaturizer  # RDKit: only when featurising
+
+            featurizer = FormulationFeaturizer()
+        self.featurizer, self.members, self.seed, self.reference_K = featurizer, members, seed, reference_K
+        self.settings = dict(max_epochs=max_epochs, patience=patience, hidden=hidden, dropout=dropout,
+                             weight_decay=weight_decay, batch_size=batch_size)
+        self.recalibrate = recalibrate
+        blocks = featurizer.blocks
+        self._polymer = blocks["polymer_counts"]
+        self._descriptors = torch.cat([torch.arange(blocks[b].start, blocks[b].stop)
+                                       for b in ("polymer_descriptors", "salt_descriptors")])
+        self.networks: list[ArrheniusMLP] = []
+        self.epochs_used: list[int] = []
+        self.std_scale = 1.0
+        self.model = None
+
+    def encode(self, formulations: Sequence[str]) -> torch.Tensor:
+        return self.featurizer(formulations)
+
+    def fit(self, X: torch.Tensor, y: torch.Tensor, y_var: torch.Tensor | None = None, *,
+            high: torch.Tensor | None = None, temperature_K: torch.Tensor | None = None) -> "FormulationEnsemble":
+        """`temperature_K`: per observation (None: all at `reference_K`). Measured variances are not used:
+        experimental conductivities rarely come with one."""
+        one_condition(self.name, high, None)
+        n = len(y)
+        if n < 2:
+            raise ValueError(f"surrogate formulation_ensemble: needs at least 2 observations to fit, got {n}")
+        x, y = X.float(), y.reshape(-1).float()
+        T = torch.full((n,), self.reference_K) if temperature_K is None else temperature_K.reshape(-1).float()
+        groups = polymer_groups(X, self._polymer)
+        rng = np.random.default_rng(self.seed)
+        n_groups = int(groups.max()) + 1
+        rows_of = [np.flatnonzero(groups == g) for g in range(n_groups)]
+        self.networks, self.epochs_used, out_of_bag = [], [], []
+        for m in range(self.members):
+            drawn = rng.integers(0, n_groups, n_groups) if n_groups > 1 else np.zeros(1, int)
+            train = np.concatenate([rows_of[g] for g in drawn])
+            valid = np.concatenate([rows_of[g] for g in np.setdiff1d(np.arange(n_groups), drawn)] or [np.zeros(0, int)])
+            net, epoch = train_member(x, y, T, train, valid, self._descriptors, seed=self.seed * 1000 + m,
+                                      **self.settings)
+            self.networks.append(net)
+            self.epochs_used.append(epoch)
+            out_of_bag.append(valid)
+        self.std_scale = self._out_of_bag_scale(x, y, T, out_of_bag) if self.recalibrate else 1.0
+        from amala.models.gnn_ensemble import EnsembleGaussianModel  # the same Gaussian view as the GNN's
+
+        self.model = EnsembleGaussianModel(self)
+        return self
+
+    @torch.no_grad()
+    def _out_of_bag_scale(self, x, y, T, out_of_bag: list[np.ndarray], min_points: int = 10) -> float:
+        """Factor for the ensemble's std so that (y − out-of-bag mean) / std has unit root mean square on
+        rows some members never saw (their polymers were out of their bag); at least 1: never narrower."""
+        preds = self.member_predictions(x, T)
+        out = torch.zeros(preds.shape, dtype=torch.bool)
+        for m, rows in enumerate(out_of_bag):
+            out[m, torch.as_tensor(rows, dtype=torch.long)] = True
+        usable = out.sum(0) >= 1
+        if int(usable.sum()) < min_points:
+            return 1.0
+        oob_mean = (preds * out).sum(0)[usable] / out.sum(0)[usable]
+        z = (y.double()[usable] - oob_mean) / preds.std(0)[usable].clamp_min(1e-9)
+        return float(max(1.0, math.sqrt(float((z ** 2).mean()))))
+
+    @torch.no_grad()
+    def member_predictions(self, X: torch.Tensor, temperature_K: torch.Tensor | float | None = None) -> torch.Tensor:
+        """(members, n) log10 σ predictions at one temperature or one per row."""
+        if not self.networks:
+            raise RuntimeError("surrogate formulation_ensemble: predict() before fit()")
+        x = X.reshape(-1, X.shape[-1]).float()
+        T = torch.as_tensor(self.reference_K if temperature_K is None else temperature_K, dtype=torch.float32)
+        T = T.expand(len(x)) if T.dim() == 0 else T.float()
+        return torch.stack([net(x, T) for net in self.networks]).double()
+
+    def predict(self, X: torch.Tensor, temperature_K: float | torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Ensemble mean and recalibrated std of log10 σ (S/cm), at `reference_K` unless told."""
+        preds = self.member_predictions(X, temperature_K)
+        return preds.mean(0), self.std_scale * preds.std(0)
+
+    @torch.no_grad()
+    def arrhenius(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per formulation: mean and std over members of (log10 A [log10 S/cm], Ea [eV]), shapes (n, 2)."""
+        x = X.reshape(-1, X.shape[-1]).float()
+        params = torch.stack([net.parameters_at(x) for net in self.networks]).double()
+        return params.mean(0), params.std(0)
+
+    def describe(self) -> dict:
+        return {"kind": self.name, "members": self.members, **self.settings, "reference_K": self.reference_K,
+                "epochs_used": self.epochs_used, "std_scale_out_of_bag": round(self.std_scale, 3),
+                "bootstrap": "polymers", "features": self.featurizer.describe(),
+                "readout": "Arrhenius (log10 A, Ea)"}
