@@ -42,6 +42,16 @@ class Observations:
     y: torch.Tensor  # model space: transformed, 'higher is better'
     y_var: torch.Tensor | None = None  # measurement variances of y, when the oracle reports every one
     fidelities: list[str] | None = None  # each observation's evaluation fidelity (multi-fidelity surrogates)
+    temperatures: torch.Tensor | None = None  # K, where each was measured, when the oracle reports every one
+
+    @staticmethod
+    def measured_at(evaluations) -> torch.Tensor | None:
+        """Each evaluation's `measurement_temperature` (K; e.g. formulation_lookup's temperature closest to
+        25 degC), or None unless every one has it."""
+        values = [e.values.get("measurement_temperature", {}) for e in evaluations]
+        if not values or any(v.get("unit") != "K" or v.get("value") is None for v in values):
+            return None
+        return torch.tensor([float(v["value"]) for v in values], dtype=torch.float64)
 
     def high(self, labels: list[str]) -> torch.Tensor | None:
         """Which observations are high fidelity, or None when no labels are configured."""
@@ -124,7 +134,8 @@ class Campaign:
         measured = [e.values.get(self.objective.property, {}) for _, e in pairs]
         variances = [self.objective.variance(m.get("value", math.nan), m.get("std")) for m in measured]
         y_var = None if any(v is None for v in variances) else torch.tensor(variances, dtype=torch.float64)
-        return Observations(candidates, y, y_var, [e.fidelity for _, e in pairs])
+        return Observations(candidates, y, y_var, [e.fidelity for _, e in pairs],
+                            Observations.measured_at([e for _, e in pairs]))
 
     def best(self) -> float | None:
         values = [self.objective.sign * e.objective for _, e in self.store.evaluations(self.id)
@@ -211,7 +222,10 @@ class Campaign:
         X = surrogate.encode([c.representation for c in candidates])
         # fidelity labels for surrogates that declare fidelity heads, when the config names high fidelities
         high = observed.high(self.config.surrogate.high_fidelity) if surrogate.fidelities else None
-        surrogate.fit(X_train, observed.y, observed.y_var, high=high)
+        # measurement temperatures for surrogates with a temperature readout (formulation_ensemble)
+        at = {"temperature_K": observed.temperatures} if getattr(surrogate, "temperatures", False) \
+            and observed.temperatures is not None else {}
+        surrogate.fit(X_train, observed.y, observed.y_var, high=high, **at)
         t1 = time.perf_counter()
         mean, std = surrogate.predict(X)
         t2 = time.perf_counter()

@@ -182,6 +182,11 @@ class CampaignConfig(_Strict):
             raise ValueError(f"surrogate.high_fidelity: the {self.surrogate.kind} surrogate has no fidelity heads")
         if self.budget.initial > self.budget.max_evaluations:
             raise ValueError("budget.initial must not exceed budget.max_evaluations")
+        arrhenius = getattr(surrogate, "arrhenius_objective", None)  # an Arrhenius readout models log10 sigma
+        if arrhenius and (self.objective.property, self.objective.transform, self.objective.direction) != arrhenius:
+            raise ValueError(f"surrogate.kind={self.surrogate.kind} reads out log10 conductivity (Arrhenius): "
+                             f"objective must be property {arrhenius[0]}, transform {arrhenius[1]}, direction "
+                             f"{arrhenius[2]}")
         oracle = ORACLES[self.oracle.kind]
         if getattr(oracle, "asks_for_objective_only", False) and self.oracle.properties is None:
             self.oracle.properties = [self.objective.property]

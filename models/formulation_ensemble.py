@@ -128,6 +128,8 @@ class FormulationEnsemble:
     bayesian = True  # a Gaussian view of the ensemble (the GNN's `EnsembleGaussianModel`)
     fidelities = False
     inputs = "formulations"  # FormulationFeaturizer rows
+    temperatures = True  # a campaign passes each observation's measurement temperature (K) when it has them
+    arrhenius_objective = ("conductivity", "log10", "maximize")  # the only objective the readout models
 
     @classmethod
     def from_spec(cls, spec: FormulationEnsembleSpec, bank, representation="formulation", seed: int = 0,
@@ -157,6 +159,7 @@ class FormulationEnsemble:
         self.epochs_used: list[int] = []
         self.std_scale = 1.0
         self.model = None
+        self.n_train = 0
 
     def encode(self, formulations: Sequence[str]) -> torch.Tensor:
         return self.featurizer(formulations)
@@ -176,6 +179,7 @@ class FormulationEnsemble:
         n_groups = int(groups.max()) + 1
         rows_of = [np.flatnonzero(groups == g) for g in range(n_groups)]
         self.networks, self.epochs_used, out_of_bag = [], [], []
+        self.n_train, self.n_polymers = n, n_groups
         for m in range(self.members):
             drawn = rng.integers(0, n_groups, n_groups) if n_groups > 1 else np.zeros(1, int)
             train = np.concatenate([rows_of[g] for g in drawn])
@@ -230,7 +234,8 @@ class FormulationEnsemble:
         return params.mean(0), params.std(0)
 
     def describe(self) -> dict:
-        return {"kind": self.name, "members": self.members, **self.settings, "reference_K": self.reference_K,
+        return {"kind": self.name, "n_train": self.n_train, "members": self.members, **self.settings,
+                "reference_K": self.reference_K,
                 "epochs_used": self.epochs_used, "std_scale_out_of_bag": round(self.std_scale, 3),
                 "bootstrap": "polymers", "features": self.featurizer.describe(),
                 "readout": "Arrhenius (log10 A, Ea)"}

@@ -103,8 +103,13 @@ def test_a_formulation_campaign_takes_only_kinds_that_declare_formulations():
         parse_config({**BASE, "oracle": {"kind": "lookup"}}, "c.yaml")
 
 
+ENSEMBLE = {"surrogate": {"kind": "formulation_ensemble", "members": 2, "max_epochs": 10, "hidden": 16},
+            "acquisition": {"strategy": "qlognei", "batch_size": 2}}
+
+
 @pytest.mark.slow
-def test_a_formulation_campaign_through_the_prefect_flow(tmp_path, monkeypatch, prefect_server, table):
+@pytest.mark.parametrize("model", ["random_forest", "formulation_ensemble"])
+def test_a_formulation_campaign_through_the_prefect_flow(model, tmp_path, monkeypatch, prefect_server, table):
     from amala.flows.campaign_flow import campaign_flow
     from amala.loop.campaign import Campaign
     from amala.loop.config import load_config
@@ -112,7 +117,8 @@ def test_a_formulation_campaign_through_the_prefect_flow(tmp_path, monkeypatch, 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("AMALA_DB_URL", raising=False)
     path = tmp_path / "f.yaml"
-    path.write_text(yaml.safe_dump({**BASE, "agents": [{"kind": "pool"}]}))
+    path.write_text(yaml.safe_dump({**BASE, "agents": [{"kind": "pool"}], **(ENSEMBLE if model != "random_forest"
+                                                                             else {})}))
     result = campaign_flow(str(path), max_iterations=2)  # the initial design, then one batch the forest chose
     assert result["evaluations"] == 6 and not result["final"]
     campaign = Campaign(load_config(path))
@@ -124,9 +130,20 @@ def test_a_formulation_campaign_through_the_prefect_flow(tmp_path, monkeypatch, 
             truth.loc[candidate.representation, "log10_sigma_S_cm"])
         assert evaluation.provenance["temperature_K"] == truth.loc[candidate.representation, "temperature_K"]
     iterations = campaign.store.iterations(campaign.id)
-    assert [i.strategy for i in iterations] == ["random (initial design)", "greedy"]
-    model = campaign.store.model_versions(campaign.id)[-1]
-    assert model.kind == "random_forest" and model.n_train == 4 and model.details["featurizer"]["kind"] == "formulation"
+    strategy = "greedy" if model == "random_forest" else "qlognei"
+    assert [i.strategy for i in iterations] == ["random (initial design)", strategy]
+    version = campaign.store.model_versions(campaign.id)[-1]
+    assert version.kind == model and version.n_train == 4 and version.details["featurizer"]["kind"] == "formulation"
+    # the ensemble's Arrhenius readout is fitted at each value's measured temperature, not at 25 degC
+    measured = campaign.observations().temperatures
+    assert measured is not None and measured.tolist() == [truth.loc[c.representation, "temperature_K"]
+                                                          for c in campaign.observations().candidates]
+
+
+def test_the_arrhenius_ensemble_needs_the_log10_conductivity_objective():
+    with pytest.raises(ConfigError, match="reads out log10 conductivity"):
+        parse_config({**BASE, **ENSEMBLE, "agents": [{"kind": "pool"}],
+                      "objective": {"property": "conductivity", "transform": "none"}}, "c.yaml")
 
 
 def test_the_forest_takes_formulation_features_beyond_float32(table):
