@@ -81,7 +81,8 @@ def predict_fold(model: str, prepared: dict, train: np.ndarray, test: np.ndarray
         return per_tree.mean(0), per_tree.std(0), {}
     ensemble = FormulationEnsemble(prepared["featurizer"], members=args.members, max_epochs=args.max_epochs,
                                    patience=args.patience, hidden=args.hidden, dropout=args.dropout,
-                                   weight_decay=args.weight_decay, batch_size=args.batch_size, seed=args.seed)
+                                   weight_decay=args.weight_decay, batch_size=args.batch_size, seed=args.seed,
+                                   calibration=args.calibration)
     X, T = prepared["X"], torch.as_tensor(prepared["T"])
     ensemble.fit(X[train], torch.as_tensor(y[train]), temperature_K=T[train])
     mean, std = ensemble.predict(X[test], temperature_K=T[test])
@@ -118,7 +119,8 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--dropout", type=float, default=0.3)
     parser.add_argument("--weight-decay", type=float, default=1e-3)
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--calibration", default="quantile", choices=["quantile", "rms", "none"])
     args = parser.parse_args()
     torch.set_num_threads(args.jobs)
     prepared = prepare(args.data)
