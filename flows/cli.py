@@ -23,6 +23,9 @@ app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False,
                   help="amala: autonomous active-learning discovery of amorphous battery electrolytes.")
 data_app = typer.Typer(no_args_is_help=True, help="Datasets: fetch published data into the local cache.")
 app.add_typer(data_app, name="data")
+library_app = typer.Typer(no_args_is_help=True, help="Candidate libraries: build one from amala's generators, "
+                          "inspect one, cache its fingerprints.")
+app.add_typer(library_app, name="library")
 console = Console(soft_wrap=True, markup=False)  # names and SMILES like [Cu]C[nH] are text, not markup
 err = Console(stderr=True, soft_wrap=True)
 DEBUG = {"on": False}  # --debug; AMALA_DEBUG is read when an error is shown (_debug)
@@ -631,6 +634,129 @@ def data_fetch(name: str = typer.Argument(..., help="dataset name, e.g. htpmd"),
         _fail(str(exc))
     table = datasets.load(name, path)
     console.print(f"{name}: {len(table.frame)} rows (sha256, columns and row count checked) -> {path}")
+
+
+
+def _counter(label: str, total: int | None):
+    """A rich progress bar on a terminal (None elsewhere): the callback takes the rows done so far."""
+    if not sys.stderr.isatty():
+        return None, None
+    from rich.progress import Progress
+
+    bar = Progress(console=err, transient=True)
+    task = bar.add_task(label, total=total)
+    return bar, lambda done: bar.update(task, completed=done)
+
+
+@library_app.command("build")
+def library_build(out: Path = typer.Argument(..., help="library to write: .csv or .parquet"),
+                  n: int = typer.Option(..., "--n", help="rows: valid, canonical, unique repeat units"),
+                  seed: int = typer.Option(0, help="same seed and N: the same file, byte for byte"),
+                  source: str = typer.Option("mutation", "--from", help="mutation, gpt or both"),
+                  seeds_file: Optional[Path] = typer.Option(None, help="starting polymers: a library file or one "
+                                                            "SMILES a line (default: ~20 common electrolyte hosts)"),
+                  gpt_checkpoint: Optional[Path] = typer.Option(None, help="--from gpt/both: load this GPT "
+                                                                "checkpoint, or train one on the seeds and save it"),
+                  gpt_epochs: int = typer.Option(35, help="training epochs when no checkpoint exists"),
+                  workers: int = typer.Option(2, help="worker processes for RDKit")):
+    """Generate a library of N repeat units (mutation/crossover enumeration and/or GPT sampling)."""
+    from amala.agents.library import LibraryError
+    from amala.agents.library_build import DEFAULT_SEEDS, build, load_gpt, read_seeds
+
+    try:
+        seeds = read_seeds(seeds_file) if seeds_file else None
+        gpt = None
+        if source in ("gpt", "both"):
+            gpt = load_gpt(seeds or list(DEFAULT_SEEDS.values()), gpt_checkpoint, gpt_epochs, seed)
+        bar, progress = _counter(f"building {out.name}", n)
+        if bar is not None:
+            bar.start()
+        try:
+            about = build(out, n, seed=seed, source=source, seeds=seeds, gpt=gpt, workers=workers,
+                          progress=progress)
+        finally:
+            if bar is not None:
+                bar.stop()
+    except LibraryError as exc:
+        _fail(str(exc))
+    console.print(f"wrote {out}: {about['rows']} repeat units in {about['generations']} generations, "
+                  f"{about['seconds']:.1f} s; {about['duplicates']} duplicates and {sum(about['rejected'].values())} "
+                  f"invalid proposals dropped (settings: {out}.build.json)")
+
+
+@library_app.command("info")
+def library_info(file: Path = typer.Argument(..., help="library (.csv or .parquet)"),
+                 examples: int = typer.Option(5, help="rows to show"),
+                 workers: int = typer.Option(2, help="worker processes for RDKit"),
+                 as_json: bool = typer.Option(False, "--json", help="print JSON")):
+    """Rows, valid / invalid / duplicate counts, examples, size, and its fingerprint caches."""
+    from amala.agents.library import LibraryError
+    from amala.agents.library_build import scan
+    from amala.models.fingerprint_cache import cache_status
+
+    try:
+        bar, progress = _counter(f"checking {file.name}", None)
+        if bar is not None:
+            bar.start()
+        try:
+            about = scan(file, workers=workers, examples=examples, progress=progress)
+        finally:
+            if bar is not None:
+                bar.stop()
+    except LibraryError as exc:
+        _fail(str(exc))
+    about["fingerprint_caches"] = cache_status(file)
+    if as_json:
+        console.print_json(json.dumps(about))
+        return
+    console.print(f"{file}: {about['format']}, {about['bytes'] / 1e6:.2f} MB, column {about['column']!r} "
+                  f"({about['kind']}), {about['rows']} rows")
+    console.print(f"  valid and unique {about['valid_unique']}, duplicates {about['duplicates']}, invalid "
+                  f"{about['invalid']}" + (f" {about['invalid_reasons']}" if about["invalid"] else ""))
+    for smiles in about["examples"]["valid"]:
+        console.print(f"  {smiles}")
+    for bad in about["examples"]["invalid"]:
+        console.print(f"  row {bad['row']}: {bad['text']!r} refused ({bad['reason']})")
+    if not about["fingerprint_caches"]:
+        console.print("  fingerprint cache: none (`amala library fingerprints` builds one)")
+    for cache in about["fingerprint_caches"]:
+        console.print(f"  fingerprint cache {cache['file']}: {cache['rows']} rows, {cache['bytes'] / 1e6:.1f} MB, "
+                      + ("current" if cache["current"] else "STALE (the library changed; rebuilt on next use)"))
+
+
+@library_app.command("fingerprints")
+def library_fingerprints(file: Path = typer.Argument(..., help="library (.csv or .parquet)"),
+                         radius: int = typer.Option(3, help="Morgan radius (the GP featurizer's default: 3)"),
+                         n_bits: int = typer.Option(2048, help="fingerprint length"),
+                         counts: bool = typer.Option(True, help="thermometer-coded counts, as the featurizer"),
+                         count_cap: int = typer.Option(4, help="count cap"),
+                         workers: int = typer.Option(2, help="worker processes for RDKit")):
+    """Build (or check) the library's bit-packed fingerprint cache, as the campaign's featurizer computes them."""
+    import time
+
+    from pydantic import ValidationError
+
+    from amala.agents.library import LibraryError
+    from amala.models.fingerprint_cache import open_cache
+
+    settings = {"radius": radius, "n_bits": n_bits, "counts": counts, "count_cap": count_cap}
+    started = time.perf_counter()
+    try:
+        bar, progress = _counter(f"fingerprints of {file.name}", None)
+        if bar is not None:
+            bar.start()
+        try:
+            cache = open_cache(file, settings, workers=workers, progress=progress)
+        finally:
+            if bar is not None:
+                bar.stop()
+    except LibraryError as exc:
+        _fail(str(exc))
+    except ValidationError as exc:
+        _fail(f"fingerprint settings: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")
+    what = "built" if cache.built else "current, reused"
+    console.print(f"{cache.bits_path}: {len(cache)} rows x {cache.dim} bits, {int(cache.valid.sum())} valid; {what} "
+                  f"({time.perf_counter() - started:.1f} s)")
 
 
 if __name__ == "__main__":
