@@ -527,13 +527,10 @@ def benchmark(config: Path = typer.Argument(..., help="campaign YAML (a lookup-o
         table = datasets.load(cfg.data.dataset, cfg.data.path, cfg.data.subset, cfg.seed)
     except ValueError as exc:
         _fail(str(exc) if isinstance(exc, datasets.DatasetError) else f"--seeds: cannot parse {seeds!r}")
-    if cfg.representation == "formulation":  # one row per formulation; replay's top set is keyed by `smiles`
-        from dataclasses import replace
-
+    if cfg.representation == "formulation":  # one row per formulation, built once for every replayed run
         from amala.oracles.formulation_lookup import formulation_table
 
         table = formulation_table(table)
-        table = replace(table, frame=table.frame.assign(smiles=table.frame.formulation))
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     for row, note in replay.run_many(cfg, table, names, seed_list, budget):
         print(json.dumps(row), flush=True)

@@ -60,6 +60,11 @@ class Observations:
         return torch.tensor([f in labels for f in self.fidelities], dtype=torch.bool)
 
 
+def pool_column(representation: str) -> str:
+    """The table column that holds a campaign's candidates (its pool, and a benchmark's top set)."""
+    return "formulation" if representation == "formulation" else "smiles"
+
+
 @dataclass
 class Stop:
     reason: str
@@ -90,8 +95,7 @@ class Campaign:
             self.table = datasets.load(config.data.dataset, config.data.path, config.data.subset, config.seed)
         if config.representation == "formulation" and self.table is not None:
             self.table = formulation_table(self.table)  # one row per formulation: the pool, and the lookup's answers
-        column = "formulation" if config.representation == "formulation" else "smiles"
-        pool = list(self.table.frame[column]) if self.table is not None else None
+        pool = list(self.table.frame[pool_column(config.representation)]) if self.table is not None else None
         work = config.work_path.resolve()  # files referenced from the store by absolute paths, from any folder
         self.agents = [build_agent(spec, pool, config.representation, work) for spec in config.agents]
         self.oracle = oracle or build_oracle(config.oracle, self.table, workdir=work, seed=config.seed)

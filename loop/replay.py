@@ -16,7 +16,7 @@ from typing import Iterator
 import numpy as np
 
 from amala.loop import strategies as acquisition_strategies
-from amala.loop.campaign import Campaign
+from amala.loop.campaign import Campaign, pool_column
 from amala.loop.config import CampaignConfig
 from amala.loop.store import Store
 from amala.oracles import datasets
@@ -57,17 +57,18 @@ def strategy_config(config: CampaignConfig, strategy: str, seed: int, budget: in
 
 
 def top_set(table: datasets.Table, campaign: Campaign, fraction: float = 0.01) -> set[str]:
-    """Canonical SMILES of the top `fraction` of the pool (ceil: 61 of HTP-MD's 6,025)."""
+    """Canonical representations (SMILES, or formulations for a formulation campaign, whose table is one
+    row per formulation) of the top `fraction` of the pool (ceil: 61 of HTP-MD's 6,025)."""
     values = table.frame[campaign.objective.property].map(campaign.objective.transformed)
     k = math.ceil(fraction * len(values))
     order = values.sort_values(ascending=campaign.objective.direction == "minimize").index[:k]
-    return set(table.frame.smiles[order])
+    return set(table.frame[pool_column(campaign.config.representation)][order])
 
 
 def run(config: CampaignConfig, table: datasets.Table, strategy: str, seed: int,
         budget: int | None = None) -> dict:
     """One retrospective campaign; the row of metrics the benchmark prints."""
-    return metrics(_replay(config, table, strategy, seed, budget), table, strategy, seed)
+    return metrics(_replay(config, table, strategy, seed, budget), strategy, seed)
 
 
 def replay(campaign: Campaign) -> Campaign:
@@ -94,8 +95,8 @@ def last_iteration_note(campaign: Campaign) -> str:
             f"at {n_train} observations")
 
 
-def metrics(campaign: Campaign, table: datasets.Table, strategy: str, seed: int) -> dict:
-    top = top_set(table, campaign)
+def metrics(campaign: Campaign, strategy: str, seed: int) -> dict:
+    top = top_set(campaign.table, campaign)  # the campaign's own table: one row per formulation where it made one
     need = math.ceil(len(top) / 2)
     evaluations = campaign.store.evaluations(campaign.id)
     hits = np.cumsum([c.representation in top for c, _ in evaluations])
@@ -121,4 +122,4 @@ def run_many(config: CampaignConfig, table: datasets.Table, strategies: list[str
     for seed in seeds:
         for strategy in strategies:
             campaign = _replay(config, table, strategy, seed, budget)
-            yield metrics(campaign, table, strategy, seed), last_iteration_note(campaign)
+            yield metrics(campaign, strategy, seed), last_iteration_note(campaign)

@@ -25,13 +25,13 @@ import torch
 from pydantic import Field
 from torch import nn
 
+from amala.agents.formulation import ROOM_TEMPERATURE_K
 from amala.agents.spec import Float, Int
 from amala.models.descriptors import DescriptorScaler
 from amala.models.interface import one_condition
 from amala.models.readouts import LN10_KB, ArrheniusHead, arrhenius_log10
 from amala.models.registry import SurrogateSpec
 
-ROOM_TEMPERATURE_K = 298.15  # K
 GAUSSIAN_1SIGMA = 0.6827  # share of a Gaussian within ±1 std
 
 
@@ -186,7 +186,7 @@ class FormulationEnsemble:
         n_groups = int(groups.max()) + 1
         rows_of = [np.flatnonzero(groups == g) for g in range(n_groups)]
         self.networks, self.epochs_used, out_of_bag = [], [], []
-        self.n_train, self.n_polymers = n, n_groups
+        self.n_train = n
         for m in range(self.members):
             drawn = rng.integers(0, n_groups, n_groups) if n_groups > 1 else np.zeros(1, int)
             train = np.concatenate([rows_of[g] for g in drawn])
