@@ -14,6 +14,7 @@ __all__ = ["AGENTS", "Agent", "ProposalContext", "build_agent"]
 
 AGENTS = Registry("agent", "amala.agents", {
     "pool": "amala.agents.pool:PoolAgent",
+    "library": "amala.agents.library_pool:LibraryAgent",
     "composition": "amala.agents.composition_sampler:CompositionSampler",
     "mutation": "amala.agents.mutation:MutationAgent",
     "gpt": "amala.agents.smiles_gpt:GPTAgent",

@@ -22,6 +22,7 @@ from amala.loop.config import CampaignConfig, stored_config
 from amala.loop.executors import InlineExecutor, RunStopping
 from amala.loop.lease import RunLease
 from amala.loop.objective import Objective
+from amala.loop.shortlist import random_candidates, shortlist
 from amala.loop.states import UNDECIDED, Approval, CampaignStatus
 from amala.loop.status import record_objective
 from amala.loop.store import Batch, SelectedCandidate, Store
@@ -30,7 +31,7 @@ from amala.models.composition_gp import CompositionFeaturizer
 from amala.models.formulation_features import FormulationFeaturizer
 from amala.models.molecular_graph import GraphBank
 from amala.models.registry import SURROGATES
-from amala.models.similarity import SimilarityBank
+from amala.models.similarity import FingerprintBank
 from amala.oracles import Evaluation, build_oracle, datasets
 from amala.oracles.formulation_lookup import formulation_table
 from amala.oracles.registry import TransientOracleError
@@ -111,8 +112,9 @@ class Campaign:
         elif SURROGATES[config.surrogate.kind].inputs == "graphs":
             self.bank = GraphBank()
         else:
-            self.bank = SimilarityBank(build_featurizer(config.surrogate.featurizer))
+            self.bank = FingerprintBank(build_featurizer(config.surrogate.featurizer))
         self._proposals: dict[int, list[Candidate]] = {}  # iteration -> what its batch was chosen from
+        self._sources: list = []  # libraries the agents handed over, scored in chunks (agents.library_pool)
         self.row = self.store.open_campaign(config.name, config.model_dump(mode="json"),
                                            normalize=_current_form)
         self.id = self.row.id
@@ -185,8 +187,10 @@ class Campaign:
                                   objective=f"{self.config.objective.direction} {self.objective.label}",
                                   sign=self.objective.sign)
         proposals: dict[str, Candidate] = {}
+        self._sources = []
         for agent in self.agents:
             proposal = agent.propose(context)
+            self._sources += proposal.sources
             for candidate in proposal.candidates:
                 proposals.setdefault(candidate.key, candidate)
             for level, message in proposal.events:  # what an agent had to say (an LLM's refusal, a garbage answer)
@@ -196,28 +200,37 @@ class Campaign:
         return list(proposals.values())
 
     def select_batch(self, candidates: list[Candidate]) -> Batch | None:
-        """Fit the surrogate, score the candidates, choose a batch and store it (one transaction)."""
-        if not candidates:
+        """Fit the surrogate, score the candidates (and the libraries of the last `propose`), choose a
+        batch and store it (one transaction)."""
+        if not candidates and not self._sources:
             return None
         index = self.store.next_iteration_index(self.id)
         remaining = self.config.budget.max_evaluations - self.n_evaluations()
         observed = self.observations()
         initial = index == 0 or len(observed.y) < 2
         q = min(self.config.budget.initial if initial else self.config.acquisition.batch_size, remaining)
-        strategy, chosen, model, timings = self._choose(candidates, q, index, observed=observed)
-        self._proposals = {index: candidates}
+        strategy, chosen, model, timings, pool = self._choose(candidates, q, index, observed=observed,
+                                                              sources=self._sources)
+        self._proposals = {index: pool}
+        n_scored = len(candidates) + sum(int(source.valid.sum()) for source in self._sources)
         return self.store.record_selection(self.id, strategy, chosen, model=model, timings=timings,
-                                           n_scored=len(candidates))
+                                           n_scored=n_scored) if chosen else None
 
     def _choose(self, candidates: list[Candidate], q: int, index: int, role: str = "select",
-                observed: Observations | None = None):
-        """The q candidates the acquisition function prefers, with the model's view of each."""
+                observed: Observations | None = None, sources=()):
+        """The q candidates the acquisition function prefers, with the model's view of each, and
+        what they were chosen from (`candidates` plus the rows of `sources` that were shortlisted)."""
         acq = self.config.acquisition
         seed = _derived_seed(self.config.seed, index, role)
         observed = observed or self.observations()
+        skip = self.store.known_keys(self.id) | {c.key for c in candidates} if sources else set()
+        for source in sources:  # fingerprints of the campaign's featurizer (cached next to the file)
+            source.prepare(self.bank.featurizer if isinstance(self.bank, FingerprintBank) else None)
         if index == 0 or len(observed.y) < 2:
+            candidates = candidates + random_candidates(sources, q, seed, skip)
             picks = select("random", None, torch.empty(len(candidates), 0), None, q, seed)
-            return "random (initial design)", [SelectedCandidate(candidates[p.index]) for p in picks], None, {}
+            return ("random (initial design)", [SelectedCandidate(candidates[p.index]) for p in picks], None, {},
+                    candidates)
         t0 = time.perf_counter()
         torch.manual_seed(seed)  # optimiser restarts draw from torch's RNG: same data, same fit, in any process
         surrogate = build_surrogate(self.config.surrogate, self.bank, seed=seed, warm_start=self._warm_start,
@@ -231,6 +244,9 @@ class Campaign:
             and observed.temperatures is not None else {}
         surrogate.fit(X_train, observed.y, observed.y_var, high=high, **at)
         t1 = time.perf_counter()
+        if sources:  # each library's best rows by upper confidence bound join the candidates
+            candidates = candidates + shortlist(surrogate, sources, acq.prescreen or 500, skip)
+            X = surrogate.encode([c.representation for c in candidates])
         mean, std = surrogate.predict(X)
         t2 = time.perf_counter()
         picks = select(acq.strategy, surrogate, X, X_train, q, seed, mean=mean, std=std, ucb_beta=acq.ucb_beta,
@@ -242,7 +258,7 @@ class Campaign:
                  "objective": self.objective.label}
         if role == "select":
             self._warm_start = model.get("hyperparameters", self._warm_start)
-        return acq.strategy, chosen, model, {"fit": t1 - t0, "score": t2 - t1, "select": t3 - t2}
+        return acq.strategy, chosen, model, {"fit": t1 - t0, "score": t2 - t1, "select": t3 - t2}, candidates
 
     def review(self, batch: Batch, decision: BatchDecision) -> Batch | None:
         """Apply a person's decision to a waiting batch and store it; returns the batch to evaluate
@@ -256,7 +272,7 @@ class Campaign:
         pool = [c for c in (self._proposals.get(batch.index) or self.propose()) if c.key not in taken]
         if not pool:
             return []
-        _, more, _, _ = self._choose(pool, min(extra, len(pool)), batch.index, role="top-up")
+        _, more, _, _, _ = self._choose(pool, min(extra, len(pool)), batch.index, role="top-up")
         return [SelectedCandidate(p.candidate, p.predicted_mean, p.predicted_std, p.acquisition_value,
                                   approval=Approval.APPROVED) for p in more]
 

@@ -41,19 +41,22 @@ class MorganFeaturizer:
         if cached is not None:
             self._cache.move_to_end(smiles)
             return cached
+        vector = self.fingerprint(smiles)
+        self._cache[smiles] = vector
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return vector
+
+    def fingerprint(self, smiles: str) -> np.ndarray:
+        """One molecule's 0/1 uint8 vector, computed now and not cached (for callers that keep it)."""
         mol = Chem.MolFromSmiles(smiles)
         if mol is None:
             raise ValueError(f"featurizer: RDKit cannot parse {smiles!r}")
         if self.counts:
             counts = np.minimum(self._generator.GetCountFingerprintAsNumPy(mol), self.count_cap)
             levels = np.arange(1, self.count_cap + 1, dtype=np.uint8)
-            vector = (counts[:, None] >= levels[None, :]).reshape(-1).astype(np.uint8)
-        else:
-            vector = self._generator.GetFingerprintAsNumPy(mol).astype(np.uint8)
-        self._cache[smiles] = vector
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-        return vector
+            return (counts[:, None] >= levels[None, :]).reshape(-1).astype(np.uint8)
+        return self._generator.GetFingerprintAsNumPy(mol).astype(np.uint8)
 
     def __call__(self, smiles: Sequence[str]) -> torch.Tensor:
         if len(smiles) == 0:

@@ -5,10 +5,12 @@ standardised inside the model (BoTorch's `Standardize`), so output scale and noi
 a unit scale whatever the property, and each fit may start from the previous iteration's
 hyperparameters (far fewer optimiser steps, same optimum in our benchmarks).
 
-`TanimotoGP` works on polymer fingerprints: its inputs are row numbers into a `SimilarityBank`
-(see `amala.models.kernels.IndexedKernel` for why). The composition GP lives in `composition_gp`;
-`FormulationGP` (formulation campaigns) is the Tanimoto GP on polymer and salt counts times a kernel
-on the salt's amount.
+`TanimotoGP` works on polymer fingerprints: its inputs are row numbers into a `FingerprintBank`
+(see `amala.models.kernels.IndexedKernel` for why), and it scores candidates in chunks against the
+training rows only (`predict`, `predict_bits`), so scoring 10^6 candidates needs 10^6 x n_train
+similarities, a chunk at a time, and never a candidates x candidates matrix. The composition GP
+lives in `composition_gp`; `FormulationGP` (formulation campaigns) is the Tanimoto GP on polymer
+and salt counts times a kernel on the salt's amount.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from gpytorch.mlls import ExactMarginalLogLikelihood
 from amala.models.interface import one_condition
 from amala.models.kernels import IndexedKernel, TanimotoKernel
 from amala.models.registry import FeaturizerSpec, SurrogateSpec
-from amala.models.similarity import SimilarityBank
+from amala.models.similarity import FingerprintBank
+from amala.models.sparse_bits import SparseBits, TanimotoTo
 
 
 class GPSpec(SurrogateSpec):
@@ -116,7 +119,7 @@ class TanimotoGP(ExactGP):
                   warm_start: dict | None = None) -> TanimotoGP:
         return cls(bank, warm_start=warm_start)
 
-    def __init__(self, bank: SimilarityBank, warm_start: dict | None = None):
+    def __init__(self, bank: FingerprintBank, warm_start: dict | None = None):
         super().__init__(warm_start)
         self.bank = bank
 
@@ -125,6 +128,56 @@ class TanimotoGP(ExactGP):
 
     def _model_options(self, X: torch.Tensor) -> dict:
         return {"covar_module": ScaleKernel(IndexedKernel(self.bank))}
+
+    def fit(self, X, y, y_var=None, **conditions) -> TanimotoGP:
+        super().fit(X, y, y_var, **conditions)
+        self._solved = None
+        return self
+
+    @torch.no_grad()
+    def predict(self, X: torch.Tensor, chunk: int = 16_384) -> tuple[torch.Tensor, torch.Tensor]:
+        """Marginal posterior mean and standard deviation at bank rows `X`, a chunk at a time."""
+        rows = X[:, 0].long().numpy()
+        return self.predict_bits(self.bank.bits.take(rows), chunk)
+
+    @torch.no_grad()
+    def predict_bits(self, bits: SparseBits, chunk: int = 16_384) -> tuple[torch.Tensor, torch.Tensor]:
+        """Marginal posterior mean and standard deviation of fingerprints that need not be in the bank
+        (a library's cached rows), from their similarities to the training rows only.
+
+        The exact GP posterior, written out: mean = m + k' a with a = (K + N)^-1 (y - m), variance =
+        s - |L^-1 k|^2 with L L' = K + N (K: s x Tanimoto on the training rows, N: the noise); the
+        same numbers as BoTorch's `posterior` (tests check it), without building the joint
+        covariance of the candidates that `posterior` would."""
+        if self.model is None:
+            raise RuntimeError("surrogate gp: predict() before fit()")
+        cholesky, alpha, constant, scale, to_train = self._solve()
+        transform = self.model.outcome_transform
+        shift, spread = transform.means.reshape(()), transform.stdvs.reshape(())
+        means, stds = [], []
+        for start in range(0, len(bits), chunk):
+            cross = scale * to_train(bits.slice(start, min(start + chunk, len(bits)))).double()
+            half = torch.linalg.solve_triangular(cholesky, cross.T, upper=False)
+            means.append((constant + cross @ alpha) * spread + shift)
+            stds.append((scale - (half * half).sum(0)).clamp_min(0).sqrt() * spread)
+        if not means:
+            return torch.zeros(0, dtype=torch.float64), torch.zeros(0, dtype=torch.float64)
+        return torch.cat(means), torch.cat(stds)
+
+    def _solve(self):
+        """The training side of the posterior, factorised once per fit."""
+        if getattr(self, "_solved", None) is None:
+            model = self.model
+            X_train = model.train_inputs[0]
+            prior = model.covar_module(X_train).to_dense()
+            noise = model.likelihood.noise.reshape(-1).expand(len(X_train))
+            cholesky = torch.linalg.cholesky(prior + torch.diag(noise))
+            constant = model.mean_module.constant.reshape(())
+            alpha = torch.cholesky_solve((model.train_targets - constant).unsqueeze(-1), cholesky).squeeze(-1)
+            scale = model.covar_module.outputscale.reshape(())
+            to_train = TanimotoTo(self.bank.bits.take(X_train[:, 0].long().numpy()))
+            self._solved = (cholesky, alpha, constant, scale, to_train)
+        return self._solved
 
     def describe(self) -> dict:
         return {**super().describe(), "kernel": "tanimoto",

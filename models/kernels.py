@@ -3,9 +3,9 @@
 Tanimoto similarity is the field's standard measure between molecular fingerprints and a valid
 (positive semi-definite) kernel on non-negative vectors. It has no lengthscale: the fingerprint
 already defines the geometry, and a GP learns only an output scale and a noise level. Because the
-kernel has no hyperparameters, the similarities of a fixed set of molecules can be computed once
-and looked up (`IndexedKernel`), which is what makes batch acquisition over thousands of
-candidates affordable: the model's inputs are then row numbers, not 8,192-wide fingerprints.
+kernel has no hyperparameters, the similarities of the molecules a fit works with can be computed
+once and looked up (`IndexedKernel`): the model's inputs are then row numbers, not 8,192-wide
+fingerprints.
 """
 
 from __future__ import annotations
@@ -34,20 +34,43 @@ class TanimotoKernel(Kernel):
 
 
 class IndexedKernel(Kernel):
-    """A kernel whose inputs are row numbers into a precomputed similarity matrix.
+    """A kernel whose inputs are row numbers of a `FingerprintBank`.
 
-    `source.gram` is read at call time, so a bank that grows (new molecules) stays valid.
+    Each instance (one per GP fit) keeps the similarities among the rows it has been asked about:
+    the training rows during fitting, plus the shortlist during a joint acquisition (hundreds of
+    rows), computed once each instead of at every optimiser step. Candidates scored in bulk never
+    pass through here (`TanimotoGP.predict` works in chunks against the training rows), so this
+    matrix stays (training + shortlist)^2, whatever the size of the library.
     """
 
     has_lengthscale = False
 
-    def __init__(self, source, **kwargs):
+    def __init__(self, bank, **kwargs):
         super().__init__(**kwargs)
-        self.source = source
+        self.bank = bank
+        self._rows = torch.zeros(0, dtype=torch.long)  # bank rows held, in local order
+        self._local = torch.zeros(0, dtype=torch.long)  # bank row -> local position (-1: not held)
+        self.gram = torch.zeros(0, 0, dtype=torch.float32)
+
+    def _positions(self, rows: torch.Tensor) -> torch.Tensor:
+        if len(self._local) < len(self.bank):
+            self._local = torch.cat([self._local, torch.full((len(self.bank) - len(self._local),), -1)])
+        flat = rows.reshape(-1)
+        new = torch.unique(flat[self._local[flat] < 0])
+        if len(new):
+            old = len(self._rows)
+            held = torch.cat([self._rows, new])
+            cross = self.bank.similarity(new.numpy(), held.numpy())
+            gram = torch.empty(len(held), len(held), dtype=torch.float32)
+            gram[:old, :old] = self.gram
+            gram[old:, :] = cross
+            gram[:old, old:] = cross[:, :old].T
+            self._local[new] = torch.arange(old, len(held))
+            self._rows, self.gram = held, gram
+        return self._local[rows]
 
     def forward(self, x1: torch.Tensor, x2: torch.Tensor, diag: bool = False, **params) -> torch.Tensor:
-        gram = self.source.gram
-        i, j = x1[..., 0].long(), x2[..., 0].long()
+        i, j = self._positions(x1[..., 0].long()), self._positions(x2[..., 0].long())
         if diag:
-            return gram[i, j].to(x1.dtype)
-        return gram[i.unsqueeze(-1), j.unsqueeze(-2)].to(x1.dtype)
+            return self.gram[i, j].to(x1.dtype)
+        return self.gram[i.unsqueeze(-1), j.unsqueeze(-2)].to(x1.dtype)

@@ -57,7 +57,7 @@ BY_REPRESENTATION = {("composition", "gp"): "amala.models.composition_gp:Composi
 
 def build_surrogate(spec, bank, seed: int = 0, warm_start: dict | None = None,
                     representation: str = "smiles") -> Surrogate:
-    """A fresh, unfitted surrogate. `bank` (a `SimilarityBank` of fingerprints, a `GraphBank` for GNNs,
+    """A fresh, unfitted surrogate. `bank` (a `FingerprintBank` of fingerprints, a `GraphBank` for GNNs,
     a `CompositionFeaturizer` for compositions) carries the campaign's inputs and caches across
     iterations; `warm_start` (the stored hyperparameters of the last fit of the same kind, see
     `ExactGP`) seeds the GP's hyperparameter search."""

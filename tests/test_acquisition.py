@@ -5,7 +5,7 @@ import torch
 from amala.loop.acquisition import select
 from amala.models.featurizer import MorganFeaturizer
 from amala.models.gp import TanimotoGP
-from amala.models.similarity import SimilarityBank
+from amala.models.similarity import FingerprintBank
 
 
 @pytest.fixture(scope="module")
@@ -13,7 +13,7 @@ def fitted():
     """A GP trained on a small series where longer ether chains are better."""
     smiles = [f"[Cu]{'OCC' * k}{'CC' * j}[Au]" for k in range(1, 9) for j in range(0, 5)]
     y = torch.tensor([s.count("OCC") - 0.3 * s.count("CC") for s in smiles], dtype=torch.float64)
-    bank = SimilarityBank(MorganFeaturizer(counts=True, count_cap=8))
+    bank = FingerprintBank(MorganFeaturizer(counts=True, count_cap=8))
     X = bank.encode(smiles)
     train = torch.tensor([i for i in range(len(smiles)) if i % 3 == 0])
     cand = torch.tensor([i for i in range(len(smiles)) if i % 3 != 0])

@@ -40,7 +40,7 @@ def _write(tmp_path, text):
     ("name: x\nsurrogate: {epochs: 3}\n", "surrogate.epochs: not a setting of surrogate kind 'gp'"),
     ("name: x\nsurrogate: {high_fidelity: [standard]}\n", "surrogate.high_fidelity: not a setting of surrogate"),
     ("name: x\nagents: [{kind: magic}]\n", "agents.0.kind: unknown agent kind 'magic' (known: composition, "
-     "formulation, gpt, llm, mutation, pool)"),
+     "formulation, gpt, library, llm, mutation, pool)"),
     ("name: x\noracle: {kind: dft}\n", "oracle.kind: unknown oracle kind 'dft' (known: emulator, "
      "formulation_lookup, lookup, md"),
     ("name: x\nrepresentation: composition\ndata: null\noracle: {kind: md}\n"

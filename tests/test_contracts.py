@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 
@@ -26,7 +27,8 @@ from amala.models.registry import SURROGATES, build_surrogate
 from amala.oracles import datasets
 from amala.oracles.registry import ORACLES, build_oracle
 
-REQUIRED = {"llm": {"url": "http://localhost:9/v1", "model": "m"}}  # kinds with no complete defaults
+REQUIRED = {"llm": {"url": "http://localhost:9/v1", "model": "m"},  # kinds with no complete defaults
+            "library": {"path": "library.csv"}}
 BOUNDS = {"Li2O": (0.1, 0.5), "SiO2": (0.4, 0.9)}
 SECTION = {"agent": "agents", "oracle": "oracle", "surrogate": "surrogate"}
 KINDS = ([("agent", k) for k in AGENTS.kinds()] + [("oracle", k) for k in ORACLES.kinds()]
@@ -103,6 +105,10 @@ def test_every_agents_proposals_pass_the_validity_gate(kind, synthetic_table, tm
     cls = AGENTS[kind]
     for representation in cls.representations:
         settings = {"n": 6, **REQUIRED.get(kind, {})}
+        if kind == "library":  # a library file holding some polymers, and two rows the gate refuses
+            settings["path"] = str(tmp_path / "library.csv")
+            rows = list(synthetic_table.frame.smiles[:40]) + ["not a polymer", "[Cu]CC"]
+            pd.DataFrame({"smiles": rows}).to_csv(settings["path"], index=False)
         if "bounds" in cls.Spec.model_fields:
             settings["bounds"] = BOUNDS
         settings = {k: v for k, v in settings.items() if k in cls.Spec.model_fields}
@@ -117,8 +123,11 @@ def test_every_agents_proposals_pass_the_validity_gate(kind, synthetic_table, tm
         known = set(pool[:10]) if pool else set()
         proposal = agent.propose(ProposalContext(iteration=1, seed=0, known_keys=known))
         bounds = BOUNDS if representation == "composition" else None
-        assert proposal.candidates or kind == "gpt", f"{kind} proposed nothing for {representation}"
-        for candidate in proposal.candidates:
+        # a library hands its file over (the campaign scores it); its rows become candidates on demand
+        listed = proposal.candidates + [c for source in proposal.sources
+                                        for c in source.prepare().candidates(range(len(source)), skip=known)]
+        assert listed or kind == "gpt", f"{kind} proposed nothing for {representation}"
+        for candidate in listed:
             again = candidate_from_text(candidate.representation, representation, "gate", bounds)
             assert again.key == candidate.key and candidate.kind == representation
             assert candidate.key not in known
@@ -128,7 +137,7 @@ def _banks(representation, kind):
     from amala.models.composition_gp import CompositionFeaturizer
     from amala.models.molecular_graph import GraphBank
     from amala.models.registry import FeaturizerSpec, build_featurizer
-    from amala.models.similarity import SimilarityBank
+    from amala.models.similarity import FingerprintBank
 
     if representation == "composition":
         return CompositionFeaturizer(sorted(BOUNDS))
@@ -138,7 +147,7 @@ def _banks(representation, kind):
         return FormulationFeaturizer(polymer_bits=256, salt_bits=64)
     if kind == "gnn_ensemble":
         return GraphBank()
-    return SimilarityBank(build_featurizer(FeaturizerSpec(n_bits=256)))
+    return FingerprintBank(build_featurizer(FeaturizerSpec(n_bits=256)))
 
 
 # training even a tiny GNN ensemble takes half a minute on a busy 2-core machine: slow, still run by `make test`

@@ -4,7 +4,7 @@ import torch
 
 from amala.models.featurizer import MorganFeaturizer
 from amala.models.kernels import tanimoto
-from amala.models.similarity import SimilarityBank
+from amala.models.similarity import FingerprintBank
 
 SMILES = ["[Cu]OCCOCCOC(=O)[Au]", "[Cu]OCCOC(=O)[Au]", "[Cu]CC(C)CC[Au]", "[Cu]c1ccc(cc1)[Au]"]
 
@@ -52,13 +52,15 @@ def test_cache_returns_identical_vectors_and_bad_smiles_fail_clearly(monkeypatch
         f(["C1CC"])
 
 
-def test_similarity_bank_grows_and_matches_direct_computation():
+def test_fingerprint_bank_grows_and_its_similarities_equal_the_dense_computation():
     f = MorganFeaturizer(counts=True)
-    bank = SimilarityBank(f)
+    bank = FingerprintBank(f)
     rows = bank.encode(SMILES[:2])
     assert rows.tolist() == [[0.0], [1.0]]
     bank.encode(SMILES)  # two new molecules appended, old rows unchanged
     assert len(bank) == 4
+    assert torch.equal(bank.bits.dense(), f(SMILES).float())
     direct = tanimoto(f(SMILES).float(), f(SMILES).float())
-    assert torch.allclose(bank.gram, direct, atol=1e-6)
-    assert torch.allclose(bank.gram.diagonal(), torch.ones(4))
+    assert torch.equal(bank.similarity([0, 1, 2, 3], [0, 1, 2, 3]), direct)  # same float32 numbers, bit for bit
+    assert torch.equal(bank.similarity([3, 1], [2]), direct[[3, 1]][:, [2]])
+    assert torch.allclose(direct.diagonal(), torch.ones(4))

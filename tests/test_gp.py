@@ -4,7 +4,7 @@ from botorch.posteriors import GPyTorchPosterior
 
 from amala.models.featurizer import MorganFeaturizer
 from amala.models.gp import TanimotoGP
-from amala.models.similarity import SimilarityBank
+from amala.models.similarity import FingerprintBank
 
 
 def _library(n=120, seed=0):
@@ -21,7 +21,7 @@ def _library(n=120, seed=0):
 def test_gp_learns_a_fingerprint_function_better_than_the_mean():
     smiles = _library()
     target = torch.tensor([s.count("OCC") - 0.5 * s.count("SCC") for s in smiles], dtype=torch.float64)
-    bank = SimilarityBank(MorganFeaturizer(counts=True))
+    bank = FingerprintBank(MorganFeaturizer(counts=True))
     X = bank.encode(smiles)
     perm = torch.randperm(len(smiles), generator=torch.Generator().manual_seed(0))
     train, test = perm[:80], perm[80:]
@@ -38,7 +38,7 @@ def test_gp_learns_a_fingerprint_function_better_than_the_mean():
 def test_gp_is_a_botorch_model_and_warm_start_reuses_hyperparameters():
     smiles = _library(40, seed=1)
     y = torch.tensor([s.count("C") for s in smiles], dtype=torch.float64)
-    bank = SimilarityBank(MorganFeaturizer())
+    bank = FingerprintBank(MorganFeaturizer())
     X = bank.encode(smiles)
     gp = TanimotoGP(bank).fit(X, y)
     posterior = gp.model.posterior(X[:5].unsqueeze(0))
