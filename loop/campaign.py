@@ -21,6 +21,7 @@ from amala.loop.approval import BatchDecision
 from amala.loop.config import CampaignConfig, stored_config
 from amala.loop.executors import InlineExecutor, RunStopping
 from amala.loop.lease import RunLease
+from amala.loop.library_source import LibrarySource
 from amala.loop.objective import Objective
 from amala.loop.shortlist import random_candidates, shortlist
 from amala.loop.states import UNDECIDED, Approval, CampaignStatus
@@ -114,7 +115,8 @@ class Campaign:
         else:
             self.bank = FingerprintBank(build_featurizer(config.surrogate.featurizer))
         self._proposals: dict[int, list[Candidate]] = {}  # iteration -> what its batch was chosen from
-        self._sources: list = []  # libraries the agents handed over, scored in chunks (agents.library_pool)
+        self._sources: list[LibrarySource] = []  # libraries the agents handed over, scored in chunks
+        self._libraries: dict = {}  # (file, agent) -> its LibrarySource, prepared once per process
         self.row = self.store.open_campaign(config.name, config.model_dump(mode="json"),
                                            normalize=_current_form)
         self.id = self.row.id
@@ -190,7 +192,7 @@ class Campaign:
         self._sources = []
         for agent in self.agents:
             proposal = agent.propose(context)
-            self._sources += proposal.sources
+            self._sources += [self._library(ref) for ref in proposal.sources]
             for candidate in proposal.candidates:
                 proposals.setdefault(candidate.key, candidate)
             for level, message in proposal.events:  # what an agent had to say (an LLM's refusal, a garbage answer)
@@ -198,6 +200,11 @@ class Campaign:
             if proposal.model_version:  # a generator (re)trained: its new weights are a model version
                 self.store.record_model_version(self.id, context.iteration, proposal.model_version)
         return list(proposals.values())
+
+    def _library(self, ref) -> LibrarySource:
+        if (ref.path, ref.agent) not in self._libraries:
+            self._libraries[ref.path, ref.agent] = LibrarySource.of(ref)
+        return self._libraries[ref.path, ref.agent]
 
     def select_batch(self, candidates: list[Candidate]) -> Batch | None:
         """Fit the surrogate, score the candidates (and the libraries of the last `propose`), choose a

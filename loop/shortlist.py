@@ -36,6 +36,7 @@ class TopK:
 
 
 SCORE_CHUNK = 16_384  # rows scored at once: 16,384 x 500 training rows x 8 bytes = 66 MB of similarities
+TEXT_CHUNK = 1024  # rows per graph batch for surrogates that score representations (GNN)
 UCB_BETA = 2.0  # the shortlist ranks by mean + 2 std, as `acquisition.select`'s prescreen does
 
 
@@ -50,9 +51,13 @@ def _scores(surrogate, source, chunk: int):
             yield np.arange(start, stop), mean.numpy(), std.numpy()
             continue
         rows = start + np.flatnonzero(source.valid[start:stop])
-        if len(rows):
-            mean, std = surrogate.predict(surrogate.encode([source.text(int(r)) for r in rows]))
-            yield rows, mean.numpy(), std.numpy()
+        for part in np.array_split(rows, -(-len(rows) // TEXT_CHUNK)) if len(rows) else ():
+            texts = [source.text(int(r)) for r in part]
+            if hasattr(surrogate, "predict_representations"):  # graphs built for the chunk, then dropped
+                mean, std = surrogate.predict_representations(texts)
+            else:
+                mean, std = surrogate.predict(surrogate.encode(texts))
+            yield part, mean.numpy(), std.numpy()
 
 
 def shortlist(surrogate, sources, k: int, skip: set[str], chunk: int = SCORE_CHUNK) -> list:

@@ -252,6 +252,22 @@ class GNNEnsemble:
         T, h = temperature_K.float().to(self.device), high.to(self.device)
         return torch.stack([net(batch, T, h) for net in self.networks]).double().cpu()
 
+    @torch.no_grad()
+    def predict_representations(self, smiles: Sequence[str], temperature_K: float | None = None,
+                                high: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Ensemble mean and standard deviation of molecules the campaign does not keep (a library's
+        rows, scored a chunk at a time): their graphs are built for this call and dropped after it,
+        so scoring 10^6 rows never holds 10^6 graphs."""
+        T = float(temperature_K or self.reference_K)
+        high = self.target_high if high is None else bool(high)
+        scratch = GraphBank(self.bank.descriptors, self.bank.periodic)
+        rows = scratch.encode(smiles)[:, 0].long().tolist()
+        batch = scratch.batch(rows, self.device)
+        times = torch.full((len(rows),), T, device=self.device)
+        labels = torch.full((len(rows),), high, dtype=torch.bool, device=self.device)
+        preds = torch.stack([net(batch, times, labels) for net in self.networks]).double().cpu()
+        return preds.mean(0), self.std_scale * preds.std(0)
+
     def predict(self, X: torch.Tensor, temperature_K: float | None = None, high: bool | None = None,
                 chunk: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
         """Ensemble mean and standard deviation, cached per (row, temperature, fidelity); by default

@@ -23,6 +23,7 @@ from amala.agents.interface import ProposalContext
 from amala.agents.registry import AGENTS, build_agent
 from amala.agents.validity import candidate_from_text
 from amala.loop.config import ConfigError, parse_config
+from amala.loop.library_source import LibrarySource
 from amala.models.registry import SURROGATES, build_surrogate
 from amala.oracles import datasets
 from amala.oracles.registry import ORACLES, build_oracle
@@ -124,8 +125,8 @@ def test_every_agents_proposals_pass_the_validity_gate(kind, synthetic_table, tm
         proposal = agent.propose(ProposalContext(iteration=1, seed=0, known_keys=known))
         bounds = BOUNDS if representation == "composition" else None
         # a library hands its file over (the campaign scores it); its rows become candidates on demand
-        listed = proposal.candidates + [c for source in proposal.sources
-                                        for c in source.prepare().candidates(range(len(source)), skip=known)]
+        sources = [LibrarySource.of(ref).prepare() for ref in proposal.sources]
+        listed = proposal.candidates + [c for s in sources for c in s.candidates(range(len(s)), skip=known)]
         assert listed or kind == "gpt", f"{kind} proposed nothing for {representation}"
         for candidate in listed:
             again = candidate_from_text(candidate.representation, representation, "gate", bounds)

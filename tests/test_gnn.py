@@ -115,6 +115,11 @@ def test_ensemble_is_a_botorch_model_that_acquisition_can_use():
     raw_mean, raw_std = raw.predict(X[50:])
     assert ensemble.std_scale >= 1.0 and raw.std_scale == 1.0
     assert torch.allclose(raw_mean, mean) and torch.allclose(raw_std * ensemble.std_scale, std)
+    # a library's rows are scored from their text without joining the bank: the same numbers
+    graphs = len(ensemble.bank.graphs)
+    outside_mean, outside_std = ensemble.predict_representations(smiles[50:])
+    assert torch.allclose(outside_mean, mean, atol=1e-6) and torch.allclose(outside_std, std, atol=1e-6)
+    assert len(ensemble.bank.graphs) == graphs
     posterior = ensemble.model.posterior(X[50:55].unsqueeze(0))  # batch 1, q = 5
     assert posterior.mean.shape == (1, 5, 1) and (posterior.variance > 0).all()
     assert torch.allclose(posterior.mean.reshape(-1), mean[:5])

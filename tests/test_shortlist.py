@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 import torch
 
-from amala.agents.library_pool import LibrarySource
 from amala.loop.acquisition import select
+from amala.loop.library_source import LibrarySource
 from amala.loop.shortlist import TopK, shortlist
 from amala.models.featurizer import MorganFeaturizer
 from amala.models.gp import TanimotoGP
@@ -78,3 +78,25 @@ def test_a_library_shortlist_and_batch_equal_the_in_memory_prescreen_and_batch(t
                                                  {shortlisted[0].representation, shortlisted[3].representation}] \
         + [c.representation for c in again[-2:]]
     assert len(again) == k and not known & {c.key for c in again}
+
+
+def test_a_surrogate_without_fingerprint_scoring_shortlists_from_the_rows_text(tmp_path):
+    """The random forest has neither `predict_bits` nor `predict_representations`: the library's valid
+    rows are encoded from their text a chunk at a time, with the same ranking as the listed pool."""
+    from amala.models.random_forest import RandomForest
+
+    smiles = _polymers(200, seed=1)
+    y = torch.tensor([s.count("O") - 0.5 * s.count("S") for s in smiles], dtype=torch.float64)
+    forest = RandomForest(MorganFeaturizer(radius=2), n_estimators=30, seed=0, n_jobs=1)
+    forest.fit(forest.encode(smiles[:50]), y[:50])
+    pool = smiles[50:]
+    path = tmp_path / "lib.csv"
+    pd.DataFrame({"smiles": ["CC(", *pool]}).to_csv(path, index=False)
+    source = LibrarySource(path, "library").prepare()
+    mean, std = forest.predict(forest.encode(pool))
+    order = np.lexsort((np.arange(len(pool)), -(mean + 2.0 * std).numpy()))[:20]
+    listed = [pool[i] for i in order]
+    from amala.agents.validity import candidate_from_text
+
+    assert [c.representation for c in shortlist(forest, [source], 20, skip=set(), chunk=64)] == \
+        [candidate_from_text(s, "smiles", "t").representation for s in listed]
