@@ -7,7 +7,8 @@ resident memory is that case's own), through the campaign's own code (`loop.camp
 
 1. a campaign with one agent, `library` (the file), the emulator oracle (a random forest trained on
    all of HTP-MD: EMULATED conductivities, labelled as such; never MD) and the surrogate `--surrogate`
-   (default gp + qLogNEI, batches of 10, prescreen 500, 128 MC samples);
+   (gp, or gnn_ensemble with 3 members and 20 epochs), qLogNEI, batches of 10, prescreen 500, 128 MC
+   samples;
 2. its initial design: `obs` rows drawn at random, evaluated by the emulator (not timed);
 3. one iteration, timed: propose + fit + score every valid row in chunks + shortlist + select +
    store (`select_batch`), with the campaign's own fit / score / select split.
@@ -79,8 +80,7 @@ def one_case(path: Path, observations: int, surrogate: str, seed: int) -> dict:
         "agents": [{"kind": "library", "path": str(path)}],
         "oracle": {"kind": "emulator", "properties": ["conductivity"]},
         "surrogate": settings,
-        "acquisition": {"strategy": "qlognei" if surrogate == "gp" else "greedy", "batch_size": 10,
-                        "prescreen": 500},
+        "acquisition": {"strategy": "qlognei", "batch_size": 10, "prescreen": 500},
         "budget": {"initial": observations, "max_evaluations": observations + 10},
     }, "library_scale")
     campaign = Campaign(config)
@@ -105,7 +105,7 @@ def main() -> None:
     parser.add_argument("library", type=Path, nargs="?")
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--observations", default="100,500")
-    parser.add_argument("--surrogate", default="gp", help="gp (qLogNEI) or gnn_ensemble (greedy on its mean)")
+    parser.add_argument("--surrogate", default="gp", help="gp or gnn_ensemble (3 members, 20 epochs)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--one", nargs=2, metavar=("LIBRARY", "OBS"), help=argparse.SUPPRESS)
     args = parser.parse_args()

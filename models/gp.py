@@ -156,10 +156,10 @@ class TanimotoGP(ExactGP):
         shift, spread = transform.means.reshape(()), transform.stdvs.reshape(())
         means, stds = [], []
         for start in range(0, len(bits), chunk):
-            cross = scale * to_train(bits.slice(start, min(start + chunk, len(bits)))).double()
+            cross = to_train(bits.slice(start, min(start + chunk, len(bits)))).double().mul_(scale)
             half = torch.linalg.solve_triangular(cholesky, cross.T, upper=False)
             means.append((constant + cross @ alpha) * spread + shift)
-            stds.append((scale - (half * half).sum(0)).clamp_min(0).sqrt() * spread)
+            stds.append((scale - half.square_().sum(0)).clamp_min(0).sqrt() * spread)
         if not means:
             return torch.zeros(0, dtype=torch.float64), torch.zeros(0, dtype=torch.float64)
         return torch.cat(means), torch.cat(stds)

@@ -131,6 +131,10 @@ class TanimotoTo:
         else:
             dot = query.csr(self.columns, self.width) @ self.reference_t
         sizes = torch.from_numpy(query.sizes().astype(np.float32))
-        union = sizes[:, None] + self.reference_sizes[None, :] - dot
+        union = (sizes[:, None] + self.reference_sizes[None, :]).sub_(dot)
+        similarity = dot.div_(union.clamp_min_(1e-12))  # in place: this is most of the scoring's memory traffic
         # Two all-zero fingerprints are identical: similarity 1, not 0/0 (as kernels.tanimoto).
-        return torch.where(union > 0, dot / union.clamp_min(1e-12), torch.ones_like(dot))
+        empty_query, empty_reference = sizes == 0, self.reference_sizes == 0
+        if empty_query.any() and empty_reference.any():
+            similarity[empty_query.nonzero()[:, :1], empty_reference.nonzero()[:, 0]] = 1.0
+        return similarity
