@@ -112,7 +112,7 @@ class TanimotoGP(ExactGP):
     representations = ("smiles", "composition", "formulation")
     bayesian = True
     fidelities = False
-    inputs = "fingerprints"  # rows of the similarity bank (composition campaigns: the composition featurizer)
+    inputs = "fingerprints"  # rows of the fingerprint bank (composition campaigns: the composition featurizer)
 
     @classmethod
     def from_spec(cls, spec: GPSpec, bank, representation="smiles", seed: int = 0,

@@ -22,7 +22,7 @@ class Surrogate(Protocol):
     inputs: ClassVar[str]  # "fingerprints" (its Spec has a `featurizer`) or "graphs": what `encode` reads
 
     def encode(self, representations: Sequence[str]) -> torch.Tensor:
-        """Representations -> this model's input tensor (fingerprints, or rows of a similarity bank)."""
+        """Representations -> this model's input tensor (fingerprints, or rows of a fingerprint bank)."""
 
     def fit(self, X: torch.Tensor, y: torch.Tensor, y_var: torch.Tensor | None = None, *,
             high: torch.Tensor | None = None, temperature_K: torch.Tensor | None = None) -> "Surrogate":
