@@ -45,7 +45,7 @@ class Proposal:
     candidates: list[Candidate] = field(default_factory=list)
     events: list[tuple[str, str]] = field(default_factory=list)  # (level, one-line message) for the campaign log
     model_version: dict | None = None
-    # candidate sets too large to list (a library file: `agents.library_pool.LibrarySource`), which the
+    # candidate sets too large to list (a library file: `agents.library_pool.LibraryRef`), which the
     # campaign scores in chunks and shortlists instead of receiving one `Candidate` per row
     sources: list = field(default_factory=list)
 

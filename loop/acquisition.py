@@ -24,6 +24,8 @@ from linear_operator.utils.warnings import NumericalWarning
 
 from amala.loop.strategies import BAYESIAN, STRATEGIES
 
+PRESCREEN_BETA = 2.0  # the prescreen ranks by the marginal upper confidence bound mean + 2 std
+
 
 @dataclass
 class Pick:
@@ -55,7 +57,7 @@ def select(strategy: str, surrogate, X_candidates: torch.Tensor, X_train: torch.
 
     shortlist = torch.arange(n)
     if prescreen is not None and n > prescreen:
-        shortlist = torch.argsort(mean + 2.0 * std, descending=True)[:prescreen]
+        shortlist = torch.argsort(mean + PRESCREEN_BETA * std, descending=True)[:prescreen]
     X_short = X_candidates[shortlist].double()
     torch.manual_seed(seed)
     with warnings.catch_warnings():

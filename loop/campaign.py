@@ -243,7 +243,6 @@ class Campaign:
         surrogate = build_surrogate(self.config.surrogate, self.bank, seed=seed, warm_start=self._warm_start,
                                     representation=self.config.representation)
         X_train = surrogate.encode([c.representation for c in observed.candidates])
-        X = surrogate.encode([c.representation for c in candidates])
         # fidelity labels for surrogates that declare fidelity heads, when the config names high fidelities
         high = observed.high(self.config.surrogate.high_fidelity) if surrogate.fidelities else None
         # measurement temperatures for surrogates with a temperature readout (formulation_ensemble)
@@ -253,7 +252,7 @@ class Campaign:
         t1 = time.perf_counter()
         if sources:  # each library's best rows by upper confidence bound join the candidates
             candidates = candidates + shortlist(surrogate, sources, acq.prescreen or 500, skip)
-            X = surrogate.encode([c.representation for c in candidates])
+        X = surrogate.encode([c.representation for c in candidates])
         mean, std = surrogate.predict(X)
         t2 = time.perf_counter()
         picks = select(acq.strategy, surrogate, X, X_train, q, seed, mean=mean, std=std, ucb_beta=acq.ucb_beta,

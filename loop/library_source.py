@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from amala.agents.candidate import Candidate
 from amala.agents.library import open_library
@@ -54,8 +55,8 @@ class LibrarySource:
         if cache.built:
             log.info("library %s: fingerprint cache built (%d rows)", self.path.name, len(cache))
         bits = SparseBits(cache.dim)
-        for start in range(0, len(cache), CHUNK_ROWS):
-            bits.append(SparseBits.from_packed(cache.packed[start:start + CHUNK_ROWS], cache.dim))
+        for _, block in cache.chunks(CHUNK_ROWS, dtype=torch.uint8):
+            bits.append(SparseBits.from_dense(block, cache.dim))
         texts, lengths = [], []
         for chunk in self.library.representations(CHUNK_ROWS):
             encoded = [t.encode() for t in chunk]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from amala.loop.acquisition import PRESCREEN_BETA
+
 
 class TopK:
     def __init__(self, k: int):
@@ -37,7 +39,6 @@ class TopK:
 
 SCORE_CHUNK = 16_384  # rows scored at once: 16,384 x 500 training rows x 8 bytes = 66 MB of similarities
 TEXT_CHUNK = 1024  # rows per graph batch for surrogates that score representations (GNN)
-UCB_BETA = 2.0  # the shortlist ranks by mean + 2 std, as `acquisition.select`'s prescreen does
 
 
 def _scores(surrogate, source, chunk: int):
@@ -65,9 +66,9 @@ def shortlist(surrogate, sources, k: int, skip: set[str], chunk: int = SCORE_CHU
     valid and not in `skip` (keys proposed or evaluated already), as candidates, best first."""
     found, taken = [], set(skip)
     for source in sources:
-        top = TopK(k + len(skip))  # rows already known may rank high: keep enough to drop them all
+        top = TopK(k + len(taken))  # rows already known may rank high: keep enough to drop them all
         for rows, mean, std in _scores(surrogate, source, chunk):
-            bound = mean + UCB_BETA * std
+            bound = mean + PRESCREEN_BETA * std
             bound[~source.valid[rows]] = -np.inf
             top.push(bound, rows)
         best, _ = top.result()

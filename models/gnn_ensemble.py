@@ -246,9 +246,11 @@ class GNNEnsemble:
                              torch.full((len(rows),), high, dtype=torch.bool))
 
     @torch.no_grad()
-    def _outputs(self, rows: Sequence[int], temperature_K: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
-        """(members, n) predictions, each row at its own temperature and fidelity."""
-        batch = self.bank.batch(rows, self.device)
+    def _outputs(self, rows: Sequence[int], temperature_K: torch.Tensor, high: torch.Tensor,
+                 bank: GraphBank | None = None) -> torch.Tensor:
+        """(members, n) predictions, each row (of `bank`, default the campaign's) at its own temperature
+        and fidelity."""
+        batch = (bank or self.bank).batch(rows, self.device)
         T, h = temperature_K.float().to(self.device), high.to(self.device)
         return torch.stack([net(batch, T, h) for net in self.networks]).double().cpu()
 
@@ -262,10 +264,8 @@ class GNNEnsemble:
         high = self.target_high if high is None else bool(high)
         scratch = GraphBank(self.bank.descriptors, self.bank.periodic)
         rows = scratch.encode(smiles)[:, 0].long().tolist()
-        batch = scratch.batch(rows, self.device)
-        times = torch.full((len(rows),), T, device=self.device)
-        labels = torch.full((len(rows),), high, dtype=torch.bool, device=self.device)
-        preds = torch.stack([net(batch, times, labels) for net in self.networks]).double().cpu()
+        preds = self._outputs(rows, torch.full((len(rows),), T), torch.full((len(rows),), high, dtype=torch.bool),
+                              bank=scratch)
         return preds.mean(0), self.std_scale * preds.std(0)
 
     def predict(self, X: torch.Tensor, temperature_K: float | None = None, high: bool | None = None,

@@ -122,6 +122,7 @@ class TanimotoGP(ExactGP):
     def __init__(self, bank: FingerprintBank, warm_start: dict | None = None):
         super().__init__(warm_start)
         self.bank = bank
+        self._solved = None  # the training side of the posterior, factorised once per fit (`_solve`)
 
     def encode(self, smiles: Sequence[str]) -> torch.Tensor:
         return self.bank.encode(smiles)
@@ -166,7 +167,7 @@ class TanimotoGP(ExactGP):
 
     def _solve(self):
         """The training side of the posterior, factorised once per fit."""
-        if getattr(self, "_solved", None) is None:
+        if self._solved is None:
             model = self.model
             X_train = model.train_inputs[0]
             prior = model.covar_module(X_train).to_dense()

@@ -43,11 +43,6 @@ class SparseBits:
         np.cumsum(np.bincount(rows, minlength=len(block)), out=indptr[1:])
         return cls(dim or block.shape[1], indptr, cols)
 
-    @classmethod
-    def from_packed(cls, packed: np.ndarray, dim: int) -> SparseBits:
-        """From `np.packbits(bits, axis=1)` rows (the fingerprint cache's layout)."""
-        return cls.from_dense(np.unpackbits(np.asarray(packed), axis=1, count=dim), dim)
-
     def append(self, other: SparseBits) -> None:
         if other.dim != self.dim:
             raise ValueError(f"sparse bits: cannot append {other.dim}-bit rows to {self.dim}-bit rows")
