@@ -6,13 +6,18 @@ polymer is ever trained on), which is what a campaign's predictions face. Split:
 groups. All rows compared come from one run of this script, on the same folds:
 
 * mean: the training rows' mean log10 σ (knowing nothing);
-* forest: a random forest (`--rf-trees`, sklearn defaults otherwise) on polymer and salt Morgan bits
-  (r2, 1024 + 256 bits), log10 molality with a missing flag, and 1000/T (the issue's baseline);
-* ensemble: `models.formulation_ensemble.FormulationEnsemble` (settings from the flags).
+* forest: `models.formulation_forest.FormulationForest` alone (`--rf-trees`, sklearn defaults otherwise) on
+  polymer and salt Morgan bits (r2, 1024 + 256 bits), log10 molality with a missing flag, and 1000/T (the
+  issue's baseline);
+* gnn: the graph-only D-MPNN ensemble (`models.gnn_ensemble.GNNEnsemble`, the chemprop-style option and
+  the issue's starting point): polymer graph + temperature through its Arrhenius readout, no salt or
+  molality, `--gnn-members` members, 20 epochs, learning rate decaying to 1e-4, dropout 0.15;
+* ensemble: `models.formulation_ensemble.FormulationEnsemble` (settings from the flags), which also gives
+  the row "networks" (its networks alone, from the same fit; `--forest-trees 0` runs only those).
 
 Metrics (log10 S/cm): MAE and R² pooled over all held-out rows, MAE per polymer (the mean over
-polymers of each one's MAE: PEO alone has a third of the rows), MAE at 20–30 °C, and for the
-ensemble the share of rows inside ±1 and ±2 predicted std.
+polymers of each one's MAE: PEO alone has a third of the rows), MAE at 20–30 °C, and for every row with
+a std the share of rows inside ±1 and ±2 predicted std.
 
     AMALA_DATA_DIR=../shared/data .venv/bin/python benchmarks/formulation_cv.py --folds 10 --seed 0
 
@@ -32,6 +37,7 @@ import torch
 from amala.models.calibration import coverage
 from amala.models.formulation_ensemble import FormulationEnsemble
 from amala.models.formulation_features import FormulationFeaturizer
+from amala.models.formulation_forest import FormulationForest
 
 
 def prepare(data: str | None) -> dict:
@@ -51,7 +57,8 @@ def prepare(data: str | None) -> dict:
     canonical = {s: Chem.CanonSmiles(s) for s in set(frame.smiles)}
     return {"X": X, "featurizer": featurizer, "y": frame.conductivity.to_numpy(dtype=float),
             "T": frame.temperature.to_numpy(dtype=float) + 273.15,
-            "polymer": np.array([canonical[s] for s in frame.smiles]), "molality": molality}
+            "polymer": np.array([canonical[s] for s in frame.smiles]), "molality": molality,
+            "smiles": list(frame.smiles)}
 
 
 def polymer_folds(polymers: np.ndarray, folds: int, seed: int) -> np.ndarray:
@@ -61,33 +68,40 @@ def polymer_folds(polymers: np.ndarray, folds: int, seed: int) -> np.ndarray:
     return np.array([fold_of[p] for p in polymers])
 
 
-def forest_inputs(prepared: dict) -> np.ndarray:
-    blocks, X = prepared["featurizer"].blocks, prepared["X"].numpy()
-    bits = np.hstack([X[:, blocks["polymer_counts"]] > 0, X[:, blocks["salt_counts"]] > 0])
-    conditions = X[:, blocks["conditions"]][:, :2]  # log10 molality, molality missing
-    return np.hstack([bits, conditions, 1000 / prepared["T"][:, None]]).astype(np.float32)
-
-
-def predict_fold(model: str, prepared: dict, train: np.ndarray, test: np.ndarray, args) -> tuple[np.ndarray, ...]:
-    y = prepared["y"]
+def predict_fold(model: str, prepared: dict, train: np.ndarray, test: np.ndarray, args) -> dict[str, tuple]:
+    """{row name: (mean, std, extra)} on the test rows; the ensemble gives two rows from one fit."""
+    y, X, T = prepared["y"], prepared["X"], prepared["T"]
     if model == "mean":
-        return np.full(test.sum(), y[train].mean()), np.zeros(test.sum()), {}
+        return {"mean": (np.full(test.sum(), y[train].mean()), np.zeros(test.sum()), {})}
     if model == "forest":
-        from sklearn.ensemble import RandomForestRegressor
+        forest = FormulationForest(prepared["featurizer"].blocks, args.rf_trees, seed=args.seed, n_jobs=args.jobs)
+        mean, std = forest.fit(X[train], y[train], T[train]).predict(X[test], T[test])
+        return {"forest": (mean, std, {})}
+    if model == "gnn":
+        from amala.models.gnn_ensemble import GNNEnsemble
 
-        X = forest_inputs(prepared)
-        forest = RandomForestRegressor(args.rf_trees, n_jobs=args.jobs, random_state=args.seed).fit(X[train], y[train])
-        per_tree = np.stack([tree.predict(X[test]) for tree in forest.estimators_])
-        return per_tree.mean(0), per_tree.std(0), {}
+        gnn = GNNEnsemble(members=args.gnn_members, epochs=20, lr_final=1e-4, dropout=0.15, seed=args.seed)
+        rows = gnn.encode(prepared["smiles"])
+        gnn.fit(rows[train], torch.as_tensor(y[train]), temperature_K=torch.as_tensor(T[train]))
+        mean, std = np.zeros(test.sum()), np.zeros(test.sum())
+        for t in np.unique(T[test]):  # one call per measured temperature
+            at = T[test] == t
+            m, s = gnn.predict(rows[test][torch.as_tensor(at)], temperature_K=float(t))
+            mean[at], std[at] = m.numpy(), s.numpy()
+        return {"gnn": (mean, std, {"std_scale": round(gnn.std_scale, 3)})}
     ensemble = FormulationEnsemble(prepared["featurizer"], members=args.members, max_epochs=args.max_epochs,
                                    patience=args.patience, hidden=args.hidden, dropout=args.dropout,
                                    weight_decay=args.weight_decay, batch_size=args.batch_size, seed=args.seed,
-                                   calibration=args.calibration)
-    X, T = prepared["X"], torch.as_tensor(prepared["T"])
+                                   calibration=args.calibration, forest_trees=args.forest_trees,
+                                   polymer_weight=args.polymer_weight, n_jobs=args.jobs)
+    T = torch.as_tensor(T)
     ensemble.fit(X[train], torch.as_tensor(y[train]), temperature_K=T[train])
-    mean, std = ensemble.predict(X[test], temperature_K=T[test])
-    return mean.numpy(), std.numpy(), {"epochs_used": ensemble.epochs_used,
-                                       "std_scale": round(ensemble.std_scale, 3)}
+    parts = ensemble.predict_parts(X[test], temperature_K=T[test])
+    extra = {"epochs_used": ensemble.epochs_used, "std_scale": round(ensemble.std_scale, 3)}
+    rows = {"ensemble": (*(t.numpy() for t in parts["ensemble"]), extra)}
+    if "forest" in parts:
+        rows["networks"] = (*(t.numpy() for t in parts["networks"]), {})
+    return rows
 
 
 def metrics(y, mean, std, T, polymers) -> dict:
@@ -111,15 +125,19 @@ def main() -> None:
     parser.add_argument("--only-folds", default=None, help="comma-separated fold indices (exploration)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--models", default="mean,forest,ensemble")
-    parser.add_argument("--rf-trees", type=int, default=500)
+    parser.add_argument("--rf-trees", type=int, default=500, help="trees of the forest row")
+    parser.add_argument("--forest-trees", type=int, default=300, help="trees of the ensemble's own forest "
+                        "(0: networks only)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--members", type=int, default=5)
+    parser.add_argument("--gnn-members", type=int, default=3)
     parser.add_argument("--max-epochs", type=int, default=60)
     parser.add_argument("--patience", type=int, default=8)
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--dropout", type=float, default=0.3)
     parser.add_argument("--weight-decay", type=float, default=1e-3)
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--polymer-weight", type=float, default=0.5, help="loss weight n^-w of a polymer's rows")
     parser.add_argument("--calibration", default="quantile", choices=["quantile", "rms", "none"])
     args = parser.parse_args()
     torch.set_num_threads(args.jobs)
@@ -130,19 +148,21 @@ def main() -> None:
     print(json.dumps({"rows": len(y), "polymers": len(set(polymers)), "folds": args.folds, "seed": args.seed,
                       "settings": vars(args)}), flush=True)
     for model in args.models.split(","):
-        mean, std, seen = np.zeros_like(y), np.zeros_like(y), np.zeros(len(y), bool)
-        started = time.perf_counter()
+        results: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        seen, started = np.zeros(len(y), bool), time.perf_counter()
         for k in folds:
             test = fold == k
             tic = time.perf_counter()
-            mean[test], std[test], extra = predict_fold(model, prepared, ~test, test, args)
+            for name, (mean, std, extra) in predict_fold(model, prepared, ~test, test, args).items():
+                mean_all, std_all = results.setdefault(name, (np.zeros_like(y), np.zeros_like(y)))
+                mean_all[test], std_all[test] = mean, std
+                print(json.dumps({"model": name, "fold": k, **metrics(y[test], mean, std, T[test], polymers[test]),
+                                  "seconds": round(time.perf_counter() - tic, 1), **extra}), flush=True)
             seen |= test
-            print(json.dumps({"model": model, "fold": k, **metrics(y[test], mean[test], std[test], T[test],
-                                                                  polymers[test]),
-                              "seconds": round(time.perf_counter() - tic, 1), **extra}), flush=True)
-        print(json.dumps({"model": model, "summary": True, "folds": list(folds),
-                          **metrics(y[seen], mean[seen], std[seen], T[seen], polymers[seen]),
-                          "seconds": round(time.perf_counter() - started, 1)}), flush=True)
+        for name, (mean, std) in results.items():
+            print(json.dumps({"model": name, "summary": True, "folds": list(folds),
+                              **metrics(y[seen], mean[seen], std[seen], T[seen], polymers[seen]),
+                              "seconds": round(time.perf_counter() - started, 1)}), flush=True)
 
 
 if __name__ == "__main__":

@@ -40,16 +40,19 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def strategy_config(config: CampaignConfig, strategy: str, seed: int, budget: int | None) -> CampaignConfig:
+    """The campaign of one benchmark row. The config's own strategy runs with the config's surrogate (a
+    formulation campaign's ensemble stays the ensemble); any other strategy with its surrogate in STRATEGIES."""
     if strategy not in STRATEGIES:
         raise ValueError(f"--strategies: unknown {strategy!r} (choose from {sorted(STRATEGIES)})")
-    surrogate, acquisition, featurizer = STRATEGIES[strategy]
     data = config.model_dump()
-    # the strategy's surrogate with the config's fingerprints (a kind without them, e.g. a GNN: the defaults)
-    fingerprints = {**data["surrogate"].get("featurizer", {}), **featurizer}
     data.update(name=f"benchmark-{strategy}-{seed}", seed=seed, database="sqlite://")
-    own = data["surrogate"] if data["surrogate"]["kind"] == surrogate else {}  # e.g. a config's n_estimators
-    data["surrogate"] = {**own, "kind": surrogate, "featurizer": fingerprints}
-    data["acquisition"]["strategy"] = acquisition
+    if strategy != config.acquisition.strategy:
+        surrogate, acquisition, featurizer = STRATEGIES[strategy]
+        # the strategy's surrogate with the config's fingerprints (a kind without them, e.g. a GNN: the defaults)
+        fingerprints = {**data["surrogate"].get("featurizer", {}), **featurizer}
+        own = data["surrogate"] if data["surrogate"]["kind"] == surrogate else {}  # e.g. a config's n_estimators
+        data["surrogate"] = {**own, "kind": surrogate, "featurizer": fingerprints}
+        data["acquisition"]["strategy"] = acquisition
     data["budget"].update(patience=None, max_iterations=None)
     if budget is not None:
         data["budget"]["max_evaluations"] = budget
@@ -104,7 +107,7 @@ def metrics(campaign: Campaign, strategy: str, seed: int) -> dict:
     values = [sign * e.objective if e.objective is not None else -np.inf for _, e in evaluations]
     best = sign * np.maximum.accumulate(values)
     reached = np.nonzero(hits >= need)[0]
-    row = {"strategy": strategy, "seed": seed,
+    row = {"strategy": strategy, "surrogate": campaign.config.surrogate.kind, "seed": seed,
            "e50": int(reached[0]) + 1 if len(reached) else campaign.config.budget.max_evaluations}
     for n in CHECKPOINTS:
         row[f"found_at_{n}"] = int(hits[min(n, len(hits)) - 1])

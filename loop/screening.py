@@ -2,8 +2,8 @@
 rank an unlabelled library (ChemArr's PolyInfo x 8 lithium salts) by its predicted conductivity.
 
 Why a screen and not a campaign: nothing is evaluated. Every number it writes is a *prediction* of
-`models.formulation_ensemble` (level of theory in every row), with the ensemble's recalibrated
-standard deviation, its Arrhenius parameters (Ea, log10 A) and how far each polymer is from what the
+`models.formulation_ensemble` (level of theory in every row: its networks averaged with its forest), with its
+mixture standard deviation, its networks' Arrhenius parameters (Ea, log10 A) and how far each polymer is from what the
 model was trained on (`nearest_training_similarity`: the largest Tanimoto similarity, Morgan bits
 r=2, between the polymer and a training polymer; near 0 means the prediction is an extrapolation).
 
@@ -105,8 +105,8 @@ def run_screen(cfg: ScreenConfig, progress=None) -> tuple[pd.DataFrame, dict]:
     model = FormulationEnsemble.from_spec(cfg.surrogate, None, seed=cfg.seed)
     featurizer = model.featurizer
     X = featurizer.table(list(measured.polymer), list(measured.salt), list(measured.molality), list(measured.mw))
-    model.fit(X, torch.as_tensor(measured.log10_sigma_S_cm.to_numpy()),
-              temperature_K=torch.as_tensor(measured.temperature_K.to_numpy()))
+    model.fit(X, torch.tensor(measured.log10_sigma_S_cm.to_numpy()),
+              temperature_K=torch.tensor(measured.temperature_K.to_numpy()))
     trained = time.perf_counter()
     T = cfg.temperature_C + CELSIUS_TO_K
     parts = []
@@ -120,7 +120,8 @@ def run_screen(cfg: ScreenConfig, progress=None) -> tuple[pd.DataFrame, dict]:
                                       params[:, 0].numpy(), params_std[:, 0].numpy()]))
     scores = np.vstack(parts)
     similarity = nearest_similarity(sorted(set(library.polymer)), sorted(set(measured.polymer)))
-    level = (f"prediction: formulation_ensemble ({cfg.surrogate.members} members) trained on "
+    blend = f" + a {cfg.surrogate.forest_trees}-tree forest" if cfg.surrogate.forest_trees else ""
+    level = (f"prediction: formulation_ensemble ({cfg.surrogate.members} networks{blend}) trained on "
              f"{len(measured)} measured conductivities ({train_table.name}); not a measurement")
     frame = pd.DataFrame({
         "formulation": library.formulation, "polymer": library.polymer, "salt": library.salt,

@@ -63,13 +63,18 @@ class RandomForest:
     def predict(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if not self._fitted:
             raise RuntimeError("surrogate random_forest: predict() before fit()")
-        Xn = _float32(X)  # validated once here, not once per tree
-        per_tree = np.stack([tree.predict(Xn, check_input=False) for tree in self.forest.estimators_])
-        return torch.from_numpy(per_tree.mean(0)), torch.from_numpy(per_tree.std(0))
+        mean, std = tree_spread(self.forest, _float32(X))  # validated once here, not once per tree
+        return torch.from_numpy(mean), torch.from_numpy(std)
 
     def describe(self) -> dict:
         return {"kind": "random_forest", "n_estimators": self.forest.n_estimators,
                 "n_train": len(self._y)}
+
+
+def tree_spread(forest, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std across a fitted sklearn forest's trees (X: contiguous float32, checked by the caller)."""
+    per_tree = np.stack([tree.predict(X, check_input=False) for tree in forest.estimators_])
+    return per_tree.mean(0), per_tree.std(0)
 
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)

@@ -12,8 +12,8 @@ from amala.loop import replay as benchmark
 from amala.loop.config import parse_config
 from amala.oracles import datasets
 
-KEYS = ["strategy", "seed", "e50", "found_at_100", "found_at_200", "found_at_500", "best_at_100", "best_at_500",
-        "seconds_per_iteration"]
+KEYS = ["strategy", "surrogate", "seed", "e50", "found_at_100", "found_at_200", "found_at_500", "best_at_100",
+        "best_at_500", "seconds_per_iteration"]
 
 
 def test_parse_seeds():
@@ -45,10 +45,30 @@ def test_benchmark_command_prints_json_lines(synthetic_data_dir, tmp_path, monke
     result = CliRunner().invoke(app, ["benchmark", str(config), "--seeds", "0", "--strategies", "random,greedy_rf"])
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.stdout.strip().splitlines()]
-    assert [r["strategy"] for r in rows] == ["random", "greedy_rf"]
+    assert [(r["strategy"], r["surrogate"]) for r in rows] == [("random", "gp"), ("greedy_rf", "random_forest")]
     assert all(list(r) == KEYS for r in rows)
     bad = CliRunner().invoke(app, ["benchmark", str(config), "--strategies", "oracle"])
     assert bad.exit_code == 2 and "unknown" in bad.output
+
+
+def test_the_configs_own_strategy_keeps_the_configs_surrogate():
+    """A formulation config's row runs its ensemble, not the GP its strategy's name maps to elsewhere."""
+    ensemble = parse_config({"name": "f", "representation": "formulation", "agents": [{"kind": "pool"}],
+                             "data": {"dataset": "chemarr"}, "oracle": {"kind": "formulation_lookup"},
+                             "objective": {"property": "conductivity", "transform": "log10"},
+                             "surrogate": {"kind": "formulation_ensemble", "members": 3},
+                             "acquisition": {"strategy": "qlognei"}})
+    own = benchmark.strategy_config(ensemble, "qlognei", 0, 100)
+    assert own.surrogate.kind == "formulation_ensemble" and own.surrogate.members == 3
+    assert own.acquisition.strategy == "qlognei" and own.budget.max_evaluations == 100
+    assert benchmark.strategy_config(ensemble, "greedy_rf", 0, None).surrogate.kind == "random_forest"
+    cfg = parse_config({"name": "b", "surrogate": {"kind": "random_forest", "n_estimators": 50},
+                        "acquisition": {"strategy": "greedy"}})
+    assert benchmark.strategy_config(cfg, "greedy", 0, None).surrogate.n_estimators == 50
+    other = benchmark.strategy_config(cfg, "qlognei", 0, None)
+    assert other.surrogate.kind == "gp" and other.acquisition.strategy == "qlognei"
+    baseline = benchmark.strategy_config(cfg, "greedy_rf", 0, None)
+    assert baseline.surrogate.kind == "random_forest" and baseline.surrogate.featurizer.n_bits == 2048
 
 
 @pytest.mark.parametrize("script", ["cv_benchmark", "generative_benchmark", "md_overhead", "md_validation"])

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from amala.models.formulation_ensemble import FormulationEnsemble, polymer_groups
+from amala.models.formulation_ensemble import FormulationEnsemble, polymer_groups, polymer_weights
 from amala.models.formulation_features import FormulationFeaturizer
+from amala.models.formulation_forest import FormulationForest, forest_inputs, mixture
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/ is a folder of scripts, not installed
 from benchmarks import formulation_cv  # noqa: E402
@@ -56,12 +57,13 @@ def test_the_ensemble_reads_out_arrhenius_and_learns_temperature_dependence():
     X = f.table([r[0] for r in data], [r[1] for r in data], [r[2] for r in data])
     y = torch.tensor([r[4] for r in data])
     T = torch.tensor([r[3] for r in data])
-    model = FormulationEnsemble(f, members=3, max_epochs=60, patience=60, hidden=32, dropout=0.0, seed=0)
+    model = FormulationEnsemble(f, members=3, max_epochs=60, patience=60, hidden=32, dropout=0.0, seed=0,
+                                forest_trees=20)
     model.fit(X, y, temperature_K=T)
     one = X[:1]
     temperatures = torch.tensor([250.0, 300.0, 350.0, 400.0])
-    values = torch.stack([model.predict(one, temperature_K=t)[0] for t in temperatures]).reshape(-1)
-    assert torch.all(values.diff() > 0)  # Ea > 0 by construction: σ rises with T
+    readout = [model.predict_parts(one, temperature_K=t)["networks"][0] for t in temperatures]
+    assert torch.all(torch.stack(readout).reshape(-1).diff() > 0)  # Ea > 0 by construction: σ rises with T
     mean_params, std_params = model.arrhenius(one)
     assert 0 < float(mean_params[0, 1]) < 2 and float(std_params[0, 1]) >= 0  # Ea in eV
     mean, std = model.predict(X, temperature_K=T)
@@ -82,3 +84,45 @@ def test_members_train_on_a_bootstrap_of_polymers_never_rows_of_a_held_out_polym
         train = {r[0] for r, fold in zip(data, folds) if fold != k}
         test = {r[0] for r, fold in zip(data, folds) if fold == k}
         assert test and not train & test  # no polymer on both sides
+
+
+def test_the_forest_sees_bits_molality_and_inverse_temperature_and_the_mixture_widens_on_disagreement():
+    f = FormulationFeaturizer()
+    X = f.table(["[Cu]CCO[Au]", "[Cu]CCO[Au]"], [LITFSI, None], [2.0, None])
+    inputs = forest_inputs(X, f.blocks, torch.tensor([250.0, 400.0]))
+    assert inputs.shape == (2, f.polymer_bits + f.salt_bits + 3)
+    assert set(np.unique(inputs[:, :-3])) == {0.0, 1.0} and inputs[1, f.polymer_bits:-3].sum() == 0  # no salt
+    np.testing.assert_allclose(inputs[:, -3:], [[np.log10(2.0), 0, 4.0], [0, 1, 2.5]], rtol=1e-6)
+    mean, std = mixture(torch.tensor([0.0, 1.0]), torch.tensor([1.0, 0.5]), torch.tensor([2.0, 1.0]),
+                        torch.tensor([1.0, 0.5]))
+    torch.testing.assert_close(mean, torch.tensor([1.0, 1.0]))
+    torch.testing.assert_close(std, torch.tensor([2.0 ** 0.5, 0.5]))  # agreeing components: their own std
+
+
+def test_the_default_prediction_mixes_networks_and_forest_and_forest_trees_0_is_networks_alone():
+    data = _table()
+    f = FormulationFeaturizer()
+    X = f.table([r[0] for r in data], [r[1] for r in data], [r[2] for r in data])
+    y, T = torch.tensor([r[4] for r in data]), torch.tensor([r[3] for r in data])
+    kwargs = dict(members=2, max_epochs=5, hidden=16, seed=0)
+    blended = FormulationEnsemble(f, forest_trees=20, **kwargs).fit(X, y, temperature_K=T)
+    parts = blended.predict_parts(X, temperature_K=T)
+    torch.testing.assert_close(blended.predict(X, temperature_K=T), mixture(*parts["networks"], *parts["forest"]))
+    forest = FormulationForest(f.blocks, 20, seed=0).fit(X, y.float(), T.float())  # the one the ensemble holds
+    np.testing.assert_allclose(parts["forest"][0].numpy(), forest.predict(X, T)[0])
+    assert float((parts["forest"][0] - y).abs().mean()) < float((y - y.mean()).abs().mean())
+    alone = FormulationEnsemble(f, forest_trees=0, **kwargs).fit(X, y, temperature_K=T)
+    assert "forest" not in alone.predict_parts(X, temperature_K=T)
+    torch.testing.assert_close(alone.predict(X, temperature_K=T), parts["networks"])  # same seed: same networks
+    assert blended.describe()["forest_trees"] == 20 and alone.describe()["prediction"] == "networks"
+
+
+def test_polymer_weights_let_every_polymer_count_alike_at_power_1_and_every_row_at_power_0():
+    groups = np.array([0] * 30 + [1] * 3 + [2] * 1)
+    train = np.concatenate([np.arange(30), np.arange(30, 33), np.arange(30, 33)])  # polymer 1 drawn twice, 2 never
+    one = polymer_weights(groups, train, 1.0)
+    totals = [float(one[train][groups[train] == g].sum()) for g in (0, 1)]
+    np.testing.assert_allclose(totals, [1.0, 1.0], rtol=1e-6)
+    half = polymer_weights(groups, train, 0.5)
+    np.testing.assert_allclose(half[[0, 30]].numpy(), [30 ** -0.5, 6 ** -0.5], rtol=1e-6)
+    assert torch.equal(polymer_weights(groups, train, 0.0), torch.ones(len(groups)))
