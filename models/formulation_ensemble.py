@@ -95,6 +95,24 @@ def polymer_groups(X: torch.Tensor, polymer_columns: slice) -> np.ndarray:
     return groups.reshape(-1)
 
 
+def distinct_rows(x: torch.Tensor, chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The distinct rows of x and, per row of x, the index of its distinct row (None: nothing repeats).
+    Rows are compared by their exact bytes (NaN made one value first), a chunk at a time: no copy of x."""
+    if len(x) < 2:
+        return x, None
+    seen: dict[bytes, int] = {}
+    inverse = np.empty(len(x), dtype=np.int64)
+    for start in range(0, len(x), chunk):
+        block = torch.nan_to_num(x[start:start + chunk].double(), nan=-7.0e5).numpy()
+        for i, row in enumerate(block):
+            inverse[start + i] = seen.setdefault(row.tobytes(), len(seen))
+    if len(seen) == len(x):
+        return x, None
+    first = np.full(len(seen), -1, dtype=np.int64)
+    first[inverse] = np.arange(len(x))  # one row of each distinct value (its copies are byte-identical)
+    return x[torch.from_numpy(first)], torch.from_numpy(inverse)
+
+
 def polymer_weights(groups: np.ndarray, train: np.ndarray, power: float) -> torch.Tensor:
     """Per row, n^-power where n counts its polymer's rows in `train` (repeats of a bootstrap included)."""
     counts = np.bincount(groups[train], minlength=int(groups.max()) + 1)
@@ -272,16 +290,26 @@ class FormulationEnsemble:
     def predict_parts(self, X: torch.Tensor, temperature_K: float | torch.Tensor | None = None
                       ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """Mean and std of log10 σ (S/cm) from the networks (recalibrated std), the forest (std across trees;
-        absent when `forest_trees` is 0) and their mixture ("ensemble", what `predict` returns)."""
-        preds = self.member_predictions(X, temperature_K)
+        absent when `forest_trees` is 0) and their mixture ("ensemble", what `predict` returns).
+
+        At one temperature, identical rows are predicted once: BoTorch's qLogNEI asks about every candidate
+        together with all training rows, so one call can repeat 200 training rows a thousand times."""
+        x = X.detach().reshape(-1, X.shape[-1])
+        per_row_T = temperature_K is not None and torch.as_tensor(temperature_K).dim() > 0
+        inverse = None
+        if not per_row_T:
+            x, inverse = distinct_rows(x)
+        preds = self.member_predictions(x, temperature_K)
         parts = {"networks": (preds.mean(0), self.std_scale * preds.std(0))}
         if self.forest is not None:
             T = self.reference_K if temperature_K is None else torch.as_tensor(temperature_K).numpy()
-            mean, std = self.forest.predict(X.detach().reshape(-1, X.shape[-1]), T)
+            mean, std = self.forest.predict(x, T)
             parts["forest"] = (torch.from_numpy(mean), torch.from_numpy(std))
             parts["ensemble"] = mixture(*parts["networks"], *parts["forest"])
         else:
             parts["ensemble"] = parts["networks"]
+        if inverse is not None:
+            parts = {name: (mean[inverse], std[inverse]) for name, (mean, std) in parts.items()}
         return parts
 
     def predict(self, X: torch.Tensor, temperature_K: float | torch.Tensor | None = None

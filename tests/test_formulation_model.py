@@ -126,3 +126,25 @@ def test_polymer_weights_let_every_polymer_count_alike_at_power_1_and_every_row_
     half = polymer_weights(groups, train, 0.5)
     np.testing.assert_allclose(half[[0, 30]].numpy(), [30 ** -0.5, 6 ** -0.5], rtol=1e-6)
     assert torch.equal(polymer_weights(groups, train, 0.0), torch.ones(len(groups)))
+
+
+def test_identical_rows_are_predicted_once_with_the_same_numbers():
+    """qLogNEI asks about each candidate with every training row: repeated rows (NaN descriptors included)
+    are predicted once and every row still gets its own row's prediction."""
+    from amala.models.formulation_ensemble import distinct_rows
+
+    data = _table()
+    f = FormulationFeaturizer()
+    X = f.table([r[0] for r in data], [r[1] for r in data], [r[2] for r in data])
+    assert bool(torch.isnan(X).any())  # undefined descriptors: NaN must still group with NaN
+    repeated = X[torch.tensor([4, 0, 4, 12, 0, 4])]  # rows 0-3 differ only in T, which is not a feature
+    distinct, inverse = distinct_rows(repeated)
+    assert len(distinct) == 3 and torch.equal(torch.nan_to_num(distinct[inverse]), torch.nan_to_num(repeated))
+    assert distinct_rows(X[torch.tensor([0, 4, 8, 12, 16])])[1] is None  # nothing repeats: no work saved, none done
+    y, T = torch.tensor([r[4] for r in data]), torch.tensor([r[3] for r in data])
+    model = FormulationEnsemble(f, members=2, max_epochs=5, hidden=16, seed=0, forest_trees=10)
+    model.fit(X, y, temperature_K=T)
+    batch = torch.stack([X[torch.tensor([0, 4, 8, 12])], X[torch.tensor([8, 12, 16, 20])]])  # (b, q, d)
+    mean, std = model.predict(batch)
+    one_by_one = torch.stack([torch.cat(model.predict(row.unsqueeze(0))) for row in batch.reshape(-1, X.shape[1])])
+    torch.testing.assert_close(torch.stack([mean, std], 1), one_by_one)
