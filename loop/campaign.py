@@ -96,7 +96,8 @@ class Campaign:
         if self.table is None and config.data is not None:
             self.table = datasets.load(config.data.dataset, config.data.path, config.data.subset, config.seed)
         if config.representation == "formulation" and self.table is not None:
-            self.table = formulation_table(self.table)  # one row per formulation: the pool, and the lookup's answers
+            gap = config.data.temperature_gap_K if config.data is not None else None
+            self.table = formulation_table(self.table, max_gap_K=gap)  # one row per formulation: the pool
         pool = list(self.table.frame[pool_column(config.representation)]) if self.table is not None else None
         work = config.work_path.resolve()  # files referenced from the store by absolute paths, from any folder
         self.agents = [build_agent(spec, pool, config.representation, work) for spec in config.agents]

@@ -46,6 +46,10 @@ class DataSpec(_Strict):
     path: Text | None = None  # local copy; default: $AMALA_DATA_DIR/<dataset>.csv
     subset: Int | None = Field(None, ge=2, le=1_000_000, description="seeded random subset of the pool (at most "
                                "a million: the whole pool is featurised and held in memory)")
+    temperature_gap_K: Float | None = Field(None, gt=0, le=1000, description="formulation campaigns: only "
+                                            "formulations measured within this many K of 25 degC are in the pool "
+                                            "(default: every formulation, at its measured temperature closest to "
+                                            "25 degC)")
 
 
 class ObjectiveSpec(_Strict):
@@ -199,6 +203,8 @@ class CampaignConfig(_Strict):
             raise ValueError(f"execution.task_runner: threads would run several {self.oracle.kind} evaluations in one "
                              f"process; use processes or dask for execution.workers > 1 with oracle.kind "
                              f"{self.oracle.kind}")
+        if self.data is not None and self.data.temperature_gap_K is not None and self.representation != "formulation":
+            raise ValueError("data.temperature_gap_K: only formulation campaigns have measurement temperatures")
         if self.representation == "composition" and any("bounds" in type(a).model_fields and not a.bounds
                                                          for a in self.agents):
             kinds = sorted({a.kind for a in self.agents if "bounds" in type(a).model_fields})

@@ -160,3 +160,26 @@ def test_the_forest_takes_formulation_features_beyond_float32(table):
     assert bool(torch.isinf(X[-1]).any())  # what made a greedy_rf benchmark row fail before
     mean, std = forest.fit(X, torch.linspace(-8, -4, len(texts), dtype=torch.float64)).predict(X)
     assert bool(torch.isfinite(mean).all() and torch.isfinite(std).all())
+
+
+def test_a_temperature_gap_keeps_only_formulations_measured_near_25C(table, tmp_path, monkeypatch):
+    """`data.temperature_gap_K`: a formulation measured only at 60 degC or above leaves the pool (it would top a
+    ranking of values measured at any temperature); the oracle still answers for it."""
+    near = formulation_table(table, max_gap_K=10)
+    assert (near.frame.delta_K <= 10).all() and 0 < len(near.frame) < len(table.frame)
+    assert near.frame.attrs["outside_gap"] == len(table.frame) - len(near.frame)
+    ester = str(Formulation("[Cu]CCCOC(=O)O[Au]", "O=S(=O)([O-])C(F)(F)F.[Li+]", 0.8))  # closest: 60 degC
+    assert ester in set(table.frame.formulation) and ester not in set(near.frame.formulation)
+    with pytest.raises(ValueError, match="temperature_gap_K=0.001: no formulation"):
+        formulation_table(table.__class__(table.name, table.frame[table.frame.delta_K > 1], table.units, table.source,
+                                          table.dropped, table.sha256, table.verified), max_gap_K=0.001)
+    cfg = parse_config({**BASE, "agents": [{"kind": "pool"}], "data": {"dataset": "chemarr", "path": str(SMALL),
+                                                                        "temperature_gap_K": 10}}, "c.yaml")
+    monkeypatch.chdir(tmp_path)
+    from amala.loop.campaign import Campaign
+    from amala.loop.store import Store
+
+    pool = Campaign(cfg, store=Store("sqlite://")).table.frame.formulation
+    assert set(pool) == set(near.frame.formulation)  # the campaign's pool (and the benchmark's top 1%)
+    with pytest.raises(ConfigError, match="only formulation campaigns"):
+        parse_config({"name": "s", "data": {"temperature_gap_K": 10}}, "c.yaml")
