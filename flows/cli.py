@@ -530,7 +530,7 @@ def benchmark(config: Path = typer.Argument(..., help="campaign YAML (a lookup-o
     if cfg.representation == "formulation":  # one row per formulation, built once for every replayed run
         from amala.oracles.formulation_lookup import formulation_table
 
-        table = formulation_table(table, max_gap_K=cfg.data.temperature_gap_K)
+        table = formulation_table(table)  # the campaign applies data.temperature_gap_K to its pool
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     for row, note in replay.run_many(cfg, table, names, seed_list, budget):
         print(json.dumps(row), flush=True)
