@@ -13,7 +13,8 @@ groups. All rows compared come from one run of this script, on the same folds:
   the issue's starting point): polymer graph + temperature through its Arrhenius readout, no salt or
   molality, `--gnn-members` members, 20 epochs, learning rate decaying to 1e-4, dropout 0.15;
 * ensemble: `models.formulation_ensemble.FormulationEnsemble` (settings from the flags), which also gives
-  the row "networks" (its networks alone, from the same fit; `--forest-trees 0` runs only those).
+  the rows "ensemble_networks", "ensemble_graphs" and "ensemble_forest" (each of its parts alone, from the
+  same fit; `--graph-members 0 --forest-trees 0` runs the fingerprint networks only).
 
 Metrics (log10 S/cm): MAE and R² pooled over all held-out rows, MAE per polymer (the mean over
 polymers of each one's MAE: PEO alone has a third of the rows), MAE at 20–30 °C, and for every row with
@@ -93,14 +94,18 @@ def predict_fold(model: str, prepared: dict, train: np.ndarray, test: np.ndarray
                                    patience=args.patience, hidden=args.hidden, dropout=args.dropout,
                                    weight_decay=args.weight_decay, batch_size=args.batch_size, seed=args.seed,
                                    calibration=args.calibration, forest_trees=args.forest_trees,
-                                   polymer_weight=args.polymer_weight, n_jobs=args.jobs)
+                                   polymer_weight=args.polymer_weight, graph_members=args.graph_members,
+                                   graph_hidden=args.graph_hidden, n_jobs=args.jobs)
     T = torch.as_tensor(T)
+    X = ensemble.with_graphs(X, prepared["smiles"])
     ensemble.fit(X[train], torch.as_tensor(y[train]), temperature_K=T[train])
     parts = ensemble.predict_parts(X[test], temperature_K=T[test])
-    extra = {"epochs_used": ensemble.epochs_used, "std_scale": round(ensemble.std_scale, 3)}
+    extra = {"epochs_used": ensemble.epochs_used, "std_scale": round(ensemble.std_scale, 3),
+             "graph_std_scale": round(ensemble.graph_std_scale, 3)}
     rows = {"ensemble": (*(t.numpy() for t in parts["ensemble"]), extra)}
-    if "forest" in parts:
-        rows["networks"] = (*(t.numpy() for t in parts["networks"]), {})
+    for part in ("networks", "graphs", "forest"):  # each part alone, from the same fit
+        if part in parts and len(parts) > 2:
+            rows[f"ensemble_{part}"] = (*(t.numpy() for t in parts[part]), {})
     return rows
 
 
@@ -137,8 +142,12 @@ def main() -> None:
     parser.add_argument("--dropout", type=float, default=0.3)
     parser.add_argument("--weight-decay", type=float, default=1e-3)
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--graph-members", type=int, default=3, help="the ensemble's graph networks (0: none)")
+    parser.add_argument("--graph-hidden", type=int, default=200)
     parser.add_argument("--polymer-weight", type=float, default=0.5, help="loss weight n^-w of a polymer's rows")
     parser.add_argument("--calibration", default="quantile", choices=["quantile", "rms", "none"])
+    parser.add_argument("--save", default=None, help="write every row's held-out mean and std per model (.npz, "
+                        "with the fold, polymer, temperature and measured value of each row) to mix or plot later")
     args = parser.parse_args()
     torch.set_num_threads(args.jobs)
     prepared = prepare(args.data)
@@ -147,6 +156,7 @@ def main() -> None:
     y, T, polymers = prepared["y"], prepared["T"], prepared["polymer"]
     print(json.dumps({"rows": len(y), "polymers": len(set(polymers)), "folds": args.folds, "seed": args.seed,
                       "settings": vars(args)}), flush=True)
+    saved = {"fold": fold, "polymer": polymers, "T_K": T, "log10_sigma": y}
     for model in args.models.split(","):
         results: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         seen, started = np.zeros(len(y), bool), time.perf_counter()
@@ -159,10 +169,14 @@ def main() -> None:
                 print(json.dumps({"model": name, "fold": k, **metrics(y[test], mean, std, T[test], polymers[test]),
                                   "seconds": round(time.perf_counter() - tic, 1), **extra}), flush=True)
             seen |= test
+        saved.update({f"{name}_mean": mean for name, (mean, _) in results.items()})
+        saved.update({f"{name}_std": std for name, (_, std) in results.items()})
         for name, (mean, std) in results.items():
             print(json.dumps({"model": name, "summary": True, "folds": list(folds),
                               **metrics(y[seen], mean[seen], std[seen], T[seen], polymers[seen]),
                               "seconds": round(time.perf_counter() - started, 1)}), flush=True)
+    if args.save:
+        np.savez_compressed(args.save, **saved)
 
 
 if __name__ == "__main__":

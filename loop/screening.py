@@ -2,10 +2,11 @@
 rank an unlabelled library (ChemArr's PolyInfo x 8 lithium salts) by its predicted conductivity.
 
 Why a screen and not a campaign: nothing is evaluated. Every number it writes is a *prediction* of
-`models.formulation_ensemble` (level of theory in every row: its networks averaged with its forest), with its
-mixture standard deviation, its networks' Arrhenius parameters (Ea, log10 A) and how far each polymer is from what the
-model was trained on (`nearest_training_similarity`: the largest Tanimoto similarity, Morgan bits
-r=2, between the polymer and a training polymer; near 0 means the prediction is an extrapolation).
+`models.formulation_ensemble` (level of theory in every row: its fingerprint and graph networks averaged
+with its forest), with its mixture standard deviation, its networks' Arrhenius parameters (Ea, log10 A) and
+how far each polymer is from what the model was trained on (`nearest_training_similarity`: the largest
+Tanimoto similarity, Morgan bits r=2, between the polymer and a training polymer; near 0 means the
+prediction is an extrapolation).
 
 Training rows are the measured formulations that pass the project's validity rules
 (`agents.formulation.load_formulations`: a charge-balanced lithium salt, molality below 20 mol/kg),
@@ -103,8 +104,7 @@ def run_screen(cfg: ScreenConfig, progress=None) -> tuple[pd.DataFrame, dict]:
     if library.empty:
         raise ValueError(f"screen {cfg.name}: library {library_table.source} has no valid formulation")
     model = FormulationEnsemble.from_spec(cfg.surrogate, None, seed=cfg.seed)
-    featurizer = model.featurizer
-    X = featurizer.table(list(measured.polymer), list(measured.salt), list(measured.molality), list(measured.mw))
+    X = model.table(list(measured.polymer), list(measured.salt), list(measured.molality), list(measured.mw))
     model.fit(X, torch.tensor(measured.log10_sigma_S_cm.to_numpy()),
               temperature_K=torch.tensor(measured.temperature_K.to_numpy()))
     trained = time.perf_counter()
@@ -113,15 +113,16 @@ def run_screen(cfg: ScreenConfig, progress=None) -> tuple[pd.DataFrame, dict]:
     chunks = range(0, len(library), cfg.chunk)
     for start in (progress(chunks) if progress else chunks):
         rows = library.iloc[start:start + cfg.chunk]
-        x = featurizer.table(list(rows.polymer), list(rows.salt), list(rows.molality), list(rows.mw))
+        x = model.table(list(rows.polymer), list(rows.salt), list(rows.molality), list(rows.mw))
         mean, std = model.predict(x, temperature_K=T)
         params, params_std = model.arrhenius(x)
         parts.append(np.column_stack([mean.numpy(), std.numpy(), params[:, 1].numpy(), params_std[:, 1].numpy(),
                                       params[:, 0].numpy(), params_std[:, 0].numpy()]))
     scores = np.vstack(parts)
     similarity = nearest_similarity(sorted(set(library.polymer)), sorted(set(measured.polymer)))
+    graphs = f" + {cfg.surrogate.graph_members} graph networks" if cfg.surrogate.graph_members else ""
     blend = f" + a {cfg.surrogate.forest_trees}-tree forest" if cfg.surrogate.forest_trees else ""
-    level = (f"prediction: formulation_ensemble ({cfg.surrogate.members} networks{blend}) trained on "
+    level = (f"prediction: formulation_ensemble ({cfg.surrogate.members} networks{graphs}{blend}) trained on "
              f"{len(measured)} measured conductivities ({train_table.name}); not a measurement")
     frame = pd.DataFrame({
         "formulation": library.formulation, "polymer": library.polymer, "salt": library.salt,

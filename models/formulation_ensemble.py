@@ -19,7 +19,13 @@ Why this shape (BENCHMARKS.md §7 measures each choice on ChemArr's experimental
   is averaged in by default (`forest_trees`): the mean of the two means, the std of the two-component
   mixture. On polymers that dominate the data and are then held out (PEO) the networks are far off and
   narrow while the forest is closer and wider; the mixture's ±1 std covers 60–76% of held-out rows where
-  the networks alone cover 52% (BENCHMARKS.md §7). Ea and log10 A come from the networks alone.
+  the networks alone cover 52% (BENCHMARKS.md §7). Ea and log10 A come from the networks (fingerprint and
+  graph) alone.
+* Graph members (`graph_members`, `models.formulation_graph`): D-MPNN networks on the polymer's graph,
+  joined by the salt and the conditions, trained the same way (polymer bootstrap, early stopping,
+  weights, own recalibration) and mixed in as a third part. They err differently from the fingerprint
+  networks (BENCHMARKS.md §7: best of all parts on the held-out PEO fold). Their input is one column
+  after the featurizer's: the polymer's row in the ensemble's `GraphBank`; `encode`/`table` append it.
 * Polymers are found from the features themselves (identical polymer blocks are one polymer), so
   `fit` needs no extra argument and a campaign calls it like every surrogate.
 """
@@ -34,11 +40,13 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from amala.agents.formulation import ROOM_TEMPERATURE_K
+from amala.agents.formulation import ROOM_TEMPERATURE_K, Formulation
 from amala.agents.spec import Float, Int
 from amala.models.descriptors import DescriptorScaler
 from amala.models.formulation_forest import FormulationForest, mixture
+from amala.models.formulation_graph import GraphArrhenius
 from amala.models.interface import one_condition
+from amala.models.molecular_graph import GraphBank
 from amala.models.readouts import LN10_KB, ArrheniusHead, arrhenius_log10
 from amala.models.registry import SurrogateSpec
 
@@ -60,6 +68,9 @@ class FormulationEnsembleSpec(SurrogateSpec):
                                   "n^-polymer_weight in the loss (0: rows alike, 1: polymers alike)")
     forest_trees: Int = Field(300, ge=0, le=10_000, description="trees of the random forest averaged with the "
                               "networks (models.formulation_forest); 0: networks only")
+    graph_members: Int = Field(3, ge=0, le=64, description="D-MPNN networks on the polymer graph joined by the "
+                               "salt and conditions (models.formulation_graph), a third part of the mixture; 0: none")
+    graph_hidden: Int = Field(200, ge=8, le=4096, description="width of the graph networks' message passing")
     reference_K: Float = Field(ROOM_TEMPERATURE_K, gt=0, le=2000, description="temperature (K) of predictions and "
                                "of observations without one: the objective's condition (σ at 25 °C by default)")
 
@@ -70,14 +81,19 @@ class ArrheniusMLP(nn.Module):
     def __init__(self, n_in: int, descriptor_columns: torch.Tensor, hidden: int, dropout: float,
                  log10_a0: float, ea0_eV: float = 0.3):
         super().__init__()
+        self.n_in = n_in  # the featurizer's columns; a graph column after them is the graph members'
         self.register_buffer("descriptor_columns", descriptor_columns)
         self.scaler = DescriptorScaler(len(descriptor_columns))
         self.body = nn.Sequential(nn.Linear(n_in, hidden), nn.ReLU(), nn.Dropout(dropout),
                                   nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout))
         self.head = ArrheniusHead(hidden, hidden // 2, log10_a0, ea0_eV)
 
+    def fit_scaler(self, x: torch.Tensor) -> "ArrheniusMLP":
+        self.scaler.fit(x[:, self.descriptor_columns])
+        return self
+
     def inputs(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.clone()
+        x = x[:, :self.n_in].clone()
         x[:, self.descriptor_columns] = self.scaler(x[:, self.descriptor_columns])
         return x
 
@@ -119,22 +135,23 @@ def polymer_weights(groups: np.ndarray, train: np.ndarray, power: float) -> torc
     return torch.as_tensor(np.maximum(counts[groups], 1) ** -float(power), dtype=torch.float32)
 
 
-def train_member(x: torch.Tensor, y: torch.Tensor, T: torch.Tensor, train: np.ndarray, valid: np.ndarray,
-                 descriptor_columns: torch.Tensor, seed: int, hidden: int = 256, dropout: float = 0.3,
-                 weight_decay: float = 1e-3, max_epochs: int = 60, patience: int = 8, lr: float = 1e-3,
-                 batch_size: int = 256, groups: np.ndarray | None = None,
-                 polymer_weight: float = 0.0) -> tuple[ArrheniusMLP, int]:
-    """One network on the rows `train` (indices, repeats allowed), stopped early on the rows `valid`
-    (its out-of-bag polymers; without any, it trains `max_epochs`). Returns it at its best epoch and that epoch.
+def arrhenius_start(y: torch.Tensor, T: torch.Tensor, train: np.ndarray, ea0_eV: float = 0.3) -> tuple[float, float]:
+    """(log10 A, Ea) at which a new network starts: every formulation at the training rows' mean log10 σ."""
+    return float(y[train].mean()) + ea0_eV / (LN10_KB * float(T[train].mean())), ea0_eV
+
+
+def train_member(net: nn.Module, x: torch.Tensor, y: torch.Tensor, T: torch.Tensor, train: np.ndarray,
+                 valid: np.ndarray, seed: int, weight_decay: float = 1e-3, max_epochs: int = 60, patience: int = 8,
+                 lr: float = 1e-3, batch_size: int = 256, groups: np.ndarray | None = None,
+                 polymer_weight: float = 0.0) -> tuple[nn.Module, int]:
+    """Train `net` (an `ArrheniusMLP` or a `GraphArrhenius`: `fit_scaler`, and `net(x, T)` -> log10 σ) on the rows
+    `train` (indices, repeats allowed), stopped early on the rows `valid` (its out-of-bag polymers; without any,
+    it trains `max_epochs`). Returns it at its best epoch and that epoch.
 
     With `groups` (each row's polymer), a row of a polymer with n rows in `train` weighs n^-polymer_weight
     in the loss: one polymer measured 3,440 times (PEO in ChemArr) no longer outweighs a hundred others."""
-    torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    ea0 = 0.3
-    log10_a0 = float(y[train].mean()) + ea0 / (LN10_KB * float(T[train].mean()))
-    net = ArrheniusMLP(x.shape[1], descriptor_columns, hidden, dropout, log10_a0, ea0)
-    net.scaler.fit(x[train][:, descriptor_columns])
+    net.fit_scaler(x[train])
     optimiser = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
     train_t = torch.as_tensor(train)
     weight = torch.ones(len(x)) if groups is None else polymer_weights(groups, train, polymer_weight)
@@ -174,7 +191,7 @@ class FormulationEnsemble:
     representations = ("formulation",)
     bayesian = True  # a Gaussian view of the ensemble (the GNN's `EnsembleGaussianModel`)
     fidelities = False
-    inputs = "formulations"  # FormulationFeaturizer rows
+    inputs = "formulations"  # FormulationFeaturizer rows (+ the polymer's graph row, see `encode`)
     temperatures = True  # a campaign passes each observation's measurement temperature (K) when it has them
     arrhenius_objective = ("conductivity", "log10", "maximize")  # the only objective the readout models
 
@@ -184,15 +201,19 @@ class FormulationEnsemble:
         return cls(bank, members=spec.members, max_epochs=spec.max_epochs, patience=spec.patience,
                    hidden=spec.hidden, dropout=spec.dropout, weight_decay=spec.weight_decay,
                    reference_K=spec.reference_K, calibration=spec.calibration, forest_trees=spec.forest_trees,
-                   polymer_weight=spec.polymer_weight, seed=seed)
+                   polymer_weight=spec.polymer_weight, graph_members=spec.graph_members,
+                   graph_hidden=spec.graph_hidden, seed=seed)
 
     def __init__(self, featurizer=None, members: int = 5, max_epochs: int = 60, patience: int = 8,
                  hidden: int = 256, dropout: float = 0.3, weight_decay: float = 1e-3, batch_size: int = 256,
                  reference_K: float = ROOM_TEMPERATURE_K, seed: int = 0,
                  calibration: str = "quantile", forest_trees: int = 300, polymer_weight: float = 0.5,
-                 n_jobs: int = -1):
+                 graph_members: int = 3, graph_hidden: int = 200, n_jobs: int = -1):
         if members < 2:
             raise ValueError("surrogate formulation_ensemble: needs at least 2 members for an uncertainty")
+        if graph_members == 1:
+            raise ValueError("surrogate formulation_ensemble: graph_members must be 0 or at least 2 "
+                             "(their spread is an uncertainty)")
         if featurizer is None:
             from amala.models.formulation_features import FormulationFeaturizer  # RDKit: only when featurising
 
@@ -205,25 +226,62 @@ class FormulationEnsemble:
                              "is not quantile, rms or none")
         self.calibration = calibration
         self.forest_trees, self.polymer_weight, self.n_jobs = forest_trees, polymer_weight, n_jobs
+        self.graph_members, self.graph_hidden = graph_members, graph_hidden
+        self.graphs = GraphBank()  # the polymers' graphs, addressed by the column `encode` appends
         self.forest: FormulationForest | None = None
         blocks = featurizer.blocks
         self._polymer = blocks["polymer_counts"]
         self._descriptors = torch.cat([torch.arange(blocks[b].start, blocks[b].stop)
                                        for b in ("polymer_descriptors", "salt_descriptors")])
         self.networks: list[ArrheniusMLP] = []
+        self.graph_networks: list[GraphArrhenius] = []
         self.epochs_used: list[int] = []
-        self.std_scale = 1.0
+        self.std_scale, self.graph_std_scale = 1.0, 1.0
         self.model = None
         self.n_train = 0
 
+    @property
+    def width(self) -> int:
+        """Columns of an input row: the featurizer's, and the polymer's graph row when there are graph members."""
+        return self.featurizer.dim + (1 if self.graph_members else 0)
+
+    def table(self, polymers: Sequence[str], salts: Sequence[str | None], molalities: Sequence[float | None],
+              mws: Sequence[float | None] | None = None) -> torch.Tensor:
+        """Input rows for parallel columns (a data table): the featurizer's rows, then the graph column."""
+        return self.with_graphs(self.featurizer.table(polymers, salts, molalities, mws), polymers)
+
     def encode(self, formulations: Sequence[str]) -> torch.Tensor:
-        return self.featurizer(formulations)
+        """Input rows for formulation strings (`polymer|salt|molality`, a campaign's representations)."""
+        polymers = [Formulation.parse(text).polymer for text in formulations] if self.graph_members else []
+        return self.with_graphs(self.featurizer(formulations), polymers)
+
+    def with_graphs(self, X: torch.Tensor, polymers: Sequence[str]) -> torch.Tensor:
+        """Featurizer rows -> input rows: the polymer's row in `graphs` appended (nothing without graph members)."""
+        if not self.graph_members:
+            return X
+        return torch.cat([X, self.graphs.encode(list(polymers)).to(X.dtype)], dim=1)
+
+    def _check_width(self, X: torch.Tensor) -> None:
+        if X.shape[-1] != self.width:
+            graph = (" + 1 graph column (make rows with the ensemble's encode() or table())"
+                     if self.graph_members else "")
+            raise ValueError(f"surrogate formulation_ensemble: rows have {X.shape[-1]} columns, expected "
+                             f"{self.featurizer.dim} featurizer columns{graph}")
+
+    def _graph_network(self, y: torch.Tensor, T: torch.Tensor, train: np.ndarray) -> GraphArrhenius:
+        blocks = self.featurizer.blocks
+        side = torch.cat([torch.arange(blocks[b].start, blocks[b].stop) for b in ("salt_counts", "conditions")])
+        salt = torch.arange(blocks["salt_descriptors"].start, blocks["salt_descriptors"].stop)
+        log10_a0, ea0 = arrhenius_start(y, T, train)
+        return GraphArrhenius(self.graphs, self.featurizer.dim, side, salt, hidden=self.graph_hidden,
+                              log10_a0=log10_a0, ea0_eV=ea0)
 
     def fit(self, X: torch.Tensor, y: torch.Tensor, y_var: torch.Tensor | None = None, *,
             high: torch.Tensor | None = None, temperature_K: torch.Tensor | None = None) -> "FormulationEnsemble":
         """`temperature_K`: per observation (None: all at `reference_K`). Measured variances are not used:
         experimental conductivities rarely come with one."""
         one_condition(self.name, high, None)
+        self._check_width(X)
         n = len(y)
         if n < 2:
             raise ValueError(f"surrogate formulation_ensemble: needs at least 2 observations to fit, got {n}")
@@ -233,19 +291,30 @@ class FormulationEnsemble:
         rng = np.random.default_rng(self.seed)
         n_groups = int(groups.max()) + 1
         rows_of = [np.flatnonzero(groups == g) for g in range(n_groups)]
-        self.networks, self.epochs_used, out_of_bag = [], [], []
+        self.networks, self.graph_networks, self.epochs_used = [], [], []
+        out_of_bag: dict[str, list[np.ndarray]] = {"networks": [], "graphs": []}
         self.n_train = n
-        for m in range(self.members):
+        settings = {k: v for k, v in self.settings.items() if k not in ("hidden", "dropout")}
+        for m in range(self.members + self.graph_members):
             drawn = rng.integers(0, n_groups, n_groups) if n_groups > 1 else np.zeros(1, int)
             train = np.concatenate([rows_of[g] for g in drawn])
             valid = np.concatenate([rows_of[g] for g in np.setdiff1d(np.arange(n_groups), drawn)] or [np.zeros(0, int)])
-            net, epoch = train_member(x, y, T, train, valid, self._descriptors, seed=self.seed * 1000 + m,
-                                      groups=groups, polymer_weight=self.polymer_weight,
-                                      **self.settings)
-            self.networks.append(net)
+            torch.manual_seed(self.seed * 1000 + m)
+            graph = m >= self.members
+            if graph:
+                net = self._graph_network(y, T, train)
+            else:
+                log10_a0, ea0 = arrhenius_start(y, T, train)
+                net = ArrheniusMLP(self.featurizer.dim, self._descriptors, self.settings["hidden"],
+                                   self.settings["dropout"], log10_a0, ea0)
+            net, epoch = train_member(net, x, y, T, train, valid, seed=self.seed * 1000 + m, groups=groups,
+                                      polymer_weight=self.polymer_weight, **settings)
+            (self.graph_networks if graph else self.networks).append(net)
             self.epochs_used.append(epoch)
-            out_of_bag.append(valid)
-        self.std_scale = self._out_of_bag_scale(x, y, T, out_of_bag) if self.calibration != "none" else 1.0
+            out_of_bag["graphs" if graph else "networks"].append(valid)
+        self.std_scale = self._out_of_bag_scale(self._predictions(self.networks, x, T), y, out_of_bag["networks"])
+        self.graph_std_scale = (self._out_of_bag_scale(self._predictions(self.graph_networks, x, T), y,
+                                                       out_of_bag["graphs"]) if self.graph_networks else 1.0)
         self.forest = None
         if self.forest_trees:
             self.forest = FormulationForest(self.featurizer.blocks, self.forest_trees, seed=self.seed,
@@ -256,15 +325,18 @@ class FormulationEnsemble:
         return self
 
     @torch.no_grad()
-    def _out_of_bag_scale(self, x, y, T, out_of_bag: list[np.ndarray], min_points: int = 10) -> float:
-        """Factor for the ensemble's std, from z = (y − out-of-bag mean) / std on rows some members never
-        saw (their polymers were out of their bag); at least 1: never narrower.
+    def _out_of_bag_scale(self, preds: torch.Tensor, y: torch.Tensor, out_of_bag: list[np.ndarray],
+                          min_points: int = 10) -> float:
+        """Factor for one kind of members' std (`preds`: theirs, (members, n)), from z = (y − out-of-bag
+        mean) / std on rows some members never saw (their polymers were out of their bag); at least 1:
+        never narrower.
 
         "quantile" (default): 68.27% of those |z| fall within one scaled std, i.e. ±1 std covers what a
         Gaussian's does. Errors on new polymers are heavy-tailed (a few polymers are off by 3 decades), so
         "rms" (unit root mean square of z, as `GNNEnsemble` does) lets the tails widen every interval:
         on ChemArr it covered ~80% within ±1 std (BENCHMARKS.md §7)."""
-        preds = self.member_predictions(x, T)
+        if self.calibration == "none":
+            return 1.0
         out = torch.zeros(preds.shape, dtype=torch.bool)
         for m, rows in enumerate(out_of_bag):
             out[m, torch.as_tensor(rows, dtype=torch.long)] = True
@@ -277,20 +349,34 @@ class FormulationEnsemble:
             return float(max(1.0, math.sqrt(float((z ** 2).mean()))))
         return float(max(1.0, float(torch.quantile(z.abs(), GAUSSIAN_1SIGMA))))
 
+    def _temperatures(self, n: int, temperature_K) -> torch.Tensor:
+        T = torch.as_tensor(self.reference_K if temperature_K is None else temperature_K, dtype=torch.float32)
+        return T.expand(n) if T.dim() == 0 else T.float()
+
+    @staticmethod
     @torch.no_grad()
-    def member_predictions(self, X: torch.Tensor, temperature_K: torch.Tensor | float | None = None) -> torch.Tensor:
-        """(members, n) log10 σ predictions at one temperature or one per row."""
+    def _predictions(networks: Sequence[nn.Module], x: torch.Tensor, T: torch.Tensor,
+                     chunk: int = 8192) -> torch.Tensor:
+        return torch.stack([torch.cat([net(x[s:s + chunk], T[s:s + chunk]) for s in range(0, len(x), chunk)])
+                            for net in networks]).double()
+
+    @torch.no_grad()
+    def member_predictions(self, X: torch.Tensor, temperature_K: torch.Tensor | float | None = None,
+                           graphs: bool = False) -> torch.Tensor:
+        """(members, n) log10 σ predictions of the fingerprint networks (or, with `graphs`, of the graph
+        networks) at one temperature or one per row."""
         if not self.networks:
             raise RuntimeError("surrogate formulation_ensemble: predict() before fit()")
+        self._check_width(X)
         x = X.reshape(-1, X.shape[-1]).float()
-        T = torch.as_tensor(self.reference_K if temperature_K is None else temperature_K, dtype=torch.float32)
-        T = T.expand(len(x)) if T.dim() == 0 else T.float()
-        return torch.stack([net(x, T) for net in self.networks]).double()
+        return self._predictions(self.graph_networks if graphs else self.networks, x,
+                                 self._temperatures(len(x), temperature_K))
 
     def predict_parts(self, X: torch.Tensor, temperature_K: float | torch.Tensor | None = None
                       ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-        """Mean and std of log10 σ (S/cm) from the networks (recalibrated std), the forest (std across trees;
-        absent when `forest_trees` is 0) and their mixture ("ensemble", what `predict` returns).
+        """Mean and std of log10 σ (S/cm) from the fingerprint networks and the graph networks (each with its
+        recalibrated std), the forest (std across trees) and their equal-weight mixture ("ensemble", what
+        `predict` returns); a part the ensemble was built without (`graph_members` or `forest_trees` 0) is absent.
 
         At one temperature, identical rows are predicted once: BoTorch's qLogNEI asks about every candidate
         together with all training rows, so one call can repeat 200 training rows a thousand times."""
@@ -301,13 +387,14 @@ class FormulationEnsemble:
             x, inverse = distinct_rows(x)
         preds = self.member_predictions(x, temperature_K)
         parts = {"networks": (preds.mean(0), self.std_scale * preds.std(0))}
+        if self.graph_networks:
+            preds = self.member_predictions(x, temperature_K, graphs=True)
+            parts["graphs"] = (preds.mean(0), self.graph_std_scale * preds.std(0))
         if self.forest is not None:
             T = self.reference_K if temperature_K is None else torch.as_tensor(temperature_K).numpy()
             mean, std = self.forest.predict(x, T)
             parts["forest"] = (torch.from_numpy(mean), torch.from_numpy(std))
-            parts["ensemble"] = mixture(*parts["networks"], *parts["forest"])
-        else:
-            parts["ensemble"] = parts["networks"]
+        parts["ensemble"] = mixture(*parts.values()) if len(parts) > 1 else parts["networks"]
         if inverse is not None:
             parts = {name: (mean[inverse], std[inverse]) for name, (mean, std) in parts.items()}
         return parts
@@ -319,18 +406,25 @@ class FormulationEnsemble:
 
     @torch.no_grad()
     def arrhenius(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per formulation: mean and std over the networks of (log10 A [log10 S/cm], Ea [eV]), shapes (n, 2)
-        (the forest has no Arrhenius parameters)."""
+        """Per formulation: mean and std over every network, fingerprint and graph, of (log10 A [log10 S/cm],
+        Ea [eV]), shapes (n, 2) (the forest has no Arrhenius parameters)."""
+        self._check_width(X)
         x = X.reshape(-1, X.shape[-1]).float()
-        params = torch.stack([net.parameters_at(x) for net in self.networks]).double()
+        params = torch.stack([net.parameters_at(x) for net in [*self.networks, *self.graph_networks]]).double()
         return params.mean(0), params.std(0)
 
     def describe(self) -> dict:
+        parts = ["networks"] + (["graph networks"] if self.graph_members else []) + (
+            ["forest"] if self.forest_trees else [])
         return {"kind": self.name, "n_train": self.n_train, "members": self.members, **self.settings,
                 "reference_K": self.reference_K,
                 "epochs_used": self.epochs_used, "std_scale_out_of_bag": round(self.std_scale, 3),
+                "graph_members": self.graph_members, "graph_hidden": self.graph_hidden,
+                "graph_std_scale_out_of_bag": round(self.graph_std_scale, 3),
                 "calibration": self.calibration, "forest_trees": self.forest_trees,
                 "polymer_weight": self.polymer_weight,
-                "prediction": "mean of networks and forest, mixture std" if self.forest_trees else "networks",
+                "prediction": ("mean of " + ", ".join(parts) + ", mixture std") if len(parts) > 1 else "networks",
                 "bootstrap": "polymers", "features": self.featurizer.describe(),
+                "graphs": "D-MPNN on the polymer's repeat unit, joined by salt and conditions" if self.graph_members
+                else None,
                 "readout": "Arrhenius (log10 A, Ea)"}

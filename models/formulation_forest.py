@@ -3,7 +3,7 @@
 Why it exists: on polymers no training row had (ChemArr, polymer-grouped CV, BENCHMARKS.md §7) the
 networks and a forest on fingerprints err differently. The networks are better on most held-out
 polymers but far off, and over-confident, on the few that dominate the data (PEO); the forest is
-cruder but more cautious there. `FormulationEnsemble` averages the two (a two-component mixture),
+cruder but more cautious there. `FormulationEnsemble` averages them (with its graph networks: a mixture),
 which is better calibrated than either alone.
 
 Inputs are the issue's baseline: which Morgan environments the polymer and the salt contain (bits,
@@ -22,7 +22,8 @@ from amala.models.random_forest import tree_spread
 def forest_inputs(X: torch.Tensor | np.ndarray, blocks: dict[str, slice],
                   temperature_K: torch.Tensor | np.ndarray | float) -> np.ndarray:
     """FormulationFeaturizer rows -> polymer bits | salt bits | log10 m, m missing | 1000/T (float32)."""
-    X = np.asarray(X, dtype=np.float32).reshape(-1, blocks["conditions"].stop)
+    X = np.asarray(X, dtype=np.float32)
+    X = X.reshape(-1, X.shape[-1])[:, :blocks["conditions"].stop]  # columns after the featurizer's are not the forest's
     T = np.broadcast_to(np.asarray(temperature_K, dtype=np.float64).reshape(-1), (len(X),))
     bits = np.hstack([X[:, blocks["polymer_counts"]] > 0, X[:, blocks["salt_counts"]] > 0])
     conditions = X[:, blocks["conditions"]][:, :2]  # log10 molality, molality missing
@@ -50,8 +51,9 @@ class FormulationForest:
         return tree_spread(self.forest, forest_inputs(X, self.blocks, temperature_K))
 
 
-def mixture(mean_a, std_a, mean_b, std_b) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and std of an equal-weight mixture of two Gaussians: the spread includes their disagreement."""
-    mean = (mean_a + mean_b) / 2
-    variance = (std_a ** 2 + std_b ** 2) / 2 + ((mean_a - mean_b) / 2) ** 2
-    return mean, variance.sqrt()
+def mixture(*parts: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and std of an equal-weight mixture of Gaussians, given as (mean, std) pairs: the spread includes
+    their disagreement (the variance of their means about the mixture's)."""
+    means, stds = torch.stack([m for m, _ in parts]), torch.stack([s for _, s in parts])
+    mean = means.mean(0)
+    return mean, ((stds ** 2).mean(0) + ((means - mean) ** 2).mean(0)).sqrt()

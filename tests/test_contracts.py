@@ -155,7 +155,8 @@ def _banks(representation, kind):
 SURROGATE_CASES = [pytest.param(k, r, marks=pytest.mark.slow) if k == "gnn_ensemble" else (k, r)
                    for k in SURROGATES.kinds() for r in SURROGATES[k].representations]
 SMALL = {"gnn_ensemble": {"members": 2, "epochs": 2}, "random_forest": {"n_estimators": 20},
-         "formulation_ensemble": {"members": 2, "max_epochs": 3, "hidden": 16}}
+         "formulation_ensemble": {"members": 2, "max_epochs": 3, "hidden": 16, "graph_members": 2,
+                                  "graph_hidden": 16}}
 SMALL_NETWORK = {"gnn_ensemble": {"hidden": 16, "depth": 2}}  # not settings of the kind: constructor options
 
 

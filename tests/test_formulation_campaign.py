@@ -103,7 +103,8 @@ def test_a_formulation_campaign_takes_only_kinds_that_declare_formulations():
         parse_config({**BASE, "oracle": {"kind": "lookup"}}, "c.yaml")
 
 
-ENSEMBLE = {"surrogate": {"kind": "formulation_ensemble", "members": 2, "max_epochs": 10, "hidden": 16},
+ENSEMBLE = {"surrogate": {"kind": "formulation_ensemble", "members": 2, "max_epochs": 10, "hidden": 16,
+                          "graph_members": 2, "graph_hidden": 16},
             "acquisition": {"strategy": "qlognei", "batch_size": 2}}
 
 

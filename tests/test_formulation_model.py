@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from amala.models.formulation_ensemble import FormulationEnsemble, polymer_groups, polymer_weights
@@ -54,16 +55,18 @@ def _table(seed=0):
 def test_the_ensemble_reads_out_arrhenius_and_learns_temperature_dependence():
     data = _table()
     f = FormulationFeaturizer()
-    X = f.table([r[0] for r in data], [r[1] for r in data], [r[2] for r in data])
+    model = FormulationEnsemble(f, members=3, max_epochs=60, patience=60, hidden=32, dropout=0.0, seed=0,
+                                forest_trees=20, graph_members=2, graph_hidden=32)
+    X = model.table([r[0] for r in data], [r[1] for r in data], [r[2] for r in data])
+    assert X.shape[1] == f.dim + 1  # the featurizer's columns, then the polymer's graph row
     y = torch.tensor([r[4] for r in data])
     T = torch.tensor([r[3] for r in data])
-    model = FormulationEnsemble(f, members=3, max_epochs=60, patience=60, hidden=32, dropout=0.0, seed=0,
-                                forest_trees=20)
     model.fit(X, y, temperature_K=T)
     one = X[:1]
     temperatures = torch.tensor([250.0, 300.0, 350.0, 400.0])
-    readout = [model.predict_parts(one, temperature_K=t)["networks"][0] for t in temperatures]
-    assert torch.all(torch.stack(readout).reshape(-1).diff() > 0)  # Ea > 0 by construction: σ rises with T
+    for part in ("networks", "graphs"):  # both kinds of network read out Arrhenius
+        readout = [model.predict_parts(one, temperature_K=t)[part][0] for t in temperatures]
+        assert torch.all(torch.stack(readout).reshape(-1).diff() > 0), part  # Ea > 0 by construction: σ rises with T
     mean_params, std_params = model.arrhenius(one)
     assert 0 < float(mean_params[0, 1]) < 2 and float(std_params[0, 1]) >= 0  # Ea in eV
     mean, std = model.predict(X, temperature_K=T)
@@ -93,28 +96,48 @@ def test_the_forest_sees_bits_molality_and_inverse_temperature_and_the_mixture_w
     assert inputs.shape == (2, f.polymer_bits + f.salt_bits + 3)
     assert set(np.unique(inputs[:, :-3])) == {0.0, 1.0} and inputs[1, f.polymer_bits:-3].sum() == 0  # no salt
     np.testing.assert_allclose(inputs[:, -3:], [[np.log10(2.0), 0, 4.0], [0, 1, 2.5]], rtol=1e-6)
-    mean, std = mixture(torch.tensor([0.0, 1.0]), torch.tensor([1.0, 0.5]), torch.tensor([2.0, 1.0]),
-                        torch.tensor([1.0, 0.5]))
+    mean, std = mixture((torch.tensor([0.0, 1.0]), torch.tensor([1.0, 0.5])),
+                        (torch.tensor([2.0, 1.0]), torch.tensor([1.0, 0.5])))
     torch.testing.assert_close(mean, torch.tensor([1.0, 1.0]))
     torch.testing.assert_close(std, torch.tensor([2.0 ** 0.5, 0.5]))  # agreeing components: their own std
+    mean, std = mixture(*[(torch.tensor([m]), torch.tensor([0.0])) for m in (0.0, 3.0, 3.0)])  # three parts
+    torch.testing.assert_close((mean, std), (torch.tensor([2.0]), torch.tensor([2.0 ** 0.5])))
 
 
-def test_the_default_prediction_mixes_networks_and_forest_and_forest_trees_0_is_networks_alone():
+def test_the_default_prediction_mixes_networks_graph_networks_and_forest_and_each_can_be_left_out():
     data = _table()
     f = FormulationFeaturizer()
-    X = f.table([r[0] for r in data], [r[1] for r in data], [r[2] for r in data])
+    polymers, salts, molalities = [r[0] for r in data], [r[1] for r in data], [r[2] for r in data]
     y, T = torch.tensor([r[4] for r in data]), torch.tensor([r[3] for r in data])
     kwargs = dict(members=2, max_epochs=5, hidden=16, seed=0)
-    blended = FormulationEnsemble(f, forest_trees=20, **kwargs).fit(X, y, temperature_K=T)
-    parts = blended.predict_parts(X, temperature_K=T)
-    torch.testing.assert_close(blended.predict(X, temperature_K=T), mixture(*parts["networks"], *parts["forest"]))
+    blended = FormulationEnsemble(f, forest_trees=20, graph_members=2, graph_hidden=16, **kwargs)
+    XG = blended.table(polymers, salts, molalities)
+    blended.fit(XG, y, temperature_K=T)
+    parts = blended.predict_parts(XG, temperature_K=T)
+    assert set(parts) == {"networks", "graphs", "forest", "ensemble"}
+    torch.testing.assert_close(blended.predict(XG, temperature_K=T),
+                               mixture(parts["networks"], parts["graphs"], parts["forest"]))
+    X = f.table(polymers, salts, molalities)
     forest = FormulationForest(f.blocks, 20, seed=0).fit(X, y.float(), T.float())  # the one the ensemble holds
-    np.testing.assert_allclose(parts["forest"][0].numpy(), forest.predict(X, T)[0])
+    np.testing.assert_allclose(parts["forest"][0].numpy(), forest.predict(X, T)[0])  # the graph column is not its
     assert float((parts["forest"][0] - y).abs().mean()) < float((y - y.mean()).abs().mean())
-    alone = FormulationEnsemble(f, forest_trees=0, **kwargs).fit(X, y, temperature_K=T)
-    assert "forest" not in alone.predict_parts(X, temperature_K=T)
+    alone = FormulationEnsemble(f, forest_trees=0, graph_members=0, **kwargs).fit(X, y, temperature_K=T)
+    assert set(alone.predict_parts(X, temperature_K=T)) == {"networks", "ensemble"}
     torch.testing.assert_close(alone.predict(X, temperature_K=T), parts["networks"])  # same seed: same networks
     assert blended.describe()["forest_trees"] == 20 and alone.describe()["prediction"] == "networks"
+    assert "graph networks" in blended.describe()["prediction"]
+
+
+def test_graph_members_need_the_graph_column_and_at_least_two_of_them():
+    f = FormulationFeaturizer()
+    model = FormulationEnsemble(f, members=2, graph_members=2)
+    rows = f.table(["[Cu]CCO[Au]", "[Cu]CCCO[Au]"], [LITFSI, LITFSI], [1.0, 1.0])
+    with pytest.raises(ValueError, match="graph column"):
+        model.fit(rows, torch.tensor([-4.0, -5.0]))
+    same = model.encode([f"[Cu]CCO[Au]|{LITFSI}|1", f"[Cu]CCCO[Au]|{LITFSI}|1", f"[Cu]CCO[Au]|{LICLO4}|1"])
+    assert same[0, -1] == same[2, -1] != same[1, -1]  # one graph per polymer, whatever the salt
+    with pytest.raises(ValueError, match="graph_members"):
+        FormulationEnsemble(f, members=2, graph_members=1)
 
 
 def test_polymer_weights_let_every_polymer_count_alike_at_power_1_and_every_row_at_power_0():
@@ -142,7 +165,9 @@ def test_identical_rows_are_predicted_once_with_the_same_numbers():
     assert len(distinct) == 3 and torch.equal(torch.nan_to_num(distinct[inverse]), torch.nan_to_num(repeated))
     assert distinct_rows(X[torch.tensor([0, 4, 8, 12, 16])])[1] is None  # nothing repeats: no work saved, none done
     y, T = torch.tensor([r[4] for r in data]), torch.tensor([r[3] for r in data])
-    model = FormulationEnsemble(f, members=2, max_epochs=5, hidden=16, seed=0, forest_trees=10)
+    model = FormulationEnsemble(f, members=2, max_epochs=5, hidden=16, seed=0, forest_trees=10, graph_members=2,
+                                graph_hidden=16)
+    X = model.table([r[0] for r in data], [r[1] for r in data], [r[2] for r in data])
     model.fit(X, y, temperature_K=T)
     batch = torch.stack([X[torch.tensor([0, 4, 8, 12])], X[torch.tensor([8, 12, 16, 20])]])  # (b, q, d)
     mean, std = model.predict(batch)

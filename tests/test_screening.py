@@ -26,7 +26,8 @@ def _config(tmp_path, **changes) -> Path:
     pd.DataFrame(rows, columns=["smiles", "salt smiles", "molality", "temperature", "mw"]).to_csv(library, index=False)
     data = {"name": "s", "workdir": str(tmp_path / "run"), "train": {"dataset": "chemarr", "path": str(MEASURED)},
             "library": {"dataset": "chemarr_screen", "path": str(library), "mw_unit": "log10(g/mol)"},
-            "surrogate": {"kind": "formulation_ensemble", "members": 2, "max_epochs": 15, "hidden": 16},
+            "surrogate": {"kind": "formulation_ensemble", "members": 2, "max_epochs": 15, "hidden": 16,
+                          "graph_members": 2, "graph_hidden": 16},
             "top": 3, **changes}
     path = tmp_path / "screen.yaml"
     path.write_text(yaml.safe_dump(data))
