@@ -142,7 +142,8 @@ def main() -> None:
     parser.add_argument("--dropout", type=float, default=0.3)
     parser.add_argument("--weight-decay", type=float, default=1e-3)
     parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--graph-members", type=int, default=3, help="the ensemble's graph networks (0: none)")
+    parser.add_argument("--graph-members", type=int, default=0, help="the ensemble's graph networks (0: none; "
+                        "BENCHMARKS.md §7d ran 3)")
     parser.add_argument("--graph-hidden", type=int, default=200)
     parser.add_argument("--polymer-weight", type=float, default=0.5, help="loss weight n^-w of a polymer's rows")
     parser.add_argument("--calibration", default="quantile", choices=["quantile", "rms", "none"])
