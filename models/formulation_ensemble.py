@@ -272,11 +272,10 @@ class FormulationEnsemble:
             raise ValueError(f"surrogate formulation_ensemble: rows have {X.shape[-1]} columns, expected "
                              f"{self.featurizer.dim} featurizer columns{graph}")
 
-    def _graph_network(self, y: torch.Tensor, T: torch.Tensor, train: np.ndarray) -> GraphArrhenius:
+    def _graph_network(self, log10_a0: float, ea0: float) -> GraphArrhenius:
         blocks = self.featurizer.blocks
         side = torch.cat([torch.arange(blocks[b].start, blocks[b].stop) for b in ("salt_counts", "conditions")])
         salt = torch.arange(blocks["salt_descriptors"].start, blocks["salt_descriptors"].stop)
-        log10_a0, ea0 = arrhenius_start(y, T, train)
         return GraphArrhenius(self.graphs, self.featurizer.dim, side, salt, hidden=self.graph_hidden,
                               log10_a0=log10_a0, ea0_eV=ea0)
 
@@ -305,10 +304,10 @@ class FormulationEnsemble:
             valid = np.concatenate([rows_of[g] for g in np.setdiff1d(np.arange(n_groups), drawn)] or [np.zeros(0, int)])
             torch.manual_seed(self.seed * 1000 + m)
             graph = m >= self.members
+            log10_a0, ea0 = arrhenius_start(y, T, train)
             if graph:
-                net = self._graph_network(y, T, train)
+                net = self._graph_network(log10_a0, ea0)
             else:
-                log10_a0, ea0 = arrhenius_start(y, T, train)
                 net = ArrheniusMLP(self.featurizer.dim, self._descriptors, self.settings["hidden"],
                                    self.settings["dropout"], log10_a0, ea0)
             net, epoch = train_member(net, x, y, T, train, valid, seed=self.seed * 1000 + m, groups=groups,
@@ -316,9 +315,8 @@ class FormulationEnsemble:
             (self.graph_networks if graph else self.networks).append(net)
             self.epochs_used.append(epoch)
             out_of_bag["graphs" if graph else "networks"].append(valid)
-        self.std_scale = self._out_of_bag_scale(self._predictions(self.networks, x, T), y, out_of_bag["networks"])
-        self.graph_std_scale = (self._out_of_bag_scale(self._predictions(self.graph_networks, x, T), y,
-                                                       out_of_bag["graphs"]) if self.graph_networks else 1.0)
+        self.std_scale = self._out_of_bag_scale(self.networks, x, T, y, out_of_bag["networks"])
+        self.graph_std_scale = self._out_of_bag_scale(self.graph_networks, x, T, y, out_of_bag["graphs"])
         self.forest = None
         if self.forest_trees:
             self.forest = FormulationForest(self.featurizer.blocks, self.forest_trees, seed=self.seed,
@@ -329,18 +327,19 @@ class FormulationEnsemble:
         return self
 
     @torch.no_grad()
-    def _out_of_bag_scale(self, preds: torch.Tensor, y: torch.Tensor, out_of_bag: list[np.ndarray],
-                          min_points: int = 10) -> float:
-        """Factor for one kind of members' std (`preds`: theirs, (members, n)), from z = (y − out-of-bag
-        mean) / std on rows some members never saw (their polymers were out of their bag); at least 1:
-        never narrower.
+    def _out_of_bag_scale(self, networks: Sequence[nn.Module], x: torch.Tensor, T: torch.Tensor, y: torch.Tensor,
+                          out_of_bag: list[np.ndarray], min_points: int = 10) -> float:
+        """Factor for one kind of members' std (`networks`, each with its out-of-bag rows), from z = (y −
+        out-of-bag mean) / std on rows some members never saw (their polymers were out of their bag); at
+        least 1: never narrower; 1 without members or calibration (then nothing is predicted).
 
         "quantile" (default): 68.27% of those |z| fall within one scaled std, i.e. ±1 std covers what a
         Gaussian's does. Errors on new polymers are heavy-tailed (a few polymers are off by 3 decades), so
         "rms" (unit root mean square of z, as `GNNEnsemble` does) lets the tails widen every interval:
         on ChemArr it covered ~80% within ±1 std (BENCHMARKS.md §7)."""
-        if self.calibration == "none":
+        if self.calibration == "none" or not networks:
             return 1.0
+        preds = self._predictions(networks, x, T)
         out = torch.zeros(preds.shape, dtype=torch.bool)
         for m, rows in enumerate(out_of_bag):
             out[m, torch.as_tensor(rows, dtype=torch.long)] = True
