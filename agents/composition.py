@@ -36,6 +36,37 @@ class InvalidComposition(ValueError):
     """A composition that cannot be a glass candidate; the message says why in one line."""
 
 
+# The periodic table (Z = 1..118), for `component_elements`: a component is a formula of real elements.
+ELEMENTS = frozenset("""
+    H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se Br Kr Rb Sr Y Zr
+    Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe Cs Ba La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho Er Tm Yb Lu Hf Ta W Re Os Ir
+    Pt Au Hg Tl Pb Bi Po At Rn Fr Ra Ac Th Pa U Np Pu Am Cm Bk Cf Es Fm Md No Lr Rf Db Sg Bh Hs Mt Ds Rg Cn Nh Fl
+    Mc Lv Ts Og""".split())
+_ELEMENT_COUNT = re.compile(r"([A-Z][a-z]?)([0-9]*)")
+
+
+def component_elements(name: str) -> dict[str, int]:
+    """Atoms per formula unit of a component name ("Li2S" -> {"Li": 2, "S": 1}): element symbols of the
+    periodic table, each followed by an optional count, nothing else. A name that is not such a formula
+    ("Unobtanium", "Li2S_a", "SiO0", "Qz") raises `InvalidComposition` naming it, so a typo in a campaign's
+    component list is refused when the config is read instead of reaching a simulation or a lab."""
+    shown = _shown(name)
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise InvalidComposition(f"component {shown}: not a chemical formula (e.g. Li2O, P2S5, LiI)")
+    counts: dict[str, int] = {}
+    at = 0
+    for match in _ELEMENT_COUNT.finditer(name):
+        symbol, number = match.groups()
+        if match.start() != at or symbol not in ELEMENTS or number.startswith("0"):
+            break
+        counts[symbol] = counts.get(symbol, 0) + int(number or 1)
+        at = match.end()
+    if at != len(name) or not counts:
+        raise InvalidComposition(f"component {shown}: not a chemical formula of real elements (element symbols, "
+                                 "each with an optional count: e.g. Li2O, P2S5, LiI)")
+    return counts
+
+
 def canonical_composition(fractions: dict[str, float]) -> str:
     """Canonical spelling of amounts (fractions or ratios, normalised here) from code that built
     them itself (the Sobol sampler, a simulated cell); text from outside goes through `read_composition`."""

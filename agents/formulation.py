@@ -13,11 +13,17 @@ spelled two ways, has one id:
   ends; ChemArr writes its ends the same way). Two `*` ends are accepted and become [Cu] then [Au]
   in writing order (the project keeps a repeat unit's direction: `*CCO*` is [Cu]CCO[Au], `*OCC*` not).
 * salt: RDKit canonical SMILES of each ion, sorted and joined by '.'. A salt is refused unless it
-  parses, has at least two fragments, every fragment is an ion, the charges balance, and one ion is
-  Li+ (the campaigns are lithium electrolytes; Na, Mg, ... salts are refused, not guessed at).
-* molality: salt per polymer mass in mol/kg, 0 < m < MAX_MOLALITY, written with 4 significant
-  digits and stored rounded to them (what prints the same is the same formulation); blank when the
-  source does not report it (never silently 0: a model must see that it is unknown).
+  parses, has at least two fragments, every fragment is an ion, the charges balance, one ion is
+  Li+ (the campaigns are lithium electrolytes; Na, Mg, ... salts are refused, not guessed at), and no
+  atom has an unpaired electron (a radical anion such as superoxide is not a stable salt; radical
+  polymers are refused for the same reason). `salt_name` gives the common name (LiTFSI, ...) of the
+  salts in `SALT_NAMES`.
+* molality: salt per polymer mass in mol/kg, MIN_MOLALITY <= m < MAX_MOLALITY, written with 4
+  significant digits and stored rounded to them (what prints the same is the same formulation); the
+  bounds apply to that rounded value, so a formulation is accepted or refused the same way whichever
+  way it is written. Text must be plain ASCII decimal or scientific notation (Python's float() would
+  also read '1_0' as 10 and Arabic-Indic or fullwidth digits). Blank when the source does not report it
+  (never silently 0: a model must see that it is unknown); 0 is refused.
 
 The temperature is not part of a formulation: it is a condition of the measurement or of the
 objective (`closest_to`).
@@ -42,9 +48,15 @@ from amala.agents.polymer import InvalidPolymer, canonical_smiles
 KIND = "formulation"
 SEPARATOR = "|"
 MAX_MOLALITY = 20.0  # mol/kg: beyond ~20 mol/kg a "polymer electrolyte" is a salt with some polymer in it
+# mol/kg: 1e-6 mol/kg of LiTFSI is 0.3 ppm by mass, below the ionic impurities of a polymer as made (ppm of
+# catalyst and initiator residues), so the salt no longer sets the carriers and a value near it is an
+# extrapolation a surrogate would rank on nothing (1e-300 mol/kg came first in a screen). ChemArr's most
+# dilute measurements (1.01e-5 mol/kg, a dilution series) stay valid.
+MIN_MOLALITY = 1e-6
 CELSIUS_TO_K = 273.15  # K
 ROOM_TEMPERATURE_K = 298.15  # K, 25 degC: the retrospective objective's condition
 _TEXT = re.compile(r"[\x21-\x7e]+")  # printable ASCII without spaces: RDKit reads text after a space as a name
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")  # ASCII decimal or scientific only
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +99,7 @@ class Formulation:
         polymer, salt, molality = fields
         value = None
         if molality.strip():
-            try:
-                value = float(molality)
-            except ValueError:
-                value = math.nan
+            value = _number(molality)
             if math.isnan(value):  # 'nan' is not how the string form says "unknown"
                 raise InvalidFormulation(f"formulation {_shown(text)}: molality {molality!r} is not a number "
                                          "(mol/kg, or blank when unknown)", "molality: not a number")
@@ -146,6 +155,10 @@ def canonical_salt(smiles: str) -> str:
     if not any(Chem.MolToSmiles(ion) == "[Li+]" for ion in ions):
         raise InvalidFormulation(f"salt {_shown(text)}: no Li+ cation; formulations are lithium electrolytes",
                                  "salt: no Li+")
+    radicals = sum(atom.GetNumRadicalElectrons() for atom in mol.GetAtoms())
+    if radicals:  # superoxide [O-][O] balances Li+ but is a reactive radical, not a salt one can dissolve
+        raise InvalidFormulation(f"salt {_shown(text)}: {radicals} unpaired electron(s) (a radical ion); a salt's "
+                                 "ions are closed-shell", "salt: radical")
     canonical = _sorted_ions(ions)
     again = Chem.MolFromSmiles(canonical)
     if again is None or _sorted_ions(Chem.GetMolFrags(again, asMols=True)) != canonical:
@@ -158,26 +171,72 @@ def _sorted_ions(ions) -> str:
     return ".".join(sorted(Chem.MolToSmiles(ion) for ion in ions))
 
 
+# Common names of the lithium salts in ChemArr's screening table (its 8 salts), each written as its ions
+# ('.'-separated, [Li+] apart) as ChemArr writes salts; they are matched by canonical SMILES, so every
+# spelling of one salt gets its name. Reports show the name; files keep the SMILES (a name is ambiguous).
+SALT_NAMES = {
+    "LiTFSI": "[Li+].FC(F)(F)S(=O)(=O)[N-]S(=O)(=O)C(F)(F)F",  # bis(trifluoromethanesulfonyl)imide
+    "LiFSI": "[Li+].O=S(=O)(F)[N-]S(=O)(=O)F",  # bis(fluorosulfonyl)imide
+    "LiBETI": "[Li+].FC(F)(F)C(F)(F)S(=O)(=O)[N-]S(=O)(=O)C(F)(F)C(F)(F)F",  # bis(pentafluoroethanesulfonyl)imide
+    "LiBOB": "[Li+].O=C1O[B-]2(OC1=O)OC(=O)C(=O)O2",  # bis(oxalato)borate
+    "LiDFOB": "[Li+].F[B-]1(F)OC(=O)C(=O)O1",  # difluoro(oxalato)borate
+    "LiPF6": "[Li+].F[P-](F)(F)(F)(F)F",
+    "LiBF4": "[Li+].F[B-](F)(F)F",
+    "LiClO4": "[Li+].[O-]Cl(=O)(=O)=O",
+}
+
+
+@lru_cache(maxsize=1)
+def _salt_names() -> dict[str, str]:
+    return {canonical_salt(smiles): name for name, smiles in SALT_NAMES.items()}
+
+
+def salt_name(smiles: str) -> str | None:
+    """The common name of a salt in `SALT_NAMES` (any spelling of it), else None (also for a non-salt)."""
+    try:
+        return _salt_names().get(canonical_salt(smiles))
+    except InvalidFormulation:
+        return None
+
+
 def canonical_formulation(text: str) -> str:
     """The canonical string of a formulation written as text (the validity gate for kind "formulation")."""
     return str(Formulation.parse(text))
 
 
 def checked_molality(molality) -> float | None:
-    """mol/kg rounded to the 4 significant digits the string form keeps; None (or NaN) means unknown."""
+    """mol/kg rounded to the 4 significant digits the string form keeps; None (or NaN) means unknown.
+
+    The bounds are checked on the rounded value: 19.99999 prints as 20, so it is refused here rather
+    than accepted now and refused when its own string form is read back."""
     if molality is None or (isinstance(molality, float) and math.isnan(molality)):
         return None
     try:
-        value = float(molality)
+        value = _number(molality) if isinstance(molality, str) else float(molality)
     except (TypeError, ValueError):
-        raise InvalidFormulation(f"molality {molality!r}: not a number (mol/kg)", "molality: not a number") from None
+        value = math.nan
+    if math.isnan(value):
+        raise InvalidFormulation(f"molality {molality!r}: not a number (mol/kg)", "molality: not a number")
     if not math.isfinite(value) or value <= 0:
         raise InvalidFormulation(f"molality {molality!r}: must be a finite number > 0 mol/kg (blank when unknown)",
                                  "molality: not > 0")
-    if value >= MAX_MOLALITY:
-        raise InvalidFormulation(f"molality {molality!r}: {value:g} mol/kg is not below {MAX_MOLALITY:g} mol/kg",
-                                 f"molality: >= {MAX_MOLALITY:g} mol/kg")
-    return float(f"{value:.4g}")
+    rounded = float(f"{value:.4g}")
+    kept = "" if rounded == value else " (rounded to the 4 significant digits a formulation keeps)"
+    if rounded < MIN_MOLALITY:
+        raise InvalidFormulation(f"molality {molality!r}: {rounded:g} mol/kg{kept} is below {MIN_MOLALITY:g} mol/kg "
+                                 "(less salt than a polymer's own ionic impurities)",
+                                 f"molality: < {MIN_MOLALITY:g} mol/kg")
+    if rounded >= MAX_MOLALITY:
+        raise InvalidFormulation(f"molality {molality!r}: {rounded:g} mol/kg{kept} is not below {MAX_MOLALITY:g} "
+                                 "mol/kg", f"molality: >= {MAX_MOLALITY:g} mol/kg")
+    return rounded
+
+
+def _number(text: str) -> float:
+    """A number written in plain ASCII decimal or scientific notation; NaN for anything else (float()
+    alone would read '1_0' as 10 and Arabic-Indic or fullwidth digits as numbers)."""
+    text = text.strip()
+    return float(text) if _NUMBER.fullmatch(text) else math.nan
 
 
 def _shown(text) -> str:

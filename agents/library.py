@@ -14,6 +14,8 @@ wrong with it.
 
 from __future__ import annotations
 
+import os
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -93,8 +95,7 @@ def open_library(path: str | Path) -> Library:
     if suffix not in FORMATS:
         raise LibraryError(f"library {path}: unknown format {suffix or '(no suffix)'!r} (a library is .csv or "
                            ".parquet)")
-    if not path.is_file():
-        raise LibraryError(f"library {path}: no such file")
+    _check_file(path)
     fmt = FORMATS[suffix]
     try:
         if fmt == "csv":
@@ -113,6 +114,37 @@ def open_library(path: str | Path) -> Library:
         raise LibraryError(f"library {path}: no representation column (needs one of {', '.join(COLUMNS)}; has "
                            f"{', '.join(columns[:8]) or 'none'}{' ...' if len(columns) > 8 else ''})")
     return Library(path, fmt, column, columns)
+
+
+def _check_file(path: Path) -> None:
+    """A library to read must be a readable file: a folder or a name the OS refuses (too long) is
+    said in one line here, not as an OSError from pandas or pyarrow."""
+    try:
+        if path.is_dir():
+            raise LibraryError(f"library {path}: a folder, not a library file")
+        if not path.is_file():
+            raise LibraryError(f"library {path}: no such file")
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise LibraryError(f"library {path}: cannot read it: {exc.strerror or exc}") from None
+
+
+def check_target(path: str | Path) -> None:
+    """Refuse, before any work is done, a library that could not be written at the end: a folder
+    of that name, a folder that is missing or is not one (/dev/null/x.csv), or one not writable."""
+    path = Path(path)
+    folder = path.parent
+    try:
+        if path.is_dir():
+            raise LibraryError(f"library {path}: a folder of that name exists; write the library elsewhere")
+        if not folder.is_dir():
+            raise LibraryError(f"library {path}: " + (f"{folder} is not a folder" if folder.exists() else
+                                                      f"its folder {folder} does not exist"))
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise LibraryError(f"library {path}: folder {folder} is not writable")
+    except OSError as exc:
+        raise LibraryError(f"library {path}: cannot write there: {exc.strerror or exc}") from None
 
 
 def read_chunks(path: str | Path, chunksize: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
@@ -137,6 +169,12 @@ class ChunkWriter:
         self._writer, self.rows = None, 0
 
     def write(self, frame: pd.DataFrame) -> None:
+        try:
+            self._write(frame)
+        except OSError as exc:
+            self._failed(exc)
+
+    def _write(self, frame: pd.DataFrame) -> None:
         if self.format == "csv":
             with open(self.partial, "w" if self.rows == 0 else "a", newline="", encoding="utf-8") as handle:
                 frame.to_csv(handle, index=False, header=self.rows == 0, lineterminator="\n")
@@ -150,9 +188,19 @@ class ChunkWriter:
         self.rows += len(frame)
 
     def close(self) -> Path:
-        if self._writer is not None:
-            self._writer.close()
-        if self.rows == 0:
-            raise LibraryError(f"library {self.path}: nothing to write")
-        self.partial.replace(self.path)
+        try:
+            if self._writer is not None:
+                self._writer.close()
+            if self.rows == 0:
+                raise LibraryError(f"library {self.path}: nothing to write")
+            self.partial.replace(self.path)
+        except OSError as exc:
+            self._failed(exc)
         return self.path
+
+    def _failed(self, exc: OSError) -> None:
+        """A full disk or a folder gone mid-build: one line naming the file, and no half-written
+        .partial file left behind to fill the disk."""
+        with suppress(OSError):
+            self.partial.unlink(missing_ok=True)
+        raise LibraryError(f"library {self.path}: cannot write it: {exc.strerror or exc}") from None

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import time
 from collections import Counter
 from contextlib import contextmanager
@@ -33,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from amala.agents.candidate import candidate_key
-from amala.agents.library import ChunkWriter, LibraryError, open_library
+from amala.agents.library import ChunkWriter, LibraryError, check_target, open_library
 from amala.agents.seeding import rng as step_rng
 from amala.agents.validity import REASONED, candidate_from_text
 
@@ -64,6 +65,31 @@ SOURCES = ("mutation", "gpt", "both")
 CROSSOVER_RATE = 0.3  # as MutationAgent
 MAX_BATCH = 20_000  # proposals per generation at most
 JOBS_PER_TASK = 500  # proposals per worker task: large enough that the hand-over costs little
+# every accepted row stays in memory as a parent of later generations (its SMILES and its 64-bit
+# key, ~200 bytes) and costs ~1 ms of one core: 10^7 rows (ten times PI1M) need ~2 GB and hours.
+# The enumeration does not run dry before that (a stall ends a build in one line), so without this
+# bound --n 10^12 would run until the machine ran out of memory; it is refused up front instead
+MAX_ROWS = 10_000_000
+
+
+def max_workers() -> int:
+    """More RDKit processes than 4 per core only add memory and start-up time (the work is CPU
+    bound), and 64 is already more than any one build gains from."""
+    return min(64, 4 * (os.cpu_count() or 1))
+
+
+def check_workers(workers: int) -> None:
+    if not 1 <= workers <= max_workers():
+        raise LibraryError(f"--workers must be 1 to {max_workers()} (4 per CPU core, at most 64), not {workers}")
+
+
+def check_request(out: str | Path, n: int, workers: int) -> None:
+    """What `build` refuses before any work (and before a GPT is trained for it): a row count out of
+    range, a worker count out of range, an output that could not be written at the end."""
+    if not 1 <= n <= MAX_ROWS:
+        raise LibraryError(f"library {out}: --n must be 1 to {MAX_ROWS:,}, not {n:,}")
+    check_workers(workers)
+    check_target(out)
 
 
 def _key(representation: str, kind: str = "smiles") -> int:
@@ -127,9 +153,13 @@ def read_seeds(path: str | Path) -> list[str]:
     path = Path(path)
     if path.suffix.lower() in (".csv", ".parquet", ".pq"):
         return [s for chunk in open_library(path).representations() for s in chunk if s]
-    if not path.is_file():
-        raise LibraryError(f"seeds file {path}: no such file")
-    lines = [line.split("#")[0].strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise LibraryError(f"seeds file {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:  # a folder, unreadable, not text
+        raise LibraryError(f"seeds file {path}: cannot read it: {getattr(exc, 'strerror', None) or exc}") from None
+    lines = [line.split("#")[0].strip() for line in text.splitlines()]
     seeds = [line.split()[0] for line in lines if line]
     if not seeds:
         raise LibraryError(f"seeds file {path}: no SMILES in it")
@@ -197,8 +227,7 @@ def build(out: str | Path, n: int, seed: int = 0, source: str = "mutation", seed
           flush_rows: int = 50_000, max_stalls: int = 5) -> dict:
     """Write `n` unique valid repeat units to `out` (.csv or .parquet) and return what it took
     (also written to `<out>.build.json`). `gpt` is a SmilesGPT for sources gpt/both."""
-    if n < 1:
-        raise LibraryError(f"library {out}: --n must be >= 1, not {n}")
+    check_request(out, n, workers)
     if source not in SOURCES:
         raise LibraryError(f"library {out}: --from must be one of {', '.join(SOURCES)}, not {source!r}")
     if source != "mutation" and gpt is None:
@@ -251,7 +280,11 @@ def build(out: str | Path, n: int, seed: int = 0, source: str = "mutation", seed
              "seeds": len(seeds) if seeds is not None else "DEFAULT_SEEDS", "crossover_rate": CROSSOVER_RATE,
              "duplicates": duplicates, "rejected": dict(sorted(rejected.items())), "workers": workers,
              "seconds": round(time.perf_counter() - started, 2)}
-    Path(f"{path}.build.json").write_text(json.dumps(about, indent=2) + "\n")
+    try:
+        Path(f"{path}.build.json").write_text(json.dumps(about, indent=2) + "\n")
+    except OSError as exc:
+        raise LibraryError(f"library {path}: written, but not its settings {path}.build.json: "
+                           f"{exc.strerror or exc}") from None
     return about
 
 

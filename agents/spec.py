@@ -135,6 +135,10 @@ def _fractions(bounds: dict[str, tuple[float, float]]) -> dict[str, tuple[float,
     for name, (lo, hi) in bounds.items():
         if not 0 <= lo <= hi <= 1:
             raise ValueError(f"{name}: range [{lo}, {hi}] is not within 0 <= low <= high <= 1")
+    low, high = sum(lo for lo, _ in bounds.values()), sum(hi for _, hi in bounds.values())
+    if bounds and (low > 1 + 1e-9 or high < 1 - 1e-9):  # else found only when the agent first proposes
+        raise ValueError(f"no composition within these ranges sums to 1 (the low ends add up to {low:g}, the high "
+                         f"ends to {high:g})")
     return bounds
 
 

@@ -34,7 +34,7 @@ from amala.loop.config import CampaignConfig, load_config, parse_config
 from amala.loop.executors import RunStopping, build_executor
 from amala.loop.states import CampaignStatus
 from amala.loop.status import utc_text
-from amala.loop.store import Batch
+from amala.loop.store import Batch, LeaseLost
 
 
 @task(name="propose-and-select", cache_policy=NO_CACHE)
@@ -50,10 +50,11 @@ def evaluate_task(campaign: Campaign, batch: Batch) -> tuple[list, float]:
 
 
 def _retry_unless_stopping(task, task_run, state) -> bool:
-    """Retry a failed evaluation, except when the run itself is being stopped (Ctrl-C, SIGTERM)."""
+    """Retry a failed evaluation, except when the run itself is being stopped (Ctrl-C, SIGTERM) or
+    has lost its lease."""
     try:
         state.result()
-    except RunStopping:
+    except (RunStopping, LeaseLost):  # another run holds the campaign now: nothing may be stored
         return False
     except Exception:
         return True
@@ -122,6 +123,8 @@ def evaluate_batch(campaign: Campaign, batch: Batch, runner, executor, on_result
             result = exc
         if isinstance(result, RunStopping):
             raise KeyboardInterrupt(str(result))
+        if isinstance(result, LeaseLost):
+            raise result
         if isinstance(result, BaseException):
             result = [campaign.record_failure(batch, candidate, f"evaluation failed after {spec.retries} retries: "
                                                                 f"{type(result).__name__}: {result}")]

@@ -49,22 +49,32 @@ def _options(debug: bool = typer.Option(False, "--debug", help="show tracebacks 
 
 def main() -> None:
     """Console entry point: one line for any error a command did not foresee (a bug or an
-    environment problem), the traceback only with --debug; Ctrl-C exits quietly with 130."""
-    import click
-
+    environment problem), the traceback only with --debug; Ctrl-C exits quietly with 130. A usage
+    error (a bad option value, a missing argument) and an OS error naming a file (a too-long name,
+    a missing or unwritable folder) are the user's to fix: one line, exit 2."""
+    errors = _click_errors()
     try:
         code = app(standalone_mode=False)
-    except (KeyboardInterrupt, click.exceptions.Abort):  # click turns Ctrl-C into Abort
+    except (KeyboardInterrupt, typer.Abort):  # click (or typer's copy of it) turns Ctrl-C into Abort
         print("interrupted; `amala run` resumes where this stopped", file=sys.__stderr__, flush=True)
         sys.exit(130)
     except SystemExit:
         raise
     except Exception as exc:
-        if isinstance(exc, click.exceptions.Exit):
+        if isinstance(exc, typer.Exit):
             sys.exit(exc.exit_code)
-        if isinstance(exc, click.ClickException):
-            exc.show()
+        if isinstance(exc, getattr(errors, "NoArgsIsHelpError", ())):  # `amala` alone: the help, already shown
+            if exc.format_message().strip():  # older click shows it here
+                exc.show()
             sys.exit(exc.exit_code)
+        if isinstance(exc, errors.ClickException):
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            _say(" ".join(line.strip() for line in exc.format_message().splitlines() if line.strip()) + hint)
+            sys.exit(2)
+        if isinstance(exc, OSError) and exc.filename is not None and not _debug():
+            _say(_os_text(exc))
+            sys.exit(2)
         if _debug():
             raise
         first = (str(exc).strip().splitlines() or [""])[0][:300]
@@ -86,9 +96,38 @@ def _debug() -> bool:
         return False
 
 
-def _fail(message: str) -> None:
+def _click_errors():
+    """The exceptions of the click that typer runs on: a recent typer carries its own copy
+    (typer._click), whose errors are not click's, so catching click's let every usage error through
+    as a Python class name with exit 1."""
+    try:
+        from typer._click import exceptions
+    except ImportError:  # an older typer: click itself
+        from click import exceptions
+    return exceptions
+
+
+def _say(message: str) -> None:
     err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
+
+
+def _fail(message: str) -> None:
+    _say(message)
     raise typer.Exit(2)
+
+
+def _os_text(exc: OSError, path=None) -> str:
+    """An OS error as '<file>: <what the OS says>', e.g. 'out/x.csv: Permission denied' (a name
+    the OS found too long is cut to its first 200 characters)."""
+    name = exc.filename if exc.filename is not None else path
+    name = name if name is None or len(str(name)) <= 200 else f"{str(name)[:200]}..."
+    what = exc.strerror or str(exc) or type(exc).__name__
+    return f"{name}: {what}" if name is not None else what
+
+
+def _named(name: str) -> str:
+    """A campaign name as typed, quoted, cut to 80 characters (a pasted 5,000-character one stays readable)."""
+    return repr(name) if len(name) <= 80 else f"{name[:80]!r}..."
 
 
 def _load(config: Path):
@@ -104,14 +143,27 @@ def _open(url: str, create: bool = False):
     """The store at `url`; a SQLite file that is not there is an error (read-only commands never
     create one), unless `create` (a run)."""
     from amala.loop.status import CampaignNotFound, open_existing
-    from amala.loop.store import Store
+    from amala.loop.store import DatabaseDamaged, Store
 
     try:
         return Store(url) if create else open_existing(url)
-    except CampaignNotFound as exc:
+    except (CampaignNotFound, DatabaseDamaged) as exc:
         _fail(str(exc))
     except Exception as exc:  # a bad URL, a missing driver, an unreadable file
         _fail(f"cannot open the database {url}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+
+
+def _open_or_warn(url: str):
+    """The store at `url`, or None after one warning line saying why it is skipped (a damaged or
+    unreadable database among several must not hide the others from `status` and `pending`)."""
+    from amala.loop.status import open_existing
+
+    try:
+        return open_existing(url)
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:400]
+        err.print(f"[yellow]warning:[/yellow] skipped {escape(url)}: {escape(first)}", highlight=False)
+        return None
 
 
 def _locate(target: str | None, db: str | None) -> tuple[str | None, str | None]:
@@ -131,10 +183,10 @@ def _stores(campaign: str | None, db: str | None):
     from amala.loop.status import every_database
 
     name, url = _locate(campaign, db)
-    if name is None and url is None:
-        return None, [_open(url) for url in every_database()]
+    if name is None and url is None:  # every campaign: one database that cannot be read hides no other
+        return None, [store for url in every_database() if (store := _open_or_warn(url)) is not None]
     if url is None:
-        _fail(f"no database for campaign {name!r} (not under ./runs and not run from this account); "
+        _fail(f"no database for campaign {_named(name)} (not under ./runs and not run from this account); "
               "pass --db URL or set AMALA_DB_URL")
     return name, [_open(url)]
 
@@ -156,22 +208,33 @@ def _campaign_row(campaign: str, db: str | None):
     name, [store] = _stores(campaign, db)
     row = store.campaign(name)
     if row is None:
-        _fail(f"campaign {name!r} is not in {store.url}")
+        _fail(f"campaign {_named(name)} is not in {store.url}")
     return store, row
 
 
 @app.command()
-def validate(config: Path = typer.Argument(..., help="campaign YAML")):
+def validate(config: Path = typer.Argument(..., help="campaign or screening YAML")):
     """Check a campaign config and what it names on this machine (data file, database URL and
-    driver, work folder); print each problem in one line and create nothing."""
+    driver, work folder); print each problem in one line and create nothing. A screening config
+    (`amala screen`; it has `train`/`library`) is checked with the screen's own loader and checks."""
+    from amala.loop.config import ConfigError
     from amala.loop.preflight import check
+    from amala.loop.screening import check_screen, is_screen_config, load_screen_config
 
-    cfg = _load(config)
-    problems = check(cfg)
+    screen = is_screen_config(config)
+    try:
+        cfg = load_screen_config(config) if screen else _load(config)
+    except ConfigError as exc:
+        _fail(str(exc))
+    problems = check_screen(cfg) if screen else check(cfg)
     for problem in problems:
         err.print(f"[red]error:[/red] {escape(f'{config}: {problem}')}", highlight=False)
     if problems:
         raise typer.Exit(2)
+    if screen:
+        console.print(f"{config}: ok (screen {cfg.name!r}, {cfg.library.dataset} ranked by {cfg.surrogate.kind} "
+                      f"trained on {cfg.train.dataset})")
+        return
     console.print(f"{config}: ok (campaign {cfg.name!r}, {cfg.acquisition.strategy} on {cfg.surrogate.kind}, "
                   f"budget {cfg.budget.max_evaluations} evaluations)")
 
@@ -187,6 +250,7 @@ def run(config: Path = typer.Argument(..., help="campaign YAML"),
     from amala.flows.prefect_api import PrefectUnavailable, prefect_api
     from amala.loop import known_campaigns
     from amala.loop.lease import CampaignBusy
+    from amala.loop.store import LeaseLost
     from amala.oracles.datasets import DatasetError
 
     known_campaigns.remember(cfg.name, cfg.database_url, cfg.work_path, config)
@@ -199,7 +263,7 @@ def run(config: Path = typer.Argument(..., help="campaign YAML"),
             from amala.flows.campaign_flow import campaign_flow
 
             result = campaign_flow(str(config), max_iterations=iterations, progress=progress and sys.stderr.isatty())
-    except (PrefectUnavailable, CampaignBusy, DatasetError, ValueError) as exc:
+    except (PrefectUnavailable, CampaignBusy, LeaseLost, DatasetError, ValueError) as exc:
         _fail(str(exc).splitlines()[0])
     except TerminationSignal:  # SIGTERM during the flow run (Prefect's own handler raises this)
         raise KeyboardInterrupt("SIGTERM") from None
@@ -229,7 +293,15 @@ def _announce(cfg) -> None:
     how long the remaining work should take when the oracle knows its cost."""
     from amala.loop.lease import holder, run_state
     from amala.loop.states import CampaignStatus
+    from amala.loop.status import sqlite_file
 
+    file = sqlite_file(cfg.database_url)
+    if file is not None and not file.exists():  # new: the campaign creates its database once it is built
+        console.print(f"campaign {cfg.name}: new; database {cfg.database_url}", markup=False)
+        estimate = _estimate_minutes(cfg, 0)
+        if estimate:
+            console.print(estimate, markup=False)
+        return
     store = _open(cfg.database_url, create=True)
     row = store.campaign(cfg.name)
     if row is None:
@@ -308,7 +380,7 @@ def status(campaign: Optional[str] = typer.Argument(None, help=CAMPAIGN_HELP + "
     name, stores = _stores(campaign, db)
     rows = [summary(store, row) for store in stores for row in store.campaigns() if not name or row.name == name]
     if not rows:
-        _fail(f"no campaign {name!r} found" if name else "no campaigns found (under ./runs or run from "
+        _fail(f"no campaign {_named(name)} found" if name else "no campaigns found (under ./runs or run from "
               "this account)")
     if as_json:
         for row in rows:
@@ -544,13 +616,16 @@ def screen(config: Path = typer.Argument(..., help="screening YAML (configs/chem
     import torch
 
     from amala.loop.config import ConfigError
-    from amala.loop.screening import load_screen_config, run_screen
+    from amala.loop.screening import check_screen, load_screen_config, run_screen
     from amala.oracles import datasets
 
     try:
         cfg = load_screen_config(config)
     except ConfigError as exc:
         _fail(str(exc))
+    problems = check_screen(cfg)  # a missing table or an unwritable workdir: now, not after training
+    if problems:
+        _fail(f"{config}: {problems[0]}")
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     err.print(f"{cfg.name}: training the formulation ensemble on {cfg.train.dataset}, then scoring "
               f"{cfg.library.dataset} at {cfg.temperature_C:g} degC", highlight=False)
@@ -566,7 +641,7 @@ def screen(config: Path = typer.Argument(..., help="screening YAML (configs/chem
     for row in frame.head(top or cfg.top).itertuples():
         table.add_row(str(row.rank), f"{row.log10_sigma_S_cm:.2f} ± {row.log10_sigma_std:.2f}",
                       f"{row.Ea_eV:.3f} ± {row.Ea_std_eV:.3f}", f"{row.nearest_training_similarity:.2f}",
-                      f"{row.molality_mol_kg:g}", row.salt, row.polymer)
+                      f"{row.molality_mol_kg:g}", row.salt_name or row.salt, row.polymer)  # LiTFSI, not its SMILES
     console.print(table)
     console.print(f"wrote {cfg.work_path / 'screen.csv'} (every formulation), screen.json (provenance), screen.png")
 
@@ -645,9 +720,13 @@ def _counter(label: str, total: int | None):
     return bar, lambda done: bar.update(task, completed=done)
 
 
+WORKERS_HELP = "worker processes for RDKit (1 to 4 per CPU core, at most 64)"
+
+
 @library_app.command("build")
 def library_build(out: Path = typer.Argument(..., help="library to write: .csv or .parquet"),
-                  n: int = typer.Option(..., "--n", help="rows: valid, canonical, unique repeat units"),
+                  n: int = typer.Option(..., "--n", help="rows: valid, canonical, unique repeat units (at most "
+                                        "10,000,000: every row is kept in memory as a parent)"),
                   seed: int = typer.Option(0, help="same seed and N: the same file, byte for byte"),
                   source: str = typer.Option("mutation", "--from", help="mutation, gpt or both"),
                   seeds_file: Optional[Path] = typer.Option(None, help="starting polymers: a library file or one "
@@ -655,12 +734,18 @@ def library_build(out: Path = typer.Argument(..., help="library to write: .csv o
                   gpt_checkpoint: Optional[Path] = typer.Option(None, help="--from gpt/both: load this GPT "
                                                                 "checkpoint, or train one on the seeds and save it"),
                   gpt_epochs: int = typer.Option(35, help="training epochs when no checkpoint exists"),
-                  workers: int = typer.Option(2, help="worker processes for RDKit")):
+                  workers: int = typer.Option(2, help=WORKERS_HELP),
+                  force: bool = typer.Option(False, "--force", help="overwrite an existing library file")):
     """Generate a library of N repeat units (mutation/crossover enumeration and/or GPT sampling)."""
     from amala.agents.library import LibraryError
-    from amala.agents.library_build import DEFAULT_SEEDS, build, load_gpt, read_seeds
+    from amala.agents.library_build import DEFAULT_SEEDS, build, check_request, load_gpt, read_seeds
 
     try:
+        check_request(out, n, workers)  # before a GPT is trained or a seed read
+        if seeds_file is not None and seeds_file.exists() and out.exists() and os.path.samefile(out, seeds_file):
+            _fail(f"library {out}: that is the seeds file (--seeds-file); write the library to another file")
+        if out.exists() and not force:
+            _fail(f"library {out}: exists; pass --force to overwrite it")
         seeds = read_seeds(seeds_file) if seeds_file else None
         gpt = None
         if source in ("gpt", "both"):
@@ -676,6 +761,8 @@ def library_build(out: Path = typer.Argument(..., help="library to write: .csv o
                 bar.stop()
     except LibraryError as exc:
         _fail(str(exc))
+    except OSError as exc:  # what the library module did not foresee (a GPT checkpoint folder, a race)
+        _fail(_os_text(exc, out))
     console.print(f"wrote {out}: {about['rows']} repeat units in {about['generations']} generations, "
                   f"{about['seconds']:.1f} s; {about['duplicates']} duplicates and {sum(about['rejected'].values())} "
                   f"invalid proposals dropped (settings: {out}.build.json)")
@@ -684,14 +771,15 @@ def library_build(out: Path = typer.Argument(..., help="library to write: .csv o
 @library_app.command("info")
 def library_info(file: Path = typer.Argument(..., help="library (.csv or .parquet)"),
                  examples: int = typer.Option(5, help="rows to show"),
-                 workers: int = typer.Option(2, help="worker processes for RDKit"),
+                 workers: int = typer.Option(2, help=WORKERS_HELP),
                  as_json: bool = typer.Option(False, "--json", help="print JSON")):
     """Rows, valid / invalid / duplicate counts, examples, size, and its fingerprint caches."""
     from amala.agents.library import LibraryError
-    from amala.agents.library_build import scan
+    from amala.agents.library_build import check_workers, scan
     from amala.models.fingerprint_cache import cache_status
 
     try:
+        check_workers(workers)
         bar, progress = _counter(f"checking {file.name}", None)
         if bar is not None:
             bar.start()
@@ -700,9 +788,11 @@ def library_info(file: Path = typer.Argument(..., help="library (.csv or .parque
         finally:
             if bar is not None:
                 bar.stop()
+        about["fingerprint_caches"] = cache_status(file)
     except LibraryError as exc:
         _fail(str(exc))
-    about["fingerprint_caches"] = cache_status(file)
+    except OSError as exc:
+        _fail(_os_text(exc, file))
     if as_json:
         console.print_json(json.dumps(about))
         return
@@ -727,18 +817,20 @@ def library_fingerprints(file: Path = typer.Argument(..., help="library (.csv or
                          n_bits: int = typer.Option(2048, help="fingerprint length"),
                          counts: bool = typer.Option(True, help="thermometer-coded counts, as the featurizer"),
                          count_cap: int = typer.Option(4, help="count cap"),
-                         workers: int = typer.Option(2, help="worker processes for RDKit")):
+                         workers: int = typer.Option(2, help=WORKERS_HELP)):
     """Build (or check) the library's bit-packed fingerprint cache, as the campaign's featurizer computes them."""
     import time
 
     from pydantic import ValidationError
 
     from amala.agents.library import LibraryError
+    from amala.agents.library_build import check_workers
     from amala.models.fingerprint_cache import open_cache
 
     settings = {"radius": radius, "n_bits": n_bits, "counts": counts, "count_cap": count_cap}
     started = time.perf_counter()
     try:
+        check_workers(workers)
         bar, progress = _counter(f"fingerprints of {file.name}", None)
         if bar is not None:
             bar.start()
@@ -749,6 +841,8 @@ def library_fingerprints(file: Path = typer.Argument(..., help="library (.csv or
                 bar.stop()
     except LibraryError as exc:
         _fail(str(exc))
+    except OSError as exc:  # the cache is written next to the library: an unwritable folder, a full disk
+        _fail(_os_text(exc, file))
     except ValidationError as exc:
         _fail(f"fingerprint settings: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")
     what = "built" if cache.built else "current, reused"

@@ -5,6 +5,12 @@ process that needs one. On a loaded machine that limit is missed, and the error 
 traceback) failed the whole run. Here the run's own process starts it once, up front, with a
 generous limit, and stops it when the run ends, however it ends (including Ctrl-C and SIGTERM);
 evaluations run in worker processes that never talk to Prefect (`amala.loop.executors`).
+
+The server runs in a session of its own. A terminal's Ctrl-C (or `kill -TERM -PGID`, systemd's
+default) signals the whole foreground process group: had the API been in it, it would die first and
+the run would spend minutes retrying Prefect calls against a dead port while it stops. Out of the
+group, it is stopped by the run, last. If the run dies without stopping it (SIGKILL, even during
+start-up), the kernel (Linux: the parent-death signal) and a small watcher process stop it.
 """
 
 from __future__ import annotations
@@ -31,9 +37,7 @@ def prefect_api(startup_seconds: int | None = None):
     if configured:
         yield configured
         return
-    from prefect.server.api.server import SubprocessASGIServer
-
-    server = SubprocessASGIServer()
+    server = _server_class()()
     start = time.monotonic()
     try:
         server.start(timeout=startup_seconds)
@@ -45,7 +49,6 @@ def prefect_api(startup_seconds: int | None = None):
             f"the temporary Prefect API did not start within {time.monotonic() - start:.0f} s ({first[:200]}); "
             "retry, raise AMALA_PREFECT_STARTUP_SECONDS, or start `prefect server start` and set PREFECT_API_URL"
         ) from None
-    _reap_when_gone(os.getpid(), server.server_process.pid)
     try:
         with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
             try:
@@ -70,6 +73,55 @@ while alive(run) and alive(server):
 if alive(server):
     os.kill(server, signal.SIGTERM)
 """
+
+
+def _server_class():
+    """Prefect's temporary API server, started in its own session with its watcher in place from
+    the moment its process exists (`_run_uvicorn_command` is where Prefect creates it, also when it
+    retries on another port)."""
+    import subprocess
+
+    from prefect.server.api.server import SubprocessASGIServer
+
+    class OwnSessionServer(SubprocessASGIServer):
+        def _run_uvicorn_command(self):
+            original = subprocess.Popen
+
+            def popen(*args, **kwargs):
+                return original(*args, **kwargs, start_new_session=True, preexec_fn=_die_with_parent())
+
+            subprocess.Popen = popen  # for the one call below, then restored
+            try:
+                process = super()._run_uvicorn_command()
+            finally:
+                subprocess.Popen = original
+            _reap_when_gone(os.getpid(), process.pid)
+            return process
+
+    return OwnSessionServer
+
+
+def _die_with_parent():
+    """A child-side hook asking the kernel to send SIGTERM to the server when the run that started
+    it dies (Linux prctl PR_SET_PDEATHSIG; None elsewhere, where the watcher alone does it)."""
+    import ctypes
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here: the child only calls it
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def hook():
+        prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the run died before the request was in place
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return hook
 
 
 def _reap_when_gone(run_pid: int, server_pid: int) -> None:

@@ -91,7 +91,6 @@ class Campaign:
                  oracle=None):
         """`oracle` replaces the one the config names (benchmarks share one trained emulator)."""
         self.config = config
-        self.store = store or Store(config.database_url)
         self.table = table
         if self.table is None and config.data is not None:
             self.table = datasets.load(config.data.dataset, config.data.path, config.data.subset, config.seed)
@@ -118,6 +117,8 @@ class Campaign:
         self._proposals: dict[int, list[Candidate]] = {}  # iteration -> what its batch was chosen from
         self._sources: list[LibrarySource] = []  # libraries the agents handed over, scored in chunks
         self._libraries: dict = {}  # (file, agent) -> its LibrarySource, prepared once per process
+        # the store last: a campaign whose data, agents or oracle cannot be built leaves no database behind
+        self.store = store or Store(config.database_url)
         self.row = self.store.open_campaign(config.name, config.model_dump(mode="json"),
                                            normalize=_current_form)
         self.id = self.row.id

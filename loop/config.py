@@ -197,6 +197,16 @@ class CampaignConfig(_Strict):
         properties = getattr(self.oracle, "properties", None)
         if properties is not None and self.objective.property not in properties:
             raise ValueError(f"oracle.properties must include the objective {self.objective.property!r}")
+        produces = getattr(self.oracle, "produces", None)  # a kind whose results are a fixed set of properties
+        if callable(produces) and self.objective.property not in (produced := produces()):
+            raise ValueError(f"objective.property: oracle kind {self.oracle.kind} does not give "
+                             f"{self.objective.property!r} (it gives {', '.join(produced)})")
+        buildable = getattr(self.oracle, "component_problem", None)  # a kind that simulates the components
+        for i, agent in enumerate(self.agents):
+            problem = next(filter(None, map(buildable, getattr(agent, "bounds", None) or {})), None) \
+                if callable(buildable) else None
+            if problem:
+                raise ValueError(f"agents.{i}.bounds: {problem} (oracle kind {self.oracle.kind})")
         self._capabilities()
         if not getattr(oracle, "thread_safe", True) and self.execution.task_runner == "threads" \
                 and self.execution.workers > 1:

@@ -40,11 +40,16 @@ def absolute_url(url: str) -> str:
 
 
 def known() -> dict[str, dict]:
-    """name -> {"database", "workdir", "config"}; an unreadable index counts as empty."""
+    """name -> {"database", "workdir", "config"}; an unreadable index counts as empty, and an entry
+    that is not a campaign's (a damaged or hand-edited file) is left out, so it hides no other."""
     try:
-        return json.loads(index_path().read_text())
+        entries = json.loads(index_path().read_text())
     except (OSError, ValueError):
         return {}
+    if not isinstance(entries, dict):
+        return {}
+    return {name: entry for name, entry in entries.items()
+            if isinstance(entry, dict) and isinstance(entry.get("database"), str)}
 
 
 def remember(name: str, database_url: str, workdir: Path, config: Path | None, api_url: str | None = None) -> None:

@@ -7,6 +7,11 @@ The UPDATE is atomic on every SQL database (SQLite, PostgreSQL, ...), so no file
 advisory locks are needed. A background thread renews the heartbeat every `beat` seconds; a run
 killed with SIGKILL simply stops beating, and `amala status` can then say it was interrupted, when
 (the last heartbeat) and on which host. The next run takes the lease over and resumes.
+
+A run that was only stalled (a suspended machine, `kill -STOP`) past the ttl may wake up after
+another run took over: every write of the holder's store renews the lease in its own transaction
+and refuses once the lease is gone (`Store.hold`, `LeaseLost`), so the stalled run stops storing
+at once and ends with one line.
 """
 
 from __future__ import annotations
@@ -87,6 +92,7 @@ class RunLease:
             raise CampaignBusy(f"campaign {self.name} is already being run by {current.owner} (heartbeat "
                                f"{age:.0f} s ago); wait for that run to end or stop it, then run again")
         self.previous = before if before.owner else None
+        self.store.hold(self.campaign_id, self.owner)  # every write from now on checks the lease
         self._thread = threading.Thread(target=self._beat, name=f"amala-lease-{self.name}", daemon=True)
         self._thread.start()
         return self
@@ -104,6 +110,7 @@ class RunLease:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self.store.hold(self.campaign_id, None)
         self._update(CampaignRow.run_owner == self.owner, run_owner=None)
 
     def __enter__(self) -> "RunLease":

@@ -10,6 +10,7 @@ directory is judged by its nearest existing parent, so `amala validate` leaves n
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 from amala.agents.redaction import redact
@@ -24,7 +25,8 @@ def check(cfg: CampaignConfig) -> list[str]:
     except SettingsError as exc:
         return [str(exc)]  # the other checks read these variables (AMALA_DATA_DIR, AMALA_DB_URL)
     problems = [*_data(cfg), *_database(cfg), *_directory("workdir", cfg.work_path), *_local_models(cfg)]
-    problems += _objective_values(cfg) if not problems else []
+    problems += (_dataset(cfg) or _objective_values(cfg)) if not problems else []
+    problems += _mlip(cfg)
     return problems
 
 
@@ -50,6 +52,43 @@ def _data(cfg: CampaignConfig) -> list[str]:
         return [message if message.startswith("data.") else f"{key}: {message}"]
     except (OSError, ValueError) as exc:
         return [f"{key}: {cfg.data.path!r} cannot be read ({exc})"]
+    return []
+
+
+def _dataset(cfg: CampaignConfig) -> list[str]:
+    """The table `amala run` would load, loaded (a file that is no table, columns the dataset must
+    have, too few rows), and the properties the config asks of it: `run` would otherwise refuse them
+    only inside the Prefect flow, after creating the campaign's database."""
+    if cfg.data is None:
+        return []
+    from amala.oracles import datasets
+    from amala.oracles.registry import ORACLES
+
+    key = "data.path" if cfg.data.path else "data.dataset"
+    try:
+        with warnings.catch_warnings():  # `run` says it once, when it loads the table for the campaign
+            warnings.simplefilter("ignore", datasets.UnverifiedCopy)
+            table = datasets.load(cfg.data.dataset, cfg.data.path, cfg.data.subset, cfg.seed)
+        if cfg.representation == "formulation":
+            from amala.oracles.formulation_lookup import formulation_table
+
+            table = formulation_table(table)
+    except datasets.DatasetError as exc:
+        message = " ".join(str(exc).split())
+        return [message if message.startswith("data.") else f"{key}: {message}"]
+    except (OSError, ValueError, UnicodeError) as exc:  # pandas' ParserError is a ValueError
+        first = (" ".join(str(exc).split()) or type(exc).__name__)[:200]
+        return [f"{key}: {str(cfg.data.path or cfg.data.dataset)[:200]!r} cannot be read as the {cfg.data.dataset} "
+                f"table ({first})"]
+    if not ORACLES[cfg.oracle.kind].needs_dataset:
+        return []
+    has = sorted(table.units)
+    asked = getattr(cfg.oracle, "properties", None) or []
+    unknown = [p for p in asked if p not in table.units]
+    if unknown:
+        return [f"oracle.properties: {unknown} not in dataset {table.name!r} (it has {has})"]
+    if cfg.objective.property not in table.units:
+        return [f"objective.property: {cfg.objective.property!r} is not in dataset {table.name!r} (it has {has})"]
     return []
 
 
@@ -87,6 +126,35 @@ def _local_models(cfg: CampaignConfig) -> list[str]:
     """A local LLM's folder: missing, it would only show as a warning in every iteration's log."""
     return [f"agents.{i}.path: no model folder at {agent.path}" for i, agent in enumerate(cfg.agents)
             if agent.kind == "llm" and agent.backend == "local" and not _is_dir(agent.path)]
+
+
+def _mlip(cfg: CampaignConfig) -> list[str]:
+    """What the mlip oracle needs of this machine: a GPU torch can use for `device: cuda`, GPAW for the
+    gpaw teacher, and a potential folder that exists or can be created (judged without creating it)."""
+    if cfg.oracle.kind != "mlip":
+        return []
+    spec, problems = cfg.oracle, []
+    if spec.device == "cuda":
+        try:
+            import torch
+
+            gpu = torch.cuda.is_available()
+        except ImportError as exc:
+            problems.append(f"oracle.device: cuda, but torch cannot be imported ({exc})")
+        else:
+            if not gpu:
+                problems.append("oracle.device: cuda, but torch sees no CUDA GPU on this machine "
+                                "(torch.cuda.is_available() is False); use device: cpu")
+    if spec.teacher.kind == "gpaw":
+        import importlib.util
+
+        from amala.oracles.teachers import DFT_INSTALL_HINT
+
+        if importlib.util.find_spec("gpaw") is None:
+            problems.append(f"oracle.teacher.kind: {DFT_INSTALL_HINT}")
+    if spec.potential_folder:
+        problems += _directory("oracle.potential_folder", Path(spec.potential_folder))
+    return problems
 
 
 def _is_dir(path: str | None) -> bool:

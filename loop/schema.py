@@ -49,7 +49,17 @@ def head() -> str:
 def upgrade(engine: Engine) -> str | None:
     """Bring the database to head in one transaction; returns the revision it was at (None: new or
     pre-Alembic)."""
+    with engine.connect() as connection:  # the common case, a database at head: one read, no lock
+        current = MigrationContext.configure(connection).get_current_revision()
+    if current is not None and current == head():
+        return current
     with engine.begin() as connection:
+        if connection.dialect.name == "sqlite":
+            # SQLite's driver runs DDL outside any transaction unless told: two processes opening one
+            # new file at the same moment (two `amala run`s) would each see no tables and create
+            # them, one statement at a time, and one would fail (`table campaign already exists`) or
+            # see half a schema. The write lock first: the second waits, then finds the schema at head.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
         return upgrade_connection(connection)
 
 

@@ -14,6 +14,9 @@ every measured temperature kept (the Arrhenius readout learns the temperature de
 The library's formulations are scored at `temperature_C`, whatever temperature the table lists.
 
     amala screen configs/chemarr_screen.yaml      # -> runs/<name>/screen.csv, screen.json, screen.png
+
+The CSV keeps each salt's SMILES (with its common name, LiTFSI..., in `salt_name` when it has one); the
+printed table and the figure show the name.
 """
 
 from __future__ import annotations
@@ -26,14 +29,15 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import torch
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
-from amala.agents.formulation import CELSIUS_TO_K, load_formulations
+from amala.agents.formulation import CELSIUS_TO_K, load_formulations, salt_name
 from amala.agents.spec import Float, Int, Spec, Text
-from amala.loop.config import NAME, ConfigError, _one_line, _read_yaml
+from amala.loop.config import CampaignConfig, ConfigError, _one_line, _read_yaml
 from amala.models.formulation_ensemble import FormulationEnsemble, FormulationEnsembleSpec
 from amala.oracles import datasets
 
+SCREEN_KEYS = ("train", "library")  # keys a screen config may have and a campaign config never has
 UNITS = {"molality": "mol/kg", "log10_sigma": "log10(S/cm)", "sigma": "S/cm", "Ea": "eV", "log10_A": "log10(S/cm)",
          "temperature": "K"}
 
@@ -45,7 +49,7 @@ class TableRef(Spec):
 
 
 class ScreenConfig(Spec):
-    name: Text = Field(..., pattern=NAME.pattern)
+    name: Text
     seed: Int = Field(0, ge=0, le=2**32 - 1)
     workdir: Text | None = None  # default: runs/<name>
     train: TableRef = TableRef(dataset="chemarr")
@@ -54,6 +58,13 @@ class ScreenConfig(Spec):
     temperature_C: Float = Field(25.0, gt=-CELSIUS_TO_K, le=400, description="degC at which the library is scored")
     top: Int = Field(20, ge=1, le=100_000, description="rows printed (the CSV has every formulation)")
     chunk: Int = Field(4096, ge=1, le=1_000_000, description="formulations featurised and scored at a time")
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _folder_name(cls, value):
+        """The name is the folder runs/<name>, as a campaign's: the campaign rule, whole string matched (a
+        pydantic `pattern` matches anywhere, so '../x' passed it and wrote to ./x)."""
+        return CampaignConfig._folder_name(value)
 
     @property
     def work_path(self) -> Path:
@@ -66,6 +77,39 @@ def load_screen_config(path: str | Path) -> ScreenConfig:
         return ScreenConfig.model_validate(_read_yaml(Path(path)) or {})
     except ValidationError as exc:
         raise ConfigError(_one_line(exc, str(path))) from None
+
+
+def is_screen_config(path: str | Path) -> bool:
+    """Whether a YAML file is a screen config (it names `train` or `library`), so `amala validate` can take
+    both kinds; a file that cannot be read is not one (the campaign loader then says why)."""
+    try:
+        data = _read_yaml(Path(path))
+    except ConfigError:
+        return False
+    return isinstance(data, dict) and any(key in data for key in SCREEN_KEYS)
+
+
+def check_screen(cfg: ScreenConfig) -> list[str]:
+    """What a screen would otherwise find only after minutes of training, one line per problem naming the
+    key, creating nothing: both tables' files are there and the work folder can be written (the campaign
+    preflight's rule, `amala.loop.preflight._directory`)."""
+    from amala.loop.preflight import _directory
+    from amala.oracles.settings import SettingsError, settings
+
+    try:
+        settings()
+    except SettingsError as exc:
+        return [str(exc)]  # AMALA_DATA_DIR locates the tables
+    problems = []
+    for key, ref in (("train", cfg.train), ("library", cfg.library)):
+        field = f"{key}.path" if ref.path else f"{key}.dataset"
+        try:
+            datasets.resolve_path(ref.dataset, ref.path)
+        except datasets.DatasetError as exc:
+            problems.append(f"{field}: {str(exc).removeprefix('data.dataset: ')}")
+        except (OSError, ValueError) as exc:
+            problems.append(f"{field}: {ref.path!r} cannot be read ({exc})")
+    return problems + _directory("workdir", cfg.work_path)
 
 
 def _formulations(ref: TableRef, seed: int) -> tuple[pd.DataFrame, datasets.Table]:
@@ -92,7 +136,11 @@ def nearest_similarity(polymers: list[str], training: list[str]) -> dict[str, fl
 
 def run_screen(cfg: ScreenConfig, progress=None) -> tuple[pd.DataFrame, dict]:
     """Train, score every library formulation at `cfg.temperature_C`, and write screen.csv / screen.json
-    (and screen.png) under the work folder. Returns the ranked frame and the provenance."""
+    (and screen.png) under the work folder. Returns the ranked frame and the provenance. A missing table
+    or a work folder that cannot be written is refused first (`check_screen`), not after training."""
+    problems = check_screen(cfg)
+    if problems:
+        raise ConfigError(f"screen {cfg.name}: {problems[0]}")
     started = time.perf_counter()
     measured, train_table = _formulations(cfg.train, cfg.seed)
     measured = measured[np.isfinite(measured.log10_sigma_S_cm)]
@@ -124,8 +172,10 @@ def run_screen(cfg: ScreenConfig, progress=None) -> tuple[pd.DataFrame, dict]:
     blend = f" + a {cfg.surrogate.forest_trees}-tree forest" if cfg.surrogate.forest_trees else ""
     level = (f"prediction: formulation_ensemble ({cfg.surrogate.members} networks{graphs}{blend}) trained on "
              f"{len(measured)} measured conductivities ({train_table.name}); not a measurement")
+    names = {salt: salt_name(salt) or "" for salt in set(library.salt)}  # "": no common name, the SMILES is shown
     frame = pd.DataFrame({
         "formulation": library.formulation, "polymer": library.polymer, "salt": library.salt,
+        "salt_name": library.salt.map(names),
         "molality_mol_kg": library.molality, "temperature_K": T,
         "log10_sigma_S_cm": scores[:, 0], "log10_sigma_std": scores[:, 1], "sigma_S_cm": 10.0 ** scores[:, 0],
         "Ea_eV": scores[:, 2], "Ea_std_eV": scores[:, 3], "log10_A_S_cm": scores[:, 4], "log10_A_std": scores[:, 5],
@@ -164,7 +214,8 @@ def _figure(frame: pd.DataFrame, about: dict, path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     for salt, rows in frame.groupby("salt", sort=True):
-        ax.scatter(rows.log10_sigma_std, rows.log10_sigma_S_cm, s=6, alpha=0.5, label=salt[:40])
+        label = rows.salt_name.iloc[0] or salt[:40]
+        ax.scatter(rows.log10_sigma_std, rows.log10_sigma_S_cm, s=6, alpha=0.5, label=label)
     ax.set_xlabel("ensemble std of log10 σ (log10 S/cm)")
     ax.set_ylabel(f"predicted log10 σ at {about['temperature_K']:.2f} K (log10 S/cm)")
     ax.set_title(f"{about['name']}: {len(frame)} formulations (predictions, not measurements)", fontsize=9)

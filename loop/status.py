@@ -31,8 +31,17 @@ class CampaignNotFound(LookupError):
 
 # --- where a campaign's database is ------------------------------------------------------------
 
+def _is_file(path: Path) -> bool:
+    """Path.is_file, and False for a name the OS refuses to look up (longer than NAME_MAX): a
+    campaign name is typed by a person, and a 5,000-character one is simply not a campaign."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def is_config_file(target: str | None) -> bool:
-    return bool(target) and target.endswith((".yaml", ".yml")) and Path(target).is_file()
+    return bool(target) and target.endswith((".yaml", ".yml")) and _is_file(Path(target))
 
 
 def locate(target: str | None, db: str | None = None) -> tuple[str | None, str | None]:
@@ -51,7 +60,7 @@ def locate(target: str | None, db: str | None = None) -> tuple[str | None, str |
     if url is not None or not target:
         return target, url
     path = Path("runs") / target / "amala.db"
-    if path.is_file():
+    if _is_file(path):
         return target, f"sqlite:///{path}"
     return target, known_campaigns.database_of(target)
 

@@ -9,12 +9,15 @@ that have no evaluation, and never one that has.
 
 from __future__ import annotations
 
+import contextlib
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from sqlalchemy import event, func
+from sqlalchemy import event, func, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, create_engine, select
 
 from amala.agents.candidate import Candidate
@@ -54,6 +57,36 @@ class Batch:
     candidates: list[Candidate]
 
 
+class LeaseLost(RuntimeError):
+    """This run's lease on the campaign was taken by another run; nothing more may be stored."""
+
+
+class DatabaseDamaged(RuntimeError):
+    """A SQLite file failed its integrity check; the message is one line naming it and how to recover."""
+
+
+def check_integrity(path: Path) -> None:
+    """`PRAGMA quick_check` of an existing SQLite file (O(size), ~1 s per 100 MB). A damaged file
+    that is written to spreads the damage (the issue: a batch stored into a file whose integrity
+    check fails, noticed only by `status`), so a store refuses to open one: nothing is written,
+    and the person is told how to get back what it holds."""
+    import sqlite3
+
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    try:
+        with contextlib.closing(sqlite3.connect(path, timeout=30)) as connection:  # reads a WAL left by a kill too
+            rows = connection.execute("PRAGMA quick_check").fetchall()
+        problem = None if rows == [("ok",)] else "; ".join(" ".join(str(r[0]).split()) for r in rows[:2])
+    except sqlite3.DatabaseError as exc:  # not a database at all, or a header too damaged to read
+        problem = " ".join(str(exc).split())
+    if problem:
+        raise DatabaseDamaged(
+            f"the database {path} is damaged (integrity check: {problem[:160]}); nothing was written to it. "
+            f"Move it aside and recover what it holds with `sqlite3 {path} .recover | sqlite3 NEW.db` (then point "
+            "`database:` or --db at NEW.db), or restore a backup")
+
+
 class Store:
     def __init__(self, url: str):
         parsed = make_url(url)
@@ -61,8 +94,10 @@ class Store:
         if parsed.get_backend_name() == "sqlite":
             connect_args = {"check_same_thread": False, "timeout": 30}
             if parsed.database and parsed.database != ":memory:":
+                check_integrity(Path(parsed.database))
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         self.url = url
+        self._holder: tuple[int, str] | None = None  # (campaign id, lease owner) every write checks
         self.engine = create_engine(url, connect_args=connect_args)
         if parsed.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -71,11 +106,49 @@ class Store:
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
 
+    # the run's lease -----------------------------------------------------------------------
+    def hold(self, campaign_id: int, owner: str) -> None:
+        """From now on every write of this store is made only while `owner` still holds the
+        campaign's lease (`amala.loop.lease`); `hold(None, None)`: no condition (read-only commands,
+        `amala approve`, which write on a person's behalf and hold no lease)."""
+        self._holder = (campaign_id, owner) if owner else None
+
+    @contextlib.contextmanager
+    def _writing(self):
+        """A session whose transaction first renews the lease, and raises `LeaseLost` (writing
+        nothing) if another run took it. The check is a conditional UPDATE, the transaction's first
+        statement, so it takes the write lock: between the check and the commit no other run can
+        take the lease (SQLite, PostgreSQL, ... alike). A run that stalled past the lease's ttl (a
+        suspended laptop, `kill -STOP`) and woke up after another run resumed the campaign stores
+        nothing more, whatever step it was in."""
+        with self.session() as s:
+            if self._holder is not None:
+                campaign_id, owner = self._holder
+                taken = s.execute(update(CampaignRow).where(CampaignRow.id == campaign_id,
+                                                            CampaignRow.run_owner == owner)
+                                  .values(heartbeat=time.time())).rowcount
+                if taken != 1:
+                    s.rollback()
+                    now = s.get(CampaignRow, campaign_id)
+                    raise LeaseLost(f"campaign {now.name}: this run lost its lease to "
+                                    f"{now.run_owner or 'another run, which has ended'} (it was stalled longer than "
+                                    "AMALA_LEASE_TTL); it stored nothing more and stops; `amala status` shows the "
+                                    "campaign as the other run left it")
+            yield s
+
     # campaigns -----------------------------------------------------------------------------
     def open_campaign(self, name: str, config: dict, normalize=None) -> CampaignRow:
         """The campaign of this name, created if new; a changed config is recorded as an event.
         `normalize` maps the stored config to the current form before comparing (a config stored by
-        an older amala carries every kind's keys; that alone is not a change)."""
+        an older amala carries every kind's keys; that alone is not a change). Two runs creating the
+        same new campaign at the same moment: the later insert breaks the name's uniqueness, and it
+        reads the campaign the other made (its lease then says that one is being run)."""
+        try:
+            return self._open_campaign(name, config, normalize)
+        except IntegrityError:
+            return self._open_campaign(name, config, normalize)
+
+    def _open_campaign(self, name: str, config: dict, normalize) -> CampaignRow:
         with self.session() as s:
             row = s.exec(select(CampaignRow).where(CampaignRow.name == name)).first()
             if row is None:
@@ -105,7 +178,7 @@ class Store:
             return list(s.exec(select(CampaignRow).order_by(CampaignRow.id)))
 
     def set_status(self, campaign_id: int, status: str, message: str) -> None:
-        with self.session() as s:
+        with self._writing() as s:
             row = s.get(CampaignRow, campaign_id)
             row.status, row.updated_at = status, utcnow()
             s.add(row)
@@ -113,7 +186,7 @@ class Store:
             s.commit()
 
     def log(self, campaign_id: int, kind: str, message: str, level: str = "info", data: dict | None = None):
-        with self.session() as s:
+        with self._writing() as s:
             s.add(EventRow(campaign_id=campaign_id, kind=kind, message=redact(message), level=level,
                            data=redact_data(data or {})))
             s.commit()
@@ -187,7 +260,7 @@ class Store:
                          model: dict | None = None, timings: dict | None = None, n_scored: int = 0) -> Batch:
         """Store a newly selected batch (candidates, model version, scores) in one transaction."""
         timings = timings or {}
-        with self.session() as s:
+        with self._writing() as s:
             index = self.next_iteration_index(campaign_id)
             model_row = None
             if model is not None:
@@ -208,14 +281,14 @@ class Store:
 
     def record_model_version(self, campaign_id: int, iteration: int, details: dict) -> None:
         """A model that is not the surrogate (a generator's fine-tuned weights)."""
-        with self.session() as s:
+        with self._writing() as s:
             s.add(ModelVersionRow(campaign_id=campaign_id, iteration=iteration, kind=details.get("kind", "?"),
                                   n_train=int(details.get("n_train", 0)), details=details))
             s.commit()
 
     # approvals -----------------------------------------------------------------------------
     def request_approval(self, campaign_id: int, batch: Batch, flow_run_id: str | None) -> None:
-        with self.session() as s:
+        with self._writing() as s:
             iteration = s.get(IterationRow, batch.iteration_id)
             iteration.approval, iteration.flow_run_id = Approval.PENDING, flow_run_id
             s.add(iteration)
@@ -249,7 +322,7 @@ class Store:
         """Store a decision on a waiting batch and apply it, in one transaction: rejected
         candidates are marked (never evaluated), added ones join the batch after the model's picks.
         Returns the batch to evaluate, or None when the whole batch was rejected."""
-        with self.session() as s:
+        with self._writing() as s:
             iteration = s.get(IterationRow, batch.iteration_id)
             if iteration.status != IterationStatus.SELECTED or iteration.approval not in UNDECIDED:
                 raise ValueError(f"iteration {iteration.index} was already decided ({iteration.approval}); "
@@ -301,7 +374,7 @@ class Store:
         Idempotent: an evaluation that already exists for (candidate, oracle, fidelity) is skipped,
         so storing the same batch twice never evaluates or counts a candidate twice.
         """
-        with self.session() as s:
+        with self._writing() as s:
             rows = {r.key: r for r in s.exec(select(CandidateRow).where(
                 CandidateRow.campaign_id == campaign_id, CandidateRow.key.in_([e.candidate_key for e in evaluations])))}
             written = 0
@@ -361,9 +434,22 @@ def _add_selections(s: Session, campaign_id: int, iteration_id: int, picks: Sequ
 
 
 def _sqlite_pragmas(connection, _record):
+    import sqlite3
+
     cursor = connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")  # readers (amala status) never block the running campaign
+    # WAL: readers (amala status) never block the running campaign. Switching a new file to WAL
+    # answers "database is locked" at once, without waiting, while another process holds its lock
+    # (two runs creating one new database together): wait for it as any other lock (30 s).
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
     cursor.close()
 
 

@@ -44,18 +44,20 @@ from pydantic import Field, field_validator
 from threadpoolctl import threadpool_limits
 
 from amala.agents.candidate import candidate_key
-from amala.agents.composition import InvalidComposition, canonical_composition, parse_composition
+from amala.agents.composition import InvalidComposition, canonical_composition, component_elements, parse_composition
 from amala.agents.spec import Float, Int, Spec, Text
 from amala.models.nequip_student import StudentTrainingFailed
 from amala.oracles import ase_md, glass_interface, glass_structure, md_analysis, md_checkpoint
 from amala.oracles.atomic_files import write_atoms, write_text
 from amala.oracles.evaluation import Measurement
-from amala.oracles.glass_cell import CellError, build
+from amala.oracles.glass_cell import FORMAL_CHARGE, CellError, build
 from amala.oracles.glass_md import MDProfile, SimulationFailed
 from amala.oracles.growing_potential import GrowingPotential
 from amala.oracles.on_the_fly import OnTheFlyFailed
 
 LI3BO3 = "Li2O:0.75;B2O3:0.25"
+# what the interface evaluation reports (`interface_values`): the mlip oracle gives these only with `interface` set
+INTERFACE_PROPERTIES = ("interface_energy", "d_li_interface", "d_li_bulk", "d_li_interface_ratio")
 # what ends an interface evaluation before γ, said in its `error`; anything else is a bug and raises
 FAILURES = (SimulationFailed, glass_interface.InterfaceFailed, OnTheFlyFailed, StudentTrainingFailed, CellError)
 
@@ -83,9 +85,12 @@ class InterfaceSpec(Spec):
     @classmethod
     def _composition(cls, value: str) -> str:
         try:
-            parse_composition(value)
+            fractions = parse_composition(value)
         except InvalidComposition as exc:
             raise ValueError(f"coating: {exc}") from None
+        problem = next(filter(None, map(component_problem, fractions)), None)
+        if problem:
+            raise ValueError(problem)
         return value
 
     def coating_key(self) -> str:
@@ -96,6 +101,25 @@ class InterfaceSpec(Spec):
         """`base` quenched to, and simulated at, the one temperature `temperature_K`."""
         return dataclasses.replace(base, temperatures_K=(self.temperature_K,),
                                    production_ps=self.production_ps or base.production_ps)
+
+
+def component_problem(name: str) -> str | None:
+    """Why `glass_cell.build` cannot make a cell with component `name` (None when it can): the name must be
+    a formula of real elements (`component_elements`), each element must have a formal charge in
+    `glass_cell.FORMAL_CHARGE` (the elements the mlip oracle's glasses are made of), and the formal charges
+    must sum to zero. Checked on a config, so that a glass no cell can hold is refused before a run."""
+    try:
+        counts = component_elements(name)
+    except InvalidComposition as exc:
+        return str(exc)
+    unknown = sorted(set(counts) - set(FORMAL_CHARGE))
+    if unknown:
+        return (f"component {name!r}: {', '.join(unknown)} cannot be built into a glass cell (elements with a formal "
+                f"charge: {', '.join(sorted(FORMAL_CHARGE))})")
+    charge = sum(FORMAL_CHARGE[e] * n for e, n in counts.items())
+    if charge:
+        return f"component {name!r} is not charge-neutral with formal charges ({charge:+d} e per formula unit)"
+    return None
 
 
 # --- where the calculators come from ----------------------------------------------------------------------

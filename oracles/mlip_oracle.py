@@ -27,7 +27,7 @@ from typing import Literal, Sequence
 import numpy as np
 from ase import Atoms
 from ase.io import read, write
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from amala.agents.candidate import Candidate
 from amala.agents.composition import InvalidComposition, canonical_composition, parse_composition
@@ -41,7 +41,14 @@ from amala.oracles.glass_md import SimulationFailed
 from amala.oracles.glass_md_oracle import transport_values
 from amala.oracles.growing_potential import GrowingPotential
 from amala.oracles.interface import Oracle
-from amala.oracles.interface_simulation import InterfaceSpec, growing, interface_values, simulate_interface
+from amala.oracles.interface_simulation import (
+    INTERFACE_PROPERTIES,
+    InterfaceSpec,
+    component_problem,
+    growing,
+    interface_values,
+    simulate_interface,
+)
 from amala.oracles.on_the_fly import OnTheFlyFailed, OnTheFlySpec
 from amala.oracles.registry import OracleSpec
 from amala.oracles.teachers import TeacherSpec, make_teacher
@@ -65,6 +72,23 @@ class MLIPSpec(OracleSpec):
     interface: InterfaceSpec | None = Field(None, description="after an ok glass, stack it against a coating "
                                             "glass (default Li3BO3) and report the interface energy (J/m²) and "
                                             "D_Li at the interface and in the bulk (cm²/s at temperature_K)")
+
+    @field_validator("profile")
+    @classmethod
+    def _known_profile(cls, value: str) -> str:
+        if value not in ase_md.PROFILES:
+            raise ValueError(f"unknown MD profile {value!r} (known: {', '.join(ase_md.PROFILES)})")
+        return value
+
+    def produces(self) -> list[str]:
+        """The properties an evaluation can hold (`MLIPOracle.units`), the interface's only with `interface`
+        set: the campaign config refuses an objective outside them (`CampaignConfig`)."""
+        return [p for p in MLIPOracle.units if self.interface is not None or p not in INTERFACE_PROPERTIES]
+
+    @staticmethod
+    def component_problem(name: str) -> str | None:
+        """Why a campaign component cannot be simulated (its glass cell cannot be built), None when it can."""
+        return component_problem(name)
 
 
 class MLIPOracle(Oracle):

@@ -29,6 +29,7 @@ import logging
 import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 from ase import Atoms, units
@@ -79,9 +80,10 @@ class OnTheFlySpec(Spec):
                                 "the frames a random start cell's students need to be stable at all)")
     rattle_A: Float = Field(0.1, ge=0, le=1, description="Å: displacement spread of the seed frames")
     strain: Float = Field(0.03, ge=0, le=0.2, description="largest isotropic strain of a seed frame")
-    explore_temperatures_K: list[Float] | None = Field(None, min_length=1, max_length=20, description="K, in turn "
-                                                       "per exploration segment (the mlip oracle: melt and "
-                                                       "production temperatures of its MD profile)")
+    explore_temperatures_K: list[Annotated[Float, Field(ge=100, le=5000)]] | None = Field(
+        None, min_length=1, max_length=20, description="K, in turn per exploration segment (the mlip oracle: melt and "
+        "production temperatures of its MD profile); each within 100-5000 K: colder, the MD samples nothing the "
+        "production runs need (they run at 500-1500 K); hotter, no glass melt is that hot")
     timestep_fs: Float = Field(1.0, gt=0, le=5)
     segment_steps: Int = Field(1000, ge=1, le=10_000_000, description="MD steps per exploration segment")
     observe_every: Int = Field(10, ge=1, le=100_000, description="MD steps between two committee checks")

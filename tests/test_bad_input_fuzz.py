@@ -15,7 +15,9 @@ import json
 import math
 import random
 import re
+from pathlib import Path
 
+import pytest
 import yaml
 from rdkit import Chem
 
@@ -173,6 +175,141 @@ def test_preflight_never_raises(tmp_path, monkeypatch):
         assert "pw" not in " ".join(problems)
         assert not (tmp_path / "new").exists()
     assert any("is not a SQLAlchemy URL" in p for p in check(parse_config({**BASE, "database": "notaurl"})))
+
+
+# Configs `amala validate` passed and `amala run` refused only inside the Prefect flow, after creating
+# the campaign's database (review finding F5): (what, config change, key the one-line refusal names)
+RUN_REFUSED = [
+    ("a program as the data file", {"data": {"dataset": "htpmd", "path": "/bin/ls"}}, "data.path"),
+    ("a CSV with other columns", {"data": {"dataset": "htpmd", "path": "{wrong}"}}, "data.path"),
+    ("an objective the dataset lacks", {"objective": {"property": "viscosity"}}, "objective.property"),
+    ("a non-ASCII objective", {"objective": {"property": "vïscosité"}}, "objective.property"),
+    ("an oracle property the dataset lacks", {"oracle": {"kind": "lookup", "properties": ["conductivity", "ρ"]}},
+     "oracle.properties"),
+    ("infeasible composition bounds", {"representation": "composition", "data": None, "oracle": {"kind": "md"},
+                                       "objective": {"property": "log10_conductivity_300K", "transform": "none"},
+                                       "agents": [{"kind": "composition", "bounds": {"Li2O": [0.7, 0.9],
+                                                                                      "SiO2": [0.7, 0.9]}}]},
+     "agents.0.bounds"),
+]
+
+
+def test_validate_refuses_what_run_refuses_and_run_creates_nothing(tmp_path, synthetic_htpmd, monkeypatch):
+    from typer.testing import CliRunner
+
+    from amala.flows.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AMALA_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("AMALA_DB_URL", raising=False)
+    (tmp_path / "wrong.csv").write_text("x,y\n1,2\n")
+    for what, change, key in RUN_REFUSED:
+        data = {**BASE, "data": {"dataset": "htpmd", "path": str(synthetic_htpmd)}, **change}
+        text = yaml.safe_dump(data, allow_unicode=True).replace("{wrong}", str(tmp_path / "wrong.csv"))
+        config = tmp_path / "case.yaml"
+        config.write_text(text, encoding="utf-8")
+        for command in (["validate", str(config)], ["run", str(config), "--no-progress"]):
+            result = CliRunner().invoke(app, command)
+            lines = [line for line in result.output.splitlines() if line.strip() and "UnverifiedCopy" not in line
+                     and not line.startswith("  table =")]
+            assert result.exit_code == 2, (what, command[0], result.output)
+            assert len(lines) == 1 and f"{key}:" in lines[0] and "Traceback" not in result.output, \
+                (what, command[0], result.output)
+        assert not (tmp_path / "runs").exists(), what  # nothing created: no work folder, no database
+
+
+MLIP_BASE = {"name": "mlip_fuzz", "representation": "composition", "data": None,
+             "objective": {"property": "log10_conductivity_300K", "direction": "maximize", "transform": "none"},
+             "agents": [{"kind": "composition", "bounds": {"Li2S": [0.6, 0.8], "P2S5": [0.2, 0.35],
+                                                           "LiI": [0.0, 0.2]}}],
+             "oracle": {"kind": "mlip", "profile": "quick", "teacher": {"kind": "sevennet"}},
+             "execution": {"task_runner": "processes", "workers": 2},
+             "acquisition": {"batch_size": 2}, "budget": {"initial": 2, "max_evaluations": 6}}
+QUEUE_GLASS = {"oracle": {"kind": "queue"}, "execution": {"task_runner": "threads", "workers": 1}}
+# MLIP campaign settings that cannot work (review finding F6): (what, override, key the one-line refusal names)
+MLIP_REFUSED = [
+    ("explore at -5 K", {("oracle", "on_the_fly", "explore_temperatures_K"): [-5]},
+     "oracle.on_the_fly.explore_temperatures_K"),
+    ("explore at 0 K", {("oracle", "on_the_fly", "explore_temperatures_K"): [600, 0]},
+     "oracle.on_the_fly.explore_temperatures_K"),
+    ("explore at nan K", {("oracle", "on_the_fly", "explore_temperatures_K"): [float("nan")]},
+     "oracle.on_the_fly.explore_temperatures_K"),
+    ("explore at 1e6 K", {("oracle", "on_the_fly", "explore_temperatures_K"): [1e6]},
+     "oracle.on_the_fly.explore_temperatures_K"),
+    ("unknown profile", {("oracle", "profile"): "ultra"}, "oracle.profile"),
+    ("cuda without a GPU", {("oracle", "device"): "cuda"}, "oracle.device"),
+    ("potential folder under a file", {("oracle", "potential_folder"): "/dev/null/x"}, "oracle.potential_folder"),
+    ("xenon coating", {("oracle", "interface"): {"coating": "XeO3:1"}}, "oracle.interface.coating"),
+    ("coating not neutral", {("oracle", "interface"): {"coating": "Li2O:0.5;LiO2:0.5"}}, "oracle.interface.coating"),
+    ("objective the oracle does not give", {("objective", "property"): "conductivity"}, "objective.property"),
+    ("interface objective without an interface", {("objective", "property"): "interface_energy"},
+     "objective.property"),
+    ("unreal component", {("agents", "0", "bounds", "Unobtanium"): [0.0, 0.2]}, "agents.0.bounds"),
+    ("component no glass cell holds", {("agents", "0", "bounds", "XeO3"): [0.0, 0.2]}, "agents.0.bounds"),
+    ("unreal component sent to the lab", {**{(k,): v for k, v in QUEUE_GLASS.items()},
+                                          ("agents", "0", "bounds", "Unobtanium"): [0.0, 0.2]}, "agents.0.bounds"),
+]
+
+
+def _override(base: dict, override: dict) -> dict:
+    data = json.loads(json.dumps(base))
+    for path, value in override.items():
+        node = data
+        for key in path[:-1]:
+            node = node[int(key)] if isinstance(node, list) else node.setdefault(key, {})
+        node[path[-1]] = value
+    return data
+
+
+def test_mlip_settings_refused(tmp_path, monkeypatch):
+    """Each setting an MLIP campaign cannot run with is refused by `amala validate` (load_config, then the
+    machine checks of preflight) in one line naming its key; the same config without it passes both."""
+    import torch
+
+    from amala.loop.preflight import check
+
+    monkeypatch.delenv("AMALA_DB_URL", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # the same answer on a GPU machine
+    path = tmp_path / "c.yaml"
+
+    def problems(data: dict) -> list[str]:
+        path.write_text(yaml.safe_dump({**data, "workdir": str(tmp_path / "work")}))
+        try:
+            return check(load_config(path))
+        except ConfigError as exc:
+            return [str(exc)]
+
+    good = [MLIP_BASE, _override(MLIP_BASE, {(k,): v for k, v in QUEUE_GLASS.items()}),
+            _override(MLIP_BASE, {("oracle", "on_the_fly", "explore_temperatures_K"): [300, 1500],
+                                  ("oracle", "potential_folder"): str(tmp_path / "shared" / "potential"),
+                                  ("oracle", "interface"): {"coating": "Li2O:0.75;B2O3:0.25"},
+                                  ("objective", "property"): "interface_energy", ("objective", "transform"): "log10",
+                                  ("objective", "direction"): "minimize"})]
+    for data in good:
+        assert problems(data) == [], data
+    for what, override, key in MLIP_REFUSED:
+        found = problems(_override(MLIP_BASE, override))
+        assert len(found) == 1 and "\n" not in found[0] and key in found[0], (what, found)
+    assert not (tmp_path / "work").exists()
+    listed = {"unknown profile": "quick, standard, test", "objective the oracle does not give": "log10_conductivity"}
+    for what, override, _ in MLIP_REFUSED:
+        if what in listed:  # the refusal says what would work
+            assert listed[what] in problems(_override(MLIP_BASE, override))[0], what
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a machine check, not a shape check
+    assert problems(_override(MLIP_BASE, {("oracle", "device"): "cuda"})) == []
+
+
+def test_shipped_mlip_configs_validate(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from amala.loop.preflight import check
+
+    monkeypatch.delenv("AMALA_DB_URL", raising=False)
+    configs = Path(__file__).resolve().parents[1] / "configs"
+    monkeypatch.chdir(tmp_path)  # runs/<name> is judged here, and nothing is created
+    for name in ("sulfide_demo.yaml", "sulfide_glass.yaml"):
+        assert check(load_config(configs / name)) == [], name
+    assert not (tmp_path / "runs").exists()
 
 
 # --- candidates ---------------------------------------------------------------------------------
@@ -339,3 +476,55 @@ def test_inbox_rows(tmp_path):
     assert len(rejected) + len(accepted) >= len(rows_json) + len(rows_csv) + 3 - blank  # nothing silently dropped
     assert all(r["reason"] and "\n" not in r["reason"] for r in rejected)
     assert len([m for _, m in oracle.drain_notes() if "rejected" in m]) == 2  # one summary per file
+
+
+# --- formulation numbers and screen names (review findings F7, F9) --------------------------------
+
+SALT = "[Li+].O=S(=O)([N-]S(=O)(=O)C(F)(F)F)C(F)(F)F"
+
+
+def test_formulation_molalities():
+    """Seeded molality texts: an accepted one is a plain ASCII number within the gate, and its own
+    canonical form is accepted again with the same value (never turned into one the gate refuses);
+    a refused one gets one line naming the molality."""
+    from amala.agents.formulation import MAX_MOLALITY, MIN_MOLALITY, Formulation, InvalidFormulation
+
+    rng = random.Random(RNG_SEED)
+    fixed = ["19.99999", "1_0", "١٥", "１", "1e-300", "0", "-1", "nan", "inf", "1e309", "0x10", " 1.5", "1.5e0",
+             "19.9994", "2e-7", "1e-6", "½", "1,5", "+.5", "5.", "٫5"]
+    alphabet = "0123456789._e-+٣４"
+    texts = fixed + [rng.choice(["", "-", "+"]) + "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 7)))
+                     for _ in range(300)]
+    for text in texts:
+        try:
+            formulation = Formulation.parse(f"[Cu]CCO[Au]|{SALT}|{text}")
+        except InvalidFormulation as exc:
+            assert "\n" not in str(exc) and "molality" in str(exc), (text, str(exc))
+            continue
+        assert text.strip().isascii() and math.isfinite(float(text)), text
+        assert MIN_MOLALITY <= formulation.molality < MAX_MOLALITY, text
+        again = Formulation.parse(str(formulation))
+        assert again.molality == formulation.molality and str(again) == str(formulation), text
+    for text in ("19.99999", "1_0", "١٥", "１", "1e-300"):
+        with pytest.raises(InvalidFormulation):
+            Formulation.parse(f"[Cu]CCO[Au]|{SALT}|{text}")
+
+
+def test_radical_salts_are_refused():
+    from amala.agents.formulation import InvalidFormulation, canonical_salt
+
+    for salt in ("[Li+].[O-][O]", "[Li+].[O][O-]", "[Li+].[CH2-][CH2]"):
+        with pytest.raises(InvalidFormulation, match="radical"):
+            canonical_salt(salt)
+
+
+def test_screen_names_stay_in_their_folder(tmp_path):
+    from amala.loop.screening import load_screen_config
+
+    base = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs" / "chemarr_screen.yaml").read_text())
+    for name in BAD_NAMES:
+        path = tmp_path / "screen.yaml"
+        path.write_text(yaml.safe_dump({**base, "name": name}))
+        with pytest.raises(ConfigError) as refused:
+            load_screen_config(path)
+        assert "\n" not in str(refused.value) and "name" in str(refused.value), name

@@ -19,12 +19,15 @@ from amala.agents.candidate import Candidate
 from amala.agents.formulation import (
     KIND,
     MAX_MOLALITY,
+    MIN_MOLALITY,
+    SALT_NAMES,
     Formulation,
     InvalidFormulation,
     canonical_formulation,
     canonical_salt,
     closest_to,
     load_formulations,
+    salt_name,
 )
 
 SMALL = Path(__file__).parent / "data" / "formulations_small.csv"
@@ -75,7 +78,15 @@ def test_two_spellings_of_one_salt_or_polymer_are_one_formulation():
     (PEO, LIBF4, -1.0, "molality: not > 0", "molality -1.0"),
     (PEO, LIBF4, float("inf"), "molality: not > 0", "molality inf"),
     (PEO, LIBF4, MAX_MOLALITY, "molality: >= 20 mol/kg", "20 mol/kg"),
+    (PEO, LIBF4, 19.99999, "molality: >= 20 mol/kg", "20 mol/kg (rounded to the 4 significant digits"),
+    (PEO, LIBF4, 1e-300, "molality: < 1e-06 mol/kg", "molality 1e-300"),
+    (PEO, LIBF4, MIN_MOLALITY / 2, "molality: < 1e-06 mol/kg", "below 1e-06 mol/kg"),
     (PEO, LIBF4, "x", "molality: not a number", "molality 'x'"),
+    (PEO, LIBF4, "1_0", "molality: not a number", "molality '1_0'"),  # float() reads it as 10
+    (PEO, LIBF4, "\u0661", "molality: not a number", "molality '\u0661'"),  # Arabic-Indic 1
+    (PEO, LIBF4, "\uff11", "molality: not a number", "molality '\uff11'"),  # fullwidth 1
+    (PEO, "[O-][O].[Li+]", 1.0, "salt: radical", "salt '[O-][O].[Li+]': 1 unpaired electron"),  # superoxide
+    (PEO, "[Li+].[O][O-]", 1.0, "salt: radical", "salt '[Li+].[O][O-]'"),
 ])
 def test_each_invalid_formulation_is_refused_in_one_line_naming_it(polymer, salt, molality, reason, named):
     with pytest.raises(InvalidFormulation) as error:
@@ -93,12 +104,57 @@ def test_each_invalid_formulation_is_refused_in_one_line_naming_it(polymer, salt
     ("[Cu]CCO[Au]|[Na+].[Cl-]|1", "salt '[Na+].[Cl-]': no Li+"),
     ("CCO|[Li+].[Cl-]|1", "polymer: 'CCO' has 0 [Cu] end markers"),
     ("[Cu]CCO[Au]|[Li+].[Cl-]|50", "molality 50.0: 50 mol/kg is not below 20 mol/kg"),
+    ("[Cu]CCO[Au]|[Li+].[Cl-]|1_0", "molality '1_0' is not a number"),
+    ("[Cu]CCO[Au]|[Li+].[Cl-]|\u0661\u0665", "is not a number"),  # Arabic-Indic 15: float() reads it
+    ("[Cu]CCO[Au]|[Li+].[Cl-]|\uff10.\uff15", "is not a number"),  # fullwidth 0.5
+    ("[Cu]CCO[Au]|[Li+].[Cl-]|1e-300", "molality 1e-300: 1e-300 mol/kg is below 1e-06 mol/kg"),
+    ("[Cu]CCO[Au]|[Li+].[Cl-]|0", "molality 0.0: must be a finite number > 0"),  # 0 is not 'unknown'
+    ("[Cu]CCO[Au]|[Li+].[O-][O]|1", "salt '[Li+].[O-][O]': 1 unpaired electron(s)"),
 ])
 def test_parse_refuses_bad_text_naming_the_text_and_the_field(text, named):
     with pytest.raises(InvalidFormulation) as error:
         Formulation.parse(text)
     message = str(error.value)
     assert message.startswith(f"formulation {text!r}: ") and named in message and "\n" not in message
+
+
+@pytest.mark.parametrize("molality", [19.99999, 19.995, 19.99949, 9.9999e-7, 9.99949e-7, MIN_MOLALITY, 1.01e-5, 0.5])
+def test_a_formulation_is_accepted_or_refused_alike_however_its_molality_is_written(molality):
+    """The canonical text never turns an accepted value into a refused one: the bounds apply to the
+    value as the string form keeps it (19.99999 prints as 20: refused both ways)."""
+    def outcome(make, *args):
+        try:
+            return str(make(*args))
+        except InvalidFormulation as exc:
+            return exc.reason
+
+    direct = outcome(Formulation, PEO, LIBF4, molality)
+    for written in (repr(molality), f"{molality:.10e}", f"{molality:.4g}"):
+        assert outcome(Formulation.parse, f"{PEO}|{LIBF4}|{written}") == direct, written
+        assert outcome(Formulation, PEO, LIBF4, written) == direct, written
+    if "|" in direct:
+        assert str(Formulation.parse(direct)) == direct
+
+
+@pytest.mark.parametrize("name, chemarr", [  # spelled as in ChemArr's PolyInfo_8salts.csv (and its LiClO4 variant)
+    ("LiTFSI", "O=S([N-]S(=O)(C(F)(F)F)=O)(C(F)(F)F)=O.[Li+]"),
+    ("LiFSI", "FS([N-]S(=O)(F)=O)(=O)=O.[Li+]"),
+    ("LiBETI", "O=S(C(F)(F)C(F)(F)F)([N-]S(=O)(C(F)(F)C(F)(F)F)=O)=O.[Li+]"),
+    ("LiBOB", "O=C1C(O[B-]2(OC(C(O2)=O)=O)O1)=O.[Li+]"),
+    ("LiDFOB", "F[B-](O1)(F)OC(C1=O)=O.[Li+]"),
+    ("LiPF6", "F[P-](F)(F)(F)(F)F.[Li+]"),
+    ("LiBF4", "F[B-](F)(F)F.[Li+]"),
+    ("LiClO4", "O=Cl(=O)([O-])=O.[Li+]"),
+    ("LiClO4", "[Li+].[O-][Cl+3]([O-])([O-])[O-]"),
+])
+def test_each_common_salt_name_maps_from_its_smiles(name, chemarr):
+    assert salt_name(chemarr) == name and salt_name(SALT_NAMES[name]) == name
+    assert salt_name(str(Formulation(PEO, chemarr, 1)).split("|")[1]) == name  # its canonical form too
+
+
+def test_a_salt_without_a_common_name_or_not_a_salt_has_none():
+    assert len(SALT_NAMES) == 8 and len({canonical_salt(s) for s in SALT_NAMES.values()}) == 8
+    assert salt_name("[Li+].[Cl-]") is None and salt_name("[Na+].[Cl-]") is None and salt_name("") is None
 
 
 def test_the_small_table_loads_with_every_refusal_counted(caplog):

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from amala.agents.library import LibraryError, open_library, read_chunks
-from amala.agents.library_build import build, scan
+from amala.agents.library import ChunkWriter, LibraryError, open_library, read_chunks
+from amala.agents.library_build import MAX_ROWS, build, max_workers, scan
 from amala.agents.polymer import canonical_smiles
 from amala.flows.cli import app
 from amala.models.featurizer import MorganFeaturizer
@@ -126,3 +127,76 @@ def test_a_library_without_a_smiles_column_is_one_line(tmp_path):
         (tmp_path / name).write_text(text)
         with pytest.raises(LibraryError, match=problem):
             open_library(tmp_path / name)
+
+
+def _refused(*args) -> str:
+    """`amala library ARGS` refused as every amala error is: exit code 2 and one line (returned)."""
+    result = CliRunner().invoke(app, ["library", *args])
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(lines) == 1, (args, result.exit_code, result.output, result.exception)
+    return lines[0]
+
+
+@pytest.mark.timeout(120)  # before the bound, --n 10^12 ran until killed
+def test_build_refuses_up_front_a_row_count_or_worker_count_out_of_bounds(tmp_path):
+    out = tmp_path / "huge.csv"
+    assert "--n must be 1 to 10,000,000, not 1,000,000,000,000" in _refused("build", str(out), "--n", str(10**12))
+    with pytest.raises(LibraryError, match="--n must be 1 to"):
+        build(out, MAX_ROWS + 1, workers=1)
+    for workers in ("0", "-3", str(max_workers() + 1), "100000"):
+        for command in (["build", str(out), "--n", "5"], ["info", str(out)], ["fingerprints", str(out)]):
+            assert f"--workers must be 1 to {max_workers()}" in _refused(*command, "--workers", workers)
+    assert not any(tmp_path.iterdir())  # nothing was written
+
+
+def test_build_overwrites_a_file_only_with_force_and_never_its_seeds_file(tmp_path):
+    seeds = tmp_path / "seeds.csv"
+    build(seeds, 3, workers=1)
+    before = seeds.read_bytes()
+    for force in ([], ["--force"]):
+        said = _refused("build", str(seeds), "--n", "5", "--workers", "1", "--seeds-file",
+                        str(tmp_path / "." / "seeds.csv"), *force)
+        assert "seeds.csv: that is the seeds file" in said
+    assert seeds.read_bytes() == before
+    out = tmp_path / "lib.csv"
+    out.write_text("smiles\n[Cu]CCO[Au]\n")
+    assert "lib.csv: exists; pass --force" in _refused("build", str(out), "--n", "5", "--workers", "1")
+    assert out.read_text() == "smiles\n[Cu]CCO[Au]\n"
+    result = CliRunner().invoke(app, ["library", "build", str(out), "--n", "5", "--workers", "1", "--force"])
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_csv(out)) == 5
+
+
+def test_build_os_errors_are_one_line_naming_the_file(tmp_path):
+    (tmp_path / "folder.csv").mkdir()
+    for out, said in (("/dev/null/x.csv", "/dev/null is not a folder"),
+                      (tmp_path / "folder.csv", "a folder of that name exists"),
+                      (tmp_path / "missing" / "x.csv", "its folder"),
+                      (tmp_path / ("x" * 5000 + ".csv"), "File name too long")):
+        line = _refused("build", str(out), "--n", "5", "--workers", "1")
+        assert line.startswith(f"error: library {out}: ") and said in line, line
+    assert "cannot read it: Is a directory" in _refused("build", str(tmp_path / "x.csv"), "--n", "5", "--seeds-file",
+                                                        str(tmp_path))
+    # the folder gone mid-build (or a full disk): one line, and no half-written file left behind
+    (tmp_path / "gone").mkdir()
+    writer = ChunkWriter(tmp_path / "gone" / "x.csv")
+    writer.write(pd.DataFrame({"smiles": ["[Cu]CCO[Au]"]}))
+    shutil.rmtree(tmp_path / "gone")
+    with pytest.raises(LibraryError, match=r"x.csv: cannot write it: No such file"):
+        writer.write(pd.DataFrame({"smiles": ["[Cu]CO[Au]"]}))
+
+
+def test_info_and_fingerprints_os_errors_are_one_line_naming_the_file(tmp_path):
+    (tmp_path / "folder.csv").mkdir()
+    for command in ("info", "fingerprints"):
+        assert "missing.csv: no such file" in _refused(command, str(tmp_path / "missing.csv"))
+        assert "folder.csv: a folder, not a library file" in _refused(command, str(tmp_path / "folder.csv"))
+        assert "File name too long" in _refused(command, str(tmp_path / ("x" * 5000 + ".csv")))
+    library = tmp_path / "lib.csv"
+    library.write_text("smiles\n[Cu]CCO[Au]\n")
+    (tmp_path / "lib.csv.fp-r3-2048-c4.npy.partial.npy").mkdir()  # where the cache is written first
+    line = _refused("fingerprints", str(library), "--workers", "1")
+    assert "lib.csv.fp-r3-2048-c4.npy.partial.npy: Is a directory" in line, line
+    if os.geteuid() != 0:  # root reads any file
+        library.chmod(0)
+        assert "lib.csv: cannot read it: Permission denied" in _refused("info", str(library))

@@ -17,6 +17,7 @@ from amala.oracles.registry import build_oracle
 
 CONFIG = {
     "name": "mlip_test", "representation": "composition", "data": None,
+    "objective": {"property": "log10_conductivity_300K", "transform": "none"},
     "agents": [{"kind": "composition", "bounds": {"Li2S": [0.6, 0.8], "P2S5": [0.2, 0.4]}}],
     "oracle": {"kind": "mlip", "profile": "test", "compile": False,  # compiling takes minutes a student
                "student": {"num_features": 8, "radial_mlp_width": 8, "epochs": 2, "patience": None, "r_max": 4.0},

@@ -64,3 +64,60 @@ def test_the_screen_command_prints_the_top_rows_and_bad_input_is_one_line(tmp_pa
     result = CliRunner().invoke(app, ["screen", str(_config(tmp_path, library={"dataset": "chemarr_screen",
                                                                                  "path": str(bad)}))])
     assert result.exit_code == 2 and "bad.csv" in result.output and len(result.output.strip().splitlines()) <= 2
+
+
+def test_a_screen_name_is_one_folder_name_and_the_workdir_is_checked_before_training(tmp_path, monkeypatch):
+    """`name: ../x` once wrote to ./x (a pydantic pattern matches anywhere); a workdir under a file once
+    failed only after training. Both are refused in one line, exit 2, with nothing trained or written."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("../x", "a/b", ".."):
+        with pytest.raises(ConfigError, match=r"screen.yaml: name: .* is not a campaign name"):
+            load_screen_config(_config(tmp_path, name=name))
+    from amala.models.formulation_ensemble import FormulationEnsemble
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before the work folder was checked")
+
+    monkeypatch.setattr(FormulationEnsemble, "fit", no_training)
+    (tmp_path / "file").write_text("")
+    for workdir in ("/dev/null/x", str(tmp_path / "file" / "x")):
+        result = CliRunner().invoke(app, ["screen", str(_config(tmp_path, workdir=workdir))])
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert result.exit_code == 2 and len(lines) == 1 and "workdir: cannot create" in lines[0], result.output
+        with pytest.raises(ConfigError, match="workdir: cannot create"):
+            run_screen(load_screen_config(_config(tmp_path, workdir=workdir)))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "library.csv", "screen.yaml"]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_the_screen_shows_salt_names_and_keeps_their_smiles_in_the_csv(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    legends = []
+    save = Figure.savefig
+
+    def savefig(figure, *args, **kwargs):
+        legends.extend(text.get_text() for text in figure.axes[0].get_legend().get_texts())
+        return save(figure, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    result = CliRunner().invoke(app, ["screen", str(_config(tmp_path, top=12))], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "LiTFSI" in result.output and "LiClO4" in result.output and LITFSI not in result.output
+    assert sorted(legends) == ["LiClO4", "LiTFSI"]
+    written = pd.read_csv(tmp_path / "run" / "screen.csv")
+    by_name = dict(zip(written.salt_name, written.salt))
+    assert set(by_name) == {"LiTFSI", "LiClO4"} and "[Li+]" in by_name["LiTFSI"] and "Cl" in by_name["LiClO4"]
+
+
+def test_validate_checks_a_screen_config_with_the_screens_own_rules(tmp_path):
+    good = CliRunner().invoke(app, ["validate", str(_config(tmp_path))])
+    assert good.exit_code == 0 and "ok (screen 's'" in good.output, good.output
+    for changes, named in (({"workdir": "/dev/null/x"}, "workdir: cannot create"),
+                           ({"library": {"dataset": "chemarr_screen", "path": str(tmp_path / "none.csv")}},
+                            "library.path: dataset 'chemarr_screen' not found"),
+                           ({"name": "../x"}, "name: '../x' is not a campaign name"),
+                           ({"top": 0}, "top: Input should be greater")):
+        bad = CliRunner().invoke(app, ["validate", str(_config(tmp_path, **changes))])
+        lines = [line for line in bad.output.splitlines() if line.strip()]
+        assert bad.exit_code == 2 and len(lines) == 1 and named in lines[0], bad.output
