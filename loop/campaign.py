@@ -21,6 +21,7 @@ from amala.loop.approval import BatchDecision
 from amala.loop.config import CampaignConfig, stored_config
 from amala.loop.executors import InlineExecutor, RunStopping
 from amala.loop.lease import RunLease
+from amala.loop.threads import campaign_threads, use_threads
 from amala.loop.library_source import LibrarySource
 from amala.loop.objective import Objective
 from amala.loop.shortlist import random_candidates, shortlist
@@ -213,6 +214,7 @@ class Campaign:
         batch and store it (one transaction)."""
         if not candidates and not self._sources:
             return None
+        use_threads(campaign_threads())  # the free cores now: oversubscribed, torch ran 5-8x slower
         index = self.store.next_iteration_index(self.id)
         remaining = self.config.budget.max_evaluations - self.n_evaluations()
         observed = self.observations()

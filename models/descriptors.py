@@ -10,6 +10,15 @@ unit with its [Cu]/[Au] end markers. Their ranges differ by orders of magnitude 
 undefined for the markers' elements, so `DescriptorScaler` puts them on one scale: a signed
 log1p tames heavy tails, then each column is standardised on the *training* molecules, clipped to
 ±6 and undefined values become 0 (the training mean).
+
+Ipc and AvgIpc are left undefined (NaN) for molecules of more than `SPECTRAL_MAX_ATOMS` atoms.
+Why: RDKit takes them from the characteristic polynomial of the adjacency matrix, found by the
+Le Verrier-Faddeev recursion in floating point - n dense n x n products, O(n^4): 0.01 s at 100
+atoms, tens of seconds at 500, minutes at 1,000 (all the other descriptors together: a few seconds).
+And past ~80 atoms the polynomial's coefficients exceed 2^53 and the recursion cancels: against
+the exact spectrum, Ipc is off by orders of magnitude and AvgIpc by ~80% above 100 atoms (HTP-MD
+repeat units have at most 18 atoms; ChemArr's go up to 676). Up to the limit both are RDKit's own
+values, bit for bit.
 """
 
 from __future__ import annotations
@@ -17,6 +26,9 @@ from __future__ import annotations
 from functools import lru_cache
 
 import torch
+
+SPECTRAL = ("Ipc", "AvgIpc")  # from the characteristic polynomial: O(n^4), and noise past ~100 atoms
+SPECTRAL_MAX_ATOMS = 100
 
 
 @lru_cache(maxsize=1)
@@ -27,13 +39,23 @@ def descriptor_names() -> tuple[str, ...]:
 
 
 def molecule_descriptors(mol) -> torch.Tensor:
-    """Raw descriptor vector (float32, NaN where RDKit cannot compute one) of an RDKit molecule."""
+    """Raw descriptor vector (float32, NaN where RDKit cannot compute one, and for the spectral
+    descriptors of a molecule too large for them: see the module docstring) of an RDKit molecule.
+    The same loop as `Descriptors.CalcMolDescriptors`, which cannot be told to skip one."""
     from rdkit import RDLogger
     from rdkit.Chem import Descriptors
 
     RDLogger.DisableLog("rdApp.*")
-    values = Descriptors.CalcMolDescriptors(mol, missingVal=float("nan"))
-    return torch.tensor([float(values[name]) for name in descriptor_names()], dtype=torch.float32)
+    skipped = SPECTRAL if mol.GetNumAtoms() > SPECTRAL_MAX_ATOMS else ()
+    values = [float("nan") if name in skipped else _value(fn, mol) for name, fn in Descriptors._descList]
+    return torch.tensor(values, dtype=torch.float32)
+
+
+def _value(fn, mol) -> float:
+    try:
+        return float(fn(mol))
+    except Exception:  # noqa: BLE001 - as CalcMolDescriptors: a descriptor RDKit cannot compute is missing
+        return float("nan")
 
 
 class DescriptorScaler(torch.nn.Module):

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     debug: Annotated[bool, BeforeValidator(_flag)] = False  # tracebacks instead of one-line errors
     lease_ttl: PositiveFloat = 60.0  # seconds without a heartbeat after which a run counts as gone
     prefect_startup_seconds: PositiveInt = 180  # how long to wait for the temporary Prefect API
+    threads: PositiveInt | None = None  # threads of the loop's fits and acquisition (default: the free cores)
 
     @property
     def data_folder(self) -> Path:

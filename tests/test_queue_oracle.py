@@ -56,11 +56,12 @@ def test_round_trip_keeps_good_rows_and_rejects_bad_ones_whole(tmp_path):
     reasons = {r["id"]: r["reason"] for r in rejected}
     assert "expected 'S/cm'" in reasons[cands[1].key] and "not a finite number" in reasons[cands[2].key]
     assert "unknown id" in reasons["ffffffffffffffff"]
+    assert "nothing filled in" in reasons[cands[3].key]  # its row left blank here (its result came as JSON)
     [note] = [m for level, m in oracle.drain_notes() if level == "warning" and "rejected" in m]  # one per file
-    assert note.startswith("inbox lab-week1.csv: 3 row(s) rejected") and "expected 'S/cm'" in note
+    assert note.startswith("inbox lab-week1.csv: 4 row(s) rejected") and "expected 'S/cm'" in note
 
     oracle.evaluate(cands)  # reading the inbox again neither duplicates results nor rejections
-    assert len(_rows(tmp_path / "queue" / "rejected.csv")) == 3
+    assert len(_rows(tmp_path / "queue" / "rejected.csv")) == 4
 
     patient = QueueOracle(tmp_path, UNITS, give_up_seconds=0.0)  # the missing two are given up at once
     given_up = {e.candidate_key: e for e in patient.evaluate(cands)}
