@@ -21,13 +21,13 @@ from amala.loop.approval import BatchDecision
 from amala.loop.config import CampaignConfig, stored_config
 from amala.loop.executors import InlineExecutor, RunStopping
 from amala.loop.lease import RunLease
-from amala.loop.threads import campaign_threads, use_threads
 from amala.loop.library_source import LibrarySource
 from amala.loop.objective import Objective
 from amala.loop.shortlist import random_candidates, shortlist
 from amala.loop.states import UNDECIDED, Approval, CampaignStatus
 from amala.loop.status import record_objective
 from amala.loop.store import Batch, SelectedCandidate, Store
+from amala.loop.threads import campaign_threads, use_threads
 from amala.models import build_featurizer, build_surrogate
 from amala.models.composition_gp import CompositionFeaturizer
 from amala.models.formulation_features import FormulationFeaturizer

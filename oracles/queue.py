@@ -23,14 +23,15 @@ bytes of whole rows were read and their SHA-1, and the results taken so far (at 
 requested id, so it stays small however big the inbox). An unchanged file is not opened; a CSV that
 grew is parsed, a row at a time, from where the last read stopped; one changed otherwise (edited,
 cut, replaced: the part read no longer hashes the same) is read again from its start, as is a
-changed JSON file. A last line without its line end is left for a later read while its file
-changed in the last few seconds (a writer may be in the middle of it: "1.5" of "1.5e-4" would be
-stored as a result), then read as it is, and read again if the file grows. A rejection is known by a 64-bit digest of (file, row, reason), so a row
-read again is never listed twice. Inbox files are never moved or changed, the state is saved
-(atomically) only after rejected.csv, and every result taken is handed back on every read, not only
-the first: a crash between reading and storing loses nothing, and the store's one-evaluation-per-
-(candidate, oracle, fidelity) rule makes taking a result again harmless. Without inbox-read.json,
-or with rejected.csv shorter than when it was saved, the next read starts over.
+changed JSON file. A last line without its line end is left for a later read while its file changed
+in the last few seconds (a writer may be in the middle of it: "1.5" of "1.5e-4" would be stored as a
+result), then read as it is, and read again if the file grows. A rejection is known by a 64-bit
+digest of (file, row, reason), so a row read again is never listed twice. Inbox files are never
+moved or changed, the state is saved (atomically) only after rejected.csv, and every result taken is
+handed back on every read, not only the first: a crash between reading and storing loses nothing,
+and the store's one-evaluation-per- (candidate, oracle, fidelity) rule makes taking a result again
+harmless. Without inbox-read.json, or with rejected.csv shorter than when it was saved, the next
+read starts over.
 
 `evaluate` waits up to `wait_seconds` for the batch's results, polling the inbox, and returns
 those that arrived; the campaign keeps them and the batch waits for the rest (the next run,
