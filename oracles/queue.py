@@ -29,7 +29,7 @@ result), then read as it is, and read again if the file grows. A rejection is kn
 digest of (file, row, reason), so a row read again is never listed twice. Inbox files are never
 moved or changed, the state is saved (atomically) only after rejected.csv, and every result taken is
 handed back on every read, not only the first: a crash between reading and storing loses nothing,
-and the store's one-evaluation-per- (candidate, oracle, fidelity) rule makes taking a result again
+and the store's one-evaluation-per-(candidate, oracle, fidelity) rule makes taking a result again
 harmless. Without inbox-read.json, or with rejected.csv shorter than when it was saved, the next
 read starts over.
 
