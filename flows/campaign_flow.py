@@ -108,7 +108,8 @@ def evaluate_batch(campaign: Campaign, batch: Batch, runner, executor, on_result
     start = time.perf_counter()
     spec = campaign.config.oracle
     if campaign.oracle.mode == "per_batch":
-        evaluate = evaluate_task.with_options(retries=spec.retries, retry_delay_seconds=spec.retry_delay_seconds)
+        evaluate = evaluate_task.with_options(retries=spec.retries, retry_delay_seconds=spec.retry_delay_seconds,
+                                              retry_condition_fn=_retry_unless_stopping)
         evaluations, _ = evaluate(campaign, batch)
         return evaluations, time.perf_counter() - start
     todo = campaign.unevaluated(batch)
@@ -179,15 +180,15 @@ def campaign_flow(config: str | dict, max_iterations: int | None = None, progres
                                       "running evaluations were stopped; `amala run` resumes")
             raise
         campaign.finish(stop)
-    best = campaign.best()
-    new = campaign.n_evaluations() - started
-    line = (f"run {flow_run.name or '-'}: {iterations} batch(es), {new} new evaluations, "
-            f"best {campaign.objective.label} = {'-' if best is None else f'{best:.4g}'}; "
-            f"{'finished' if stop.final else 'paused'}: {stop.reason}")
-    campaign.store.log(campaign.id, "run", line, data={"flow_run_id": str(flow_run.id) if flow_run.id else None,
-                                                        "iterations": iterations, "final": stop.final})
-    logger.info("campaign %s %s", cfg.name, line)
-    notify(campaign, "run", line, final=stop.final, evaluations=campaign.n_evaluations())
+        best = campaign.best()
+        new = campaign.n_evaluations() - started
+        line = (f"run {flow_run.name or '-'}: {iterations} batch(es), {new} new evaluations, "
+                f"best {campaign.objective.label} = {'-' if best is None else f'{best:.4g}'}; "
+                f"{'finished' if stop.final else 'paused'}: {stop.reason}")
+        campaign.store.log(campaign.id, "run", line, data={"flow_run_id": str(flow_run.id) if flow_run.id else None,
+                                                            "iterations": iterations, "final": stop.final})
+        logger.info("campaign %s %s", cfg.name, line)
+        notify(campaign, "run", line, final=stop.final, evaluations=campaign.n_evaluations())
     return {"campaign": cfg.name, "stop": stop.reason, "final": stop.final, "evaluations": campaign.n_evaluations(),
             "best": best, "database": campaign.store.url}
 
@@ -205,6 +206,7 @@ def _run_batches(campaign: Campaign, max_iterations, progress, deadline, until, 
             TextColumn("best {task.fields[best]}"), TimeElapsedColumn(), disable=not progress))
         bar_task = bar.add_task(cfg.name, total=cfg.budget.max_evaluations, completed=started, best="-")
         while (stop := campaign.stop_reason(iterations, max_iterations)) is None:
+            campaign.store.check_lease()  # a run stalled past the lease's ttl stops here, before any work
             if deadline is not None and time.time() + longest >= deadline:
                 stop = Stop(f"wall-clock limit {until} reached (the next batch would end after it); "
                             "the next run resumes", final=False)

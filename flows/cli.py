@@ -584,7 +584,6 @@ def benchmark(config: Path = typer.Argument(..., help="campaign YAML (a lookup-o
               strategies: Optional[str] = typer.Option(None, help="comma list; default: config's, random, greedy_rf"),
               budget: Optional[int] = typer.Option(None, help="evaluations per run (default: config's)")):
     """Retrospective benchmark: replay the campaign per (strategy, seed), one JSON line each (BENCHMARKS.md)."""
-    import torch
 
     from amala.loop import replay
     from amala.oracles import datasets
@@ -603,7 +602,9 @@ def benchmark(config: Path = typer.Argument(..., help="campaign YAML (a lookup-o
         from amala.oracles.formulation_lookup import formulation_table
 
         table = formulation_table(table)  # the campaign applies data.temperature_gap_K to its pool
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    from amala.loop.threads import campaign_threads, use_threads
+
+    use_threads(campaign_threads())  # the free cores (all of them on an idle machine)
     for row, note in replay.run_many(cfg, table, names, seed_list, budget):
         print(json.dumps(row), flush=True)
         err.print(f"{row['strategy']} seed {row['seed']}: {note}", highlight=False, soft_wrap=True)
@@ -613,7 +614,6 @@ def benchmark(config: Path = typer.Argument(..., help="campaign YAML (a lookup-o
 def screen(config: Path = typer.Argument(..., help="screening YAML (configs/chemarr_screen.yaml)"),
            top: Optional[int] = typer.Option(None, help="rows to print (default: the config's top)")):
     """Virtual screen: train the formulation surrogate on measured data, rank a library (predictions)."""
-    import torch
 
     from amala.loop.config import ConfigError
     from amala.loop.screening import check_screen, load_screen_config, run_screen
@@ -626,7 +626,9 @@ def screen(config: Path = typer.Argument(..., help="screening YAML (configs/chem
     problems = check_screen(cfg)  # a missing table or an unwritable workdir: now, not after training
     if problems:
         _fail(f"{config}: {problems[0]}")
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    from amala.loop.threads import campaign_threads, use_threads
+
+    use_threads(campaign_threads())  # the free cores (all of them on an idle machine)
     err.print(f"{cfg.name}: training the formulation ensemble on {cfg.train.dataset}, then scoring "
               f"{cfg.library.dataset} at {cfg.temperature_C:g} degC", highlight=False)
     try:
@@ -691,8 +693,31 @@ def generate_eval(samples: int = typer.Option(1000, help="SMILES to sample"),
     console.print_json(json.dumps({**metrics, "training_seconds": round(trained, 1), "epochs": epochs}))
 
 
+@data_app.command("list")
+def data_list(as_json: bool = typer.Option(False, "--json", help="one JSON object per dataset, one per line")):
+    """The datasets amala knows: source, licence, pinned sha256, and whether a local copy is there."""
+    from amala.oracles import datasets
+
+    rows = []
+    for name, ds in datasets.DATASETS.items():
+        local = datasets.data_dir() / ds.filename
+        rows.append({"name": name, "rows_at_least": ds.min_rows, "license": ds.license, "source": ds.url,
+                     "sha256": ds.sha256, "local_copy": str(local) if local.is_file() else None,
+                     "citation": ds.citation})
+    if as_json:
+        for row in rows:
+            print(json.dumps(row))
+        return
+    table = RichTable("dataset", "rows", "licence", "local copy", "sha256 (pinned)")
+    table.add_column("source", overflow="fold")  # an address is never cut
+    for r in rows:
+        table.add_row(r["name"], f"≥ {r['rows_at_least']:,}", r["license"],
+                      r["local_copy"] or "none (`amala data fetch NAME`)", r["sha256"][:16] + "…", r["source"])
+    Console(width=max(console.width, 200), markup=False).print(table)
+
+
 @data_app.command("fetch")
-def data_fetch(name: str = typer.Argument(..., help="dataset name, e.g. htpmd"),
+def data_fetch(name: str = typer.Argument(..., help="dataset name (`amala data list` shows them)"),
                url: Optional[str] = typer.Option(None, help="override the download address (a mirror)"),
                dest: Optional[Path] = typer.Option(None, help="folder (default $AMALA_DATA_DIR or ~/.cache/amala)")):
     """Download a published dataset into the cache and check its sha256, columns and row count."""

@@ -37,7 +37,7 @@ def prefect_api(startup_seconds: int | None = None):
     if configured:
         yield configured
         return
-    server = _server_class()()
+    server = _new_server()
     start = time.monotonic()
     try:
         server.start(timeout=startup_seconds)
@@ -76,10 +76,11 @@ if alive(server):
 
 
 def _server_class():
-    """Prefect's temporary API server, started in its own session with its watcher in place from
+    """Prefect's temporary API server, started in its own session, with its watcher in place from
     the moment its process exists (`_run_uvicorn_command` is where Prefect creates it, also when it
     retries on another port)."""
     import subprocess
+    import sys
 
     from prefect.server.api.server import SubprocessASGIServer
 
@@ -87,8 +88,11 @@ def _server_class():
         def _run_uvicorn_command(self):
             original = subprocess.Popen
 
-            def popen(*args, **kwargs):
-                return original(*args, **kwargs, start_new_session=True, preexec_fn=_die_with_parent())
+            def popen(args, **kwargs):
+                kwargs.setdefault("start_new_session", True)
+                if sys.platform.startswith("linux") and list(args[:3]) == [sys.executable, "-m", "uvicorn"]:
+                    args = [sys.executable, "-c", DIE_WITH_PARENT, str(os.getpid()), *args]
+                return original(args, **kwargs)
 
             subprocess.Popen = popen  # for the one call below, then restored
             try:
@@ -101,27 +105,32 @@ def _server_class():
     return OwnSessionServer
 
 
-def _die_with_parent():
-    """A child-side hook asking the kernel to send SIGTERM to the server when the run that started
-    it dies (Linux prctl PR_SET_PDEATHSIG; None elsewhere, where the watcher alone does it)."""
-    import ctypes
-    import signal
-    import sys
+def _new_server():
+    """A fresh temporary server of our kind (Prefect keeps one instance per port in a class-wide
+    table: one of its own kind left there would be handed back instead)."""
+    cls = _server_class()
+    server = cls()
+    if type(server) is not cls:
+        cls._instances.pop(None, None)
+        server = cls()
+    return server
 
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here: the child only calls it
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
 
-    def hook():
-        prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
-        if os.getppid() != parent:  # the run died before the request was in place
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return hook
+# Run by the server's process before it becomes uvicorn (exec keeps the request): the kernel sends it
+# SIGTERM when the run that started it dies (Linux PR_SET_PDEATHSIG), even by SIGKILL during start-up.
+# A hook run between fork and exec (preexec_fn) could do this too, but is unsafe in a threaded process.
+DIE_WITH_PARENT = """
+import ctypes, os, signal, sys
+run = int(sys.argv[1])
+try:
+    ctypes.CDLL(None).prctl(ctypes.c_int(1), ctypes.c_ulong(signal.SIGTERM), ctypes.c_ulong(0),
+                            ctypes.c_ulong(0), ctypes.c_ulong(0))
+except (OSError, AttributeError):
+    pass
+if os.getppid() != run:
+    sys.exit(0)
+os.execv(sys.argv[2], sys.argv[2:])
+"""
 
 
 def _reap_when_gone(run_pid: int, server_pid: int) -> None:

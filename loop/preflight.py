@@ -69,10 +69,6 @@ def _dataset(cfg: CampaignConfig) -> list[str]:
         with warnings.catch_warnings():  # `run` says it once, when it loads the table for the campaign
             warnings.simplefilter("ignore", datasets.UnverifiedCopy)
             table = datasets.load(cfg.data.dataset, cfg.data.path, cfg.data.subset, cfg.seed)
-        if cfg.representation == "formulation":
-            from amala.oracles.formulation_lookup import formulation_table
-
-            table = formulation_table(table)
     except datasets.DatasetError as exc:
         message = " ".join(str(exc).split())
         return [message if message.startswith("data.") else f"{key}: {message}"]
@@ -80,15 +76,27 @@ def _dataset(cfg: CampaignConfig) -> list[str]:
         first = (" ".join(str(exc).split()) or type(exc).__name__)[:200]
         return [f"{key}: {str(cfg.data.path or cfg.data.dataset)[:200]!r} cannot be read as the {cfg.data.dataset} "
                 f"table ({first})"]
-    if not ORACLES[cfg.oracle.kind].needs_dataset:
+    if cfg.representation == "formulation":  # the campaign's pool: one row per formulation
+        from amala.oracles.formulation_lookup import formulation_table
+
+        try:
+            table = formulation_table(table, max_gap_K=cfg.data.temperature_gap_K)
+        except ValueError as exc:
+            message = " ".join(str(exc).split())
+            return [message if message.startswith("data.") else f"{key}: {message}"]
+    if len(table.frame) == 0:
+        return [f"{key}: no rows of {table.name!r} are left to campaign over (data.temperature_gap_K, data.subset)"]
+    offered = getattr(ORACLES[cfg.oracle.kind], "offered", None)
+    if offered is None:  # the oracle builds no list of what it gives from a table
         return []
-    has = sorted(table.units)
+    offered = offered(table)
     asked = getattr(cfg.oracle, "properties", None) or []
-    unknown = [p for p in asked if p not in table.units]
+    unknown = [p for p in asked if p not in offered]
+    where = f"oracle kind {cfg.oracle.kind} on dataset {table.name!r} (it gives {sorted(offered)})"
     if unknown:
-        return [f"oracle.properties: {unknown} not in dataset {table.name!r} (it has {has})"]
-    if cfg.objective.property not in table.units:
-        return [f"objective.property: {cfg.objective.property!r} is not in dataset {table.name!r} (it has {has})"]
+        return [f"oracle.properties: {unknown} not given by {where}"]
+    if cfg.objective.property not in offered:
+        return [f"objective.property: {cfg.objective.property!r} is not given by {where}"]
     return []
 
 
@@ -116,6 +124,13 @@ def _database(cfg: CampaignConfig) -> list[str]:
         missing = getattr(exc, "name", None) or str(exc)
         return [f"{key}: the driver for {shown!r} is not installed (cannot import {missing}); install the "
                 "package that provides it, or name an installed driver in the URL (dialect+driver://)"]
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        from amala.loop.store import DatabaseDamaged, check_integrity
+
+        try:
+            check_integrity(Path(url.database))
+        except DatabaseDamaged as exc:
+            return [f"{key}: {exc}"]
     default = key == "database" and cfg.database is None  # inside the workdir, which is checked on its own
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:" and not default:
         return _directory(key, Path(url.database).parent)

@@ -65,6 +65,9 @@ class DatabaseDamaged(RuntimeError):
     """A SQLite file failed its integrity check; the message is one line naming it and how to recover."""
 
 
+SQLITE_CORRUPT, SQLITE_NOTADB = 11, 26  # SQLite's result codes for a damaged file and a file that is none
+
+
 def check_integrity(path: Path) -> None:
     """`PRAGMA quick_check` of an existing SQLite file (O(size), ~1 s per 100 MB). A damaged file
     that is written to spreads the damage (the issue: a batch stored into a file whose integrity
@@ -78,8 +81,10 @@ def check_integrity(path: Path) -> None:
         with contextlib.closing(sqlite3.connect(path, timeout=30)) as connection:  # reads a WAL left by a kill too
             rows = connection.execute("PRAGMA quick_check").fetchall()
         problem = None if rows == [("ok",)] else "; ".join(" ".join(str(r[0]).split()) for r in rows[:2])
-    except sqlite3.DatabaseError as exc:  # not a database at all, or a header too damaged to read
-        problem = " ".join(str(exc).split())
+    except sqlite3.DatabaseError as exc:
+        if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) not in (SQLITE_CORRUPT, SQLITE_NOTADB):
+            raise  # locked, unreadable, a folder without write access: not damage, and said as it is
+        problem = " ".join(str(exc).split())  # not a database at all, or a header too damaged to read
     if problem:
         raise DatabaseDamaged(
             f"the database {path} is damaged (integrity check: {problem[:160]}); nothing was written to it. "
@@ -112,6 +117,11 @@ class Store:
         campaign's lease (`amala.loop.lease`); `hold(None, None)`: no condition (read-only commands,
         `amala approve`, which write on a person's behalf and hold no lease)."""
         self._holder = (campaign_id, owner) if owner else None
+
+    def check_lease(self) -> None:
+        """Renew the lease now, or raise `LeaseLost` (before a batch's work, not only at its writes)."""
+        with self._writing():
+            pass
 
     @contextlib.contextmanager
     def _writing(self):
@@ -252,8 +262,7 @@ class Store:
 
     def next_iteration_index(self, campaign_id: int) -> int:
         with self.session() as s:
-            last = s.exec(select(func.max(IterationRow.index)).where(IterationRow.campaign_id == campaign_id)).one()
-            return 0 if last is None else int(last) + 1
+            return _next_index(s, campaign_id)
 
     # writing -------------------------------------------------------------------------------
     def record_selection(self, campaign_id: int, strategy: str, picks: Sequence[SelectedCandidate],
@@ -261,7 +270,7 @@ class Store:
         """Store a newly selected batch (candidates, model version, scores) in one transaction."""
         timings = timings or {}
         with self._writing() as s:
-            index = self.next_iteration_index(campaign_id)
+            index = _next_index(s, campaign_id)
             model_row = None
             if model is not None:
                 model_row = ModelVersionRow(campaign_id=campaign_id, iteration=index, kind=model.get("kind", "?"),
@@ -413,6 +422,11 @@ class Store:
         """Store one finished evaluation at once (its own transaction), leaving the batch open: a
         glass that took an hour of MD is safe the moment it ends, whatever happens to the others."""
         return self.record_evaluations(campaign_id, batch, [evaluation], objective, complete=False) == 1
+
+
+def _next_index(s: Session, campaign_id: int) -> int:
+    last = s.exec(select(func.max(IterationRow.index)).where(IterationRow.campaign_id == campaign_id)).one()
+    return 0 if last is None else int(last) + 1
 
 
 def _add_selections(s: Session, campaign_id: int, iteration_id: int, picks: Sequence[SelectedCandidate],

@@ -38,7 +38,7 @@ def campaign_threads(workers: int = 0, others: float | None = None) -> int:
     return max(1, min(total - workers, int(total - busy + 0.5)))
 
 
-def running_elsewhere(samples: int = 3, interval: float = 0.005) -> float:
+def running_elsewhere(samples: int = 3, interval: float = 0.005, source: str = "/proc/loadavg") -> float:
     """Threads running or ready to run on this machine now, besides the calling one (Linux: the
     kernel's count in /proc/loadavg, median of a few samples; elsewhere the one-minute load
     average, which also counts this process's own recent work)."""
@@ -48,7 +48,7 @@ def running_elsewhere(samples: int = 3, interval: float = 0.005) -> float:
     counts = []
     for _ in range(samples):
         try:
-            with open("/proc/loadavg") as handle:
+            with open(source) as handle:
                 counts.append(int(handle.read().split()[3].split("/")[0]) - 1)
         except (OSError, ValueError, IndexError):
             try:

@@ -37,6 +37,11 @@ class EmulatorOracle(Oracle):
     representations = ("smiles",)
     needs_dataset = True  # it learns from the table
 
+    @staticmethod
+    def offered(table) -> dict[str, str]:
+        """property -> unit this oracle can give from `table` (checked before a run starts)."""
+        return dict(table.units)
+
     @classmethod
     def from_spec(cls, spec: EmulatorSpec, table=None, workdir=None, seed: int = 0) -> EmulatorOracle:
         return cls(table, properties=spec.properties, name=spec.name or "emulator", seed=seed)

@@ -76,6 +76,11 @@ class FormulationLookupOracle(Oracle):
     representations = ("formulation",)
     needs_dataset = True  # it answers from the table
 
+    @staticmethod
+    def offered(table) -> dict[str, str]:
+        """property -> unit this oracle can give from `table` (checked before a run starts)."""
+        return dict(UNITS)
+
     @classmethod
     def from_spec(cls, spec: FormulationLookupSpec, table=None, workdir=None,
                   seed: int = 0) -> FormulationLookupOracle:

@@ -31,6 +31,11 @@ class Oracle(Protocol):
     # properties (an external lab measures what it is asked for; a table or a simulation gives all)
     asks_for_objective_only: ClassVar[bool] = False
 
+    # An oracle that answers from (or learns from) the campaign's table says which properties it can
+    # give from a table, `offered(table) -> {property: unit}`, so a config asking for others is refused
+    # before anything runs (`amala.loop.preflight`); None: it builds no such list.
+    offered: ClassVar = None
+
     def evaluate(self, candidates: Sequence[Candidate]) -> list[Evaluation]: ...
 
     def drain_notes(self) -> list[tuple[str, str]]:

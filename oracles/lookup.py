@@ -29,6 +29,11 @@ class LookupOracle(Oracle):
     representations = ("smiles",)
     needs_dataset = True  # it answers from the table
 
+    @staticmethod
+    def offered(table) -> dict[str, str]:
+        """property -> unit this oracle can give from `table` (checked before a run starts)."""
+        return dict(table.units)
+
     @classmethod
     def from_spec(cls, spec: LookupSpec, table=None, workdir=None, seed: int = 0) -> LookupOracle:
         return cls(table, properties=spec.properties, name=spec.name or "lookup")

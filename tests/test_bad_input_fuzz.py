@@ -528,3 +528,27 @@ def test_screen_names_stay_in_their_folder(tmp_path):
         with pytest.raises(ConfigError) as refused:
             load_screen_config(path)
         assert "\n" not in str(refused.value) and "name" in str(refused.value), name
+
+
+def test_preflight_knows_what_a_formulation_lookup_gives(tmp_path, monkeypatch):
+    """The formulation lookup gives properties of its own (log10_conductivity, measurement_temperature)
+    that are no column of the table: preflight asks the oracle, not the table."""
+    from amala.loop.config import parse_config
+    from amala.loop.preflight import check
+
+    monkeypatch.delenv("AMALA_DB_URL", raising=False)
+    table = Path(__file__).resolve().parent / "data" / "formulations_small.csv"
+    base = {"name": "formulations", "representation": "formulation", "workdir": str(tmp_path / "w"),
+            "data": {"dataset": "chemarr", "path": str(table)}, "agents": [{"kind": "pool"}],
+            "oracle": {"kind": "formulation_lookup", "properties": ["log10_conductivity", "measurement_temperature"]},
+            "objective": {"property": "log10_conductivity", "transform": "none"},
+            "budget": {"initial": 2, "max_evaluations": 4}}
+    assert check(parse_config(base)) == []
+    wrong = {**base, "objective": {"property": "log10_sigma_S_cm", "transform": "none"}}
+    [problem] = check(parse_config({**wrong, "oracle": {"kind": "formulation_lookup"}}))
+    assert problem.startswith("objective.property: 'log10_sigma_S_cm' is not given by oracle kind formulation_lookup")
+    hot = tmp_path / "hot.csv"  # every formulation measured at 80 degC or more: none within 10 K of 25 degC
+    hot.write_text("\n".join(line if i == 0 else f"{line.rsplit(',', 1)[0]},{float(line.rsplit(',', 1)[1]) + 80:g}"
+                             for i, line in enumerate(table.read_text().splitlines())) + "\n")
+    [problem] = check(parse_config({**base, "data": {**base["data"], "path": str(hot), "temperature_gap_K": 10}}))
+    assert problem.startswith("data.temperature_gap_K=10.0: no formulation of"), problem

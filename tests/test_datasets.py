@@ -176,3 +176,25 @@ def test_chemarr_is_pinned_to_one_commit():
         assert "/39b0c16f70c4142b32a67531a093718c767ad43d/data/" in spec.url and spec.filename.startswith("chemarr/")
         assert "MIT" in spec.license and "ACS Cent. Sci. 9, 206 (2023)" in spec.citation
     assert datasets.spec("chemarr_screen").units["mw"] == "log10(g/mol)"  # unlike the training file's g/mol
+
+
+def test_data_list_shows_every_registered_dataset_and_its_local_copy(tmp_path, monkeypatch):
+    import json
+
+    from typer.testing import CliRunner
+
+    from amala.flows.cli import app
+    from amala.oracles.datasets import DATASETS
+
+    monkeypatch.setenv("AMALA_DATA_DIR", str(tmp_path))
+    (tmp_path / "htpmd.csv").write_text("smiles\n")
+    result = CliRunner().invoke(app, ["data", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {row["name"]: row for row in map(json.loads, result.output.splitlines())}
+    assert set(rows) == set(DATASETS)
+    assert rows["htpmd"]["local_copy"] == str(tmp_path / "htpmd.csv") and rows["chemarr"]["local_copy"] is None
+    assert all(row["sha256"] == DATASETS[name].sha256 and row["license"] and row["source"].startswith("https://")
+               for name, row in rows.items())
+    table = CliRunner().invoke(app, ["data", "list"])
+    assert table.exit_code == 0 and DATASETS["htpmd"].url.replace("/", "") in table.output.replace("\n", "")\
+        .replace("│", "").replace(" ", "").replace("/", "")

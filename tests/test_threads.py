@@ -20,8 +20,11 @@ def test_the_free_cores_are_used(monkeypatch):
     assert threads.campaign_threads(others=20) == 3
 
 
-def test_running_elsewhere_does_not_count_the_caller():
-    assert threads.running_elsewhere() >= 0
+def test_running_elsewhere_does_not_count_the_caller(tmp_path):
+    loadavg = tmp_path / "loadavg"
+    loadavg.write_text("0.52 0.61 1.20 3/412 98765\n")  # 3 runnable threads, the caller among them
+    assert threads.running_elsewhere(source=str(loadavg)) == 2.0
+    assert threads.running_elsewhere() >= 0  # the real one reads
 
 
 def test_a_campaign_chooses_its_batch_with_the_free_cores(monkeypatch, synthetic_htpmd):
