@@ -8,7 +8,7 @@ TORCH := torch==2.13.0
 # Where the HTP-MD table is read from (tests and demo); `amala data fetch htpmd` fills ~/.cache/amala.
 DATA_DIR ?= $(if $(wildcard ../shared/data/htpmd.csv),../shared/data,$(HOME)/.cache/amala)
 
-.PHONY: demo test venv clean dft
+.PHONY: demo test test-fast venv clean dft
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ demo: venv
 test: venv
 	$(VENV)/bin/ruff check .
 	AMALA_DATA_DIR="$(abspath $(DATA_DIR))" $(PY) -m pytest -q --durations=15
+
+# The whole suite less the engine and flow tiers (real MD, machine-learned potentials, Prefect flows)
+# and the other heavy tests: the quick check while editing. CI runs `make test`.
+test-fast: venv
+	$(VENV)/bin/ruff check .
+	AMALA_DATA_DIR="$(abspath $(DATA_DIR))" $(PY) -m pytest -q -m "not md and not mlip and not flow and not slow" --durations=10
 
 # The PBE plane-wave DFT teacher (oracles/teachers, kind gpaw) is optional: GPAW compiles from source
 # against the system's libxc, OpenBLAS and FFTW with a C++ compiler (plain `pip install gpaw` picks a

@@ -47,6 +47,7 @@ def _wait_for_pending(campaign_name, seconds=90):
     raise AssertionError("the flow never paused for approval")
 
 
+@pytest.mark.flow
 def test_paused_flow_is_answered_by_amala_approve(data_env, prefect_server):
     path = _write(data_env)
     result = {}
@@ -91,6 +92,7 @@ def test_paused_flow_is_answered_by_amala_approve(data_env, prefect_server):
     assert "Approvals (1)" in html and "too close to a known polymer" in html and "alice" in html
 
 
+@pytest.mark.flow
 def test_timeout_policies_stop_then_answer_offline_then_approve(data_env, prefect_server):
     path = _write(data_env, timeout_seconds=2, on_timeout="stop")
     stopped = campaign_flow(str(path), max_iterations=2)

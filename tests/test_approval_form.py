@@ -129,6 +129,7 @@ def _paused_description(client, run_id, seen: set, seconds=60) -> str:
     raise AssertionError("the flow run did not pause for approval")
 
 
+@pytest.mark.flow
 def test_ui_answer_with_bad_input_is_asked_again_then_applied(data_env, prefect_server):
     from prefect import get_client
     from prefect.flow_runs import resume_flow_run
@@ -200,6 +201,7 @@ def test_batch_artifact_rows_and_markdown(data_env):
     assert "amala report gate_form" in text and all(f"`{c.representation}`" in text for c in batch.candidates)
 
 
+@pytest.mark.flow
 def test_publish_batch_creates_artifacts_and_never_fails(data_env, prefect_server, monkeypatch, caplog):
     from prefect import flow, get_client
     from prefect.runtime import flow_run

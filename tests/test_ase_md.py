@@ -57,6 +57,7 @@ class Recorder:
         return [s for k, (s, _) in enumerate(self.calls) if k == 0 or self.calls[k - 1][0] != s]
 
 
+@pytest.mark.md
 def test_a_stopped_run_resumes_from_its_checkpoint_and_gives_d_sigma_and_ea(tmp_path):
     cell = lj_cell()
     # stopped at the 5th sample of the second temperature's production (10 fs = 5 steps per sample)
@@ -90,6 +91,7 @@ def test_a_stopped_run_resumes_from_its_checkpoint_and_gives_d_sigma_and_ea(tmp_
     assert glass.info["potential"] == result.lammps_version and glass.info["temperature_K"] == 870
 
 
+@pytest.mark.md
 def test_the_observer_sees_every_sample_and_stopping_ends_the_run_at_once(tmp_path):
     recorder = Recorder(lambda r: r.calls[-1][1] >= 10)
     with pytest.raises(ase_md.StopDynamics) as stopped:
@@ -123,6 +125,7 @@ class Spoiled(LennardJones):
                                          ("huge", r"temperature \d+ K during melt, target 1300 K: blown up"),
                                          ("error", "the calculator failed during melt: RuntimeError: SCF did not "
                                                    "converge in 100 iterations$")])
+@pytest.mark.md
 def test_a_blown_up_calculator_fails_with_a_one_line_reason(how, reason):
     cell = lj_cell()
     cell.calc = lj()
@@ -133,6 +136,7 @@ def test_a_blown_up_calculator_fails_with_a_one_line_reason(how, reason):
     assert "\n" not in str(failed.value)
 
 
+@pytest.mark.md
 def test_a_vaporising_cell_and_a_missing_stress_fail_with_the_reason(tmp_path):
     dense_limit = replace(LJ_PROFILE, npt_below_K=1200.0, min_density_g_cm3=5.0)  # any LJ Li cell is "vapour"
     with pytest.raises(glass_md.SimulationFailed, match=r"expanded to .* during quench .* vaporised"):

@@ -19,7 +19,7 @@ import httpx
 import pytest
 import yaml
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.flow]
 
 AMALA = str(Path(sys.executable).with_name("amala"))
 

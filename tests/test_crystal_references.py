@@ -89,6 +89,8 @@ def sevennet():
         return SevenNetCalculator("7net-0", device="cpu")
 
 
+@pytest.mark.md
+@pytest.mark.mlip
 def test_amorphization_energy_of_a_shuffled_li2s_cell_is_positive(sevennet):
     reference = reference_for("Li2S:1")
     glass = reference.atoms()  # 12 atoms

@@ -15,6 +15,7 @@ from amala.flows.cli import app
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.flow
 def test_deploy_creates_a_cron_deployment(tmp_path, monkeypatch, prefect_server):
     from prefect import get_client
 
@@ -42,6 +43,7 @@ def test_deploy_creates_a_cron_deployment(tmp_path, monkeypatch, prefect_server)
     assert late.exit_code == 2 and "until" in late.output
 
 
+@pytest.mark.flow
 def test_served_deployment_runs_resume_the_campaign(data_env, prefect_server):
     """What `amala serve` does, run once: a Prefect Runner picks up the deployment's due runs and
     executes each (in a subprocess); every run resumes the campaign and stops at its batch limit."""

@@ -58,6 +58,7 @@ class _FineOracle:
         return [Evaluation(c.key, "fine", "test", "ok") for c in candidates]
 
 
+@pytest.mark.flow
 def test_batch_evaluated_on_a_dask_local_cluster(data_env, prefect_server):
     from prefect import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, TaskRunFilter, TaskRunFilterName

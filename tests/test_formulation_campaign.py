@@ -108,6 +108,7 @@ ENSEMBLE = {"surrogate": {"kind": "formulation_ensemble", "members": 2, "max_epo
             "acquisition": {"strategy": "qlognei", "batch_size": 2}}
 
 
+@pytest.mark.flow
 @pytest.mark.slow
 @pytest.mark.parametrize("model", ["random_forest", "formulation_ensemble"])
 def test_a_formulation_campaign_through_the_prefect_flow(model, tmp_path, monkeypatch, prefect_server, table):

@@ -12,7 +12,7 @@ from amala.flows.cli import app
 from amala.loop.campaign import Campaign
 from amala.loop.config import load_config
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.flow]
 
 
 def test_two_generative_iterations_with_every_agent_and_the_emulator(data_env, prefect_server):

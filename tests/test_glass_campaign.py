@@ -25,6 +25,8 @@ CONFIG = {
 }
 
 
+@pytest.mark.md
+@pytest.mark.flow
 def test_two_iterations_with_the_md_oracle(tmp_path, monkeypatch, prefect_server):
     quick = glass_md.PROFILES["quick"]
     monkeypatch.setitem(glass_md.PROFILES, "test", replace(quick, name="test", n_atoms=100, melt_ps=2.0,

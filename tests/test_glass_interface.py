@@ -186,6 +186,8 @@ def sevennet():
     torch.set_num_threads(threads)
 
 
+@pytest.mark.md
+@pytest.mark.mlip
 def test_interface_energy_of_a_small_sulfide_borate_stack_is_finite(glasses, sevennet):
     s = stack(*glasses)
     result = gamma_of(s, sevennet, fmax_eV_A=0.05, steps=2)
@@ -202,6 +204,7 @@ def test_interface_energy_of_a_small_sulfide_borate_stack_is_finite(glasses, sev
     json.dumps(result)
 
 
+@pytest.mark.md
 def test_committee_members_give_a_mean_and_spread(glasses):
     """Two Lennard-Jones 'members' (a cheap real calculator with stress) that disagree: γ's spread > 0."""
     s = stack(*glasses, gap_A=2.5)

@@ -14,6 +14,7 @@ from amala.oracles.glass_cell import build
 DISILICATE = {"Li2O": 1 / 3, "SiO2": 2 / 3}
 
 
+@pytest.mark.md
 def test_quick_profile_gives_diffusivities_and_an_arrhenius_fit_with_uncertainties(tmp_path):
     profile = glass_md.PROFILES["quick"]
     cell = build(DISILICATE, 2.35, target_atoms=profile.n_atoms, seed=0)
@@ -57,6 +58,7 @@ def _check_files_open_in_ase(result, cell, profile):
     assert glass.info["temperature_K"] == min(profile.temperatures_K) and "Pedone" in glass.info["potential"]
 
 
+@pytest.mark.md
 def test_a_run_too_short_to_be_diffusive_fails_with_the_reason(tmp_path):
     profile = replace(glass_md.PROFILES["quick"], melt_ps=1.0, equilibrate_ps=0.5, production_ps=0.5)
     cell = build(DISILICATE, 2.35, target_atoms=100, seed=0)
@@ -64,6 +66,7 @@ def test_a_run_too_short_to_be_diffusive_fails_with_the_reason(tmp_path):
         glass_md.run(cell.atoms, profile, tmp_path)
 
 
+@pytest.mark.md
 def test_an_unphysically_dense_cell_fails_with_the_reason(tmp_path):
     profile = replace(glass_md.PROFILES["quick"], melt_ps=1.0, equilibrate_ps=0.5, production_ps=2.0)
     cell = build(DISILICATE, 6.0, target_atoms=100, seed=0, min_distance=1.0)
@@ -71,6 +74,7 @@ def test_an_unphysically_dense_cell_fails_with_the_reason(tmp_path):
         glass_md.run(cell.atoms, profile, tmp_path)
 
 
+@pytest.mark.md
 def test_a_melt_that_boils_at_zero_pressure_fails_with_the_reason(tmp_path):
     """A Li2O·SiO2 melt held at 3500 K under zero pressure expands without bound in this model;
     the default protocol avoids it (constant volume above 2000 K), and the guard names it."""
@@ -90,6 +94,7 @@ def test_quench_runs_at_constant_volume_above_the_switch_and_at_zero_pressure_be
     assert len(runs) == 4 and all(c == runs[0] for c in runs)  # one temperature ramp over four parts
 
 
+@pytest.mark.md
 def test_an_interrupted_glass_resumes_from_its_checkpoint_and_repeats_no_finished_temperature(tmp_path,
                                                                                                  monkeypatch):
     """A run killed after its first production temperature (here: an exception right after the

@@ -27,6 +27,7 @@ def fast_profile(monkeypatch):
                                                            equilibrate_ps=1.0, production_ps=15.0))
 
 
+@pytest.mark.md
 def test_evaluations_carry_units_uncertainties_files_and_provenance(tmp_path, fast_profile):
     oracle = GlassMDOracle(tmp_path, profile="test", seed=1)
     good = Candidate(canonical_composition({"Li2O": 1, "SiO2": 2}), kind="composition", agent="test")

@@ -24,6 +24,8 @@ from amala.oracles.growing_potential import GrowingPotential
 from amala.oracles.on_the_fly import OnTheFly, OnTheFlySpec
 from amala.oracles.teachers import TeacherSpec, make_teacher
 
+pytestmark = [pytest.mark.md, pytest.mark.mlip]
+
 TINY = StudentSpec(num_features=8, num_layers=2, radial_mlp_width=8, epochs=2, patience=None, r_max=4.0)
 SETTINGS = OnTheFlySpec(trust_lo_eV_A=1e-6, trust_hi_eV_A=1e3, committee_size=2, seed_frames=2, segment_steps=20,
                         observe_every=5, min_spacing=5, per_round=2, budget=2, window=4, converged_fraction=0.0,

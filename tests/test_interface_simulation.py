@@ -55,6 +55,8 @@ def first(tmp_path_factory):
     torch.set_num_threads(threads)
 
 
+@pytest.mark.md
+@pytest.mark.mlip
 def test_the_potential_learns_coating_and_stack_and_gamma_is_finite(first):
     root, _, result = first
     assert "error" not in result, result.get("error")
@@ -74,6 +76,8 @@ def test_the_potential_learns_coating_and_stack_and_gamma_is_finite(first):
     assert json.loads((root / "libo2" / "results.json").read_text())["stack_key"] == stack
 
 
+@pytest.mark.md
+@pytest.mark.mlip
 def test_a_rerun_resumes_and_says_its_failed_md(first):
     root, run, before = first
     again = run(dataclasses.replace(PROFILE, timeout_s=0.0))  # the limit does not change the glasses
@@ -83,6 +87,8 @@ def test_a_rerun_resumes_and_says_its_failed_md(first):
     assert "timeout" in again["md_failed"] and again["diffusivity_by_region"] is None
 
 
+@pytest.mark.md
+@pytest.mark.mlip
 def test_the_values_carry_units_and_the_spread(first):
     _, _, result = first
     values = interface_values(result)

@@ -63,6 +63,7 @@ def test_frame_id_is_the_structure():
     assert frame_id(shrunk) != fid
 
 
+@pytest.mark.mlip
 def test_a_frame_is_labelled_once(tmp_path, tblite):
     teacher, atoms = Counting(tblite), small()
     store = FrameStore(tmp_path / "run")
@@ -77,6 +78,7 @@ def test_a_frame_is_labelled_once(tmp_path, tblite):
     assert teacher.calls == 1 and reopened.calls == 1
 
 
+@pytest.mark.mlip
 def test_a_failure_is_recorded_and_not_retried(tmp_path, tblite):
     teacher, bad = Counting(tblite), coincident(small())
     store = FrameStore(tmp_path)
@@ -111,6 +113,7 @@ def test_a_truncated_append_is_dropped_and_the_next_one_is_clean(tmp_path):
     assert reopened.failures_path.read_text().endswith("}\n")
 
 
+@pytest.mark.mlip
 def test_labels_are_plain_extxyz(tmp_path, tblite):
     store = FrameStore(tmp_path)
     labelled = store.label(tblite, small(), "md:round0:step0")

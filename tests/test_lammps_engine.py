@@ -20,6 +20,7 @@ def test_pedone_table_and_commands():
         pedone.lammps_commands(["Xe", "O"])
 
 
+@pytest.mark.md
 def test_minimise_and_melt_a_small_disilicate_cell(tmp_path):
     cell = build({"Li2O": 1 / 3, "SiO2": 2 / 3}, 2.35, target_atoms=90, seed=3)
     lmp, elements = lammps_engine.open_cell(cell.atoms, tmp_path)

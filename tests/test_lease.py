@@ -103,6 +103,7 @@ def test_a_run_whose_lease_was_taken_stores_nothing_more(tmp_path):
     stalled.log(campaign_id, "run", "a store that holds no lease writes as before")
 
 
+@pytest.mark.flow
 @pytest.mark.slow
 def test_a_stopped_and_continued_run_stops_once_another_run_took_over(tmp_path, synthetic_htpmd):
     """The reliability trial's case: run A stopped (SIGSTOP) past the ttl, run B takes the campaign

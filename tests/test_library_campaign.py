@@ -14,7 +14,7 @@ from amala.flows.campaign_flow import campaign_flow
 from amala.loop.campaign import Campaign
 from amala.loop.config import load_config
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.flow]
 
 PARTS = ["CC", "OCC", "CCO", "C(C)C", "C(F)C", "N(C)C", "COC", "C(=O)O", "SCC", "C(C#N)C"]
 

@@ -27,6 +27,7 @@ import copy
 from pathlib import Path
 
 import numpy as np
+import pytest
 from matscipy.calculators.pair_potential import LennardJonesQuadratic, PairPotential
 
 from amala.agents.candidate import Candidate
@@ -148,6 +149,7 @@ def test_a_failing_teacher_fails_the_candidate_in_one_line_and_the_next_one_is_s
     assert all("SCF did not converge" in f["reason"] and "\n" not in f["reason"] for f in store.failures())
 
 
+@pytest.mark.md
 def test_an_md_blow_up_fails_the_candidate_in_one_line_and_keeps_the_committee(tmp_path, monkeypatch):
     oracle = oracle_with(tmp_path, monkeypatch, LJ(), members=Diverging)
     [evaluation] = oracle.evaluate([LI3PS4])
@@ -159,6 +161,7 @@ def test_an_md_blow_up_fails_the_candidate_in_one_line_and_keeps_the_committee(t
     assert Path(evaluation.artefacts["folder"], "start.extxyz").is_file()
 
 
+@pytest.mark.md
 def test_no_diffusive_regime_fails_the_candidate_in_one_line_naming_each_temperature(tmp_path, monkeypatch):
     free_msd_A2: dict[float, float] = {}  # Li's mean squared displacement over the run before caging, Å²
     analyse = md_analysis.transport_at

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from amala.agents.candidate import Candidate
 from amala.loop.config import parse_config
 from amala.oracles.registry import build_oracle
+
+pytestmark = [pytest.mark.md, pytest.mark.mlip]
 
 CONFIG = {
     "name": "mlip_test", "representation": "composition", "data": None,

@@ -73,6 +73,7 @@ def student(frames, committee_folder):
     return train_student(frames[:N_TRAIN], frames[N_TRAIN:], TINY, SEED, committee_folder / "member_0")
 
 
+@pytest.mark.mlip
 def test_student_trains_and_predicts(student, frames):
     assert student.checkpoint.is_file() and (student.folder / "config.yaml").is_file()
     assert (student.n_train, student.n_val) == (N_TRAIN, N_FRAMES - N_TRAIN)
@@ -92,6 +93,7 @@ def test_student_trains_and_predicts(student, frames):
     assert record["spec"]["num_features"] == 8 and record["files"]["compiled"] is None
 
 
+@pytest.mark.mlip
 def test_finished_student_is_not_retrained(student, frames):
     log_time = (student.folder / "train.log").stat().st_mtime
     again = train_student(frames[:N_TRAIN], frames[N_TRAIN:], TINY, SEED, student.folder)
@@ -101,6 +103,7 @@ def test_finished_student_is_not_retrained(student, frames):
         train_student(frames[:N_TRAIN], frames[N_TRAIN:], TINY, SEED + 1, student.folder)
 
 
+@pytest.mark.mlip
 def test_committee_reports_its_deviation(student, frames, committee_folder):
     log_time = (student.folder / "train.log").stat().st_mtime
     committee = train_committee(frames[:N_TRAIN], frames[N_TRAIN:], TINY, size=2, seed=SEED, folder=committee_folder)
@@ -158,6 +161,7 @@ def test_stress_loss_only_with_stress(tmp_path):
         training_config(TINY, ["Li"], tmp_path / "t.extxyz", tmp_path / "v.extxyz", 1, device="tpu")
 
 
+@pytest.mark.mlip
 def test_training_failures_are_one_readable_line(frames, tmp_path):
     with pytest.raises(StudentTrainingFailed, match="training frames: none given"):
         train_student([], frames[N_TRAIN:], TINY, 0, tmp_path / "empty")

@@ -60,6 +60,8 @@ class Counting:
         return self.teacher.label(atoms)
 
 
+@pytest.mark.md
+@pytest.mark.mlip
 def test_one_cycle_labels_retrains_and_records_every_decision(tmp_path, teacher, cell):
     counting = Counting(teacher, fail_on={6})  # the 2nd frame from MD fails: recorded, the run goes on
     result = OnTheFly(tmp_path, counting, TINY, settings(), seed=1).run(cell)
@@ -81,6 +83,8 @@ def test_one_cycle_labels_retrains_and_records_every_decision(tmp_path, teacher,
     assert 0 < result.labelled_fraction <= 1 and result.md_steps > 0
 
 
+@pytest.mark.md
+@pytest.mark.mlip
 def test_an_untrusted_frame_restarts_and_seed_md_calls_are_counted(tmp_path, teacher, cell):
     """Everything above 2e-3 eV/Å is untrusted: every check restarts the trajectory from the last trusted
     frame with fresh velocities, and the untrusted frames go to the teacher while the budget allows.
@@ -103,6 +107,8 @@ def test_an_untrusted_frame_restarts_and_seed_md_calls_are_counted(tmp_path, tea
     assert result.stop_reason == "teacher budget spent (8 calls)"
 
 
+@pytest.mark.md
+@pytest.mark.mlip
 def test_a_killed_run_resumes_without_asking_the_teacher_again(tmp_path, teacher, cell):
     first = Counting(teacher, kill_after=5)  # 4 seed frames and 1 of the 3 from MD, then the process dies
     with pytest.raises(KeyboardInterrupt):

@@ -69,6 +69,7 @@ def test_round_trip_keeps_good_rows_and_rejects_bad_ones_whole(tmp_path):
     assert "no external result within 0 h" in given_up[cands[1].key].reason
 
 
+@pytest.mark.flow
 @pytest.mark.slow
 def test_campaign_waits_for_external_results_across_runs(data_env, prefect_server):
     from amala.flows.campaign_flow import campaign_flow

@@ -15,7 +15,7 @@ from amala.flows.campaign_flow import campaign_flow
 from amala.loop.campaign import Campaign
 from amala.loop.config import load_config
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.md, pytest.mark.mlip, pytest.mark.flow]
 
 CONFIG = {
     "name": "sulfide",

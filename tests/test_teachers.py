@@ -63,6 +63,7 @@ def test_spec_defaults_and_refusals():
         TeacherSpec(temperature=300)
 
 
+@pytest.mark.mlip
 def test_sevennet_labels_a_lips_cell(sevennet):
     atoms = lips_cell()
     labelled = sevennet.label(atoms)
@@ -78,6 +79,7 @@ def test_sevennet_labels_a_lips_cell(sevennet):
     assert "SevenNet-0" in prov["level_of_theory"] and prov["settings"]["device"] == "cpu"
 
 
+@pytest.mark.mlip
 def test_sevennet_failure_is_teacher_failed(sevennet):
     with pytest.raises(TeacherFailed, match="non-finite") as info:
         sevennet.label(coincident(lips_cell()))
@@ -89,6 +91,7 @@ def test_sevennet_failure_is_teacher_failed(sevennet):
     assert np.isfinite(sevennet.label(lips_cell(seed=1)).get_forces()).all()  # the teacher goes on after a failure
 
 
+@pytest.mark.mlip
 def test_tblite_labels_and_fails_in_one_line():
     """GFN1-xTB on one formula unit (8 atoms, ~1 s): energy, forces, periodic stress; a clash is refused."""
     teacher = make_teacher(TeacherSpec(kind="tblite"))
@@ -107,6 +110,7 @@ def test_gpaw_missing_says_how_to_install():
         make_teacher(TeacherSpec(kind="gpaw"))
 
 
+@pytest.mark.mlip
 @pytest.mark.skipif(importlib.util.find_spec("gpaw") is None, reason="gpaw is not installed (make dft)")
 def test_gpaw_labels_a_tiny_cell(tmp_path):
     """PBE plane waves on a 2-atom LiS cell at a low cutoff (~2 s): what `make dft` installs really runs."""
