@@ -22,9 +22,9 @@ from pydantic import BeforeValidator, Field, ValidationError, field_validator, m
 from pydantic.fields import FieldInfo
 
 from amala.agents.registry import AGENTS
-from amala.agents.spec import Float, HttpUrl, Int, Registry, Spec, Text, _http_url, _plain_text  # noqa: F401
+from amala.agents.spec import Float, HttpUrl, Int, Registry, Spec, Text
 from amala.loop.strategies import NON_BAYESIAN, Strategy
-from amala.models.registry import SURROGATES, FeaturizerSpec  # noqa: F401 - FeaturizerSpec: importable from here
+from amala.models.registry import SURROGATES
 from amala.oracles.registry import ORACLES
 from amala.oracles.settings import settings
 

@@ -6,7 +6,7 @@ ones. Each evaluation it makes (ok or failed) says what it cost in `provenance["
 (system, committee version, teacher, teacher calls, labels before/after, uncertain fraction of the
 exploration frames, and its place `order` among the candidates the system's potential learned).
 This module reads those records back from the store as plain rows for the report, and compares the
-teacher calls of a system's first candidates with its last ones (the issue's bar: the last three
+teacher calls of a system's first candidates with its last ones (the aim: the last three
 need at most 30% of the first three's). Failed candidates count: their teacher calls were spent.
 """
 
@@ -67,9 +67,9 @@ class CallsComparison:
             return text + " (the first ones needed no teacher call, so there is no share to give)."
         text += f" ({self.ratio:.0%} of the first {groups}'s"
         if self.meets_bar is None:
-            return text + (f"; the issue's bar, ≤ {BAR:.0%}, compares three with three: not yet possible with "
+            return text + (f"; the aim, ≤ {BAR:.0%}, compares three with three: not yet possible with "
                            f"{self.n_candidates} candidates).")
-        return text + f"; the issue's bar, ≤ {BAR:.0%}, is {'met' if self.meets_bar else 'not met'})."
+        return text + f"; the aim, ≤ {BAR:.0%}, is {'met' if self.meets_bar else 'not met'})."
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 
 from amala.agents.redaction import redact
-from amala.loop.config import CampaignConfig, ConfigError
+from amala.loop.config import CampaignConfig
 from amala.oracles.settings import SettingsError, settings
 
 
@@ -28,14 +28,6 @@ def check(cfg: CampaignConfig) -> list[str]:
     problems += (_dataset(cfg) or _objective_values(cfg)) if not problems else []
     problems += _mlip(cfg)
     return problems
-
-
-def ensure(cfg: CampaignConfig, origin: str = "config") -> None:
-    """`check`, raising `ConfigError` with the first problem (and how many more) in one line."""
-    problems = check(cfg)
-    if problems:
-        more = f"; {len(problems) - 1} more problem(s)" if len(problems) > 1 else ""
-        raise ConfigError(f"{origin}: {problems[0]}{more}")
 
 
 def _data(cfg: CampaignConfig) -> list[str]:

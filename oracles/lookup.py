@@ -81,7 +81,3 @@ class LookupOracle(Oracle):
                            cost_seconds=time.perf_counter() - start)
             )
         return results
-
-    def true_values(self, prop: str) -> pd.Series:
-        """All values of a property in the table: lets a report draw the random-search baseline."""
-        return self.table.frame[prop]

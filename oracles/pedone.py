@@ -36,10 +36,6 @@ def parameters() -> dict[str, PedoneTerm]:
                                      float(r["C_eV_A12"])) for r in rows}
 
 
-def covered_elements() -> set[str]:
-    return set(parameters())
-
-
 def lammps_commands(type_elements: list[str]) -> list[str]:
     """Charges, pair style and coefficients for LAMMPS atom types 1..n holding `type_elements`."""
     table = parameters()

@@ -206,7 +206,7 @@ def test_the_report_shows_how_teacher_calls_fall_as_the_potential_grows(tmp_path
     assert "Machine-learned potential" in text
     assert (tmp_path / "report" / "teacher_calls.png").stat().st_size > 1000
     assert ("I-Li-P-S: the first three candidates the potential learned cost 135 teacher calls, the last three 8 "
-            "(6% of the first three's; the issue's bar, ≤ 30%, is met).") in text
+            "(6% of the first three's; the aim, ≤ 30%, is met).") in text
     section = path.read_text().split("Machine-learned potential")[1].split("<h2>")[0]
     shown = [int(n) for n in re.findall(r"<tr><td>(\d+)</td>", section)]
     assert shown == list(range(7))  # learned order, whatever the stored order
@@ -224,13 +224,13 @@ def test_a_campaign_without_a_growing_potential_has_no_such_section(glass_report
 
 @pytest.mark.parametrize("calls, sentence", [
     ([10, 10, 10, 5], "S: the first 2 candidates the potential learned cost 20 teacher calls, the last 2 15 (75% of "
-                      "the first 2's; the issue's bar, ≤ 30%, compares three with three: not yet possible with 4 "
+                      "the first 2's; the aim, ≤ 30%, compares three with three: not yet possible with 4 "
                       "candidates)."),
     ([7], "S: 1 candidate with teacher calls so far, too few to compare first with last."),
     ([0, 0, 0, 0, 0, 0], "S: the first three candidates the potential learned cost 0 teacher calls, the last three 0 "
                          "(the first ones needed no teacher call, so there is no share to give)."),
     ([30, 20, 10, 9, 8, 2], "S: the first three candidates the potential learned cost 60 teacher calls, the last three "
-                            "19 (32% of the first three's; the issue's bar, ≤ 30%, is not met)."),
+                            "19 (32% of the first three's; the aim, ≤ 30%, is not met)."),
 ])
 def test_first_and_last_candidates_are_compared_without_overlap(calls, sentence):
     from amala.loop.potential_growth import LearnedCandidate, compare_first_last
