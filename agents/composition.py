@@ -21,6 +21,8 @@ from __future__ import annotations
 import math
 import re
 
+from ase.data import chemical_symbols
+
 DIGITS = 6
 SUM_TOLERANCE = 1e-6
 _NAME = re.compile(r"[A-Z][A-Za-z0-9]{0,19}")
@@ -36,12 +38,7 @@ class InvalidComposition(ValueError):
     """A composition that cannot be a glass candidate; the message says why in one line."""
 
 
-# The periodic table (Z = 1..118), for `component_elements`: a component is a formula of real elements.
-ELEMENTS = frozenset("""
-    H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se Br Kr Rb Sr Y Zr
-    Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe Cs Ba La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho Er Tm Yb Lu Hf Ta W Re Os Ir
-    Pt Au Hg Tl Pb Bi Po At Rn Fr Ra Ac Th Pa U Np Pu Am Cm Bk Cf Es Fm Md No Lr Rf Db Sg Bh Hs Mt Ds Rg Cn Nh Fl
-    Mc Lv Ts Og""".split())
+ELEMENTS = frozenset(chemical_symbols[1:])  # the periodic table (ASE's, Z = 1..118): components are made of these
 _ELEMENT_COUNT = re.compile(r"([A-Z][a-z]?)([0-9]*)")
 
 

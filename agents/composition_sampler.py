@@ -16,10 +16,10 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from amala.agents.candidate import Candidate
-from amala.agents.composition import InvalidComposition, canonical_composition, component_elements
+from amala.agents.composition import canonical_composition
 from amala.agents.interface import Proposal, ProposalContext
 from amala.agents.spec import AgentSpec, Bounds, Float, Quota
 
@@ -30,18 +30,6 @@ class CompositionSpec(AgentSpec):
     n: Quota = 64
     step: Float = Field(0.02, gt=0, le=0.5, description="mole-fraction grid; a few-hundred-atom cell cannot resolve "
                         "finer differences")
-
-    @field_validator("bounds")
-    @classmethod
-    def _real_components(cls, bounds):
-        """Every component is a chemical formula of real elements (`component_elements`): a typo such as
-        'Unobtanium' would otherwise be proposed, simulated or sent to a lab as a glass."""
-        for name in bounds or {}:
-            try:
-                component_elements(name)
-            except InvalidComposition as exc:
-                raise ValueError(str(exc)) from None
-        return bounds
 
 
 class CompositionSampler:

@@ -131,8 +131,14 @@ class Registry:
 
 
 def _fractions(bounds: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
-    """Mole-fraction ranges: 0 <= low <= high <= 1 for each component."""
+    """Mole-fraction ranges of real components (`component_elements`): 0 <= low <= high <= 1 for each."""
+    from amala.agents.composition import InvalidComposition, component_elements
+
     for name, (lo, hi) in bounds.items():
+        try:  # a typo such as 'Unobtanium' would otherwise be proposed, simulated or sent to a lab as a glass
+            component_elements(name)
+        except InvalidComposition as exc:
+            raise ValueError(str(exc)) from None
         if not 0 <= lo <= hi <= 1:
             raise ValueError(f"{name}: range [{lo}, {hi}] is not within 0 <= low <= high <= 1")
     low, high = sum(lo for lo, _ in bounds.values()), sum(hi for _, hi in bounds.values())

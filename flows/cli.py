@@ -296,14 +296,9 @@ def _announce(cfg) -> None:
     from amala.loop.status import sqlite_file
 
     file = sqlite_file(cfg.database_url)
-    if file is not None and not file.exists():  # new: the campaign creates its database once it is built
-        console.print(f"campaign {cfg.name}: new; database {cfg.database_url}", markup=False)
-        estimate = _estimate_minutes(cfg, 0)
-        if estimate:
-            console.print(estimate, markup=False)
-        return
-    store = _open(cfg.database_url, create=True)
-    row = store.campaign(cfg.name)
+    new_file = file is not None and not file.exists()  # the campaign creates it once it is built
+    store = None if new_file else _open(cfg.database_url, create=True)
+    row = None if store is None else store.campaign(cfg.name)
     if row is None:
         console.print(f"campaign {cfg.name}: new; database {cfg.database_url}", markup=False)
     else:
@@ -602,9 +597,6 @@ def benchmark(config: Path = typer.Argument(..., help="campaign YAML (a lookup-o
         from amala.oracles.formulation_lookup import formulation_table
 
         table = formulation_table(table)  # the campaign applies data.temperature_gap_K to its pool
-    from amala.loop.threads import campaign_threads, use_threads
-
-    use_threads(campaign_threads())  # the free cores (all of them on an idle machine)
     for row, note in replay.run_many(cfg, table, names, seed_list, budget):
         print(json.dumps(row), flush=True)
         err.print(f"{row['strategy']} seed {row['seed']}: {note}", highlight=False, soft_wrap=True)

@@ -40,11 +40,16 @@ def _data(cfg: CampaignConfig) -> list[str]:
     try:
         resolve_path(cfg.data.dataset, cfg.data.path)
     except DatasetError as exc:
-        message = str(exc)
-        return [message if message.startswith("data.") else f"{key}: {message}"]
+        return [_keyed(key, exc)]
     except (OSError, ValueError) as exc:
         return [f"{key}: {cfg.data.path!r} cannot be read ({exc})"]
     return []
+
+
+def _keyed(key: str, exc: Exception) -> str:
+    """A data error as one line naming its key: its own (`data.temperature_gap_K=...`) or `key`."""
+    message = " ".join(str(exc).split())
+    return message if message.startswith("data.") else f"{key}: {message}"
 
 
 def _dataset(cfg: CampaignConfig) -> list[str]:
@@ -62,8 +67,7 @@ def _dataset(cfg: CampaignConfig) -> list[str]:
             warnings.simplefilter("ignore", datasets.UnverifiedCopy)
             table = datasets.load(cfg.data.dataset, cfg.data.path, cfg.data.subset, cfg.seed)
     except datasets.DatasetError as exc:
-        message = " ".join(str(exc).split())
-        return [message if message.startswith("data.") else f"{key}: {message}"]
+        return [_keyed(key, exc)]
     except (OSError, ValueError, UnicodeError) as exc:  # pandas' ParserError is a ValueError
         first = (" ".join(str(exc).split()) or type(exc).__name__)[:200]
         return [f"{key}: {str(cfg.data.path or cfg.data.dataset)[:200]!r} cannot be read as the {cfg.data.dataset} "
@@ -74,8 +78,7 @@ def _dataset(cfg: CampaignConfig) -> list[str]:
         try:
             table = formulation_table(table, max_gap_K=cfg.data.temperature_gap_K)
         except ValueError as exc:
-            message = " ".join(str(exc).split())
-            return [message if message.startswith("data.") else f"{key}: {message}"]
+            return [_keyed(key, exc)]
     if len(table.frame) == 0:
         return [f"{key}: no rows of {table.name!r} are left to campaign over (data.temperature_gap_K, data.subset)"]
     offered = getattr(ORACLES[cfg.oracle.kind], "offered", None)

@@ -552,3 +552,16 @@ def test_preflight_knows_what_a_formulation_lookup_gives(tmp_path, monkeypatch):
                              for i, line in enumerate(table.read_text().splitlines())) + "\n")
     [problem] = check(parse_config({**base, "data": {**base["data"], "path": str(hot), "temperature_gap_K": 10}}))
     assert problem.startswith("data.temperature_gap_K=10.0: no formulation of"), problem
+
+
+def test_every_agents_bounds_name_real_components():
+    """The shared `Bounds` type checks the components, so no agent kind (the LLM agent too) can hand a
+    glass of 'Unobtanium' to a simulation or a lab."""
+    from amala.loop.config import parse_config
+
+    for agent in ({"kind": "composition"}, {"kind": "llm", "url": "https://llm.example/v1", "model": "m"}):
+        data = {"name": "glass", "representation": "composition", "data": None, "oracle": {"kind": "queue"},
+                "execution": {"task_runner": "threads", "workers": 1},
+                "agents": [{**agent, "bounds": {"Li2O": [0.2, 0.6], "Unobtanium": [0.4, 0.8]}}]}
+        with pytest.raises(ConfigError, match=r"agents\.0\.bounds.*'Unobtanium': not a chemical formula"):
+            parse_config(data)
