@@ -24,6 +24,7 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
 
 from amala.loop.states import LIVE_STATUSES, CampaignStatus
 from amala.loop.tables import CampaignRow
@@ -85,7 +86,15 @@ class RunLease:
         now = time.time()
         free = (CampaignRow.run_owner.is_(None)) | (CampaignRow.heartbeat.is_(None)) | \
                (CampaignRow.heartbeat < now - self.ttl)
-        if self._update(free, run_owner=self.owner, heartbeat=now) != 1:
+        try:
+            taken = self._update(free, run_owner=self.owner, heartbeat=now)
+        except OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            raise CampaignBusy(f"campaign {self.name}: its database has been locked by another process for "
+                               "30 s (a run stopped or stalled in the middle of a write?); let that process go on "
+                               "or end it, then run again") from None
+        if taken != 1:
             with self.store.session() as s:
                 current = holder(s.get(CampaignRow, self.campaign_id))
             age = now - (current.heartbeat or now)

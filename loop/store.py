@@ -120,31 +120,37 @@ class Store:
 
     def check_lease(self) -> None:
         """Renew the lease now, or raise `LeaseLost` (before a batch's work, not only at its writes)."""
-        with self._writing():
-            pass
+        if self._holder is None:
+            return
+        with self._writing() as s:
+            s.commit()  # the commit renews or refuses (`_renew_or_refuse`)
 
     @contextlib.contextmanager
     def _writing(self):
-        """A session whose transaction first renews the lease, and raises `LeaseLost` (writing
-        nothing) if another run took it. The check is a conditional UPDATE, the transaction's first
-        statement, so it takes the write lock: between the check and the commit no other run can
-        take the lease (SQLite, PostgreSQL, ... alike). A run that stalled past the lease's ttl (a
-        suspended laptop, `kill -STOP`) and woke up after another run resumed the campaign stores
-        nothing more, whatever step it was in."""
+        """A session whose commit first renews the lease, and raises `LeaseLost` (writing nothing:
+        the transaction is rolled back) if another run took it. The check is a conditional UPDATE in
+        the same transaction as the writes, so between the check and the commit no other run can take
+        the lease (SQLite, PostgreSQL, ... alike). It is made last, at the commit, so the transaction
+        holds SQLite's write lock no longer than before: a run stopped while it holds that lock
+        blocks every other writer. A run that stalled past the lease's ttl (a suspended laptop,
+        `kill -STOP`) and woke up after another run resumed the campaign stores nothing more,
+        whatever step it was in."""
         with self.session() as s:
             if self._holder is not None:
-                campaign_id, owner = self._holder
-                taken = s.execute(update(CampaignRow).where(CampaignRow.id == campaign_id,
-                                                            CampaignRow.run_owner == owner)
-                                  .values(heartbeat=time.time())).rowcount
-                if taken != 1:
-                    s.rollback()
-                    now = s.get(CampaignRow, campaign_id)
-                    raise LeaseLost(f"campaign {now.name}: this run lost its lease to "
-                                    f"{now.run_owner or 'another run, which has ended'} (it was stalled longer than "
-                                    "AMALA_LEASE_TTL); it stored nothing more and stops; `amala status` shows the "
-                                    "campaign as the other run left it")
+                event.listen(s, "before_commit", self._renew_or_refuse)
             yield s
+
+    def _renew_or_refuse(self, s: Session) -> None:
+        campaign_id, owner = self._holder
+        taken = s.execute(update(CampaignRow).where(CampaignRow.id == campaign_id, CampaignRow.run_owner == owner)
+                          .values(heartbeat=time.time())).rowcount
+        if taken != 1:
+            with self.session() as other:  # what the campaign's row says now (the other run's owner)
+                now = other.get(CampaignRow, campaign_id)
+            raise LeaseLost(f"campaign {now.name}: this run lost its lease to "
+                            f"{now.run_owner or 'another run, which has ended'} (it was stalled longer than "
+                            "AMALA_LEASE_TTL); it stored nothing more and stops; `amala status` shows the "
+                            "campaign as the other run left it")
 
     # campaigns -----------------------------------------------------------------------------
     def open_campaign(self, name: str, config: dict, normalize=None) -> CampaignRow:

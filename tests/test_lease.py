@@ -141,7 +141,16 @@ def test_a_stopped_and_continued_run_stops_once_another_run_took_over(tmp_path, 
     while count("select count(*) from evaluation") < 20:
         assert a.poll() is None and time.time() < deadline, a.communicate()
         time.sleep(0.1)
-    a.send_signal(signal.SIGSTOP)
+    for _ in range(200):  # stopped outside a write: one stopped inside holds SQLite's lock and blocks every writer
+        a.send_signal(signal.SIGSTOP)
+        try:
+            with sqlite3.connect(database, timeout=0.5) as connection:
+                connection.execute("BEGIN IMMEDIATE")
+                connection.rollback()
+            break
+        except sqlite3.OperationalError:
+            a.send_signal(signal.SIGCONT)
+            time.sleep(0.05)
     try:
         time.sleep(4)  # past the ttl
         b = subprocess.run([amala, "run", str(config), "--no-progress", "--iterations", "1"], cwd=tmp_path, env=env,
