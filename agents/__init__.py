@@ -1,7 +1,7 @@
 """Agents propose candidates. They never evaluate and never write to the store."""
 
-from amala.agents.candidate import Candidate
-from amala.agents.interface import Agent, Proposal, ProposalContext
+from amala.agents.protocol import Agent, Proposal, ProposalContext
 from amala.agents.registry import build_agent
+from amala.core.candidate import Candidate
 
 __all__ = ["Agent", "Candidate", "Proposal", "ProposalContext", "build_agent"]

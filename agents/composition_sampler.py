@@ -18,10 +18,10 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from amala.agents.candidate import Candidate
-from amala.agents.composition import canonical_composition
-from amala.agents.interface import Proposal, ProposalContext
-from amala.agents.spec import AgentSpec, Bounds, Float, Quota
+from amala.agents.protocol import Proposal, ProposalContext
+from amala.core.candidate import Candidate
+from amala.core.composition import canonical_composition
+from amala.core.plugins import AgentSpec, Bounds, Float, Quota
 
 
 class CompositionSpec(AgentSpec):

@@ -21,13 +21,13 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, field_validator
 
-from amala.agents.candidate import Candidate
-from amala.agents.formulation import SEPARATOR, canonical_salt, checked_molality
-from amala.agents.interface import Proposal, ProposalContext
 from amala.agents.mutation import MutationAgent, MutationSpec
+from amala.agents.protocol import Proposal, ProposalContext
 from amala.agents.smiles_gpt import GPTAgent, GPTSpec
-from amala.agents.spec import AgentSpec, Float, Quota, Spec, Text
-from amala.agents.validity import ProposalFilter
+from amala.core.candidate import Candidate
+from amala.core.formulation import SEPARATOR, canonical_salt, checked_molality
+from amala.core.plugins import AgentSpec, Float, Quota, Spec, Text
+from amala.core.validity import ProposalFilter
 
 LITFSI = "O=S(=O)([N-]S(=O)(=O)C(F)(F)F)C(F)(F)F.[Li+]"  # the most common salt in ChemArr and HTP-MD's only one
 

@@ -19,7 +19,7 @@ import numpy as np
 from rdkit import Chem, DataStructs
 from rdkit.Chem import RDConfig, rdFingerprintGenerator
 
-from amala.agents.polymer import END_MARKERS, InvalidPolymer, canonical_smiles
+from amala.core.polymer import END_MARKERS, InvalidPolymer, canonical_smiles
 
 SA_THRESHOLD = 5.0
 

@@ -33,10 +33,10 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from amala.agents.candidate import candidate_key
-from amala.agents.library import ChunkWriter, LibraryError, check_target, open_library
-from amala.agents.seeding import rng as step_rng
-from amala.agents.validity import REASONED, candidate_from_text
+from amala.core.candidate import candidate_key
+from amala.core.library import ChunkWriter, LibraryError, check_target, open_library
+from amala.core.seeding import rng as step_rng
+from amala.core.validity import REASONED, candidate_from_text
 
 DEFAULT_SEEDS = {  # name -> repeat unit, [Cu] and [Au] at the chain ends
     "PEO": "[Cu]CCO[Au]",

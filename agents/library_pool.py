@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from amala.agents.interface import Proposal, ProposalContext
-from amala.agents.library import open_library
-from amala.agents.spec import AgentSpec, Text
+from amala.agents.protocol import Proposal, ProposalContext
+from amala.core.library import open_library
+from amala.core.plugins import AgentSpec, Text
 
 
 class LibrarySpec(AgentSpec):
-    """`path`: the library file (a `smiles` or `representation` column; see `agents/library.py`)."""
+    """`path`: the library file (a `smiles` or `representation` column; see `core/library.py`)."""
 
     kind: Literal["library"] = "library"
     path: Text

@@ -9,7 +9,7 @@ form, bounds, dedup against the campaign), capped in count and length. Each cand
 backend, the model, and SHA-256 hashes of the prompt and the raw answer, so a surprising proposal
 can be traced to the exact exchange without storing either.
 
-The answer is redacted (`amala.agents.redaction`) before anything is parsed or quoted from it: an
+The answer is redacted (`amala.core.redaction`) before anything is parsed or quoted from it: an
 endpoint that echoes the request would otherwise put the API key into the refusal quoted in an
 event, and from there into the database and the report. Events and provenance are redacted again
 on the way out, whatever their origin.
@@ -24,11 +24,11 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from amala.agents.interface import Proposal, ProposalContext
 from amala.agents.llm_backends import LLMUnavailable
-from amala.agents.redaction import redact, redact_data
-from amala.agents.spec import AgentSpec, Bounds, Float, HttpUrl, Int, Quota, Text
-from amala.agents.validity import ProposalFilter
+from amala.agents.protocol import Proposal, ProposalContext
+from amala.core.plugins import AgentSpec, Bounds, Float, HttpUrl, Int, Quota, Text
+from amala.core.redaction import redact, redact_data
+from amala.core.validity import ProposalFilter
 
 MAX_CHARS = 300  # longer strings are not repeat units or compositions anyone should simulate
 MAX_ANSWER = 100_000  # characters of a whole answer worth parsing

@@ -5,7 +5,7 @@ Both take chat messages and return the answer text, or raise `LLMUnavailable` wi
 reason (timeout, HTTP error, a malformed envelope). The API key is read from the environment at
 call time and only ever put in the Authorization header: it is never stored, returned or logged.
 Because a server may still echo it back (in an answer, a refusal, an error), the key is registered
-with `amala.agents.redaction` as soon as it is read, and every message and description leaving a
+with `amala.core.redaction` as soon as it is read, and every message and description leaving a
 backend is redacted; `secrets()` hands the key to callers that redact what they store.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from amala.agents.redaction import redact, redact_data, register_secret
+from amala.core.redaction import redact, redact_data, register_secret
 
 
 class LLMUnavailable(RuntimeError):

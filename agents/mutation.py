@@ -15,11 +15,11 @@ from typing import Literal
 import numpy as np
 from rdkit import Chem
 
-from amala.agents.candidate import Candidate
-from amala.agents.interface import Proposal, ProposalContext
-from amala.agents.polymer import END_MARKERS
-from amala.agents.spec import AgentSpec, Quota
-from amala.agents.validity import ProposalFilter
+from amala.agents.protocol import Proposal, ProposalContext
+from amala.core.candidate import Candidate
+from amala.core.plugins import AgentSpec, Quota
+from amala.core.polymer import END_MARKERS
+from amala.core.validity import ProposalFilter
 
 
 class MutationSpec(AgentSpec):

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from amala.agents.candidate import Candidate
-from amala.agents.interface import Proposal, ProposalContext
-from amala.agents.spec import AgentSpec
+from amala.agents.protocol import Proposal, ProposalContext
+from amala.core.candidate import Candidate
+from amala.core.plugins import AgentSpec
 
 
 class PoolSpec(AgentSpec):

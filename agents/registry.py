@@ -7,8 +7,8 @@ loads no generator (torch, RDKit)."""
 
 from __future__ import annotations
 
-from amala.agents.interface import Agent, ProposalContext
-from amala.agents.spec import Registry
+from amala.agents.protocol import Agent, ProposalContext
+from amala.core.plugins import Registry
 
 __all__ = ["AGENTS", "Agent", "ProposalContext", "build_agent"]
 

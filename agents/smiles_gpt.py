@@ -17,10 +17,10 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from amala.agents.interface import Proposal, ProposalContext
+from amala.agents.protocol import Proposal, ProposalContext
 from amala.agents.smiles_tokenizer import SmilesTokenizer
-from amala.agents.spec import AgentSpec, Int, Quota, Text
-from amala.agents.validity import ProposalFilter
+from amala.core.plugins import AgentSpec, Int, Quota, Text
+from amala.core.validity import ProposalFilter
 
 
 class GPTSpec(AgentSpec):

@@ -53,8 +53,8 @@ def main() -> None:
     parser.add_argument("--threads", default="2,1,auto", help="torch thread counts to compare; auto = amala's")
     args = parser.parse_args()
 
+    from amala.core import datasets
     from amala.loop.config import load_config, parse_config
-    from amala.oracles import datasets
 
     base = load_config("configs/htpmd_retro.yaml").model_dump(mode="json")
     base.update(name="contention", database="sqlite://", objective={"property": "li_diffusivity",

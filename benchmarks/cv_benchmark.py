@@ -35,8 +35,8 @@ from amala.models.random_forest import RandomForest
 def prepare(data: str | None, properties: list[str], periodic: bool = True) -> dict:
     """Everything the folds need, as tensors: graphs (closed into rings unless `periodic` is off),
     RDKit descriptors, 2048-bit r2 Morgan bits, targets."""
+    from amala.core import datasets
     from amala.models.featurizer import MorganFeaturizer
-    from amala.oracles import datasets
 
     table = datasets.load("htpmd", data)
     for prop in properties:

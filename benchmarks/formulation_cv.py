@@ -48,7 +48,7 @@ def prepare(data: str | None) -> dict:
     import pandas as pd
     from rdkit import Chem
 
-    from amala.oracles import datasets
+    from amala.core import datasets
 
     frame = pd.read_csv(datasets.resolve_path("chemarr", data))
     frame = frame.rename(columns={"salt smiles": "salt_smiles"})

@@ -17,12 +17,12 @@ import json
 import time
 from collections import Counter
 
+from amala.core import datasets
 from amala.loop.campaign import Campaign
 from amala.loop.config import parse_config
 from amala.loop.replay import parse_seeds, replay
 from amala.loop.store import Store
-from amala.oracles import datasets
-from amala.oracles.emulator import EmulatorOracle
+from amala.oracles.tables.emulator import EmulatorOracle
 
 
 def variant_config(variant: str, seed: int, gpt_checkpoint: str | None, iterations: int, batch: int) -> dict:

@@ -44,7 +44,7 @@ def sized_library(path: Path, n: int) -> Path:
     """The first n rows of the library as their own file (the whole file when n covers it)."""
     import pandas as pd
 
-    from amala.agents.library import open_library
+    from amala.core.library import open_library
 
     total = open_library(path).count_rows()
     if n >= total:

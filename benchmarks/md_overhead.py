@@ -17,11 +17,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from amala.agents.candidate import Candidate
-from amala.agents.composition import canonical_composition, parse_composition
-from amala.oracles import glass_md, lammps_engine
-from amala.oracles.glass_cell import START_DENSITY_G_CM3, build
-from amala.oracles.glass_md_oracle import GlassMDOracle
+from amala.core.candidate import Candidate
+from amala.core.composition import canonical_composition, parse_composition
+from amala.oracles.md import lammps_engine
+from amala.oracles.md import lammps_glass as glass_md
+from amala.oracles.md.cells import START_DENSITY_G_CM3, build
+from amala.oracles.md.oracle import GlassMDOracle
 
 DISILICATE = canonical_composition({"Li2O": 1, "SiO2": 2})
 

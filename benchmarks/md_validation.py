@@ -18,8 +18,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from amala.oracles import glass_md
-from amala.oracles.glass_cell import START_DENSITY_G_CM3, build
+from amala.oracles.md import lammps_glass as glass_md
+from amala.oracles.md.cells import START_DENSITY_G_CM3, build
 
 
 def simulate(x: float, profile_name: str, seed: int, workdir: str) -> dict:

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import torch
 
-from amala.agents.composition import parse_composition
-from amala.models.nequip_student import StudentSpec
-from amala.oracles.glass_cell import build
-from amala.oracles.growing_potential import GrowingPotential
-from amala.oracles.on_the_fly import OnTheFlySpec
-from amala.oracles.teachers import TeacherSpec, make_teacher
+from amala.core.composition import parse_composition
+from amala.oracles.md.cells import build
+from amala.oracles.mlip.growing_potential import GrowingPotential
+from amala.oracles.mlip.nequip_student import StudentSpec
+from amala.oracles.mlip.on_the_fly import OnTheFlySpec
+from amala.oracles.mlip.teachers import TeacherSpec, make_teacher
 
 GLASSES = ["Li2S:0.75;P2S5:0.25", "Li2S:0.7;P2S5:0.3", "Li2S:0.8;P2S5:0.2", "Li2S:0.7;P2S5:0.25;LiI:0.05",
            "Li2S:0.65;P2S5:0.25;LiI:0.1", "Li2S:0.6;P2S5:0.2;LiI:0.2", "Li2S:0.72;P2S5:0.28",

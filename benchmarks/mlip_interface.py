@@ -36,13 +36,13 @@ from pathlib import Path
 
 import torch
 
-from amala.agents.composition import parse_composition
-from amala.models.nequip_student import Committee, Student
-from amala.oracles import ase_md
-from amala.oracles.glass_cell import build
-from amala.oracles.glass_md import MDProfile
-from amala.oracles.interface_simulation import LI3BO3, InterfaceSpec, fixed, simulate_interface
-from amala.oracles.teachers import TeacherSpec, make_teacher
+from amala.core.composition import parse_composition
+from amala.oracles.md import ase_engine as ase_md
+from amala.oracles.md.cells import build
+from amala.oracles.md.protocol import MDProfile
+from amala.oracles.mlip.interface_simulation import LI3BO3, InterfaceSpec, fixed, simulate_interface
+from amala.oracles.mlip.nequip_student import Committee, Student
+from amala.oracles.mlip.teachers import TeacherSpec, make_teacher
 
 LI3PS4 = "Li2S:0.75;P2S5:0.25"
 

@@ -29,13 +29,15 @@ from ase import units
 from ase.md.bussi import Bussi
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 
-from amala.agents.composition import parse_composition
-from amala.models.nequip_student import Student, StudentSpec, compile_student, held_out_errors, train_student
-from amala.oracles import ase_md, glass_structure, md_analysis
-from amala.oracles.glass_cell import build
-from amala.oracles.glass_md import MDProfile, SimulationFailed
-from amala.oracles.on_the_fly import OnTheFly, OnTheFlySpec
-from amala.oracles.teachers import TeacherSpec, make_teacher
+from amala.core.composition import parse_composition
+from amala.oracles.md import analysis as md_analysis
+from amala.oracles.md import ase_engine as ase_md
+from amala.oracles.md import structure as glass_structure
+from amala.oracles.md.cells import build
+from amala.oracles.md.protocol import MDProfile, SimulationFailed
+from amala.oracles.mlip.nequip_student import Student, StudentSpec, compile_student, held_out_errors, train_student
+from amala.oracles.mlip.on_the_fly import OnTheFly, OnTheFlySpec
+from amala.oracles.mlip.teachers import TeacherSpec, make_teacher
 
 LI3PS4 = "Li2S:0.75;P2S5:0.25"
 SIZES = {"small": dict(num_features=8, num_layers=2, radial_mlp_width=16),
@@ -181,7 +183,7 @@ def main() -> None:
 
 
 def teacher_label(teacher, atoms):
-    from amala.oracles.teachers import TeacherFailed
+    from amala.oracles.mlip.teachers import TeacherFailed
 
     try:
         return teacher.label(atoms)

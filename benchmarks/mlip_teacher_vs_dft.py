@@ -22,10 +22,10 @@ from ase import units
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 
-from amala.agents.composition import parse_composition
-from amala.oracles.glass_cell import build
-from amala.oracles.labelled_frames import FrameStore
-from amala.oracles.teachers import TeacherSpec, make_teacher
+from amala.core.composition import parse_composition
+from amala.oracles.md.cells import build
+from amala.oracles.mlip.labelled_frames import FrameStore
+from amala.oracles.mlip.teachers import TeacherSpec, make_teacher
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ import contextlib
 import os
 import time
 
-from amala.oracles.settings import settings
+from amala.core.settings import settings
 
 
 class PrefectUnavailable(RuntimeError):

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import torch
 
-from amala.agents import Candidate, ProposalContext, build_agent, seeding
-from amala.agents.validity import ProposalFilter
+from amala.agents import Candidate, ProposalContext, build_agent
+from amala.core import datasets, seeding
+from amala.core.validity import ProposalFilter
 from amala.loop.acquisition import select
 from amala.loop.approval import BatchDecision
 from amala.loop.config import CampaignConfig, stored_config
@@ -34,9 +35,9 @@ from amala.models.formulation_features import FormulationFeaturizer
 from amala.models.molecular_graph import GraphBank
 from amala.models.registry import SURROGATES
 from amala.models.similarity import FingerprintBank
-from amala.oracles import Evaluation, build_oracle, datasets
-from amala.oracles.formulation_lookup import formulation_table
+from amala.oracles import Evaluation, build_oracle
 from amala.oracles.registry import TransientOracleError
+from amala.oracles.tables.formulation_lookup import formulation_table
 
 
 @dataclass

@@ -5,7 +5,7 @@ default; `load_config` turns pydantic's report into one line naming the key path
 expected.
 
 `agents`, `oracle` and `surrogate` are chosen by `kind` among the registries' classes (see
-`amala.agents.spec`): each kind's settings model sits next to its class, so a key the chosen kind
+`amala.core.plugins`): each kind's settings model sits next to its class, so a key the chosen kind
 does not have fails naming the kind, and what each kind can do (representations, a dataset, a
 Bayesian posterior, fidelity heads) is read from its class rather than kept in tables here.
 """
@@ -22,11 +22,11 @@ from pydantic import BeforeValidator, Field, ValidationError, field_validator, m
 from pydantic.fields import FieldInfo
 
 from amala.agents.registry import AGENTS
-from amala.agents.spec import Float, HttpUrl, Int, Registry, Spec, Text
+from amala.core.plugins import Float, HttpUrl, Int, Registry, Spec, Text
+from amala.core.settings import settings
 from amala.loop.strategies import NON_BAYESIAN, Strategy
 from amala.models.registry import SURROGATES
 from amala.oracles.registry import ORACLES
-from amala.oracles.settings import settings
 
 MAX_CONFIG_BYTES = 1_000_000  # a campaign config is a page of YAML; anything bigger is not one
 
@@ -35,7 +35,7 @@ class ConfigError(ValueError):
     """A bad campaign config; the message is one line naming the file and key."""
 
 
-_Strict = Spec  # every settings model forbids unknown keys and non-finite floats (`amala.agents.spec`)
+_Strict = Spec  # every settings model forbids unknown keys and non-finite floats (`amala.core.plugins`)
 
 
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,63}")  # whole string (fullmatch)

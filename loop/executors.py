@@ -17,7 +17,7 @@ from concurrent.futures import CancelledError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Sequence
 
-from amala.oracles.evaluation import Evaluation
+from amala.core.evaluation import Evaluation
 from amala.oracles.registry import TransientOracleError
 
 

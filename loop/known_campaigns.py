@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from amala.oracles.settings import settings
+from amala.core.settings import settings
 
 
 def home() -> Path:

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 
+from amala.core.settings import settings
 from amala.loop.states import LIVE_STATUSES, CampaignStatus
 from amala.loop.tables import CampaignRow
-from amala.oracles.settings import settings
 
 
 def ttl_seconds() -> float:

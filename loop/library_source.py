@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from amala.agents.candidate import Candidate
-from amala.agents.library import open_library
-from amala.agents.validity import REASONED, candidate_from_text
+from amala.core.candidate import Candidate
+from amala.core.library import open_library
+from amala.core.validity import REASONED, candidate_from_text
 from amala.models.fingerprint_cache import open_cache, settings_of
 from amala.models.sparse_bits import SparseBits
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+from amala.core.evaluation import Evaluation
+from amala.core.log_scale import log10_std
 from amala.loop.config import ObjectiveSpec
-from amala.oracles.evaluation import Evaluation
-from amala.oracles.log_scale import log10_std
 
 
 class Objective:

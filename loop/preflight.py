@@ -13,9 +13,9 @@ import os
 import warnings
 from pathlib import Path
 
-from amala.agents.redaction import redact
+from amala.core.redaction import redact
+from amala.core.settings import SettingsError, settings
 from amala.loop.config import CampaignConfig
-from amala.oracles.settings import SettingsError, settings
 
 
 def check(cfg: CampaignConfig) -> list[str]:
@@ -31,10 +31,10 @@ def check(cfg: CampaignConfig) -> list[str]:
 
 
 def _data(cfg: CampaignConfig) -> list[str]:
-    """The dataset file `amala run` would read (same rule as `amala.oracles.datasets.resolve_path`)."""
+    """The dataset file `amala run` would read (same rule as `amala.core.datasets.resolve_path`)."""
     if cfg.data is None:
         return []
-    from amala.oracles.datasets import DatasetError, resolve_path
+    from amala.core.datasets import DatasetError, resolve_path
 
     key = "data.path" if cfg.data.path else "data.dataset"
     try:
@@ -58,7 +58,7 @@ def _dataset(cfg: CampaignConfig) -> list[str]:
     only inside the Prefect flow, after creating the campaign's database."""
     if cfg.data is None:
         return []
-    from amala.oracles import datasets
+    from amala.core import datasets
     from amala.oracles.registry import ORACLES
 
     key = "data.path" if cfg.data.path else "data.dataset"
@@ -73,7 +73,7 @@ def _dataset(cfg: CampaignConfig) -> list[str]:
         return [f"{key}: {str(cfg.data.path or cfg.data.dataset)[:200]!r} cannot be read as the {cfg.data.dataset} "
                 f"table ({first})"]
     if cfg.representation == "formulation":  # the campaign's pool: one row per formulation
-        from amala.oracles.formulation_lookup import formulation_table
+        from amala.oracles.tables.formulation_lookup import formulation_table
 
         try:
             table = formulation_table(table, max_gap_K=cfg.data.temperature_gap_K)
@@ -158,7 +158,7 @@ def _mlip(cfg: CampaignConfig) -> list[str]:
     if spec.teacher.kind == "gpaw":
         import importlib.util
 
-        from amala.oracles.teachers import DFT_INSTALL_HINT
+        from amala.oracles.mlip.teachers import DFT_INSTALL_HINT
 
         if importlib.util.find_spec("gpaw") is None:
             problems.append(f"oracle.teacher.kind: {DFT_INSTALL_HINT}")
@@ -199,7 +199,7 @@ def _objective_values(cfg: CampaignConfig) -> list[str]:
         return []
     import pandas as pd
 
-    from amala.oracles.datasets import resolve_path
+    from amala.core.datasets import resolve_path
 
     prop = cfg.objective.property
     try:

@@ -15,11 +15,11 @@ from typing import Iterator
 
 import numpy as np
 
+from amala.core import datasets
 from amala.loop import strategies as acquisition_strategies
 from amala.loop.campaign import Campaign, pool_column
 from amala.loop.config import CampaignConfig
 from amala.loop.store import Store
-from amala.oracles import datasets
 
 # benchmark name -> (surrogate kind, acquisition strategy, featurizer overrides)
 STRATEGIES = {

@@ -31,11 +31,11 @@ import pandas as pd
 import torch
 from pydantic import Field, ValidationError, field_validator
 
-from amala.agents.formulation import CELSIUS_TO_K, load_formulations, salt_name
-from amala.agents.spec import Float, Int, Spec, Text
+from amala.core import datasets
+from amala.core.formulation import CELSIUS_TO_K, load_formulations, salt_name
+from amala.core.plugins import Float, Int, Spec, Text
 from amala.loop.config import CampaignConfig, ConfigError, _one_line, _read_yaml
 from amala.models.formulation_ensemble import FormulationEnsemble, FormulationEnsembleSpec
-from amala.oracles import datasets
 
 SCREEN_KEYS = ("train", "library")  # keys a screen config may have and a campaign config never has
 UNITS = {"molality": "mol/kg", "log10_sigma": "log10(S/cm)", "sigma": "S/cm", "Ea": "eV", "log10_A": "log10(S/cm)",
@@ -93,8 +93,8 @@ def check_screen(cfg: ScreenConfig) -> list[str]:
     """What a screen would otherwise find only after minutes of training, one line per problem naming the
     key, creating nothing: both tables' files are there and the work folder can be written (the campaign
     preflight's rule, `amala.loop.preflight._directory`)."""
+    from amala.core.settings import SettingsError, settings
     from amala.loop.preflight import _directory
-    from amala.oracles.settings import SettingsError, settings
 
     try:
         settings()

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from amala.core.settings import settings
 from amala.loop import known_campaigns
 from amala.loop.lease import holder, run_state
-from amala.oracles.settings import settings
 
 OBJECTIVE_EVENT = "objective"  # event kind holding the objective's unit and pool values
 UNKNOWN_UNIT = "unit unknown"

@@ -20,8 +20,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, create_engine, select
 
-from amala.agents.candidate import Candidate
-from amala.agents.redaction import redact, redact_data
+from amala.core.candidate import Candidate
+from amala.core.evaluation import Evaluation
+from amala.core.redaction import redact, redact_data
 from amala.loop.approval import BatchDecision
 from amala.loop.schema import upgrade as upgrade_schema
 from amala.loop.states import UNDECIDED, Approval, CampaignStatus, IterationStatus
@@ -36,7 +37,6 @@ from amala.loop.tables import (
     SelectionRow,
     utcnow,
 )
-from amala.oracles.evaluation import Evaluation
 
 
 @dataclass

@@ -28,7 +28,7 @@ def campaign_threads(workers: int = 0, others: float | None = None) -> int:
     """Threads for the loop's numerical work: the cores left by `workers` simulation processes of the
     campaign and by the other processes running now (`others`, default `running_elsewhere()`), at
     least one. `AMALA_THREADS` sets it instead."""
-    from amala.oracles.settings import settings
+    from amala.core.settings import settings
 
     if settings().threads:
         return settings().threads

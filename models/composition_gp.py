@@ -14,7 +14,7 @@ import torch
 from ase.formula import Formula
 from botorch.models.transforms.input import Normalize
 
-from amala.agents.composition import NETWORK_FORMERS, parse_composition
+from amala.core.composition import NETWORK_FORMERS, parse_composition
 from amala.models.gp import ExactGP
 
 

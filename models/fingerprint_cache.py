@@ -25,8 +25,8 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from amala.agents.library import LibraryError, open_library
 from amala.agents.library_build import mapper, windows
+from amala.core.library import LibraryError, open_library
 
 CHUNK_ROWS = 5_000
 

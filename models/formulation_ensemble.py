@@ -42,13 +42,13 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from amala.agents.formulation import ROOM_TEMPERATURE_K, Formulation
-from amala.agents.spec import Float, Int
+from amala.core.formulation import ROOM_TEMPERATURE_K, Formulation
+from amala.core.plugins import Float, Int
 from amala.models.descriptors import DescriptorScaler
 from amala.models.formulation_forest import FormulationForest, mixture
 from amala.models.formulation_graph import GraphArrhenius
-from amala.models.interface import one_condition
 from amala.models.molecular_graph import GraphBank
+from amala.models.protocol import one_condition
 from amala.models.readouts import LN10_KB, ArrheniusHead, arrhenius_log10
 from amala.models.registry import SurrogateSpec
 

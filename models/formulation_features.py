@@ -28,7 +28,7 @@ import torch
 from rdkit import Chem
 from rdkit.Chem import rdFingerprintGenerator
 
-from amala.agents.formulation import Formulation
+from amala.core.formulation import Formulation
 from amala.models.descriptors import descriptor_names, molecule_descriptors
 
 CONDITION_COLUMNS = ("log10_molality", "molality_missing", "no_salt", "log10_mw_minus_5", "mw_missing")

@@ -25,7 +25,7 @@ from linear_operator.operators import DiagLinearOperator
 from pydantic import Field
 from torch import nn
 
-from amala.agents.spec import Float, Int, Text
+from amala.core.plugins import Float, Int, Text
 from amala.models.descriptors import DescriptorScaler
 from amala.models.dmpnn import DMPNNEncoder
 from amala.models.molecular_graph import GraphBank

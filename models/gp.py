@@ -25,8 +25,8 @@ from botorch.models.transforms.outcome import Standardize
 from gpytorch.kernels import RBFKernel, ScaleKernel
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
-from amala.models.interface import one_condition
 from amala.models.kernels import IndexedKernel, TanimotoKernel
+from amala.models.protocol import one_condition
 from amala.models.registry import FeaturizerSpec, SurrogateSpec
 from amala.models.similarity import FingerprintBank
 from amala.models.sparse_bits import SparseBits, TanimotoTo

@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from amala.agents.spec import Int
-from amala.models.interface import one_condition
+from amala.core.plugins import Int
+from amala.models.protocol import one_condition
 from amala.models.registry import FeaturizerSpec, SurrogateSpec
 
 

@@ -12,8 +12,8 @@ from typing import Literal
 
 from pydantic import Field, StrictBool, model_validator
 
-from amala.agents.spec import Int, PluginSpec, Registry, Spec
-from amala.models.interface import Surrogate
+from amala.core.plugins import Int, PluginSpec, Registry, Spec
+from amala.models.protocol import Surrogate
 
 __all__ = ["BY_REPRESENTATION", "FeaturizerSpec", "SURROGATES", "Surrogate", "SurrogateSpec", "build_featurizer",
            "build_surrogate"]

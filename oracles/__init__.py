@@ -4,7 +4,7 @@
 `LookupOracle` is loaded on first use: it needs pandas, which commands that only read the store
 (`amala status`, `pending`, `approve`) should not pay for."""
 
-from amala.oracles.evaluation import Evaluation, Measurement
+from amala.core.evaluation import Evaluation, Measurement
 from amala.oracles.registry import Oracle, build_oracle
 
 __all__ = ["Evaluation", "LookupOracle", "Measurement", "Oracle", "build_oracle"]
@@ -12,7 +12,7 @@ __all__ = ["Evaluation", "LookupOracle", "Measurement", "Oracle", "build_oracle"
 
 def __getattr__(name: str):
     if name == "LookupOracle":
-        from amala.oracles.lookup import LookupOracle
+        from amala.oracles.tables.lookup import LookupOracle
 
         return LookupOracle
     raise AttributeError(f"module 'amala.oracles' has no attribute {name!r}")

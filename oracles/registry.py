@@ -10,8 +10,8 @@ from typing import Annotated
 
 from pydantic import Field
 
-from amala.agents.spec import Float, Int, PluginSpec, Registry, Text
-from amala.oracles.interface import Oracle, OracleMode
+from amala.core.plugins import Float, Int, PluginSpec, Registry, Text
+from amala.oracles.protocol import Oracle, OracleMode
 
 __all__ = ["ORACLES", "Oracle", "OracleMode", "OracleSpec", "Properties", "TransientOracleError", "build_oracle"]
 
@@ -34,12 +34,12 @@ class OracleSpec(PluginSpec):
 
 
 ORACLES = Registry("oracle", "amala.oracles", {
-    "lookup": "amala.oracles.lookup:LookupOracle",
-    "formulation_lookup": "amala.oracles.formulation_lookup:FormulationLookupOracle",
-    "md": "amala.oracles.glass_md_oracle:GlassMDOracle",
-    "emulator": "amala.oracles.emulator:EmulatorOracle",
-    "queue": "amala.oracles.queue:QueueOracle",
-    "mlip": "amala.oracles.mlip_oracle:MLIPOracle",
+    "lookup": "amala.oracles.tables.lookup:LookupOracle",
+    "formulation_lookup": "amala.oracles.tables.formulation_lookup:FormulationLookupOracle",
+    "md": "amala.oracles.md.oracle:GlassMDOracle",
+    "emulator": "amala.oracles.tables.emulator:EmulatorOracle",
+    "queue": "amala.oracles.tables.queue:QueueOracle",
+    "mlip": "amala.oracles.mlip.oracle:MLIPOracle",
 })
 
 

@@ -46,7 +46,7 @@ def htpmd_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def htpmd_table(htpmd_dir):
-    from amala.oracles import datasets
+    from amala.core import datasets
 
     return datasets.load("htpmd", htpmd_dir / "htpmd.csv")
 
@@ -63,7 +63,7 @@ def synthetic_data_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def synthetic_table(synthetic_data_dir):
     """The session's synthetic table, loaded (canonical SMILES in `smiles`, units)."""
-    from amala.oracles import datasets
+    from amala.core import datasets
 
     return datasets.load("htpmd", synthetic_data_dir / "htpmd.csv")
 
@@ -101,7 +101,7 @@ def synthetic_polymer_table(path: Path, n: int = 200, seed: int = 0) -> Path:
     import numpy as np
     import pandas as pd
 
-    from amala.agents.polymer import InvalidPolymer, canonical_smiles
+    from amala.core.polymer import InvalidPolymer, canonical_smiles
 
     rng = random.Random(seed)
     seen, rows = set(), []

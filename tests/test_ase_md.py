@@ -17,9 +17,11 @@ from ase.calculators.lj import LennardJones
 from ase.io import read
 from ase.optimize import FIRE
 
-from amala.oracles import ase_md, glass_md
+from amala.oracles.md import ase_engine as ase_md
 
 # 2 fs steps (LJ Li: τ = σ·sqrt(m/ε) ≈ 0.2 ps), 0.6 ps of production sampled every 10 fs (60 frames)
+from amala.oracles.md import lammps_glass as glass_md
+
 LJ_PROFILE = glass_md.MDProfile("lj", 30, 2.0, 1300.0, 0.1, 1000.0, (870.0, 990.0, 1100.0), 0.1, 0.6,
                                 sample_every_fs=10.0, timeout_s=300, npt_below_K=1100.0, min_density_g_cm3=0.1)
 

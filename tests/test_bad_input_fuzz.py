@@ -21,10 +21,10 @@ import pytest
 import yaml
 from rdkit import Chem
 
-from amala.agents.candidate import Candidate
-from amala.agents.validity import candidate_from_text
+from amala.core.candidate import Candidate
+from amala.core.validity import candidate_from_text
 from amala.loop.config import CampaignConfig, ConfigError, load_config
-from amala.oracles.queue import QueueOracle
+from amala.oracles.tables.queue import QueueOracle
 
 RNG_SEED = 0
 NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$")
@@ -487,7 +487,7 @@ def test_formulation_molalities():
     """Seeded molality texts: an accepted one is a plain ASCII number within the gate, and its own
     canonical form is accepted again with the same value (never turned into one the gate refuses);
     a refused one gets one line naming the molality."""
-    from amala.agents.formulation import MAX_MOLALITY, MIN_MOLALITY, Formulation, InvalidFormulation
+    from amala.core.formulation import MAX_MOLALITY, MIN_MOLALITY, Formulation, InvalidFormulation
 
     rng = random.Random(RNG_SEED)
     fixed = ["19.99999", "1_0", "١٥", "１", "1e-300", "0", "-1", "nan", "inf", "1e309", "0x10", " 1.5", "1.5e0",
@@ -511,7 +511,7 @@ def test_formulation_molalities():
 
 
 def test_radical_salts_are_refused():
-    from amala.agents.formulation import InvalidFormulation, canonical_salt
+    from amala.core.formulation import InvalidFormulation, canonical_salt
 
     for salt in ("[Li+].[O-][O]", "[Li+].[O][O-]", "[Li+].[CH2-][CH2]"):
         with pytest.raises(InvalidFormulation, match="radical"):

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from amala.core import datasets
 from amala.flows.cli import app
 from amala.loop import replay as benchmark
 from amala.loop.config import parse_config
-from amala.oracles import datasets
 
 KEYS = ["strategy", "surrogate", "seed", "e50", "found_at_100", "found_at_200", "found_at_500", "best_at_100",
         "best_at_500", "seconds_per_iteration"]

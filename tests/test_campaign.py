@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
+from amala.core import datasets
 from amala.loop.campaign import Campaign
 from amala.loop.config import parse_config
 from amala.loop.store import Store
-from amala.oracles import datasets
 
 
 @pytest.fixture(scope="module")

@@ -85,7 +85,7 @@ def test_a_5000_character_campaign_name_is_one_line_with_exit_code_2(nowhere, mo
 def test_an_os_error_naming_a_file_is_one_line_with_exit_code_2(nowhere, monkeypatch, capsys):
     """A command that does not foresee an OS error (here the download's folder) still says it in
     one line naming the file, as the user's to fix (exit 2), not as a Python exception name."""
-    from amala.oracles import datasets
+    from amala.core import datasets
 
     def refuse(name, url=None, dest_dir=None):
         raise NotADirectoryError(20, "Not a directory", "/dev/null/x/htpmd.csv")

@@ -14,13 +14,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from amala.agents.candidate import Candidate
+from amala.core.candidate import Candidate
+from amala.core.evaluation import Evaluation, Measurement
 from amala.flows.cli import app
 from amala.loop.config import load_config
 from amala.loop.objective import Objective
 from amala.loop.status import record_objective
 from amala.loop.store import SelectedCandidate, Store
-from amala.oracles.evaluation import Evaluation, Measurement
 
 CONFIG = {"name": "gen", "seed": 2, "data": {"dataset": "htpmd"},
           "objective": {"property": "conductivity", "direction": "maximize", "transform": "log10"},
@@ -67,8 +67,8 @@ def _snapshot(db_file):
 def nothing_heavy(monkeypatch):
     """Loading the dataset or pre-training the GPT fails the test (the old report did both)."""
     from amala.agents import smiles_gpt
+    from amala.core import datasets
     from amala.loop import campaign
-    from amala.oracles import datasets
 
     def forbidden(what):
         def fail(*args, **kwargs):

@@ -1,9 +1,9 @@
-"""Committee force deviation and on-the-fly frame selection (oracles/committee.py) on synthetic forces."""
+"""Committee force deviation and on-the-fly frame selection (oracles/mlip/committee.py) on synthetic forces."""
 
 import numpy as np
 import pytest
 
-from amala.oracles.committee import Action, FrameSelector, Trust, TrustWindow, force_deviation
+from amala.oracles.mlip.committee import Action, FrameSelector, Trust, TrustWindow, force_deviation
 
 
 def test_force_deviation_is_the_worst_atoms_rms_spread():

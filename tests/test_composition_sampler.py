@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from amala.agents import ProposalContext
-from amala.agents.composition import parse_composition
 from amala.agents.composition_sampler import CompositionSampler
+from amala.core.composition import parse_composition
 
 BOUNDS = {"Li2O": (0.2, 0.5), "SiO2": (0.3, 0.8), "P2O5": (0.0, 0.15), "Al2O3": (0.0, 0.1)}
 
@@ -36,7 +36,7 @@ def test_known_candidates_are_not_proposed_again_and_bad_bounds_are_refused():
 
 def test_proposals_lie_on_the_grid_and_fit_a_quick_md_cell():
     """Every proposal is a multiple of `step` and a ~150-atom cell can hold each of its components."""
-    from amala.oracles.glass_cell import formula_units
+    from amala.oracles.md.cells import formula_units
 
     agent = CompositionSampler(BOUNDS, n=60, step=0.02)
     for c in agent.propose(ProposalContext(iteration=0, seed=5)).candidates:
@@ -55,7 +55,7 @@ def test_snap_keeps_the_sum_exact():
 @pytest.mark.parametrize("fractions", [{"Li2O": float("nan"), "SiO2": 1.0}, {"Li2O": float("inf")}, {"Li2O": True},
                                        {"Li2O": -0.1, "SiO2": 1.1}, {}, {"Li2O": 0.0}])
 def test_canonical_composition_refuses_non_finite_or_non_numeric_amounts(fractions):
-    from amala.agents.composition import InvalidComposition, canonical_composition
+    from amala.core.composition import InvalidComposition, canonical_composition
 
     with pytest.raises(InvalidComposition):
         canonical_composition(fractions)

@@ -16,8 +16,8 @@ def test_shipped_configs_validate(name, data_env, synthetic_data_dir, monkeypatc
     its datasets: here the synthetic HTP-MD table, a small ChemArr-shaped table, and a stand-in at the
     screening library's file name (validate checks that the library is there; it reads the tables a
     campaign would load)."""
+    from amala.core.datasets import spec
     from amala.loop.screening import is_screen_config
-    from amala.oracles.datasets import spec
 
     data = data_env / "data"
     for dataset in ("htpmd", "chemarr", "chemarr_screen"):
@@ -216,9 +216,9 @@ def test_preflight_refuses_a_log10_objective_over_non_positive_table_values(tmp_
 
 
 def test_objective_screen_records_untransformable_values_as_failures():
+    from amala.core.evaluation import Evaluation, Measurement
     from amala.loop.config import ObjectiveSpec
     from amala.loop.objective import Objective
-    from amala.oracles.evaluation import Evaluation, Measurement
 
     objective = Objective(ObjectiveSpec(property="conductivity"), "S/cm")
     bad = Evaluation("k", "lab", "external", "ok", values={"conductivity": Measurement(-1.0, "S/cm")})

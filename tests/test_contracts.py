@@ -18,14 +18,14 @@ import pandas as pd
 import pytest
 import torch
 
-from amala.agents.candidate import Candidate
-from amala.agents.interface import ProposalContext
+from amala.agents.protocol import ProposalContext
 from amala.agents.registry import AGENTS, build_agent
-from amala.agents.validity import candidate_from_text
+from amala.core import datasets
+from amala.core.candidate import Candidate
+from amala.core.validity import candidate_from_text
 from amala.loop.config import ConfigError, parse_config
 from amala.loop.library_source import LibrarySource
 from amala.models.registry import SURROGATES, build_surrogate
-from amala.oracles import datasets
 from amala.oracles.registry import ORACLES, build_oracle
 
 REQUIRED = {"llm": {"url": "http://localhost:9/v1", "model": "m"},  # kinds with no complete defaults

@@ -29,7 +29,7 @@ import sys, time
 from amala.loop.campaign import Campaign
 from amala.loop.config import load_config
 from amala.loop.lease import CampaignBusy
-from amala.oracles.lookup import LookupOracle
+from amala.oracles.tables.lookup import LookupOracle
 
 real = LookupOracle.evaluate
 def slow(self, candidates):

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from ase.calculators.emt import EMT
 
-from amala.oracles.crystal_references import (
+from amala.oracles.mlip.crystal_references import (
     AmorphizationFailed,
     amorphization_energy,
     cell_density_g_cm3,
@@ -67,7 +67,7 @@ def test_bad_input_fails_with_one_line_naming_the_problem(tmp_path):
         element_fractions("Xx2O:1")
     with pytest.raises(ValueError, match="finite number"):
         element_fractions({"Li2S": float("nan")})
-    raw = json.loads(resources.files("amala.oracles").joinpath("data/crystal_references.json").read_text())
+    raw = json.loads(resources.files("amala.oracles.mlip").joinpath("data/crystal_references.json").read_text())
     raw["crystals"][0]["sites"][0]["element"] = "Qq"
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(raw))

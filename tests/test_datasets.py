@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from amala.oracles import datasets
+from amala.core import datasets
 from conftest import synthetic_polymer_table
 
 HTPMD_ROWS = 6025
@@ -183,8 +183,8 @@ def test_data_list_shows_every_registered_dataset_and_its_local_copy(tmp_path, m
 
     from typer.testing import CliRunner
 
+    from amala.core.datasets import DATASETS
     from amala.flows.cli import app
-    from amala.oracles.datasets import DATASETS
 
     monkeypatch.setenv("AMALA_DATA_DIR", str(tmp_path))
     (tmp_path / "htpmd.csv").write_text("smiles\n")

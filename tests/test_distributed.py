@@ -30,7 +30,7 @@ def test_executors_from_config():
 def test_a_dead_worker_process_is_a_retry_on_a_fresh_pool_not_a_lost_run():
     """A worker killed mid-evaluation (out of memory, a crashing engine) raises WorkerLost, a
     transient error the flow retries; the next call gets a new pool and succeeds."""
-    from amala.agents.candidate import Candidate
+    from amala.core.candidate import Candidate
     from amala.loop.executors import ProcessExecutor, WorkerLost
 
     executor = ProcessExecutor(1)
@@ -53,7 +53,7 @@ class _SuicidalOracle:
 
 class _FineOracle:
     def evaluate(self, candidates):
-        from amala.oracles.evaluation import Evaluation
+        from amala.core.evaluation import Evaluation
 
         return [Evaluation(c.key, "fine", "test", "ok") for c in candidates]
 

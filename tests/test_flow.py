@@ -72,8 +72,8 @@ def test_campaign_runs_resumes_and_never_evaluates_twice(data_env, prefect_serve
 
 
 def test_oracle_task_retries_a_transient_error(data_env, prefect_server, monkeypatch):
-    from amala.oracles.lookup import LookupOracle
     from amala.oracles.registry import TransientOracleError
+    from amala.oracles.tables.lookup import LookupOracle
 
     calls = {"n": 0, "broken": None}
     real = LookupOracle.evaluate

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from amala.agents.candidate import Candidate
-from amala.agents.formulation import (
+from amala.core.candidate import Candidate
+from amala.core.formulation import (
     KIND,
     MAX_MOLALITY,
     MIN_MOLALITY,
@@ -252,7 +252,7 @@ def chemarr_dir() -> Path:
 def test_the_chemarr_registry_entry_finds_and_verifies_the_local_copy(chemarr_dir, monkeypatch):
     import pooch
 
-    from amala.oracles import datasets
+    from amala.core import datasets
 
     monkeypatch.setenv("AMALA_DATA_DIR", str(chemarr_dir))
     for name in ("chemarr", "chemarr_screen"):

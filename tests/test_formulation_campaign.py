@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from amala.agents.candidate import Candidate
-from amala.agents.formulation import Formulation, canonical_salt
-from amala.agents.interface import ProposalContext
+from amala.agents.protocol import ProposalContext
 from amala.agents.registry import AGENTS, build_agent
-from amala.agents.validity import ProposalFilter, candidate_from_text
+from amala.core import datasets
+from amala.core.candidate import Candidate
+from amala.core.formulation import Formulation, canonical_salt
+from amala.core.validity import ProposalFilter, candidate_from_text
 from amala.loop.config import ConfigError, parse_config
-from amala.oracles import datasets
-from amala.oracles.formulation_lookup import LEVEL_OF_THEORY, FormulationLookupOracle, formulation_table
+from amala.oracles.tables.formulation_lookup import LEVEL_OF_THEORY, FormulationLookupOracle, formulation_table
 
 SMALL = Path(__file__).parent / "data" / "formulations_small.csv"
 LITFSI = "[Li+].FC(F)(F)S(=O)(=O)[N-]S(=O)(=O)C(F)(F)F"

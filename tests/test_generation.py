@@ -3,10 +3,10 @@
 import pytest
 
 from amala.agents.generation_metrics import evaluate, sa_score
-from amala.agents.polymer import canonical_smiles
 from amala.agents.registry import ProposalContext
 from amala.agents.smiles_gpt import GPTAgent, SmilesGPT
 from amala.agents.smiles_tokenizer import SmilesTokenizer, TokenizationError, split
+from amala.core.polymer import canonical_smiles
 
 POOL = ["[Cu]CCOCC(=O)N[Au]", "[Au]c1ccc(cc1)OCCS[Cu]", "[Cu]COC(=O)C(C)(C)N[Au]", "[Cu]CC(F)(F)OCCO[Au]",
         "[Cu]CCCCOC(=O)[Au]", "[Cu]OCCOCCO[Au]", "[Cu]C(Cl)COC(=O)C[Au]", "[Cu]CC(C#N)OCC[Au]"]

@@ -8,7 +8,7 @@ import yaml
 from amala.flows.campaign_flow import campaign_flow
 from amala.loop.campaign import Campaign
 from amala.loop.config import load_config
-from amala.oracles import glass_md
+from amala.oracles.md import lammps_glass as glass_md
 
 pytestmark = pytest.mark.slow
 

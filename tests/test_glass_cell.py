@@ -3,7 +3,7 @@ import io
 import pytest
 from ase.io import read, write
 
-from amala.oracles.glass_cell import (
+from amala.oracles.md.cells import (
     MIN_DISTANCE_A,
     CellError,
     build,
@@ -11,7 +11,7 @@ from amala.oracles.glass_cell import (
     min_pair_distance,
     net_formal_charge,
 )
-from amala.oracles.glass_structure import density
+from amala.oracles.md.structure import density
 
 DISILICATE = {"Li2O": 1 / 3, "SiO2": 2 / 3}
 

@@ -17,18 +17,18 @@ from ase import Atoms
 from ase.calculators.lj import LennardJones
 from ase.data import covalent_radii
 
-from amala.agents.composition import parse_composition
-from amala.oracles import md_analysis
-from amala.oracles.glass_cell import build
-from amala.oracles.glass_interface import (
+from amala.core.composition import parse_composition
+from amala.oracles.md import analysis as md_analysis
+from amala.oracles.md.cells import build
+from amala.oracles.md.structure import Frames
+from amala.oracles.mlip.interfaces import (
     BOND_FACTOR,
     REGIONS,
     region_diffusivities,
     region_msd,
     stack,
 )
-from amala.oracles.glass_interface import interface_energy as gamma_of
-from amala.oracles.glass_structure import Frames
+from amala.oracles.mlip.interfaces import interface_energy as gamma_of
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from amala.oracles import glass_md
-from amala.oracles.glass_cell import build
+from amala.oracles.md import lammps_glass as glass_md
+from amala.oracles.md.cells import build
 
 DISILICATE = {"Li2O": 1 / 3, "SiO2": 2 / 3}
 
@@ -100,7 +100,7 @@ def test_an_interrupted_glass_resumes_from_its_checkpoint_and_repeats_no_finishe
     """A run killed after its first production temperature (here: an exception right after the
     checkpoint is written, as a SIGKILL would leave it) resumes from the saved cell: the melt,
     the quench and the finished temperature are not simulated again, and the result is complete."""
-    from amala.oracles import md_checkpoint
+    from amala.oracles.md import checkpoint as md_checkpoint
 
     profile = replace(glass_md.PROFILES["quick"], melt_ps=1.0, quench_K_per_ps=400.0, equilibrate_ps=1.0,
                       production_ps=8.0)

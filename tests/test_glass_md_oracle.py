@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from amala.agents import Candidate
-from amala.agents.composition import InvalidComposition, canonical_composition, parse_composition
+from amala.core.composition import InvalidComposition, canonical_composition, parse_composition
 from amala.loop.store import SelectedCandidate, Store
-from amala.oracles import glass_md
-from amala.oracles.glass_md_oracle import GlassMDOracle
+from amala.oracles.md import lammps_glass as glass_md
+from amala.oracles.md.oracle import GlassMDOracle
 
 
 def test_canonical_composition_round_trip():

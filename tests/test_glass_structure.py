@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from ase.build import bulk
 
-from amala.oracles.glass_structure import Frames, density, pairs, rdf, write_glass, write_trajectory
+from amala.oracles.md.structure import Frames, density, pairs, rdf, write_glass, write_trajectory
 
 
 def _rock_salt_frames(n_frames=12, shift=(0.0, 0.0, 0.0)):

@@ -146,7 +146,7 @@ def test_coverage_of_a_calibrated_gaussian_is_68_and_95_percent():
 
 
 def test_fidelity_labels_from_the_store_train_the_high_head_and_predictions_use_it():
-    from amala.agents.candidate import Candidate
+    from amala.core.candidate import Candidate
     from amala.loop.campaign import Observations
 
     smiles = repeat_units(40, seed=4)

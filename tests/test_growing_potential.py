@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 from ase.calculators.lj import LennardJones
 
-from amala.agents.composition import parse_composition
-from amala.models.nequip_student import StudentSpec
-from amala.oracles import ase_md
-from amala.oracles.glass_cell import build
-from amala.oracles.growing_potential import GrowingPotential
-from amala.oracles.on_the_fly import OnTheFly, OnTheFlySpec
-from amala.oracles.teachers import TeacherSpec, make_teacher
+from amala.core.composition import parse_composition
+from amala.oracles.md import ase_engine as ase_md
+from amala.oracles.md.cells import build
+from amala.oracles.mlip.growing_potential import GrowingPotential
+from amala.oracles.mlip.nequip_student import StudentSpec
+from amala.oracles.mlip.on_the_fly import OnTheFly, OnTheFlySpec
+from amala.oracles.mlip.teachers import TeacherSpec, make_teacher
 
 pytestmark = [pytest.mark.md, pytest.mark.mlip]
 

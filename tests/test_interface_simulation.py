@@ -19,18 +19,18 @@ import math
 import pytest
 import torch
 
-from amala.agents.candidate import Candidate
-from amala.agents.composition import parse_composition
-from amala.models.nequip_student import StudentSpec
-from amala.oracles import ase_md
-from amala.oracles.evaluation import Evaluation, Measurement
-from amala.oracles.glass_cell import build
-from amala.oracles.growing_potential import GrowingPotential
-from amala.oracles.interface_simulation import InterfaceSpec, growing, interface_values, simulate_interface
-from amala.oracles.labelled_frames import FrameStore
-from amala.oracles.mlip_oracle import MLIPOracle, MLIPSpec
-from amala.oracles.on_the_fly import OnTheFlySpec
-from amala.oracles.teachers import TeacherSpec, make_teacher
+from amala.core.candidate import Candidate
+from amala.core.composition import parse_composition
+from amala.core.evaluation import Evaluation, Measurement
+from amala.oracles.md import ase_engine as ase_md
+from amala.oracles.md.cells import build
+from amala.oracles.mlip.growing_potential import GrowingPotential
+from amala.oracles.mlip.interface_simulation import InterfaceSpec, growing, interface_values, simulate_interface
+from amala.oracles.mlip.labelled_frames import FrameStore
+from amala.oracles.mlip.nequip_student import StudentSpec
+from amala.oracles.mlip.on_the_fly import OnTheFlySpec
+from amala.oracles.mlip.oracle import MLIPOracle, MLIPSpec
+from amala.oracles.mlip.teachers import TeacherSpec, make_teacher
 
 TINY = StudentSpec(num_features=8, num_layers=2, radial_mlp_width=8, epochs=2, patience=None, r_max=4.0)
 SETTINGS = OnTheFlySpec(trust_lo_eV_A=1e-6, trust_hi_eV_A=1e3, committee_size=2, seed_frames=2, segment_steps=20,

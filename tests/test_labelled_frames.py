@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from ase.calculators.lj import LennardJones
 
-from amala.oracles.labelled_frames import FrameStore, frame_id
-from amala.oracles.teachers import Teacher, TeacherSpec, make_teacher
+from amala.oracles.mlip.labelled_frames import FrameStore, frame_id
+from amala.oracles.mlip.teachers import Teacher, TeacherSpec, make_teacher
 from test_teachers import coincident, lips_cell
 
 

@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-from amala.oracles import lammps_engine, pedone
-from amala.oracles.glass_cell import build
+from amala.oracles.md import lammps_engine, pedone
+from amala.oracles.md.cells import build
 
 
 def test_pedone_table_and_commands():

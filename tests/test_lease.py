@@ -73,7 +73,7 @@ def test_amala_run_refuses_in_one_line_while_another_run_holds_the_campaign(tmp_
 def test_a_run_whose_lease_was_taken_stores_nothing_more(tmp_path):
     """A run stalled past the ttl (kill -STOP, a suspended laptop) wakes up after another run took
     the campaign over: its next write, whatever it is, is refused and leaves the database as it was."""
-    from amala.agents.candidate import Candidate
+    from amala.core.candidate import Candidate
     from amala.loop.store import Batch, LeaseLost, SelectedCandidate
 
     url = f"sqlite:///{tmp_path / 'amala.db'}"

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from amala.agents.library import ChunkWriter, LibraryError, open_library, read_chunks
 from amala.agents.library_build import MAX_ROWS, build, max_workers, scan
-from amala.agents.polymer import canonical_smiles
+from amala.core.library import ChunkWriter, LibraryError, open_library, read_chunks
+from amala.core.polymer import canonical_smiles
 from amala.flows.cli import app
 from amala.models.featurizer import MorganFeaturizer
 from amala.models.fingerprint_cache import cache_status, open_cache

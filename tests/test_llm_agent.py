@@ -9,11 +9,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from amala.agents.candidate import Candidate
 from amala.agents.llm_agent import LLMAgent, parse_answer
 from amala.agents.llm_backends import ChatCompletions, LocalCausalLM
-from amala.agents.polymer import canonical_smiles
 from amala.agents.registry import ProposalContext
+from amala.core.candidate import Candidate
+from amala.core.polymer import canonical_smiles
 
 KEY = "sk-test-not-a-real-key-123"
 GOOD = {"candidates": ["[Cu]CCOCCO[Au]", "[Cu]CCO[Au]", "not a smiles", "[Cu]CC(C#N)[Au]", "[Cu]OCCOCC[Au]",
@@ -164,7 +164,7 @@ def test_llm_agent_in_a_campaign_logs_its_events(server, data_env):
 @pytest.mark.parametrize("mode", ["echo", "echo-json"])
 @pytest.mark.parametrize("key", [KEY, "zq8Xv0T4pLmN2bRkW7"])  # an sk- key, and one only the env var knows
 def test_an_echoing_endpoint_never_gets_the_key_into_events_or_provenance(server, monkeypatch, mode, key):
-    from amala.agents.redaction import redact, redact_data
+    from amala.core.redaction import redact, redact_data
 
     monkeypatch.setenv("LLM_CREDENTIAL_FOR_TEST", key)  # a name the redactor cannot guess
     backend = ChatCompletions(f"{server}/{mode}/v1?api_key={key}", "m", "LLM_CREDENTIAL_FOR_TEST", timeout_seconds=5)
@@ -188,13 +188,13 @@ def test_an_echoing_endpoint_never_gets_the_key_into_events_or_provenance(server
     ("nothing secret in [Cu]CCO[Au], max_tokens=512", "nothing secret in [Cu]CCO[Au], max_tokens=512"),
 ])
 def test_redaction_patterns(text, expected):
-    from amala.agents.redaction import redact
+    from amala.core.redaction import redact
 
     assert redact(text) == expected
 
 
 def test_redaction_of_registered_and_environment_secrets(monkeypatch):
-    from amala.agents.redaction import redact, redact_data, register_secret
+    from amala.core.redaction import redact, redact_data, register_secret
 
     monkeypatch.setenv("SOME_SERVICE_TOKEN", "plainvalue-77")
     register_secret("registered-secret-value")

@@ -5,8 +5,8 @@ import math
 import pandas as pd
 import pytest
 
-from amala.oracles.datasets import DATASETS, model_targets
-from amala.oracles.log_scale import is_log_scale, linear_std, log10_std
+from amala.core.datasets import DATASETS, model_targets
+from amala.core.log_scale import is_log_scale, linear_std, log10_std
 
 
 def test_transport_coefficients_are_log_scale_and_nothing_else():

@@ -2,9 +2,9 @@ import pandas as pd
 import pytest
 
 from amala.agents import Candidate
-from amala.agents.polymer import canonical_smiles
+from amala.core.datasets import Table
+from amala.core.polymer import canonical_smiles
 from amala.oracles import LookupOracle
-from amala.oracles.datasets import Table
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from amala.oracles.md_analysis import K_B_EV, NoDiffusiveRegime, arrhenius, diffusivity, msd_by_group, nernst_einstein
+from amala.oracles.md.analysis import K_B_EV, NoDiffusiveRegime, arrhenius, diffusivity, msd_by_group, nernst_einstein
 
 
 def _random_walk_msd(d_A2_ps, n_particles=400, n_groups=8, n_steps=2000, dt_ps=0.01, seed=0):

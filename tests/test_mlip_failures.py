@@ -30,11 +30,12 @@ import numpy as np
 import pytest
 from matscipy.calculators.pair_potential import LennardJonesQuadratic, PairPotential
 
-from amala.agents.candidate import Candidate
+from amala.core.candidate import Candidate
 from amala.loop.config import parse_config
-from amala.models.nequip_student import Committee, Student, held_out_errors
-from amala.oracles import md_analysis, on_the_fly
-from amala.oracles.labelled_frames import FrameStore
+from amala.oracles.md import analysis as md_analysis
+from amala.oracles.mlip import on_the_fly
+from amala.oracles.mlip.labelled_frames import FrameStore
+from amala.oracles.mlip.nequip_student import Committee, Student, held_out_errors
 from amala.oracles.registry import build_oracle
 
 CONFIG = {

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from amala.agents.candidate import Candidate
+from amala.core.candidate import Candidate
 from amala.loop.config import parse_config
 from amala.oracles.registry import build_oracle
 

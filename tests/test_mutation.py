@@ -5,9 +5,9 @@ import pytest
 from rdkit import Chem
 
 from amala.agents.mutation import MUTATIONS, MutationAgent, crossover
-from amala.agents.polymer import canonical_smiles
 from amala.agents.registry import ProposalContext
-from amala.agents.validity import ProposalFilter
+from amala.core.polymer import canonical_smiles
+from amala.core.validity import ProposalFilter
 
 PARENTS = ["[Cu]CCOCC(=O)N[Au]", "[Au]c1ccc(cc1)OCCS[Cu]", "[Cu]COC(=O)C(C)(C)N[Au]", "[Cu]CC(F)(F)OCCO[Au]"]
 

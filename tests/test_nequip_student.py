@@ -15,8 +15,8 @@ from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 from pydantic import ValidationError
 
-from amala.models.committee_calculator import CommitteeCalculator
-from amala.models.nequip_student import (
+from amala.oracles.mlip.committee_calculator import CommitteeCalculator
+from amala.oracles.mlip.nequip_student import (
     Committee,
     StudentSpec,
     StudentTrainingFailed,

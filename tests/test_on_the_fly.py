@@ -13,12 +13,12 @@ import json
 import pytest
 from ase.io import read
 
-from amala.agents.composition import parse_composition
-from amala.models.nequip_student import StudentSpec
-from amala.oracles.glass_cell import build
-from amala.oracles.labelled_frames import frame_id
-from amala.oracles.on_the_fly import OnTheFly, OnTheFlySpec
-from amala.oracles.teachers import TeacherFailed, TeacherSpec, make_teacher
+from amala.core.composition import parse_composition
+from amala.oracles.md.cells import build
+from amala.oracles.mlip.labelled_frames import frame_id
+from amala.oracles.mlip.nequip_student import StudentSpec
+from amala.oracles.mlip.on_the_fly import OnTheFly, OnTheFlySpec
+from amala.oracles.mlip.teachers import TeacherFailed, TeacherSpec, make_teacher
 
 TINY = StudentSpec(num_features=8, num_layers=2, radial_mlp_width=8, epochs=2, patience=None, r_max=4.0)
 

@@ -10,13 +10,13 @@ from typing import Literal, Sequence
 import pytest
 from pydantic import Field
 
-from amala.agents.candidate import Candidate
-from amala.agents.spec import Float
+from amala.core.candidate import Candidate
+from amala.core.evaluation import Evaluation, Measurement
+from amala.core.plugins import Float
 from amala.loop.campaign import Campaign
 from amala.loop.config import ConfigError, load_plugins, parse_config
 from amala.loop.store import Store
-from amala.oracles.evaluation import Evaluation, Measurement
-from amala.oracles.interface import Oracle
+from amala.oracles.protocol import Oracle
 from amala.oracles.registry import ORACLES, OracleSpec
 
 

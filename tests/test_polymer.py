@@ -1,7 +1,7 @@
 import pytest
 
-from amala.agents.candidate import Candidate
-from amala.agents.polymer import InvalidPolymer, canonical_smiles
+from amala.core.candidate import Candidate
+from amala.core.polymer import InvalidPolymer, canonical_smiles
 
 
 def test_canonical_form_is_shared_by_equivalent_spellings():
@@ -98,7 +98,7 @@ def test_rich_must_escape_representations():
     ("", "empty composition"),
 ])
 def test_written_compositions_are_read_strictly(text, fragment):
-    from amala.agents.composition import InvalidComposition, composition_within
+    from amala.core.composition import InvalidComposition, composition_within
 
     with pytest.raises(InvalidComposition) as info:
         composition_within(text, {"Li2O": (0, 1), "SiO2": (0, 1)})
@@ -106,7 +106,7 @@ def test_written_compositions_are_read_strictly(text, fragment):
 
 
 def test_ratios_are_accepted_only_as_whole_numbers_and_fractions_must_sum_to_one():
-    from amala.agents.composition import composition_within
+    from amala.core.composition import composition_within
 
     bounds = {"Li2O": (0, 1), "SiO2": (0, 1), "P2O5": (0, 1)}
     assert composition_within("Li2O:1;SiO2:2", bounds) == "Li2O:0.333333;SiO2:0.666667"

@@ -7,13 +7,13 @@ import pytest
 import torch
 
 from amala.agents import Candidate, Proposal
-from amala.agents.polymer import canonical_smiles
-from amala.agents.validity import ProposalFilter
+from amala.core import datasets
+from amala.core.polymer import canonical_smiles
+from amala.core.validity import ProposalFilter
 from amala.loop.campaign import Campaign, check_additions
 from amala.loop.config import parse_config
 from amala.loop.store import Store
-from amala.oracles import datasets
-from amala.oracles.lookup import LookupOracle
+from amala.oracles.tables.lookup import LookupOracle
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import tracemalloc
 
 import pytest
 
-from amala.agents.candidate import Candidate
-from amala.oracles.queue import QueueOracle
+from amala.core.candidate import Candidate
+from amala.oracles.tables.queue import QueueOracle
 
 HEADER = "id,conductivity,conductivity_unit\n"
 

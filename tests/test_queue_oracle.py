@@ -7,8 +7,8 @@ import json
 import pytest
 import yaml
 
-from amala.agents.candidate import Candidate
-from amala.oracles.queue import QueueOracle
+from amala.core.candidate import Candidate
+from amala.oracles.tables.queue import QueueOracle
 
 UNITS = {"conductivity": "S/cm", "li_diffusivity": "cm^2/s"}
 

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 import yaml
 
-from amala.agents.candidate import Candidate
-from amala.agents.composition import canonical_composition
+from amala.core import datasets
+from amala.core.candidate import Candidate
+from amala.core.composition import canonical_composition
+from amala.core.evaluation import Evaluation, Measurement
 from amala.loop.config import parse_config
 from amala.loop.objective import Objective
-from amala.loop.report import format_composition, format_number, write_report
+from amala.loop.report.html import format_composition, format_number, write_report
 from amala.loop.store import SelectedCandidate, Store
-from amala.oracles import datasets
-from amala.oracles.evaluation import Evaluation, Measurement
 
 GLASSES = [{"Li2O": 0.25, "SiO2": 0.5, "P2O5": 0.15, "Al2O3": 0.1}, {"Li2O": 0.4, "SiO2": 0.6},
            {"Li2O": 0.2, "SiO2": 0.8}]
@@ -233,7 +233,7 @@ def test_a_campaign_without_a_growing_potential_has_no_such_section(glass_report
                             "19 (32% of the first three's; the aim, ≤ 30%, is not met)."),
 ])
 def test_first_and_last_candidates_are_compared_without_overlap(calls, sentence):
-    from amala.loop.potential_growth import LearnedCandidate, compare_first_last
+    from amala.loop.report.potential_growth import LearnedCandidate, compare_first_last
 
     rows = [LearnedCandidate("Li2S:1.000000", "composition", "S", i, n, None, None, "v", "t", "ok")
             for i, n in enumerate(calls)]

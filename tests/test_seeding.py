@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from amala.agents import ProposalContext, seeding
+from amala.agents import ProposalContext
+from amala.core import seeding
 
 
 def test_same_step_same_stream_and_int_seed():

@@ -1,4 +1,4 @@
-"""amala's environment variables go through one pydantic-settings class (amala.oracles.settings),
+"""amala's environment variables go through one pydantic-settings class (amala.core.settings),
 read when used (a variable set after import counts), and a bad value is one line naming it."""
 
 import re
@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from amala.core import datasets
+from amala.core.settings import SettingsError, settings
 from amala.loop import known_campaigns, lease, preflight
 from amala.loop.config import parse_config
-from amala.oracles import datasets
-from amala.oracles.settings import SettingsError, settings
 
 ROOT = Path(__file__).parent.parent
 

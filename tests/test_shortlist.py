@@ -41,7 +41,7 @@ def _polymers(n=400, seed=0):
 def test_a_library_shortlist_and_batch_equal_the_in_memory_prescreen_and_batch(tmp_path):
     """The same fitted GP picks the same batch from a library file (scored in chunks from its
     fingerprint cache) as from the same polymers listed in memory (today's path)."""
-    from amala.agents.validity import candidate_from_text
+    from amala.core.validity import candidate_from_text
 
     smiles = [candidate_from_text(s, "smiles", "t").representation for s in _polymers()]
     smiles = list(dict.fromkeys(smiles))
@@ -96,7 +96,7 @@ def test_a_surrogate_without_fingerprint_scoring_shortlists_from_the_rows_text(t
     mean, std = forest.predict(forest.encode(pool))
     order = np.lexsort((np.arange(len(pool)), -(mean + 2.0 * std).numpy()))[:20]
     listed = [pool[i] for i in order]
-    from amala.agents.validity import candidate_from_text
+    from amala.core.validity import candidate_from_text
 
     assert [c.representation for c in shortlist(forest, [source], 20, skip=set(), chunk=64)] == \
         [candidate_from_text(s, "smiles", "t").representation for s in listed]

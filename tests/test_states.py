@@ -3,7 +3,7 @@
 from sqlalchemy import text
 
 from amala.agents import Candidate
-from amala.agents.polymer import canonical_smiles
+from amala.core.polymer import canonical_smiles
 from amala.loop.approval import BatchDecision
 from amala.loop.states import Approval, CampaignStatus, IterationStatus
 from amala.loop.store import SelectedCandidate, Store

@@ -2,7 +2,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from amala.agents import Candidate
-from amala.agents.polymer import canonical_smiles
+from amala.core.polymer import canonical_smiles
 from amala.loop.store import SelectedCandidate, Store
 from amala.loop.tables import EvaluationRow
 from amala.oracles import Evaluation, Measurement

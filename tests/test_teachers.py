@@ -14,7 +14,7 @@ import pytest
 from ase import Atoms
 from pydantic import ValidationError
 
-from amala.oracles.teachers import TeacherFailed, TeacherSpec, make_teacher
+from amala.oracles.mlip.teachers import TeacherFailed, TeacherSpec, make_teacher
 
 LI3PS4_G_PER_MOL = 3 * 6.941 + 30.974 + 4 * 32.06
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from amala.loop.md_figures import arrhenius_figure
-from amala.oracles import temperature_series as series
-from amala.oracles.evaluation import Evaluation, Measurement
+from amala.core.evaluation import Evaluation, Measurement
+from amala.loop.report.md_figures import arrhenius_figure
+from amala.oracles.md import temperature_series as series
 
 
 def _stored(with_condition: bool) -> dict:

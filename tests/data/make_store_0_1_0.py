@@ -10,12 +10,12 @@ test reads the committed file, never this script."""
 import sys
 
 from amala.agents import Candidate
-from amala.agents.polymer import canonical_smiles
+from amala.core import datasets
+from amala.core.polymer import canonical_smiles
 from amala.loop.approval import BatchDecision
 from amala.loop.campaign import Campaign
 from amala.loop.config import parse_config
 from amala.loop.store import SelectedCandidate, Store
-from amala.oracles import datasets
 from conftest import synthetic_polymer_table
 
 out = sys.argv[1]
