@@ -8,7 +8,7 @@ TORCH := torch==2.13.0
 # Where the HTP-MD table is read from (tests and demo); `amala data fetch htpmd` fills ~/.cache/amala.
 DATA_DIR ?= $(if $(wildcard ../shared/data/htpmd.csv),../shared/data,$(HOME)/.cache/amala)
 
-.PHONY: demo test test-fast venv clean dft
+.PHONY: demo test test-fast docs venv clean dft
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,7 @@ demo: venv
 
 test: venv
 	$(VENV)/bin/ruff check .
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict -q -d build/site
 	AMALA_DATA_DIR="$(abspath $(DATA_DIR))" $(PY) -m pytest -q --durations=15
 
 # The whole suite less the engine and flow tiers (real MD, machine-learned potentials, Prefect flows)
@@ -33,7 +34,12 @@ test-fast: venv
 	$(VENV)/bin/ruff check .
 	AMALA_DATA_DIR="$(abspath $(DATA_DIR))" $(PY) -m pytest -q -m "not md and not mlip and not flow and not slow" --durations=10
 
-# The PBE plane-wave DFT teacher (oracles/teachers, kind gpaw) is optional: GPAW compiles from source
+# The documentation site (docs/, mkdocs.yml) with its API reference from the docstrings, into build/site;
+# --strict: a broken link or a docstring the reference cannot render fails it.
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict -d build/site
+
+# The PBE plane-wave DFT teacher (oracles/mlip/teachers, kind gpaw) is optional: GPAW compiles from source
 # against the system's libxc, OpenBLAS and FFTW with a C++ compiler (plain `pip install gpaw` picks a
 # build that fails here); its PAW setups come inside the gpaw-data wheel. Run as root: it installs the
 # Debian packages; otherwise it says the one line to run as root first.

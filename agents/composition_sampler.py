@@ -18,10 +18,11 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from amala.agents.protocol import Proposal, ProposalContext
+from amala.agents.protocol import Agent, Proposal, ProposalContext
 from amala.core.candidate import Candidate
 from amala.core.composition import canonical_composition
 from amala.core.plugins import AgentSpec, Bounds, Float, Quota
+from amala.core.representations import Representation
 
 
 class CompositionSpec(AgentSpec):
@@ -31,10 +32,13 @@ class CompositionSpec(AgentSpec):
     step: Float = Field(0.02, gt=0, le=0.5, description="mole-fraction grid; a few-hundred-atom cell cannot resolve "
                         "finer differences")
 
+    def composition_bounds(self) -> dict[str, tuple[float, float]]:
+        return self.bounds or {}
 
-class CompositionSampler:
+
+class CompositionSampler(Agent):
     Spec = CompositionSpec
-    representations = ("composition",)
+    representations = (Representation.COMPOSITION,)
     needs_dataset = False
 
     @classmethod
@@ -78,7 +82,7 @@ class CompositionSampler:
             eps = 1e-9
             ok = ((points >= lows - eps) & (points <= highs + eps)).all(1) if len(points) else []
             for row in points[ok] if len(points) else []:
-                candidate = Candidate(canonical_composition(dict(zip(names, row))), kind="composition",
+                candidate = Candidate(canonical_composition(dict(zip(names, row))), kind=Representation.COMPOSITION,
                                       agent=self.name)
                 if candidate.key not in context.known_keys:
                     found.setdefault(candidate.key, candidate)

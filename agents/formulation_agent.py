@@ -22,11 +22,12 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, field_validator
 
 from amala.agents.mutation import MutationAgent, MutationSpec
-from amala.agents.protocol import Proposal, ProposalContext
+from amala.agents.protocol import Agent, Proposal, ProposalContext
 from amala.agents.smiles_gpt import GPTAgent, GPTSpec
 from amala.core.candidate import Candidate
 from amala.core.formulation import SEPARATOR, canonical_salt, checked_molality
 from amala.core.plugins import AgentSpec, Float, Quota, Spec, Text
+from amala.core.representations import Representation
 from amala.core.validity import ProposalFilter
 
 LITFSI = "O=S(=O)([N-]S(=O)(=O)C(F)(F)F)C(F)(F)F.[Li+]"  # the most common salt in ChemArr and HTP-MD's only one
@@ -64,9 +65,9 @@ class FormulationAgentSpec(AgentSpec):
 GENERATORS = {"mutation": MutationAgent, "gpt": GPTAgent}
 
 
-class FormulationAgent:
+class FormulationAgent(Agent):
     Spec = FormulationAgentSpec
-    representations = ("formulation",)
+    representations = (Representation.FORMULATION,)
     needs_dataset = True  # the table's polymers seed the generator (and pre-train the GPT)
 
     @classmethod
@@ -84,7 +85,7 @@ class FormulationAgent:
     def propose(self, context: ProposalContext, n: int | None = None) -> Proposal:
         wanted = n or self.n
         polymers = self.generator.propose(self._polymer_context(context), math.ceil(wanted / len(self.salts)))
-        gate = ProposalFilter(context.known_keys, "formulation")
+        gate = ProposalFilter(context.known_keys, Representation.FORMULATION)
         found: list[Candidate] = []
         for polymer, (index, (salt, molality)) in itertools.product(polymers.candidates, enumerate(self.salts)):
             if len(found) >= wanted:
@@ -103,7 +104,7 @@ class FormulationAgent:
         best objective of its formulations (higher is better), as a smiles candidate."""
         best: dict[str, float] = {}
         for candidate, value in context.evaluated:
-            if candidate.kind == "formulation":
+            if candidate.kind == Representation.FORMULATION:
                 polymer = candidate.representation.split(SEPARATOR)[0]
                 best[polymer] = max(value, best.get(polymer, -math.inf))
         evaluated = [(Candidate(polymer, kind="smiles", agent="campaign"), value) for polymer, value in best.items()]

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from amala.agents.protocol import Proposal, ProposalContext
+from amala.agents.protocol import Agent, Proposal, ProposalContext
 from amala.core.library import open_library
 from amala.core.plugins import AgentSpec, Text
+from amala.core.representations import Representation
 
 
 class LibrarySpec(AgentSpec):
@@ -27,9 +28,9 @@ class LibrarySpec(AgentSpec):
     workers: int = 2  # processes that compute the fingerprint cache the first time
 
 
-class LibraryAgent:
+class LibraryAgent(Agent):
     Spec = LibrarySpec
-    representations = ("smiles",)
+    representations = (Representation.SMILES,)
     needs_dataset = False
 
     @classmethod

@@ -25,9 +25,10 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from amala.agents.llm_backends import LLMUnavailable
-from amala.agents.protocol import Proposal, ProposalContext
+from amala.agents.protocol import Agent, Proposal, ProposalContext
 from amala.core.plugins import AgentSpec, Bounds, Float, HttpUrl, Int, Quota, Text
 from amala.core.redaction import redact, redact_data
+from amala.core.representations import Representation
 from amala.core.validity import ProposalFilter
 
 MAX_CHARS = 300  # longer strings are not repeat units or compositions anyone should simulate
@@ -68,10 +69,16 @@ class LLMSpec(AgentSpec):
             raise ValueError("agents[]: an llm agent with backend local needs path (a transformers model folder)")
         return self
 
+    def composition_bounds(self) -> dict[str, tuple[float, float]]:
+        return self.bounds or {}
 
-class LLMAgent:
+    def local_folders(self) -> dict[str, str | None]:
+        return {"path": self.path} if self.backend == "local" else {}
+
+
+class LLMAgent(Agent):
     Spec = LLMSpec
-    representations = ("smiles", "composition")
+    representations = (Representation.SMILES, Representation.COMPOSITION)
     needs_dataset = False  # the dataset, when there is one, only gives example candidates
 
     @classmethod
@@ -96,7 +103,7 @@ class LLMAgent:
             return "\n".join(f"- {c.representation}: {context.sign * y:.4g}" for c, y in pairs) or "- none yet"
 
         rules = RULES[self.kind]
-        if self.kind == "composition" and self.bounds:
+        if self.kind == Representation.COMPOSITION and self.bounds:
             rules += " Allowed mole-fraction ranges: " + ", ".join(
                 f"{k} {lo:g}-{hi:g}" for k, (lo, hi) in sorted(self.bounds.items())) + "."
         examples = self.examples or [c.representation for c, _ in ranked[:3]]

@@ -15,10 +15,11 @@ from typing import Literal
 import numpy as np
 from rdkit import Chem
 
-from amala.agents.protocol import Proposal, ProposalContext
+from amala.agents.protocol import Agent, Proposal, ProposalContext
 from amala.core.candidate import Candidate
 from amala.core.plugins import AgentSpec, Quota
 from amala.core.polymer import END_MARKERS
+from amala.core.representations import Representation
 from amala.core.validity import ProposalFilter
 
 
@@ -132,11 +133,11 @@ def crossover(first: Chem.Mol, second: Chem.Mol, rng: np.random.Generator) -> st
 MUTATIONS = (swap_atom, insert_atom, delete_atom, add_substituent)
 
 
-class MutationAgent:
+class MutationAgent(Agent):
     """Mutates and crosses the campaign's best evaluated repeat units (or a seed pool at the start)."""
 
     Spec = MutationSpec
-    representations = ("smiles",)
+    representations = (Representation.SMILES,)
     needs_dataset = True  # the dataset's molecules seed the first generation
 
     @classmethod
@@ -150,7 +151,7 @@ class MutationAgent:
 
     def _parents(self, context: ProposalContext) -> list[str]:
         best = sorted(context.evaluated, key=lambda cv: cv[1], reverse=True)[:self.parents]
-        return [c.representation for c, _ in best if c.kind == "smiles"] or self.seeds[:self.parents]
+        return [c.representation for c, _ in best if c.kind == Representation.SMILES] or self.seeds[:self.parents]
 
     def propose(self, context: ProposalContext, n: int | None = None) -> Proposal:
         wanted = n or self.n

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from amala.agents.protocol import Proposal, ProposalContext
+from amala.agents.protocol import Agent, Proposal, ProposalContext
 from amala.core.candidate import Candidate
 from amala.core.plugins import AgentSpec
+from amala.core.representations import Representation
 
 
 class PoolSpec(AgentSpec):
@@ -19,9 +20,9 @@ class PoolSpec(AgentSpec):
     kind: Literal["pool"] = "pool"
 
 
-class PoolAgent:
+class PoolAgent(Agent):
     Spec = PoolSpec
-    representations = ("smiles", "formulation")
+    representations = (Representation.SMILES, Representation.FORMULATION)
     needs_dataset = True  # the pool is the dataset's molecules (or formulations)
 
     @classmethod

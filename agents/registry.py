@@ -1,14 +1,15 @@
 """The map from config names to agent classes (`AGENTS`, `build_agent`). The interface every agent
-meets is in `interface`; it is re-exported here for code that still imports it from the registry.
+meets is in `protocol`; it is re-exported here for code that still imports it from the registry.
 
 Each kind's class carries its settings (`Spec`), its capabilities (`representations`,
-`needs_dataset`) and `from_spec`; the classes are imported on first use, so importing this module
-loads no generator (torch, RDKit)."""
+`needs_dataset`, as declared on `Agent`) and `from_spec`; the classes are imported on first use, so
+importing this module loads no generator (torch, RDKit)."""
 
 from __future__ import annotations
 
 from amala.agents.protocol import Agent, ProposalContext
 from amala.core.plugins import Registry
+from amala.core.representations import Representation
 
 __all__ = ["AGENTS", "Agent", "ProposalContext", "build_agent"]
 
@@ -23,7 +24,8 @@ AGENTS = Registry("agent", "amala.agents", {
 })
 
 
-def build_agent(spec, pool: list[str] | None = None, representation: str = "smiles", workdir=None) -> Agent:
+def build_agent(spec, pool: list[str] | None = None, representation: str = Representation.SMILES,
+                workdir=None) -> Agent:
     """Instantiate the agent a config entry names (`spec.kind`)."""
     cls = AGENTS[spec.kind]
     if cls.needs_dataset and pool is None:

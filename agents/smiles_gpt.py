@@ -17,9 +17,10 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from amala.agents.protocol import Proposal, ProposalContext
+from amala.agents.protocol import Agent, Proposal, ProposalContext
 from amala.agents.smiles_tokenizer import SmilesTokenizer
 from amala.core.plugins import AgentSpec, Int, Quota, Text
+from amala.core.representations import Representation
 from amala.core.validity import ProposalFilter
 
 
@@ -28,7 +29,7 @@ class GPTSpec(AgentSpec):
     n: Quota = 64
     checkpoint: Text | None = Field(None, description="checkpoint folder to load, or to save the pre-trained model")
     epochs: Int = Field(35, ge=1, le=1000, description="pre-training epochs over the pool when no checkpoint exists "
-                        "(35: >= 90% valid samples, BENCHMARKS.md; more than 1000 is days of CPU)")
+                        "(35: >= 90% valid samples, docs/benchmarks/generators.md; more than 1000 is days of CPU)")
     finetune_steps: Int = Field(20, ge=0, le=10_000, description="fine-tuning steps on the campaign's best, per "
                                 "iteration (bounded: they run inside every iteration)")
     condition: Literal["<high>", "<low>", "<any>"] = "<any>"
@@ -132,11 +133,11 @@ def pretrained(pool: Sequence[str], checkpoint: str | Path | None = None, epochs
     return gpt
 
 
-class GPTAgent:
+class GPTAgent(Agent):
     """Proposes by sampling the GPT, after fine-tuning it on the campaign's best candidates so far."""
 
     Spec = GPTSpec
-    representations = ("smiles",)
+    representations = (Representation.SMILES,)
     needs_dataset = True  # pre-trained on the dataset's molecules
 
     @classmethod
@@ -166,7 +167,7 @@ class GPTAgent:
 
     def fine_tune(self, context: ProposalContext, top: int = 50, steps: int = 20) -> None:
         best = sorted(context.evaluated, key=lambda cv: cv[1], reverse=True)[:top]
-        smiles = [c.representation for c, _ in best if c.kind == "smiles"]
+        smiles = [c.representation for c, _ in best if c.kind == Representation.SMILES]
         if not smiles:
             return
         self.gpt.train(smiles, [self.condition] * len(smiles), epochs=steps, max_steps=steps,

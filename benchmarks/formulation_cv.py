@@ -8,9 +8,9 @@ groups. All rows compared come from one run of this script, on the same folds:
 * mean: the training rows' mean log10 σ (knowing nothing);
 * forest: `models.formulation_forest.FormulationForest` alone (`--rf-trees`, sklearn defaults otherwise) on
   polymer and salt Morgan bits (r2, 1024 + 256 bits), log10 molality with a missing flag, and 1000/T (the
-  issue's baseline);
+  classic baseline);
 * gnn: the graph-only D-MPNN ensemble (`models.gnn_ensemble.GNNEnsemble`, the chemprop-style option and
-  the issue's starting point): polymer graph + temperature through its Arrhenius readout, no salt or
+  the starting point): polymer graph + temperature through its Arrhenius readout, no salt or
   molality, `--gnn-members` members, 20 epochs, learning rate decaying to 1e-4, dropout 0.15;
 * ensemble: `models.formulation_ensemble.FormulationEnsemble` (settings from the flags), which also gives
   the rows "ensemble_networks", "ensemble_graphs" and "ensemble_forest" (each of its parts alone, from the
@@ -43,7 +43,7 @@ from amala.models.formulation_forest import FormulationForest
 
 def prepare(data: str | None) -> dict:
     """Every row of the published table, as published: the campaign's validity rules (agents.formulation)
-    would drop the single-ion conductors and the polymer-in-salt rows, which the baselines of the issue
+    would drop the single-ion conductors and the polymer-in-salt rows, which the published baselines
     include, so the benchmark reads the CSV itself. Polymers are grouped by RDKit canonical SMILES."""
     import pandas as pd
     from rdkit import Chem
@@ -143,7 +143,7 @@ def main() -> None:
     parser.add_argument("--weight-decay", type=float, default=1e-3)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--graph-members", type=int, default=0, help="the ensemble's graph networks (0: none; "
-                        "BENCHMARKS.md §7d ran 3)")
+                        "docs/benchmarks/formulation-surrogate-cv.md ran 3)")
     parser.add_argument("--graph-hidden", type=int, default=200)
     parser.add_argument("--polymer-weight", type=float, default=0.5, help="loss weight n^-w of a polymer's rows")
     parser.add_argument("--calibration", default="quantile", choices=["quantile", "rms", "none"])

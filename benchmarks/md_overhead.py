@@ -4,7 +4,7 @@ The same melt-quench-diffuse input is run twice in one process, alternately: onc
 stage a single LAMMPS `run`, the Li positions written by a LAMMPS `dump`, no Python in the loop)
 and once through `GlassMDOracle.evaluate` (cell building, sampling through the Python interface,
 MSD/Arrhenius analysis, RDFs, files). The ratio of their wall times is the overhead recorded in
-BENCHMARKS.md:
+docs/benchmarks/oxide-glass-md.md:
 
     .venv/bin/python benchmarks/md_overhead.py --profile quick --repeats 3
 """

@@ -2,7 +2,7 @@
 
 Runs `glass_md.run` for each x (one process per glass, `--workers` at once) and prints one JSON
 line per glass: D_Li(T) with its error and fitted window, σ(T), density and network-former MSD per
-temperature, Ea, log10 σ(300 K) and the wall time. BENCHMARKS.md compares Li2O·2SiO2 (x = 1/3)
+temperature, Ea, log10 σ(300 K) and the wall time. docs/benchmarks/oxide-glass-md.md compares Li2O·2SiO2 (x = 1/3)
 with published values and checks that σ rises with x:
 
     .venv/bin/python benchmarks/md_validation.py --profile standard --x 0.2,0.333333,0.5 --workers 2

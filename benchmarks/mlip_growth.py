@@ -1,4 +1,4 @@
-"""Benchmark of issue 13's growing potential: do later compositions of a campaign need fewer teacher calls?
+"""Benchmark of the growing potential: do later compositions of a campaign need fewer teacher calls?
 
 One `GrowingPotential` (SevenNet-0 teacher, NequIP committee of 3) learns a sequence of Li2S–P2S5–LiI
 glasses in turn, as a campaign would hand them over, with the oracle's default trust window (DP-GEN's

@@ -1,4 +1,4 @@
-"""Interface check of issue 13: a-Li3PS4 | Li3BO3-type coating, γ and D_Li in the interface region against the bulk.
+"""Interface check: a-Li3PS4 | Li3BO3-type coating, γ and D_Li in the interface region against the bulk.
 
 Wang et al. 2023 studied amorphous-amorphous interfaces between a-Li3PS4 and its Li3B11O18 coating; Seth et al.
 2025 found Li diffusivity ~10⁻⁸ cm²/s in bulk a-LiPON against ~10⁻⁹ cm²/s at its interface. This script runs the
@@ -11,7 +11,7 @@ cells and protocol starts from its glasses.
 Calculators: `--calculator sevennet` (the teacher, SevenNet-0, directly: universal, it has seen both
 chemistries), or `--calculator committee --committee DIR` (a NequIP committee, DIR/member_k/student.json): the
 committee's mean drives the MD, each member relaxes for γ, so γ gets the members' spread, and the production's
-largest force deviation is recorded. A committee must have been trained on labels of the mixed cell (issue 13):
+largest force deviation is recorded. A committee must have been trained on labels of the mixed cell:
 the deviation says how far the stack lies from what it learned. (The mlip oracle's `interface` setting runs the
 same pipeline with the growing potential, which learns the coating and the stack itself.)
 
@@ -41,7 +41,8 @@ from amala.oracles.md import ase_engine as ase_md
 from amala.oracles.md.cells import build
 from amala.oracles.md.protocol import MDProfile
 from amala.oracles.mlip.interface_simulation import LI3BO3, InterfaceSpec, fixed, simulate_interface
-from amala.oracles.mlip.nequip_student import Committee, Student
+from amala.oracles.mlip.nequip_student import NequIPStudent
+from amala.oracles.mlip.student import StudentEnsemble
 from amala.oracles.mlip.teachers import TeacherSpec, make_teacher
 
 LI3PS4 = "Li2S:0.75;P2S5:0.25"
@@ -112,7 +113,7 @@ def _calculators(args):
     folders = sorted(args.committee.glob("member_*"))
     if len(folders) < 2:
         raise SystemExit(f"--committee: {args.committee} holds {len(folders)} member_* folder(s); need 2 or more")
-    committee = Committee([Student.load(folder) for folder in folders], args.device)
+    committee = StudentEnsemble([NequIPStudent.load(folder) for folder in folders], args.device)
     return committee.calculator(), committee.calculators, committee.record()
 
 

@@ -35,7 +35,13 @@ from amala.oracles.md import ase_engine as ase_md
 from amala.oracles.md import structure as glass_structure
 from amala.oracles.md.cells import build
 from amala.oracles.md.protocol import MDProfile, SimulationFailed
-from amala.oracles.mlip.nequip_student import Student, StudentSpec, compile_student, held_out_errors, train_student
+from amala.oracles.mlip.nequip_student import (
+    NequIPStudent,
+    StudentSpec,
+    compile_student,
+    held_out_errors,
+    train_student,
+)
 from amala.oracles.mlip.on_the_fly import OnTheFly, OnTheFlySpec
 from amala.oracles.mlip.teachers import TeacherSpec, make_teacher
 
@@ -202,7 +208,7 @@ def seconds_per_step(atoms, calc, steps: int, temperature_K: float = 600.0) -> f
     return (time.perf_counter() - started) / steps
 
 
-def dynamics(teacher_md: Path, student: Student, fractions: dict, args) -> dict:
+def dynamics(teacher_md: Path, student: NequIPStudent, fractions: dict, args) -> dict:
     """The student's D_Li on the teacher-MD cell: same composition, atoms, density, seed, temperature."""
     ref = json.loads((teacher_md / "summary.json").read_text())
     atoms = build(fractions, args.density, ref["n_atoms"], seed=0).atoms  # the teacher run's cell (its seed 0)

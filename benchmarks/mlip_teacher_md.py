@@ -7,7 +7,7 @@ label: energy (eV), forces (eV/Å) and unwrapped positions (Å) of each step are
 also feeds the distillation set.
 
 Slow on a CPU (~0.5-0.8 s per step at 64 atoms): it runs in chunks of `--chunk` steps and writes a
-checkpoint (positions, momenta, phase, step) after each, so a kill or a session's end loses at most one
+checkpoint (positions, momenta, phase, step) after each, so a kill or a machine's shutdown loses at most one
 chunk and the same command resumes where it stopped. The thermostat's random numbers are seeded per
 (seed, phase, chunk), so a resumed run is the run that was never interrupted:
 

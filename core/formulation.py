@@ -44,8 +44,9 @@ import pandas as pd
 from rdkit import Chem
 
 from amala.core.polymer import InvalidPolymer, canonical_smiles
+from amala.core.representations import Representation
 
-KIND = "formulation"
+KIND = Representation.FORMULATION  # a formulation candidate's `kind`
 SEPARATOR = "|"
 MAX_MOLALITY = 20.0  # mol/kg: beyond ~20 mol/kg a "polymer electrolyte" is a salt with some polymer in it
 # mol/kg: 1e-6 mol/kg of LiTFSI is 0.3 ppm by mass, below the ionic impurities of a polymer as made (ppm of

@@ -2,11 +2,13 @@
 
 A plug-in (agent, oracle, surrogate) is one class that carries its settings model as `Spec`, builds
 itself from it (`from_spec`) and declares what it can do as class attributes (`representations`,
-`needs_dataset`, ...). The campaign config is assembled from these registries, so a new kind is one
+`needs_dataset`, ...): the whole contract is declared, with its defaults, on the protocols
+`amala.agents.protocol.Agent`, `amala.models.protocol.Surrogate` and `amala.oracles.protocol.Oracle`,
+which the plug-in classes subclass. The campaign config is assembled from these registries, so a new kind is one
 module plus one registry line, and a key the chosen kind does not have fails instead of being
 silently ignored.
 
-This module is at the bottom layer (agents), with pydantic as its only dependency, so that agents,
+This module is at the bottom layer (core), with pydantic as its only dependency, so that agents,
 models and oracles can all define their settings next to their code without importing `loop`.
 """
 
@@ -154,8 +156,18 @@ Quota = Annotated[Int, Field(ge=1, le=10_000, description="proposals per iterati
 
 
 class AgentSpec(PluginSpec):
-    """Settings of every agent kind. A kind's class declares `representations` (what it proposes)
-    and `needs_dataset` (it reads the campaign's table, e.g. as a pool)."""
+    """Settings of every agent kind; what a kind's class declares is listed on `amala.agents.protocol.Agent`.
+    The methods say what the config and the checks before a run need to know of any kind's settings."""
 
     name: Text | None = None
+
+    def composition_bounds(self) -> dict[str, tuple[float, float]] | None:
+        """The mole-fraction range per component the agent keeps to ({} when none is set); None for a
+        kind without a `bounds` setting."""
+        return None
+
+    def local_folders(self) -> dict[str, str | None]:
+        """Setting -> the folder on this machine the agent loads when built (a local model), so a
+        missing one is found before a run; none by default."""
+        return {}
 

@@ -19,6 +19,7 @@ from amala.core.candidate import Candidate
 from amala.core.composition import composition_within
 from amala.core.formulation import InvalidFormulation, canonical_formulation
 from amala.core.polymer import InvalidPolymer, canonical_smiles
+from amala.core.representations import Representation
 
 
 class InvalidText(ValueError):
@@ -41,11 +42,11 @@ def candidate_from_text(text: str, kind: str, agent: str, bounds: dict | None = 
         raise InvalidText(f"empty representation {text[:20]!r}", "empty")
     if len(text) > 500:
         raise InvalidText(f"candidate {text[:40]!r}...: {len(text)} characters (at most 500)", "too long")
-    if kind == "smiles":
+    if kind == Representation.SMILES:
         representation = canonical_smiles(text)
-    elif kind == "composition":
+    elif kind == Representation.COMPOSITION:
         representation = composition_within(text, bounds or {})
-    elif kind == "formulation":
+    elif kind == Representation.FORMULATION:
         representation = canonical_formulation(text)
     else:
         raise ValueError(f"unknown representation kind {kind!r}")

@@ -7,24 +7,29 @@ not a failed run) whose result is stored the moment it exists, then close the ba
 oracle's work runs on the configured executor (`amala.loop.executors`), never in a process that
 needs a Prefect API of its own. A run killed at any moment loses only the evaluations still
 running: the next run of the same config completes the open batch and goes on.
+
+The flow takes the config as parsed (`amala run` parses it once, and hands on the store it opened
+to announce the run), or a path or dict as a Python user or a scheduled run gives it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from prefect import flow, get_run_logger, task, unmapped
+from prefect import Flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import TerminationSignal
 from prefect.logging.handlers import PrefectConsoleHandler
 from prefect.runtime import flow_run
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from amala.core.redaction import redact
 from amala.flows.approval_gate import approval_gate
 from amala.flows.artifacts import label_run, publish_batch
 from amala.flows.notifications import notify
@@ -32,9 +37,10 @@ from amala.flows.task_runners import build_task_runner
 from amala.loop.campaign import Campaign, Stop
 from amala.loop.config import CampaignConfig, load_config, parse_config
 from amala.loop.executors import RunStopping, build_executor
+from amala.loop.report.data import redacted
 from amala.loop.states import CampaignStatus
 from amala.loop.status import utc_text
-from amala.loop.store import Batch, LeaseLost
+from amala.loop.store import Batch, LeaseLost, Store
 
 
 @task(name="propose-and-select", cache_policy=NO_CACHE)
@@ -148,19 +154,40 @@ def _executor(spec):
     executor.close()
 
 
-@flow(name="amala-campaign", log_prints=True)
-def campaign_flow(config: str | dict, max_iterations: int | None = None, progress: bool = False,
-                  until: str | None = None, timezone: str | None = None) -> dict:
+class _CampaignFlow(Flow):
+    """The campaign flow, whose parameters Prefect records as they can be read and shared: a config
+    given parsed or as a dict as the report shows it (a database password or a webhook's path
+    masked), an opened store as its URL (masked alike), a config file as its path. Prefect's own
+    encoding would send a config's secrets to its API, and give up on a store only after walking
+    its database engine."""
+
+    def serialize_parameters(self, parameters: dict) -> dict:
+        shown = dict(parameters)
+        config = shown.get("config")
+        if isinstance(config, CampaignConfig):
+            config = config.model_dump(mode="json")
+        if isinstance(config, dict):
+            shown["config"] = redacted(config)
+        if isinstance(shown.get("store"), Store):
+            shown["store"] = redact(shown["store"].url)
+        return super().serialize_parameters(shown)
+
+
+@functools.partial(_CampaignFlow, name="amala-campaign", log_prints=True)
+def campaign_flow(config: str | Path | dict | CampaignConfig, max_iterations: int | None = None,
+                  progress: bool = False, until: str | None = None, timezone: str | None = None,
+                  store: Store | None = None) -> dict:
     """Run (or resume) a campaign until its budget, its stopping rule, `max_iterations` batches or
     the wall-clock time `until` ("HH:MM" in `timezone`, default this machine's; no batch is started
-    that would, judging by the longest batch of this run, end after it).
+    that would, judging by the longest batch of this run, end after it). `store`: the campaign's
+    database already opened (else the flow opens it).
 
     The run holds the campaign's lease (one run at a time, with a heartbeat: `amala.loop.lease`).
     Ctrl-C or SIGTERM stops it at once: running simulations are killed, their candidates stay
     unevaluated (the next run evaluates them), and the campaign reads `interrupted`."""
     logger = get_run_logger()
     cfg = _config(config)
-    campaign = Campaign(cfg)
+    campaign = Campaign(cfg, store=store)
     deadline = wall_clock_deadline(until, timezone)
     with campaign.lease() as lease:
         done = campaign.n_evaluations()

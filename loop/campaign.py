@@ -16,6 +16,7 @@ import torch
 
 from amala.agents import Candidate, ProposalContext, build_agent
 from amala.core import datasets, seeding
+from amala.core.representations import Representation, pool_column
 from amala.core.validity import ProposalFilter
 from amala.loop.acquisition import select
 from amala.loop.approval import BatchDecision
@@ -64,11 +65,6 @@ class Observations:
         return torch.tensor([f in labels for f in self.fidelities], dtype=torch.bool)
 
 
-def pool_column(representation: str) -> str:
-    """The table column that holds a campaign's candidates (its pool, and a benchmark's top set)."""
-    return "formulation" if representation == "formulation" else "smiles"
-
-
 @dataclass
 class Stop:
     reason: str
@@ -96,7 +92,7 @@ class Campaign:
         self.table = table
         if self.table is None and config.data is not None:
             self.table = datasets.load(config.data.dataset, config.data.path, config.data.subset, config.seed)
-        if config.representation == "formulation" and self.table is not None:
+        if config.representation == Representation.FORMULATION and self.table is not None:
             gap = config.data.temperature_gap_K if config.data is not None else None
             self.table = formulation_table(self.table, max_gap_K=gap)  # one row per formulation: the pool
         pool = list(self.table.frame[pool_column(config.representation)]) if self.table is not None else None
@@ -108,9 +104,9 @@ class Campaign:
                              f"{self.oracle.name!r} (it gives {sorted(self.oracle.units)})")
         self.objective = Objective(config.objective, self.oracle.units[config.objective.property])
         # what the surrogate's inputs are made from, kept for the whole campaign (caches live in it)
-        if config.representation == "composition":
+        if config.representation == Representation.COMPOSITION:
             self.bank = CompositionFeaturizer(sorted(self.bounds))
-        elif config.representation == "formulation":
+        elif config.representation == Representation.FORMULATION:
             self.bank = FormulationFeaturizer()  # polymer, salt and molality features of each formulation
         elif SURROGATES[config.surrogate.kind].inputs == "graphs":
             self.bank = GraphBank()
@@ -249,9 +245,9 @@ class Campaign:
                                     representation=self.config.representation)
         X_train = surrogate.encode([c.representation for c in observed.candidates])
         # fidelity labels for surrogates that declare fidelity heads, when the config names high fidelities
-        high = observed.high(self.config.surrogate.high_fidelity) if surrogate.fidelities else None
+        high = observed.high(self.config.surrogate.high_fidelities()) if surrogate.fidelities else None
         # measurement temperatures for surrogates with a temperature readout (formulation_ensemble)
-        at = {"temperature_K": observed.temperatures} if getattr(surrogate, "temperatures", False) \
+        at = {"temperature_K": observed.temperatures} if surrogate.temperatures \
             and observed.temperatures is not None else {}
         surrogate.fit(X_train, observed.y, observed.y_var, high=high, **at)
         t1 = time.perf_counter()
@@ -385,7 +381,7 @@ def composition_bounds(config: CampaignConfig) -> dict[str, tuple[float, float]]
     """Mole-fraction bounds of composition campaigns (hand-written glasses must respect them)."""
     merged: dict[str, tuple[float, float]] = {}
     for spec in config.agents:
-        for name, (lo, hi) in (getattr(spec, "bounds", None) or {}).items():
+        for name, (lo, hi) in (spec.composition_bounds() or {}).items():
             old = merged.get(name, (lo, hi))
             merged[name] = (min(lo, old[0]), max(hi, old[1]))
     return merged

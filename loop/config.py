@@ -23,6 +23,7 @@ from pydantic.fields import FieldInfo
 
 from amala.agents.registry import AGENTS
 from amala.core.plugins import Float, HttpUrl, Int, Registry, Spec, Text
+from amala.core.representations import Representation, RepresentationName
 from amala.core.settings import settings
 from amala.loop.strategies import NON_BAYESIAN, Strategy
 from amala.models.registry import SURROGATES
@@ -147,7 +148,7 @@ class CampaignConfig(_Strict):
     seed: Int = Field(0, ge=0, le=2**32 - 1, description="numpy and pandas take seeds in [0, 2^32)")
     workdir: Text | None = None  # default: runs/<name>
     database: Text | None = None  # SQLAlchemy URL; default sqlite:///<workdir>/amala.db; env AMALA_DB_URL wins
-    representation: Literal["smiles", "composition", "formulation"] = "smiles"  # formulation: polymer|salt|molality
+    representation: RepresentationName = "smiles"  # formulation: polymer|salt|molality
     data: DataSpec | None = DataSpec()
     objective: ObjectiveSpec = ObjectiveSpec()
     agents: list[AnyAgent] = _kind_fields()["agents"][1]  # as in _kind_fields (load_plugins rebuilds them)
@@ -182,42 +183,41 @@ class CampaignConfig(_Strict):
         if not surrogate.bayesian and self.acquisition.strategy not in NON_BAYESIAN:
             raise ValueError(f"acquisition.strategy={self.acquisition.strategy} needs a Bayesian surrogate; "
                              f"{self.surrogate.kind} supports greedy or random")
-        if getattr(self.surrogate, "high_fidelity", None) and not surrogate.fidelities:
+        if self.surrogate.high_fidelities() and not surrogate.fidelities:
             raise ValueError(f"surrogate.high_fidelity: the {self.surrogate.kind} surrogate has no fidelity heads")
         if self.budget.initial > self.budget.max_evaluations:
             raise ValueError("budget.initial must not exceed budget.max_evaluations")
-        arrhenius = getattr(surrogate, "arrhenius_objective", None)  # an Arrhenius readout models log10 sigma
+        arrhenius = surrogate.arrhenius_objective  # an Arrhenius readout models log10 sigma
         if arrhenius and (self.objective.property, self.objective.transform, self.objective.direction) != arrhenius:
             raise ValueError(f"surrogate.kind={self.surrogate.kind} reads out log10 conductivity (Arrhenius): "
                              f"objective must be property {arrhenius[0]}, transform {arrhenius[1]}, direction "
                              f"{arrhenius[2]}")
         oracle = ORACLES[self.oracle.kind]
-        if getattr(oracle, "asks_for_objective_only", False) and self.oracle.properties is None:
+        if oracle.asks_for_objective_only and self.oracle.asked_properties() is None:
             self.oracle.properties = [self.objective.property]
-        properties = getattr(self.oracle, "properties", None)
+        properties = self.oracle.asked_properties()
         if properties is not None and self.objective.property not in properties:
             raise ValueError(f"oracle.properties must include the objective {self.objective.property!r}")
-        produces = getattr(self.oracle, "produces", None)  # a kind whose results are a fixed set of properties
-        if callable(produces) and self.objective.property not in (produced := produces()):
+        produced = self.oracle.produces()  # a kind whose results are a fixed set of properties
+        if produced is not None and self.objective.property not in produced:
             raise ValueError(f"objective.property: oracle kind {self.oracle.kind} does not give "
                              f"{self.objective.property!r} (it gives {', '.join(produced)})")
-        buildable = getattr(self.oracle, "component_problem", None)  # a kind that simulates the components
-        for i, agent in enumerate(self.agents):
-            problem = next(filter(None, map(buildable, getattr(agent, "bounds", None) or {})), None) \
-                if callable(buildable) else None
+        for i, agent in enumerate(self.agents):  # components the oracle cannot simulate
+            problem = next(filter(None, map(self.oracle.component_problem, agent.composition_bounds() or {})), None)
             if problem:
                 raise ValueError(f"agents.{i}.bounds: {problem} (oracle kind {self.oracle.kind})")
         self._capabilities()
-        if not getattr(oracle, "thread_safe", True) and self.execution.task_runner == "threads" \
+        if not oracle.thread_safe and self.execution.task_runner == "threads" \
                 and self.execution.workers > 1:
             raise ValueError(f"execution.task_runner: threads would run several {self.oracle.kind} evaluations in one "
                              f"process; use processes or dask for execution.workers > 1 with oracle.kind "
                              f"{self.oracle.kind}")
-        if self.data is not None and self.data.temperature_gap_K is not None and self.representation != "formulation":
+        if self.data is not None and self.data.temperature_gap_K is not None \
+                and self.representation != Representation.FORMULATION:
             raise ValueError("data.temperature_gap_K: only formulation campaigns have measurement temperatures")
-        if self.representation == "composition" and any("bounds" in type(a).model_fields and not a.bounds
-                                                         for a in self.agents):
-            kinds = sorted({a.kind for a in self.agents if "bounds" in type(a).model_fields})
+        if self.representation == Representation.COMPOSITION and any(a.composition_bounds() == {}
+                                                                     for a in self.agents):
+            kinds = sorted({a.kind for a in self.agents if a.composition_bounds() is not None})
             raise ValueError(f"agents[].bounds: a composition campaign's agents ({', '.join(kinds)}) need the "
                              "mole-fraction range of each oxide")
         return self

@@ -14,8 +14,10 @@ import warnings
 from pathlib import Path
 
 from amala.core.redaction import redact
+from amala.core.representations import Representation
 from amala.core.settings import SettingsError, settings
 from amala.loop.config import CampaignConfig
+from amala.oracles.registry import ORACLES
 
 
 def check(cfg: CampaignConfig) -> list[str]:
@@ -26,7 +28,7 @@ def check(cfg: CampaignConfig) -> list[str]:
         return [str(exc)]  # the other checks read these variables (AMALA_DATA_DIR, AMALA_DB_URL)
     problems = [*_data(cfg), *_database(cfg), *_directory("workdir", cfg.work_path), *_local_models(cfg)]
     problems += (_dataset(cfg) or _objective_values(cfg)) if not problems else []
-    problems += _mlip(cfg)
+    problems += _potential(cfg)
     return problems
 
 
@@ -59,7 +61,6 @@ def _dataset(cfg: CampaignConfig) -> list[str]:
     if cfg.data is None:
         return []
     from amala.core import datasets
-    from amala.oracles.registry import ORACLES
 
     key = "data.path" if cfg.data.path else "data.dataset"
     try:
@@ -72,7 +73,7 @@ def _dataset(cfg: CampaignConfig) -> list[str]:
         first = (" ".join(str(exc).split()) or type(exc).__name__)[:200]
         return [f"{key}: {str(cfg.data.path or cfg.data.dataset)[:200]!r} cannot be read as the {cfg.data.dataset} "
                 f"table ({first})"]
-    if cfg.representation == "formulation":  # the campaign's pool: one row per formulation
+    if cfg.representation == Representation.FORMULATION:  # the campaign's pool: one row per formulation
         from amala.oracles.tables.formulation_lookup import formulation_table
 
         try:
@@ -81,11 +82,11 @@ def _dataset(cfg: CampaignConfig) -> list[str]:
             return [_keyed(key, exc)]
     if len(table.frame) == 0:
         return [f"{key}: no rows of {table.name!r} are left to campaign over (data.temperature_gap_K, data.subset)"]
-    offered = getattr(ORACLES[cfg.oracle.kind], "offered", None)
+    offered = ORACLES[cfg.oracle.kind].offered
     if offered is None:  # the oracle builds no list of what it gives from a table
         return []
     offered = offered(table)
-    asked = getattr(cfg.oracle, "properties", None) or []
+    asked = cfg.oracle.asked_properties() or []
     unknown = [p for p in asked if p not in offered]
     where = f"oracle kind {cfg.oracle.kind} on dataset {table.name!r} (it gives {sorted(offered)})"
     if unknown:
@@ -133,15 +134,16 @@ def _database(cfg: CampaignConfig) -> list[str]:
 
 
 def _local_models(cfg: CampaignConfig) -> list[str]:
-    """A local LLM's folder: missing, it would only show as a warning in every iteration's log."""
-    return [f"agents.{i}.path: no model folder at {agent.path}" for i, agent in enumerate(cfg.agents)
-            if agent.kind == "llm" and agent.backend == "local" and not _is_dir(agent.path)]
+    """A local model's folder (an LLM's): missing, it would only show as a warning in every iteration's log."""
+    return [f"agents.{i}.{key}: no model folder at {folder}" for i, agent in enumerate(cfg.agents)
+            for key, folder in agent.local_folders().items() if not _is_dir(folder)]
 
 
-def _mlip(cfg: CampaignConfig) -> list[str]:
-    """What the mlip oracle needs of this machine: a GPU torch can use for `device: cuda`, GPAW for the
-    gpaw teacher, and a potential folder that exists or can be created (judged without creating it)."""
-    if cfg.oracle.kind != "mlip":
+def _potential(cfg: CampaignConfig) -> list[str]:
+    """What an oracle that trains a potential (mlip) needs of this machine: a GPU torch can use for
+    `device: cuda`, GPAW for the gpaw teacher, and a potential folder that exists or can be created
+    (judged without creating it)."""
+    if not ORACLES[cfg.oracle.kind].trains_potential:
         return []
     spec, problems = cfg.oracle, []
     if spec.device == "cuda":
@@ -195,7 +197,7 @@ def _directory(key: str, path: Path) -> list[str]:
 def _objective_values(cfg: CampaignConfig) -> list[str]:
     """A log10 objective over a table property with values <= 0 (HTP-MD's transference numbers)
     would lose those candidates: refuse the config and say which transform works."""
-    if cfg.data is None or cfg.objective.transform != "log10" or cfg.oracle.kind not in ("lookup", "emulator"):
+    if cfg.data is None or cfg.objective.transform != "log10" or not ORACLES[cfg.oracle.kind].gives_table_columns:
         return []
     import pandas as pd
 

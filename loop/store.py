@@ -70,7 +70,7 @@ SQLITE_CORRUPT, SQLITE_NOTADB = 11, 26  # SQLite's result codes for a damaged fi
 
 def check_integrity(path: Path) -> None:
     """`PRAGMA quick_check` of an existing SQLite file (O(size), ~1 s per 100 MB). A damaged file
-    that is written to spreads the damage (the issue: a batch stored into a file whose integrity
+    that is written to spreads the damage (a batch stored into a file whose integrity
     check fails, noticed only by `status`), so a store refuses to open one: nothing is written,
     and the person is told how to get back what it holds."""
     import sqlite3

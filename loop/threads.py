@@ -4,7 +4,7 @@ torch (and the BLAS under numpy) start one thread per core. That is right on an 
 wrong beside other work: with more runnable threads than cores, torch's OpenMP threads wait for
 each other at every parallel region, and each wait costs a scheduler time slice. Beside two busy
 processes on 2 cores, the HTP-MD retrospective took 8.2x its idle time with 2 threads and 1.5x with
-one (BENCHMARKS.md, "Contention"). The loop therefore uses the cores that are free: those not taken
+one (docs/benchmarks/reliability.md, "Contention"). The loop therefore uses the cores that are free: those not taken
 by the campaign's own simulation workers (`execution.workers` processes, one core each) nor by other
 processes running on the machine when a batch is chosen. Chosen anew for each batch: the load of
 a shared machine comes and goes. (The same batches come out whatever the count: checked on the

@@ -1,6 +1,7 @@
 """A deep ensemble over formulations (polymer, salt, molality) with an Arrhenius readout: ChemArr-grade.
 
-Why this shape (BENCHMARKS.md §7 measures each choice on ChemArr's experimental data, polymer-grouped):
+Why this shape (docs/benchmarks/formulation-surrogate-cv.md measures each choice on ChemArr's experimental
+data, polymer-grouped):
 * Inputs are `FormulationFeaturizer` rows: Morgan counts and RDKit descriptors of the polymer and of
   the salt, log10 molality, log10 Mw and explicit missing/no-salt flags. A new salt is described by
   its ions, so it works; a new polymer is described by what it is made of.
@@ -14,20 +15,21 @@ Why this shape (BENCHMARKS.md §7 measures each choice on ChemArr's experimental
   the recalibration of the ensemble's spread against out-of-bag errors (as `GNNEnsemble` does).
 * The loss weighs a row of a polymer with n training rows by n^-0.5 (`polymer_weight`): ChemArr holds
   PEO 3,440 times and most polymers under 30 times; unweighted, the networks learn PEO and its salts
-  (BENCHMARKS.md §7a: pooled MAE 1.167 -> 1.106 for the networks alone).
-* A random forest on fingerprints, molality and 1/T (`models.formulation_forest`, the issue's baseline)
+  (docs/benchmarks/formulation-surrogate-cv.md: pooled MAE 1.167 -> 1.106 for the networks alone).
+* A random forest on fingerprints, molality and 1/T (`models.formulation_forest`, the baseline)
   is averaged in by default (`forest_trees`): the mean of the two means, the std of the two-component
   mixture. On polymers that dominate the data and are then held out (PEO) the networks are far off and
   narrow while the forest is closer and wider; the mixture's ±1 std covers 60–76% of held-out rows where
-  the networks alone cover 52% (BENCHMARKS.md §7). Ea and log10 A come from the networks (fingerprint and
-  graph) alone.
+  the networks alone cover 52% (docs/benchmarks/formulation-surrogate-cv.md). Ea and log10 A come from the
+  networks (fingerprint and graph) alone.
 * Graph members (`graph_members`, `models.formulation_graph`): D-MPNN networks on the polymer's graph,
   joined by the salt and the conditions, trained the same way (polymer bootstrap, early stopping,
   weights, own recalibration) and mixed in as a third part. They err differently from the fingerprint
-  networks (BENCHMARKS.md §7d: best of all parts on the held-out PEO fold, pooled MAE 1.050 -> 1.026), but
-  on PolyInfo polymers far from the training ones their spread explodes (screen median std 2.6 decades,
-  against ~1), so they are an option (`graph_members: 3`), not the default. Their input is one column
-  after the featurizer's: the polymer's row in the ensemble's `GraphBank`; `encode`/`table` append it.
+  networks (docs/benchmarks/formulation-surrogate-cv.md: best of all parts on the held-out PEO fold, pooled
+  MAE 1.050 -> 1.026), but on PolyInfo polymers far from the training ones their spread explodes (screen
+  median std 2.6 decades, against ~1), so they are an option (`graph_members: 3`), not the default. Their
+  input is one column after the featurizer's: the polymer's row in the ensemble's `GraphBank`;
+  `encode`/`table` append it.
 * Polymers are found from the features themselves (identical polymer blocks are one polymer), so
   `fit` needs no extra argument and a campaign calls it like every surrogate.
 """
@@ -44,11 +46,12 @@ from torch import nn
 
 from amala.core.formulation import ROOM_TEMPERATURE_K, Formulation
 from amala.core.plugins import Float, Int
+from amala.core.representations import Representation
 from amala.models.descriptors import DescriptorScaler
 from amala.models.formulation_forest import FormulationForest, mixture
 from amala.models.formulation_graph import GraphArrhenius
 from amala.models.molecular_graph import GraphBank
-from amala.models.protocol import one_condition
+from amala.models.protocol import Surrogate, one_condition
 from amala.models.readouts import LN10_KB, ArrheniusHead, arrhenius_log10
 from amala.models.registry import SurrogateSpec
 
@@ -73,7 +76,7 @@ class FormulationEnsembleSpec(SurrogateSpec):
     graph_members: Int = Field(0, ge=0, le=64, description="D-MPNN networks on the polymer graph joined by the "
                                "salt and conditions (models.formulation_graph), a third part of the mixture; 0: none "
                                "(3: better in cross-validation, but wild on polymers far from the training ones: "
-                               "BENCHMARKS.md §7d)")
+                               "docs/benchmarks/formulation-surrogate-cv.md)")
     graph_hidden: Int = Field(200, ge=8, le=4096, description="width of the graph networks' message passing")
     reference_K: Float = Field(ROOM_TEMPERATURE_K, gt=0, le=2000, description="temperature (K) of predictions and "
                                "of observations without one: the objective's condition (σ at 25 °C by default)")
@@ -188,11 +191,11 @@ def train_member(net: nn.Module, x: torch.Tensor, y: torch.Tensor, T: torch.Tens
     return net, best_epoch
 
 
-class FormulationEnsemble:
+class FormulationEnsemble(Surrogate):
     """Surrogate interface (`encode`, `fit`, `predict`, `model`) over formulations."""
     name = "formulation_ensemble"
     Spec = FormulationEnsembleSpec
-    representations = ("formulation",)
+    representations = (Representation.FORMULATION,)
     bayesian = True  # a Gaussian view of the ensemble (the GNN's `EnsembleGaussianModel`)
     fidelities = False
     inputs = "formulations"  # FormulationFeaturizer rows (+ the polymer's graph row, see `encode`)
@@ -336,7 +339,7 @@ class FormulationEnsemble:
         "quantile" (default): 68.27% of those |z| fall within one scaled std, i.e. ±1 std covers what a
         Gaussian's does. Errors on new polymers are heavy-tailed (a few polymers are off by 3 decades), so
         "rms" (unit root mean square of z, as `GNNEnsemble` does) lets the tails widen every interval:
-        on ChemArr it covered ~80% within ±1 std (BENCHMARKS.md §7)."""
+        on ChemArr it covered ~80% within ±1 std (docs/benchmarks/formulation-surrogate-cv.md)."""
         if self.calibration == "none" or not networks:
             return 1.0
         preds = self._predictions(networks, x, T)

@@ -1,12 +1,13 @@
 """A random forest over formulations at a measurement temperature: the formulation ensemble's partner.
 
-Why it exists: on polymers no training row had (ChemArr, polymer-grouped CV, BENCHMARKS.md §7) the
+Why it exists: on polymers no training row had (ChemArr, polymer-grouped CV,
+docs/benchmarks/formulation-surrogate-cv.md) the
 networks and a forest on fingerprints err differently. The networks are better on most held-out
 polymers but far off, and over-confident, on the few that dominate the data (PEO); the forest is
 cruder but more cautious there. `FormulationEnsemble` averages them (with its graph networks: a mixture),
 which is better calibrated than either alone.
 
-Inputs are the issue's baseline: which Morgan environments the polymer and the salt contain (bits,
+Inputs are the classic baseline's: which Morgan environments the polymer and the salt contain (bits,
 from the featurizer's counts), log10 molality with its missing flag, and 1000/T — temperature is a
 column, not a readout, so the forest has no activation energy of its own.
 """

@@ -2,7 +2,8 @@
 
 Why a second kind of network: the fingerprint networks (`formulation_ensemble.ArrheniusMLP`) see which
 Morgan environments a polymer has; a message-passing network learns its own description of the chain
-(chemprop's D-MPNN, `models.dmpnn`). On ChemArr's polymer-grouped CV (BENCHMARKS.md §7) the graph-only
+(chemprop's D-MPNN, `models.dmpnn`). On ChemArr's polymer-grouped CV
+(docs/benchmarks/formulation-surrogate-cv.md) the graph-only
 ensemble was the best model on the held-out PEO fold, but without the salt it was the worst at 20–30 °C;
 joined by the salt's Morgan counts and descriptors and the conditions (log10 molality, missing and
 no-salt flags, Mw) it errs differently from the fingerprint networks and the forest, so the three

@@ -26,9 +26,11 @@ from pydantic import Field
 from torch import nn
 
 from amala.core.plugins import Float, Int, Text
+from amala.core.representations import Representation
 from amala.models.descriptors import DescriptorScaler
 from amala.models.dmpnn import DMPNNEncoder
 from amala.models.molecular_graph import GraphBank
+from amala.models.protocol import Surrogate
 from amala.models.readouts import LN10_KB, MultiFidelityArrhenius
 from amala.models.registry import SurrogateSpec
 
@@ -38,7 +40,7 @@ class GNNEnsembleSpec(SurrogateSpec):
     members: Int = Field(5, ge=2, le=64, description="networks in the deep ensemble (each one is trained every "
                          "iteration; at most 64)")
     epochs: Int = Field(20, ge=1, le=1000, description="training epochs per member (20 with the decay below beat "
-                        "30 and 60 in BENCHMARKS.md §3; at most 1000)")
+                        "30 and 60 in docs/benchmarks/gnn-ensemble-cv.md; at most 1000)")
     lr_final: Float | None = Field(1e-4, gt=0, le=1e-3, description="learning rate decays from 1e-3 to this")
     dropout: Float = Field(0.15, ge=0, lt=1, description="dropout in the message passing")
     reference_K: Float = Field(353.0, gt=0, le=5000, description="temperature of single-temperature data "
@@ -46,6 +48,9 @@ class GNNEnsembleSpec(SurrogateSpec):
     high_fidelity: list[Text] = Field(default_factory=list, max_length=16, description="evaluation fidelities "
                                       "(e.g. standard, external) that train the high-fidelity head; the rest train "
                                       "the low head, and predictions are made at high fidelity")
+
+    def high_fidelities(self) -> list[str]:
+        return self.high_fidelity
 
 
 @dataclass
@@ -156,11 +161,11 @@ def train_member(bank: GraphBank, data: TrainingSet, seed: int, epochs: int = 60
     return model
 
 
-class GNNEnsemble:
+class GNNEnsemble(Surrogate):
     """Surrogate interface (`encode`, `fit`, `predict`, `model`) over a deep ensemble."""
     name = "gnn_ensemble"
     Spec = GNNEnsembleSpec
-    representations = ("smiles",)  # molecular graphs
+    representations = (Representation.SMILES,)  # molecular graphs
     bayesian = True  # a Gaussian view of the ensemble (`EnsembleGaussianModel`)
     fidelities = True  # low and high fidelity heads
     inputs = "graphs"  # molecular graphs (GraphBank)
@@ -222,7 +227,7 @@ class GNNEnsemble:
     def _out_of_bag_scale(self, data: TrainingSet, in_bag: torch.Tensor, min_points: int = 10) -> float:
         """Factor for the ensemble's std so that it matches the out-of-bag errors.
 
-        Deep ensembles are over-confident (BENCHMARKS.md §3: a third of held-out points inside ±1
+        Deep ensembles are over-confident (docs/benchmarks/gnn-ensemble-cv.md: a third of held-out points inside ±1
         std). Each training point was left out of ~37% of the bootstrap resamples; the members that
         never saw it predict it as they would a new polymer, so (y − out-of-bag mean) / ensemble std
         should have unit variance. Its root mean square is the factor (at least 1: never narrower)."""

@@ -25,8 +25,9 @@ from botorch.models.transforms.outcome import Standardize
 from gpytorch.kernels import RBFKernel, ScaleKernel
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
+from amala.core.representations import Representation
 from amala.models.kernels import IndexedKernel, TanimotoKernel
-from amala.models.protocol import one_condition
+from amala.models.protocol import Surrogate, one_condition
 from amala.models.registry import FeaturizerSpec, SurrogateSpec
 from amala.models.similarity import FingerprintBank
 from amala.models.sparse_bits import SparseBits, TanimotoTo
@@ -40,7 +41,7 @@ class GPSpec(SurrogateSpec):
 MIN_VARIANCE = 1e-6  # floor for reported variances: a zero would make the GP interpolate exactly
 
 
-class ExactGP:
+class ExactGP(Surrogate):
     """Fitting, prediction and warm starts shared by the GP surrogates; subclasses say how
     representations become inputs (`encode`) and which kernel or input transform to use."""
 
@@ -109,7 +110,7 @@ class ExactGP:
 class TanimotoGP(ExactGP):
     Spec = GPSpec
     # composition and formulation campaigns build `CompositionGP` and `FormulationGP` (BY_REPRESENTATION)
-    representations = ("smiles", "composition", "formulation")
+    representations = (Representation.SMILES, Representation.COMPOSITION, Representation.FORMULATION)
     bayesian = True
     fidelities = False
     inputs = "fingerprints"  # rows of the fingerprint bank (composition campaigns: the composition featurizer)

@@ -142,7 +142,7 @@ class GraphBank:
     """Every graph a campaign has seen, built once; models address them by row number, which is
     also what they hand to BoTorch as the candidate's input (one column). Repeat units are closed
     into one period of their chain (`close_ring`) unless `periodic` is off: on HTP-MD this lowers
-    the ensemble's cross-validated MAE (BENCHMARKS.md §3). With `descriptors`, each graph also
+    the ensemble's cross-validated MAE (docs/benchmarks/gnn-ensemble-cv.md). With `descriptors`, each graph also
     carries its molecule's RDKit descriptors (see `descriptors`)."""
 
     def __init__(self, descriptors: bool = False, periodic: bool = True):

@@ -13,7 +13,8 @@ import torch
 from pydantic import Field
 
 from amala.core.plugins import Int
-from amala.models.protocol import one_condition
+from amala.core.representations import Representation
+from amala.models.protocol import Surrogate, one_condition
 from amala.models.registry import FeaturizerSpec, SurrogateSpec
 
 
@@ -23,9 +24,9 @@ class RandomForestSpec(SurrogateSpec):
     n_estimators: Int = Field(500, ge=1, le=10_000, description="trees (more than 10,000 only costs memory)")
 
 
-class RandomForest:
+class RandomForest(Surrogate):
     Spec = RandomForestSpec
-    representations = ("smiles", "composition", "formulation")
+    representations = (Representation.SMILES, Representation.COMPOSITION, Representation.FORMULATION)
     bayesian = False  # greedy or random strategies only
     fidelities = False
     inputs = "fingerprints"
@@ -35,7 +36,8 @@ class RandomForest:
                   warm_start: dict | None = None) -> RandomForest:
         """Fingerprints come from the bank's featurizer; a composition or formulation campaign's bank is its
         featurizer (`FormulationFeaturizer`: its undefined descriptors stay NaN, which the trees handle)."""
-        featurizer = bank if representation in ("composition", "formulation") else bank.featurizer
+        own = representation in (Representation.COMPOSITION, Representation.FORMULATION)
+        featurizer = bank if own else bank.featurizer
         return cls(featurizer, n_estimators=spec.n_estimators, seed=seed)
 
     name = "random_forest"

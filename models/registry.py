@@ -1,9 +1,10 @@
 """The map from config names to surrogate and featurizer classes (`SURROGATES`, `build_surrogate`).
-The interface every surrogate meets is in `interface`; it is re-exported here for code that imports
+The interface every surrogate meets is in `protocol`; it is re-exported here for code that imports
 it from the registry.
 
 Each kind's class carries its settings (`Spec`, a subclass of `SurrogateSpec`), its capabilities
-(`representations`, `bayesian`, `fidelities`) and `from_spec`; the classes are imported on first use."""
+(`representations`, `bayesian`, `fidelities`, ... as declared on `Surrogate`) and `from_spec`; the
+classes are imported on first use."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Literal
 from pydantic import Field, StrictBool, model_validator
 
 from amala.core.plugins import Int, PluginSpec, Registry, Spec
+from amala.core.representations import Representation
 from amala.models.protocol import Surrogate
 
 __all__ = ["BY_REPRESENTATION", "FeaturizerSpec", "SURROGATES", "Surrogate", "SurrogateSpec", "build_featurizer",
@@ -21,7 +23,7 @@ __all__ = ["BY_REPRESENTATION", "FeaturizerSpec", "SURROGATES", "Surrogate", "Su
 
 class FeaturizerSpec(Spec):
     kind: Literal["morgan"] = "morgan"
-    radius: Int = Field(3, ge=0, le=6)  # r3 counts: best and steadiest in BENCHMARKS.md
+    radius: Int = Field(3, ge=0, le=6)  # r3 counts: best and steadiest in docs/benchmarks/htpmd-retrospective.md
     n_bits: Int = Field(2048, ge=64, le=16_384, description="fingerprint length; at most 16384 (with count_cap "
                         "4, 64 KiB per candidate: a pool of thousands stays in memory)")
     counts: StrictBool = True
@@ -37,9 +39,13 @@ class FeaturizerSpec(Spec):
 
 
 class SurrogateSpec(PluginSpec):
-    """Settings of every surrogate kind. A kind's class declares `representations`, `bayesian`
-    (False: no posterior for joint acquisition, so only greedy and random strategies) and
-    `fidelities` (it has separate heads for the high-fidelity evaluations a config names)."""
+    """Settings of every surrogate kind; what a kind's class declares is listed on
+    `amala.models.protocol.Surrogate` (`representations`, `bayesian`, `fidelities`, ...)."""
+
+    def high_fidelities(self) -> list[str]:
+        """The evaluation fidelities that are "high" (the `high_fidelity` setting of kinds with fidelity
+        heads); [] for a kind without that setting."""
+        return []
 
 
 SURROGATES = Registry("surrogate", "amala.surrogates", {
@@ -51,12 +57,12 @@ SURROGATES = Registry("surrogate", "amala.surrogates", {
 # A kind whose model differs by representation: the registered class carries the kind's settings and
 # capabilities (for the config), the class here is what a campaign of that representation builds.
 # The composition GP shares the GP's settings but works on composition features, not fingerprints.
-BY_REPRESENTATION = {("composition", "gp"): "amala.models.composition_gp:CompositionGP",
-                     ("formulation", "gp"): "amala.models.gp:FormulationGP"}
+BY_REPRESENTATION = {(Representation.COMPOSITION, "gp"): "amala.models.composition_gp:CompositionGP",
+                     (Representation.FORMULATION, "gp"): "amala.models.gp:FormulationGP"}
 
 
 def build_surrogate(spec, bank, seed: int = 0, warm_start: dict | None = None,
-                    representation: str = "smiles") -> Surrogate:
+                    representation: str = Representation.SMILES) -> Surrogate:
     """A fresh, unfitted surrogate. `bank` (a `FingerprintBank` of fingerprints, a `GraphBank` for GNNs,
     a `CompositionFeaturizer` for compositions) carries the campaign's inputs and caches across
     iterations; `warm_start` (the stored hyperparameters of the last fit of the same kind, see

@@ -1,8 +1,9 @@
 """The map from config names to oracle classes (`ORACLES`, `build_oracle`). The interface every
-oracle meets is in `interface`; it is re-exported here for code that imports it from the registry.
+oracle meets is in `protocol`; it is re-exported here for code that imports it from the registry.
 
 Each kind's class carries its settings (`Spec`, a subclass of `OracleSpec`), its capabilities
-(`representations`, `needs_dataset`) and `from_spec`; the classes are imported on first use."""
+(`representations`, `needs_dataset`, ... as declared on `Oracle`) and `from_spec`; the classes are
+imported on first use."""
 
 from __future__ import annotations
 
@@ -24,13 +25,32 @@ class TransientOracleError(RuntimeError):
 
 
 class OracleSpec(PluginSpec):
-    """Settings of every oracle kind. A kind's class declares `representations` (what it can
-    evaluate) and `needs_dataset` (it answers from, or learns from, the campaign's table)."""
+    """Settings of every oracle kind; what a kind's class declares is listed on `amala.oracles.protocol.Oracle`.
+    The methods say what the config and the checks before a run need to know of any kind's settings."""
 
     name: Text | None = None
 
     retries: Int = Field(2, ge=0, le=100, description="retries of an evaluation that raised (a transient error)")
     retry_delay_seconds: Float = Field(10.0, ge=0, le=86400, description="pause before a retry (at most a day)")
+
+    def asked_properties(self) -> list[str] | None:
+        """The properties the config asks for (`properties`); None: the kind's default set, or a kind
+        without a `properties` setting."""
+        return None
+
+    def produces(self) -> list[str] | None:
+        """The properties an evaluation can hold, when that is a fixed set (the campaign config refuses
+        an objective outside it); None: whatever the oracle reports."""
+        return None
+
+    def describe(self) -> str:
+        """These settings in a few words, for messages (a simulation oracle names its profile)."""
+        return f"{self.kind} oracle"
+
+    @staticmethod
+    def component_problem(name: str) -> str | None:
+        """Why a campaign component cannot be evaluated (e.g. its glass cell cannot be built), None when it can."""
+        return None
 
 
 ORACLES = Registry("oracle", "amala.oracles", {

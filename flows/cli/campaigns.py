@@ -81,15 +81,15 @@ def stores(campaign: str | None, db: str | None):
     return name, [open_store(url)]
 
 
-def stored_config(row):
+def validated_config(row):
     """The campaign's stored config, validated; a database written under older rules fails in
     one line naming the key instead of a pydantic traceback."""
     from pydantic import ValidationError
 
-    from amala.loop.config import _one_line, stored_config as validated
+    from amala.loop.config import _one_line, stored_config
 
     try:
-        return validated(row.config)
+        return stored_config(row.config)
     except ValidationError as exc:
         fail(_one_line(exc, f"campaign {row.name} (stored config)"))
 

@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.special import gammaln  # noqa: E402
 
+from amala.core.representations import Representation  # noqa: E402
 from amala.loop.report import (
     md_figures,  # noqa: E402
     potential_figures,
@@ -118,5 +119,6 @@ def draw_figures(data, out_dir: Path) -> dict:
     if data.rdf is not None:
         title = f"Radial distribution functions of the best glass\n{data.rdf['label']}"
         drawn["rdf"] = md_figures.rdf_figure(Path(data.rdf["csv"]), out_dir / "rdf_best.png", title)
-    drawn["structures"] = {row.key: structure_svg(row.representation) for row in data.top if row.kind == "smiles"}
+    drawn["structures"] = {row.key: structure_svg(row.representation) for row in data.top
+                           if row.kind == Representation.SMILES}
     return drawn

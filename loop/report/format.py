@@ -13,6 +13,7 @@ import re
 from markupsafe import Markup, escape
 
 from amala.core.composition import InvalidComposition, parse_composition
+from amala.core.representations import Representation
 
 
 def format_composition(text: str, digits: int = 2) -> str:
@@ -29,13 +30,13 @@ def format_composition(text: str, digits: int = 2) -> str:
 
 def candidate_label(representation: str, kind: str) -> str:
     """The plain-text name of a candidate: a formatted composition, or the SMILES as stored."""
-    return format_composition(representation) if kind == "composition" else representation
+    return format_composition(representation) if kind == Representation.COMPOSITION else representation
 
 
 def candidate_html(representation: str, kind: str) -> Markup:
     """A candidate in a table cell: a readable glass (stored spelling on hover) or the SMILES as code."""
     label = escape(candidate_label(representation, kind))
-    if kind == "composition":
+    if kind == Representation.COMPOSITION:
         return Markup('<span class="comp" title="{}">{}</span>').format(representation, label)
     return Markup("<code>{}</code>").format(label)
 

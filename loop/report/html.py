@@ -29,6 +29,7 @@ from amala.loop.report.format import (  # noqa: F401
     format_prediction,
     readable,
 )
+from amala.loop.status import StoredObjective
 from amala.loop.store import Store
 from amala.loop.tables import CampaignRow
 
@@ -67,8 +68,8 @@ def write_report(store: Store, campaign: CampaignRow, objective, out_dir: Path,
     """Write report.html and its figures into `out_dir`; returns the page's path. `objective` is an
     `Objective` or the `StoredObjective` read back from the store; `pool_values` the dataset's
     objective values for the random-search baseline (default: those the objective carries)."""
-    if pool_values is None:
-        pool_values = getattr(objective, "pool", None)
+    if pool_values is None and isinstance(objective, StoredObjective):
+        pool_values = objective.pool
     data = report_data(store, campaign, objective, pool_values, top_k)
     figures = draw_figures(data, out_dir)
     path = out_dir / "report.html"

@@ -20,6 +20,7 @@ from amala.core.composition import InvalidComposition, canonical_composition, pa
 from amala.core.evaluation import Evaluation, Measurement
 from amala.core.log_scale import linear_std
 from amala.core.plugins import Float, Text
+from amala.core.representations import Representation
 from amala.oracles.md import lammps_glass as glass_md
 from amala.oracles.md import pedone
 from amala.oracles.md import temperature_series as series
@@ -29,8 +30,8 @@ from amala.oracles.protocol import Oracle
 from amala.oracles.registry import OracleSpec
 
 # wall time of one candidate on one idle core, per profile, for estimates only: quick measured on
-# 2026-11-30 (3.3 min, BENCHMARKS.md); standard and long scaled from their 2026-11-25 times by the same
-# factor (those machines ran the quick profile in ~1 min)
+# 2026-11-30 (3.3 min, docs/benchmarks/oxide-glass-md.md); standard and long scaled from their 2026-11-25
+# times by the same factor (those machines ran the quick profile in ~1 min)
 EXPECTED_SECONDS = {"quick": 200.0, "standard": 4000.0, "long": 15500.0}
 
 
@@ -41,10 +42,13 @@ class MDSpec(OracleSpec):
     density_g_cm3: Float = Field(START_DENSITY_G_CM3, gt=0, le=20, description="density of the starting cell (NPT "
                                  "then finds the glass's own; no oxide glass is denser than 20 g/cm3)")
 
+    def describe(self) -> str:
+        return f"{self.profile} profile"
+
 
 class GlassMDOracle(Oracle):
     Spec = MDSpec
-    representations = ("composition",)
+    representations = (Representation.COMPOSITION,)
     needs_dataset = False
 
     @classmethod
@@ -54,6 +58,12 @@ class GlassMDOracle(Oracle):
 
     thread_safe = False  # one LAMMPS engine per process
     mode = "per_candidate"  # one simulation per task: side by side on the executor, a crash loses one
+    simulates = True
+
+    @classmethod
+    def expected_seconds(cls, spec: MDSpec) -> float | None:
+        return EXPECTED_SECONDS.get(spec.profile)
+
     units = {"conductivity_300K": "S/cm", "log10_conductivity_300K": "log10(S/cm)", "ea": "eV",
              "log10_prefactor": "log10(S/cm)", "energy_per_atom": "eV/atom", "density": "g/cm^3", "n_atoms": "1"}
     # plus, per production temperature T, values with the condition temperature_K=T (`temperature_series`):

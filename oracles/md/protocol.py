@@ -56,12 +56,12 @@ QUICK_CAVEAT_LAMMPS = ("quick MD profile: ~150-atom cells, 40 ps at 900-1300 K, 
                        "numbers.")
 STANDARD_CAVEAT_LAMMPS = ("standard MD profile (Pedone 2006 potential, 700-1000 K): on Li2O·2SiO2 it gives Ea ≈ 0.30 "
                           "eV, about half of what is measured on lithium silicate glasses (≈ 0.6-0.8 eV, "
-                          "BENCHMARKS.md), so σ(300 K) is over-estimated; trust σ(T) at the simulated temperatures, "
-                          "and the ranking, more than the extrapolation to 300 K.")
+                          "oxide-glass MD benchmark), so σ(300 K) is over-estimated; trust σ(T) at the simulated "
+                          "temperatures, and the ranking, more than the extrapolation to 300 K.")
 LONG_CAVEAT_LAMMPS = ("long MD profile (Pedone 2006 potential): 600 atoms, 600 ps per temperature at 500-650 K, below "
                       "the glass transition where Li hops through a frozen network; about 1.3 h per glass on one core. "
                       "On Li2O·2SiO2 it still gives Ea ≈ 0.28 eV, as the standard profile does: the low Ea comes from "
-                      "the potential and the fast quench, not from the temperature range (BENCHMARKS.md).")
+                      "the potential and the fast quench, not from the temperature range (oxide-glass MD benchmark).")
 QUICK_CAVEAT_ASE = ("quick MLIP profile: ~128 atoms, 10 ps per temperature at 700-1000 K, above the glass transition "
                     "of thiophosphate glasses; σ(300 K) is a long Arrhenius extrapolation. It exercises the student "
                     "and ranks glasses roughly.")
@@ -82,7 +82,7 @@ PROFILES: dict[str, dict[str, MDProfile]] = {
     "quick": {
         # ~150 atoms, ~170 ps in all (~60 s on one core); rough numbers, same pipeline. 40 ps per temperature is
         # what three compositions (x Li2O, x = 0.2, 0.33, 0.5) needed to be diffusive at all three temperatures;
-        # 800 K was too cold to see hops in that time (BENCHMARKS.md).
+        # 800 K was too cold to see hops in that time (docs/benchmarks/oxide-glass-md.md).
         LAMMPS: MDProfile("quick", 150, 1.0, 3000.0, 5.0, 50.0, (900.0, 1100.0, 1300.0), 5.0, 40.0, timeout_s=900,
                           caveat=QUICK_CAVEAT_LAMMPS),
         # a-Li3PS4-sized cells with a student (~40 ms per step on one core): ~50k steps, about half an hour.

@@ -5,7 +5,7 @@ already learned (Li–S and P–S bonding do not change between Li3PS4 and Li7P3
 oracle keeps one labelled-frame store and one line of committees per teacher in `folder`
 (`labels/`, `committee_*/`): a new composition starts from the committee trained on every label so
 far, asks the teacher only where that committee is uncertain about the new glass, and retrains;
-later candidates need fewer calls (issue 13's bar: the last three ≤ 30% of the first three).
+later candidates need fewer calls (the aim: the last three ≤ 30% of the first three).
 
 Candidates of a batch may run side by side (processes, Dask): the learning of one candidate holds
 an exclusive lock on the folder (`fcntl.flock`, released by the kernel if the process dies), so the
@@ -27,8 +27,8 @@ from pathlib import Path
 from ase import Atoms
 
 from amala.core.atomic_files import write_text
+from amala.core.plugins import PluginSpec
 from amala.oracles.mlip.labelled_frames import FrameStore
-from amala.oracles.mlip.nequip_student import Committee, StudentSpec, compile_student
 from amala.oracles.mlip.on_the_fly import OnTheFly, OnTheFlyResult, OnTheFlySpec
 from amala.oracles.mlip.teachers import Teacher
 
@@ -47,7 +47,7 @@ class Learned:
 
 
 class GrowingPotential:
-    def __init__(self, folder: Path, teacher: Teacher, student: StudentSpec, settings: OnTheFlySpec,
+    def __init__(self, folder: Path, teacher: Teacher, student: PluginSpec, settings: OnTheFlySpec,
                  seed: int = 0, device: str = "cpu"):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -78,8 +78,7 @@ class GrowingPotential:
             learned = OnTheFly(run_folder, self.teacher, self.student, self.settings, seed=self.seed,
                                device=self.device, store=store, committees=self.folder, tag=key).run(start)
             if compile:
-                learned.committee = Committee([compile_student(m, self.device) for m in learned.committee.members],
-                                              self.device)
+                learned.committee = learned.committee.compiled()
         version = Path(learned.committee.members[0].folder).parent.name
         elements = sorted({s for frame in store.frames() for s in frame.get_chemical_symbols()})
         before = _state_field(run_folder, "labels_at_start")

@@ -1,4 +1,4 @@
-"""The interface evaluation of issue 13 as one function: a glass A and a coating glass B of one potential,
+"""The interface evaluation as one function: a glass A and a coating glass B of one potential,
 stacked into a periodic cell with two A|B interfaces -> γ (J/m²) and Li diffusivity by distance from them.
 
 Wang et al. 2023 (a-Li3PS4 | Li3B11O18) and Seth et al. 2025 (a-LiPON, D ≈ 10⁻⁸ cm²/s in the bulk against
@@ -12,8 +12,8 @@ So does `simulate_interface`, with any `Learner` (what gives the calculators of 
    and B are melt-quenched to T and equilibrated at T (zero-pressure NPT) with that committee, then kept
    in the folder: a rerun with the same cells and protocol starts from them.
 3. stack: `glass_interface.stack` (B strained to A's lateral cell); the potential then learns the mixed
-   cell under "<key>|<coating key>" (issue 13: "The potential must have seen both chemistries (teacher
-   labels of the mixed cell)").
+   cell under "<key>|<coating key>" (the potential must have seen both chemistries:
+   teacher labels of the mixed cell).
 4. γ: the stack and both bulks relaxed by every committee member (`glass_interface.interface_energy`): the
    mean and the members' spread.
 5. transport: z-only Berendsen NPT finds the stack's length at T, NVT production with the committee's mean,
@@ -56,8 +56,8 @@ from amala.oracles.md.cells import FORMAL_CHARGE, CellError, build
 from amala.oracles.md.protocol import MDProfile, SimulationFailed
 from amala.oracles.mlip import interfaces as glass_interface
 from amala.oracles.mlip.growing_potential import GrowingPotential
-from amala.oracles.mlip.nequip_student import StudentTrainingFailed
 from amala.oracles.mlip.on_the_fly import OnTheFlyFailed
+from amala.oracles.mlip.student import StudentTrainingFailed
 
 LI3BO3 = "Li2O:0.75;B2O3:0.25"
 # what the interface evaluation reports (`interface_values`): the mlip oracle gives these only with `interface` set

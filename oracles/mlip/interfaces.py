@@ -1,4 +1,4 @@
-"""Amorphous-amorphous interfaces (issue 13; Wang et al. 2023, a-Li3PS4 | Li3B11O18 coating).
+"""Amorphous-amorphous interfaces (Wang et al. 2023, a-Li3PS4 | Li3B11O18 coating).
 
 Two glasses of one potential, A (e.g. the sulfide electrolyte) and B (e.g. a borate coating), become one
 periodic cell with two A|B interfaces (`stack`). From it come two numbers:

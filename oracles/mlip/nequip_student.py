@@ -1,9 +1,10 @@
-"""NequIP students: potentials trained on teacher-labelled frames, alone or as a committee.
+"""NequIP students: the `nequip` kind of `student.Student`, potentials trained on teacher-labelled frames,
+alone (`train_student`) or as a trained ensemble (`train_ensemble`, a `student.StudentEnsemble`).
 
 Why NequIP: an E(3)-equivariant network learns a glass's forces from a few hundred frames (Seth et al.
 2025 reached 13.6 meV/Å on amorphous LiPON), and it runs MD far faster than the teacher it learned from.
-Why a committee: the members' disagreement on a frame (`force_deviation`) is the uncertainty that tells
-the on-the-fly loop which frames the teacher should label.
+Why an ensemble: the members' disagreement on a frame (`committee.force_deviation`) is the uncertainty
+that tells the on-the-fly loop which frames the teacher should label.
 
 Training runs `nequip-train` in a subprocess on a config generated here from `StudentSpec` (no
 hand-edited YAML), so a crash in training is a failed run with a log, not a dead campaign process.
@@ -26,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import yaml
@@ -34,15 +35,18 @@ from ase import Atoms
 from ase.io import read, write
 from pydantic import Field, model_validator
 
-from amala.core.plugins import Float, Int, Spec
-from amala.oracles.mlip.committee_calculator import CommitteeCalculator
+from amala.core.plugins import Float, Int, PluginSpec
+from amala.oracles.mlip.student import StudentEnsemble, StudentTrainingFailed
 
 MONITOR = "val0_epoch/weighted_sum"  # nequip's name for the validation loss (weighted sum of the val metrics)
 
 
-class StudentSpec(Spec):
+class StudentSpec(PluginSpec):
     """The student's architecture and training; defaults are a small, fast model for on-the-fly MD."""
 
+    # left out of dumps: nequip is the default kind (`student.DEFAULT_KIND`), so records and configs keep the form
+    # they had before there were kinds and still read back as nequip's
+    kind: Literal["nequip"] = Field("nequip", exclude=True)
     r_max: Float = Field(5.0, ge=2.0, le=12.0, description="cutoff radius in Å (5 Å holds the Li-S and P-S "
                          "first shells and most of the second)")
     l_max: Int = Field(1, ge=0, le=3, description="highest rotation order of the features (1 is the usual "
@@ -71,10 +75,6 @@ class StudentSpec(Spec):
         if self.energy_weight == 0 and self.force_weight == 0:
             raise ValueError("energy_weight and force_weight are both 0: the student would learn nothing")
         return self
-
-
-class StudentTrainingFailed(RuntimeError):
-    """nequip-train failed or timed out; the message is one line (the log's last error)."""
 
 
 def _frames(frames: list[Atoms] | Path | str, what: str) -> list[Atoms]:
@@ -202,8 +202,12 @@ def _tool(name: str) -> str:
 
 
 @dataclass
-class Student:
-    """A trained NequIP potential and what it was measured to be worth."""
+class NequIPStudent:
+    """A trained NequIP potential and what it was measured to be worth (a `student.Student`)."""
+
+    Spec: ClassVar[type[StudentSpec]] = StudentSpec
+    kind: ClassVar[str] = "nequip"
+    title: ClassVar[str] = "NequIP"
 
     folder: Path
     checkpoint: Path
@@ -249,8 +253,21 @@ class Student:
         temporary.write_text(json.dumps(self.record(), indent=1))
         temporary.replace(path)
 
+    def compile(self, device: str = "cpu") -> NequIPStudent:
+        return compile_student(self, device)
+
     @classmethod
-    def load(cls, folder: Path) -> "Student":
+    def train(cls, train_frames: list[Atoms] | Path, val_frames: list[Atoms] | Path, spec: StudentSpec, seed: int,
+              folder: Path, device: str = "cpu", timeout_s: float = 6 * 3600) -> NequIPStudent:
+        return train_student(train_frames, val_frames, spec, seed, folder, device, timeout_s)
+
+    @classmethod
+    def train_ensemble(cls, train_frames: list[Atoms] | Path, val_frames: list[Atoms] | Path, spec: StudentSpec,
+                       **settings) -> StudentEnsemble:
+        return train_ensemble(train_frames, val_frames, spec, **settings)
+
+    @classmethod
+    def load(cls, folder: Path) -> NequIPStudent:
         record = json.loads((Path(folder) / "student.json").read_text())
         files = record["files"]
         return cls(folder=Path(folder), checkpoint=Path(files["checkpoint"]), seed=record["seed"],
@@ -263,12 +280,12 @@ class Student:
 
 def train_student(train_frames: list[Atoms] | Path, val_frames: list[Atoms] | Path, spec: StudentSpec, seed: int,
                   folder: Path, device: str = "cpu", timeout_s: float = 6 * 3600,
-                  type_names: list[str] | None = None) -> Student:
+                  type_names: list[str] | None = None) -> NequIPStudent:
     """Train one student in `folder` (train.extxyz, val.extxyz, config.yaml, train.log, run/) and measure
     its held-out errors on `val_frames`. `type_names`: the elements the model knows (default: those of
     the training frames). A folder that already holds a finished student returns it untrained."""
     started = _start(train_frames, val_frames, spec, seed, folder, device, type_names)
-    return started if isinstance(started, Student) else started.finish(timeout_s)
+    return started if isinstance(started, NequIPStudent) else started.finish(timeout_s)
 
 
 @dataclass
@@ -284,7 +301,7 @@ class _Training:
     device: str
     started: float
 
-    def finish(self, timeout_s: float) -> Student:
+    def finish(self, timeout_s: float) -> NequIPStudent:
         log = self.folder / "train.log"
         try:
             self.process.wait(timeout=max(1.0, timeout_s - (time.monotonic() - self.started)))
@@ -295,7 +312,7 @@ class _Training:
         checkpoint = self.folder / "run" / "best.ckpt"
         if self.process.returncode != 0 or not checkpoint.is_file():
             raise StudentTrainingFailed(f"nequip-train failed ({log}): {_last_error(log)}")
-        student = Student(folder=self.folder, checkpoint=checkpoint, seed=self.seed, n_train=len(self.train),
+        student = NequIPStudent(folder=self.folder, checkpoint=checkpoint, seed=self.seed, n_train=len(self.train),
                           n_val=len(self.val), energy_mae_meV_atom=float("nan"), force_mae_meV_A=float("nan"),
                           spec=self.spec)
         student.energy_mae_meV_atom, student.force_mae_meV_A = held_out_errors(student.calculator(self.device),
@@ -305,11 +322,11 @@ class _Training:
 
 
 def _start(train_frames, val_frames, spec: StudentSpec, seed: int, folder: Path, device: str,
-           type_names: list[str] | None, threads: int | None = None) -> Student | _Training:
+           type_names: list[str] | None, threads: int | None = None) -> NequIPStudent | _Training:
     """The finished student in `folder`, or a started `nequip-train` process for it."""
     folder = Path(folder)
     if (folder / "student.json").is_file():
-        student = Student.load(folder)
+        student = NequIPStudent.load(folder)
         if student.seed != seed or student.spec != spec:
             raise ValueError(f"{folder}: holds a student trained with other settings (seed {student.seed}); "
                              "use another folder")
@@ -333,7 +350,7 @@ def _start(train_frames, val_frames, spec: StudentSpec, seed: int, folder: Path,
     return _Training(folder, process, train, val, spec, seed, device, time.monotonic())
 
 
-def compile_student(student: Student, device: str = "cpu", timeout_s: float = 1800) -> Student:
+def compile_student(student: NequIPStudent, device: str = "cpu", timeout_s: float = 1800) -> NequIPStudent:
     """AOTInductor-compile the student for ASE (several times faster in MD; takes minutes and needs a C++
     compiler). On any failure the student stays uncompiled and `compile_error` says why."""
     if (student.compiled is not None and student.compiled.is_file()) or student.compile_error:
@@ -357,37 +374,9 @@ def compile_student(student: Student, device: str = "cpu", timeout_s: float = 18
     return student
 
 
-@dataclass
-class Committee:
-    """Students that differ by seed (and optionally by training subset); their spread is the uncertainty."""
-
-    members: list[Student]
-    device: str = "cpu"
-    _calculators: list | None = field(default=None, repr=False)
-
-    @property
-    def calculators(self) -> list:
-        """One ASE calculator per member, built once."""
-        if self._calculators is None:
-            self._calculators = [member.calculator(self.device) for member in self.members]
-        return self._calculators
-
-    def calculator(self) -> CommitteeCalculator:
-        """The committee as one ASE calculator (mean prediction plus `force_deviation`, `energy_std`)."""
-        return CommitteeCalculator(self.calculators)
-
-    def predict(self, atoms: Atoms) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """Each member's (energy eV (M,), forces eV/Å (M, N, 3), stress eV/Å³ Voigt (M, 6) or None)."""
-        return CommitteeCalculator(self.calculators).member_predictions(atoms)
-
-    def record(self) -> dict:
-        return {"kind": "nequip_committee", "size": len(self.members),
-                "members": [member.record() for member in self.members]}
-
-
-def train_committee(train_frames: list[Atoms] | Path, val_frames: list[Atoms] | Path, spec: StudentSpec,
-                    size: int = 3, seed: int = 0, folder: Path = Path("committee"), device: str = "cpu",
-                    bootstrap: bool = False, timeout_s: float = 6 * 3600) -> Committee:
+def train_ensemble(train_frames: list[Atoms] | Path, val_frames: list[Atoms] | Path, spec: StudentSpec,
+                   size: int = 3, seed: int = 0, folder: Path = Path("committee"), device: str = "cpu",
+                   bootstrap: bool = False, timeout_s: float = 6 * 3600) -> StudentEnsemble:
     """`size` students in folder/member_k, seeds seed+k; with `bootstrap`, member k trains on a resample
     (with replacement) of the training frames drawn with its own seed. Finished members are reused."""
     if not 2 <= size <= 16:
@@ -406,10 +395,10 @@ def train_committee(train_frames: list[Atoms] | Path, val_frames: list[Atoms] | 
                 frames = [train[i] for i in picks]
             started.append(_start(frames, val_frames, spec, seed + k, Path(folder) / f"member_{k}", device, types,
                                   threads))
-        members = [job if isinstance(job, Student) else job.finish(timeout_s) for job in started]
+        members = [job if isinstance(job, NequIPStudent) else job.finish(timeout_s) for job in started]
     finally:  # a failed member (or Ctrl-C) leaves no training process behind
         for job in started:
             if isinstance(job, _Training) and job.process.poll() is None:
                 job.process.kill()
                 job.process.wait()
-    return Committee(members, device)
+    return StudentEnsemble(members, device)

@@ -2,7 +2,8 @@
 
 The loop (DP-GEN's explore / label / train, with FLARE-style uncertainty in the MD itself):
 1. seed: a few rattled and strained copies of the starting cell are labelled by the teacher;
-2. train a committee of NequIP students on everything labelled so far (`train_committee`);
+2. train a committee of students on everything labelled so far (`student.train_ensemble`: the kind the
+   student settings name, NequIP by default);
 3. explore: MD with the committee's mean forces, at the exploration temperatures in turn; every
    `observe_every` steps the committee's force deviation sorts the frame (`committee.FrameSelector`):
    trusted -> go on; uncertain -> keep it for the teacher; untrusted -> stop this trajectory and go
@@ -41,11 +42,11 @@ from ase.optimize import FIRE
 from pydantic import Field, model_validator
 
 from amala.core.atomic_files import write_atoms, write_text
-from amala.core.plugins import Float, Int, Spec
+from amala.core.plugins import Float, Int, PluginSpec, Spec
 from amala.oracles.md import ase_engine as ase_md
 from amala.oracles.mlip.committee import Action, FrameSelector, SelectionLog, TrustWindow
 from amala.oracles.mlip.labelled_frames import FrameStore
-from amala.oracles.mlip.nequip_student import Committee, StudentSpec, train_committee
+from amala.oracles.mlip.student import StudentEnsemble, train_ensemble
 from amala.oracles.mlip.teachers import Teacher
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ class OnTheFlySpec(Spec):
 
 @dataclass
 class OnTheFlyResult:
-    committee: Committee
+    committee: StudentEnsemble
     store: FrameStore
     log: SelectionLog
     rounds: list[dict]  # per trained committee: round, n_train, n_val, held-out MAEs per member
@@ -130,7 +131,7 @@ class OnTheFlyResult:
 
     @property
     def labelled_fraction(self) -> float:
-        """Teacher calls on MD frames per MD step taken (the issue's "fraction of MD steps labelled")."""
+        """Teacher calls on MD frames per MD step taken (the "fraction of MD steps labelled")."""
         return self.store.calls_from(self.prefix + "md:") / self.md_steps if self.md_steps else math.nan
 
     @property
@@ -181,7 +182,7 @@ class OnTheFly:
     far, skips the seed frames when that committee knows the cell's elements, and counts (budget,
     teacher calls, labelled fraction) only the calls whose sources carry its tag."""
 
-    def __init__(self, folder: Path, teacher: Teacher, student: StudentSpec, settings: OnTheFlySpec | None = None,
+    def __init__(self, folder: Path, teacher: Teacher, student: PluginSpec, settings: OnTheFlySpec | None = None,
                  seed: int = 0, device: str = "cpu", store: FrameStore | None = None,
                  committees: Path | None = None, tag: str = ""):
         self.folder = Path(folder)
@@ -245,7 +246,7 @@ class OnTheFly:
         state.save(self.folder)
         return state
 
-    def _explore(self, committee: Committee, selector: FrameSelector, state: _State, current: Atoms,
+    def _explore(self, committee: StudentEnsemble, selector: FrameSelector, state: _State, current: Atoms,
                  last_trusted: Atoms) -> tuple[Atoms, Atoms]:
         """One MD segment with the committee; returns where the next one starts and the last trusted frame."""
         s = self.settings
@@ -308,7 +309,7 @@ class OnTheFly:
         state.md_steps = first + dyn.nsteps
         return after or _snapshot(atoms), trusted_snapshot[0]
 
-    def _settled(self, start: Atoms, committee: Committee) -> Atoms:
+    def _settled(self, start: Atoms, committee: StudentEnsemble) -> Atoms:
         """The start cell with its overlaps relaxed away by the committee (as `ase_md.melt_quench` does
         before its melt). A random packing's overlaps would otherwise turn into heat within a few steps:
         every trajectory ran past `runaway_factor` x T, was restarted from that same cell, and nothing was
@@ -387,7 +388,7 @@ class OnTheFly:
         selector.labelled(calls)
         return calls
 
-    def _train(self, state: _State) -> Committee:
+    def _train(self, state: _State) -> StudentEnsemble:
         """The committee on every label so far. Its folder is named by the number of labels, so a
         resumed run reads back a committee already trained on the same frames instead of retraining."""
         n = len(self.store)
@@ -395,9 +396,9 @@ class OnTheFly:
         s = self.settings
         key = hashlib.sha256(repr(([f.info["frame_id"] for f in train], [f.info["frame_id"] for f in held_out],
                                    s.committee_size, s.bootstrap)).encode()).hexdigest()[:8]
-        committee = train_committee(train, held_out, self.student, size=s.committee_size, seed=self.seed,
-                                    folder=self.committees / f"committee_{n:05d}_labels_{key}", device=self.device,
-                                    bootstrap=s.bootstrap)
+        committee = train_ensemble(train, held_out, self.student, size=s.committee_size, seed=self.seed,
+                                   folder=self.committees / f"committee_{n:05d}_labels_{key}", device=self.device,
+                                   bootstrap=s.bootstrap)
         if not state.rounds or state.rounds[-1]["labels"] != n:
             state.rounds.append({"round": len(state.rounds), "labels": n, **committee.record()})
             state.round = len(state.rounds)

@@ -33,6 +33,7 @@ from amala.core.candidate import Candidate
 from amala.core.composition import InvalidComposition, canonical_composition, parse_composition
 from amala.core.evaluation import Evaluation, Measurement
 from amala.core.plugins import Float, Text
+from amala.core.representations import Representation
 from amala.oracles.md import ase_engine as ase_md
 from amala.oracles.md.cells import CellError, build
 from amala.oracles.md.oracle import transport_values
@@ -47,11 +48,19 @@ from amala.oracles.mlip.interface_simulation import (
     interface_values,
     simulate_interface,
 )
-from amala.oracles.mlip.nequip_student import Committee, StudentSpec, StudentTrainingFailed
 from amala.oracles.mlip.on_the_fly import OnTheFlyFailed, OnTheFlySpec
+from amala.oracles.mlip.student import (
+    StudentEnsemble,
+    StudentTrainingFailed,
+    default_settings,
+    settings_type,
+    student_class,
+)
 from amala.oracles.mlip.teachers import TeacherSpec, make_teacher
 from amala.oracles.protocol import Oracle
 from amala.oracles.registry import OracleSpec
+
+AnyStudent = settings_type()  # the settings of any registered student kind, chosen by `kind` (nequip by default)
 
 
 class MLIPSpec(OracleSpec):
@@ -60,7 +69,8 @@ class MLIPSpec(OracleSpec):
     density_g_cm3: Float = Field(1.9, gt=0, le=20, description="density of the starting cell (a-Li3PS4 ≈ 1.9; "
                                  "NPT then finds the glass's own)")
     teacher: TeacherSpec = Field(default_factory=TeacherSpec, description="who labels frames (sevennet, tblite, gpaw)")
-    student: StudentSpec = Field(default_factory=StudentSpec, description="size and training of each NequIP student")
+    student: AnyStudent = Field(default_factory=default_settings, description="the students' kind (nequip, the "
+                                "default) and each one's size and training")
     on_the_fly: OnTheFlySpec = Field(default_factory=OnTheFlySpec, description="committee, trust window (eV/Å), "
                                       "teacher budget and exploration of the on-the-fly learning")
     potential_folder: Text | None = Field(None, description="where the campaign's growing potential lives (labels "
@@ -90,11 +100,16 @@ class MLIPSpec(OracleSpec):
         """Why a campaign component cannot be simulated (its glass cell cannot be built), None when it can."""
         return component_problem(name)
 
+    def describe(self) -> str:
+        return f"{self.profile} profile"
+
 
 class MLIPOracle(Oracle):
     Spec = MLIPSpec
-    representations = ("composition",)
+    representations = (Representation.COMPOSITION,)
     needs_dataset = False
+    trains_potential = True  # its device, teacher and potential folder are checked before a run
+    simulates = True  # its cost depends on how much the potential must still learn: no typical time
     thread_safe = False  # torch threads and one committee per process
     mode = "per_candidate"
     units = {"conductivity_300K": "S/cm", "log10_conductivity_300K": "log10(S/cm)", "ea": "eV",
@@ -112,7 +127,7 @@ class MLIPOracle(Oracle):
         self.spec, self.workdir, self.seed = spec, Path(workdir), seed
         self.profile = ase_md.PROFILES[spec.profile]
         self.teacher = make_teacher(spec.teacher, device=spec.device)
-        self.name = spec.name or f"nequip-{self.teacher.name}"
+        self.name = spec.name or f"{spec.student.kind}-{self.teacher.name}"
         # the teacher is the level of theory the potential approximates: results of two teachers are two fidelities
         self.fidelity = f"mlip-{spec.profile}-{self.teacher.name}"
         root = Path(spec.potential_folder) if spec.potential_folder else self.workdir / "mlip" / "potential"
@@ -166,7 +181,8 @@ class MLIPOracle(Oracle):
                 deviations.append(float(atoms.calc.results.get("force_deviation", np.nan)))
 
         size = self.spec.on_the_fly.committee_size
-        engine = f"ase + NequIP committee of {size} on {len(learned.store)} {self.teacher.name} labels"
+        title = student_class(self.spec.student).title
+        engine = f"ase + {title} committee of {size} on {len(learned.store)} {self.teacher.name} labels"
         members = learned.committee.members
         # every committee of the loop is a model version, kept whatever the MD makes of the last one: their
         # teacher calls were paid for
@@ -197,7 +213,7 @@ class MLIPOracle(Oracle):
                        **{name: str(path) for name, path in result.files.items()}},
             potentials=[*earlier, committee],
             provenance={"profile": self.spec.profile, "seed": self.seed,
-                        "level_of_theory": f"NequIP committee of {size} trained on the fly on "
+                        "level_of_theory": f"{title} committee of {size} trained on the fly on "
                                            f"{self.teacher.provenance()['level_of_theory']}",
                         "teacher": self.teacher.provenance(), "student": self.spec.student.model_dump(),
                         "on_the_fly": learned.record(), "potential": grown.record,
@@ -237,7 +253,7 @@ class MLIPOracle(Oracle):
                                            "key": grown["key"]} for r in grown.get("rounds", [])]
 
 
-def _amorphization(start: Atoms, glass_file: Path | None, committee: Committee) -> dict | None:
+def _amorphization(start: Atoms, glass_file: Path | None, committee: StudentEnsemble) -> dict | None:
     """E(glass) - E(crystal) per atom when the composition has a crystalline reference
     (`crystal_references`): each member relaxes both the quenched glass and the crystal, so the spread
     over members is the potential's uncertainty. None without a reference; a failure is said, not raised
@@ -261,7 +277,7 @@ def _amorphization(start: Atoms, glass_file: Path | None, committee: Committee) 
 def _summary(round_record: dict) -> dict:
     """One trained committee as a model version: its size, training set and validation errors per member."""
     members = round_record["members"]
-    return {"kind": "nequip_committee", "round": round_record["round"], "labels": round_record["labels"],
+    return {"kind": round_record["kind"], "round": round_record["round"], "labels": round_record["labels"],
             "size": len(members), "n_train": members[0]["n_train"], "n_val": members[0]["n_val"],
             "force_mae_meV_A": [m["force_mae_meV_A"] for m in members],
             "energy_mae_meV_atom": [m["energy_mae_meV_atom"] for m in members],

@@ -1,12 +1,13 @@
 """Teachers: the reference calculators whose labels (energy eV, forces eV/Å, stress eV/Å³) the students learn.
 
-A teacher is any ASE calculator behind one small interface: `label(atoms)` returns a labelled copy or
+A teacher is any ASE calculator behind one small interface (`Teacher`): `label(atoms)` returns a labelled copy or
 raises `TeacherFailed` with a one-line reason, never anything else, so an on-the-fly loop records a
 failed call (SCF not converged, non-finite forces, a calculator error) and goes on instead of crashing.
 Every label carries `provenance()`: which calculator, which model and package version, which level of
 theory. A student trained on SevenNet-0 labels is only as good as SevenNet-0, and the store says so.
 
-Shipped kinds:
+Each kind is one `Teacher` class registered in `TEACHERS` (what it builds, what its provenance says,
+which of `TeacherSpec`'s names it accepts); `make_teacher` looks the kind up. Shipped kinds:
 - `sevennet` (default): SevenNet-0, a universal MLIP trained on PBE/PBE+U (MPtrj). Only models shipped
   inside the sevenn wheel are accepted; the others download at run time, which these machines cannot.
 - `tblite`: GFN1-xTB (periodic, semi-empirical): cheap, for tests and pre-screening.
@@ -21,7 +22,7 @@ import importlib.util
 import math
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 from ase import Atoms
@@ -29,9 +30,9 @@ from ase.calculators.calculator import PropertyNotImplementedError
 from ase.calculators.singlepoint import SinglePointCalculator
 from pydantic import Field, model_validator
 
-from amala.core.plugins import Float, Int, Spec, Text
+from amala.core.plugins import Float, Int, Registry, Spec, Text
 
-__all__ = ["SEVENNET_MODELS", "TBLITE_METHODS", "Teacher", "TeacherFailed", "TeacherSpec", "make_teacher"]
+__all__ = ["SEVENNET_MODELS", "TBLITE_METHODS", "TEACHERS", "Teacher", "TeacherFailed", "TeacherSpec", "make_teacher"]
 
 # Models inside the sevenn 0.13 wheel (name -> level of theory). Multi-fidelity 7net-mf-0 is used at its
 # PBE fidelity, the one the other two were trained on, so all three label at the same level of theory.
@@ -44,6 +45,11 @@ _SEVENNET_MODAL = {"7net-mf-0": "PBE"}
 TBLITE_METHODS = ("GFN1-xTB", "GFN2-xTB", "IPEA1-xTB")
 DFT_INSTALL_HINT = ("gpaw is not installed: install the `dft` extra with `make dft` (as root), or by hand: "
                     "apt-get install libxc-dev libopenblas-dev libfftw3-dev g++, then pip install gpaw gpaw-data")
+TEACHERS = Registry("teacher", "amala.teachers", {
+    "sevennet": "amala.oracles.mlip.teachers:SevenNetTeacher",
+    "gpaw": "amala.oracles.mlip.teachers:GPAWTeacher",
+    "tblite": "amala.oracles.mlip.teachers:TBLiteTeacher",
+})
 
 
 class TeacherFailed(RuntimeError):
@@ -59,7 +65,7 @@ class TeacherSpec(Spec):
     - gpaw: `xc`, `ecut_eV` (plane-wave cutoff, eV) and `kpts` (Monkhorst-Pack grid).
     """
 
-    kind: Literal["sevennet", "gpaw", "tblite"] = "sevennet"
+    kind: Literal["sevennet", "gpaw", "tblite"] = "sevennet"  # the kinds of TEACHERS
     model: Text = "7net-0"
     method: Text = "GFN1-xTB"
     ecut_eV: Annotated[Float, Field(ge=100, le=2000)] = 400.0
@@ -68,11 +74,7 @@ class TeacherSpec(Spec):
 
     @model_validator(mode="after")
     def _known_names(self) -> TeacherSpec:
-        if self.kind == "sevennet" and self.model not in SEVENNET_MODELS:
-            raise ValueError(f"teacher model {self.model!r}: only the models shipped inside the sevenn wheel work "
-                             f"offline ({', '.join(SEVENNET_MODELS)}); others download at run time")
-        if self.kind == "tblite" and self.method not in TBLITE_METHODS:
-            raise ValueError(f"teacher method {self.method!r}: tblite knows {', '.join(TBLITE_METHODS)}")
+        TEACHERS[self.kind].check(self)
         return self
 
 
@@ -84,37 +86,44 @@ def _package_version(name: str) -> str:
 
 
 class Teacher:
-    """Labels frames with one ASE calculator, built lazily on the first call and reused."""
+    """Labels frames with one ASE calculator, built lazily on the first call and reused. A kind (subclass)
+    says what it builds (`_build`), what it is called (`detail`), and what its labels' level of theory is;
+    `label` and the failure handling are the same for every kind."""
+
+    Spec: ClassVar[type[TeacherSpec]]  # the flat `TeacherSpec` with `kind` this kind's literal
+    package: ClassVar[str]  # the package whose version every label's provenance records
 
     def __init__(self, spec: TeacherSpec, device: Literal["cpu", "cuda"] = "cpu", log_path: Path | None = None):
         if device not in ("cpu", "cuda"):
             raise ValueError(f"teacher device {device!r}: expected 'cpu' or 'cuda'")
-        if spec.kind == "gpaw" and importlib.util.find_spec("gpaw") is None:  # fail at setup, not at the first label
-            raise ImportError(DFT_INSTALL_HINT)
         self.spec, self.device = spec, device
         self.log_path = log_path  # gpaw's text log (None: quiet)
         self._calc = None
 
+    @classmethod
+    def check(cls, spec: TeacherSpec) -> None:
+        """Refuse (ValueError, one line) settings of this kind that cannot work; the others' fields are ignored."""
+
+    @property
+    def detail(self) -> str:
+        """The model or method: the name's second half and the provenance's `model`."""
+        raise NotImplementedError
+
     @property
     def name(self) -> str:
-        detail = {"sevennet": self.spec.model, "tblite": self.spec.method, "gpaw": self.spec.xc}[self.spec.kind]
-        return f"{self.spec.kind}:{detail}"
+        return f"{self.spec.kind}:{self.detail}"
+
+    def level_of_theory(self) -> str:
+        raise NotImplementedError
+
+    def settings(self) -> dict[str, Any]:
+        """The settings a label depends on beyond the model."""
+        raise NotImplementedError
 
     def provenance(self) -> dict[str, Any]:
         """What a label was computed with: stored next to every label (the level of theory of the data)."""
-        s = self.spec
-        if s.kind == "sevennet":
-            model, package, theory = s.model, "sevenn", SEVENNET_MODELS[s.model]
-            settings = {"device": self.device, "modal": _SEVENNET_MODAL.get(s.model, "")}
-        elif s.kind == "tblite":
-            model, package, theory = s.method, "tblite", s.method
-            settings = {"method": s.method}
-        else:
-            model, package = s.xc, "gpaw"
-            theory = f"{s.xc} plane waves, ecut {s.ecut_eV:g} eV, k-points {'x'.join(map(str, s.kpts))}"
-            settings = {"xc": s.xc, "ecut_eV": s.ecut_eV, "kpts": list(s.kpts)}
-        return {"teacher": self.name, "model": model, "version": _package_version(package),
-                "level_of_theory": theory, "settings": settings}
+        return {"teacher": self.name, "model": self.detail, "version": _package_version(self.package),
+                "level_of_theory": self.level_of_theory(), "settings": self.settings()}
 
     def calculator(self):
         """The ASE calculator, built on first use (model loading and imports are slow)."""
@@ -123,21 +132,7 @@ class Teacher:
         return self._calc
 
     def _build(self):
-        s = self.spec
-        if s.kind == "sevennet":
-            from sevenn.calculator import SevenNetCalculator
-
-            return SevenNetCalculator(s.model, device=self.device, modal=_SEVENNET_MODAL.get(s.model))
-        if s.kind == "tblite":
-            from tblite.ase import TBLite
-
-            return TBLite(method=s.method, verbosity=0)
-        try:
-            from gpaw import GPAW, PW
-        except ImportError:
-            raise ImportError(DFT_INSTALL_HINT) from None
-        return GPAW(mode=PW(s.ecut_eV), xc=s.xc, kpts=tuple(s.kpts),
-                    txt=str(self.log_path) if self.log_path else None)
+        raise NotImplementedError
 
     def label(self, atoms: Atoms) -> Atoms:
         """A copy of `atoms` holding the teacher's energy (eV), forces (eV/Å) and, for a periodic cell
@@ -194,6 +189,98 @@ class Teacher:
             self._calc = None
 
 
+class SevenNetTeacher(Teacher):
+    """SevenNet: `model` (one of SEVENNET_MODELS), at its PBE fidelity."""
+
+    class Spec(TeacherSpec):
+        kind: Literal["sevennet"] = "sevennet"
+
+    package = "sevenn"
+
+    @classmethod
+    def check(cls, spec: TeacherSpec) -> None:
+        if spec.model not in SEVENNET_MODELS:
+            raise ValueError(f"teacher model {spec.model!r}: only the models shipped inside the sevenn wheel work "
+                             f"offline ({', '.join(SEVENNET_MODELS)}); others download at run time")
+
+    @property
+    def detail(self) -> str:
+        return self.spec.model
+
+    def level_of_theory(self) -> str:
+        return SEVENNET_MODELS[self.spec.model]
+
+    def settings(self) -> dict[str, Any]:
+        return {"device": self.device, "modal": _SEVENNET_MODAL.get(self.spec.model, "")}
+
+    def _build(self):
+        from sevenn.calculator import SevenNetCalculator
+
+        return SevenNetCalculator(self.spec.model, device=self.device, modal=_SEVENNET_MODAL.get(self.spec.model))
+
+
+class TBLiteTeacher(Teacher):
+    """tblite's extended tight binding: `method` (one of TBLITE_METHODS)."""
+
+    class Spec(TeacherSpec):
+        kind: Literal["tblite"] = "tblite"
+
+    package = "tblite"
+
+    @classmethod
+    def check(cls, spec: TeacherSpec) -> None:
+        if spec.method not in TBLITE_METHODS:
+            raise ValueError(f"teacher method {spec.method!r}: tblite knows {', '.join(TBLITE_METHODS)}")
+
+    @property
+    def detail(self) -> str:
+        return self.spec.method
+
+    def level_of_theory(self) -> str:
+        return self.spec.method
+
+    def settings(self) -> dict[str, Any]:
+        return {"method": self.spec.method}
+
+    def _build(self):
+        from tblite.ase import TBLite
+
+        return TBLite(method=self.spec.method, verbosity=0)
+
+
+class GPAWTeacher(Teacher):
+    """GPAW plane-wave DFT: `xc`, `ecut_eV` (plane-wave cutoff, eV) and `kpts` (Monkhorst-Pack grid)."""
+
+    class Spec(TeacherSpec):
+        kind: Literal["gpaw"] = "gpaw"
+
+    package = "gpaw"
+
+    def __init__(self, spec: TeacherSpec, device: Literal["cpu", "cuda"] = "cpu", log_path: Path | None = None):
+        super().__init__(spec, device, log_path)
+        if importlib.util.find_spec("gpaw") is None:  # fail at setup, not at the first label
+            raise ImportError(DFT_INSTALL_HINT)
+
+    @property
+    def detail(self) -> str:
+        return self.spec.xc
+
+    def level_of_theory(self) -> str:
+        s = self.spec
+        return f"{s.xc} plane waves, ecut {s.ecut_eV:g} eV, k-points {'x'.join(map(str, s.kpts))}"
+
+    def settings(self) -> dict[str, Any]:
+        return {"xc": self.spec.xc, "ecut_eV": self.spec.ecut_eV, "kpts": list(self.spec.kpts)}
+
+    def _build(self):
+        try:
+            from gpaw import GPAW, PW
+        except ImportError:
+            raise ImportError(DFT_INSTALL_HINT) from None
+        s = self.spec
+        return GPAW(mode=PW(s.ecut_eV), xc=s.xc, kpts=tuple(s.kpts), txt=str(self.log_path) if self.log_path else None)
+
+
 def make_teacher(spec: TeacherSpec, device: Literal["cpu", "cuda"] = "cpu", log_path: Path | None = None) -> Teacher:
     """The teacher `spec` describes (nothing is loaded until its first label)."""
-    return Teacher(spec, device=device, log_path=log_path)
+    return TEACHERS[spec.kind](spec, device=device, log_path=log_path)

@@ -21,6 +21,7 @@ from amala.core.candidate import Candidate
 from amala.core.datasets import Table, model_targets
 from amala.core.evaluation import Evaluation, Measurement
 from amala.core.log_scale import is_log_scale, linear_std
+from amala.core.representations import Representation
 from amala.models.featurizer import MorganFeaturizer
 from amala.models.random_forest import RandomForest
 from amala.oracles.protocol import Oracle
@@ -31,11 +32,15 @@ class EmulatorSpec(OracleSpec):
     kind: Literal["emulator"] = "emulator"
     properties: Properties = Field(None, description="what to give (default: every property the table has)")
 
+    def asked_properties(self) -> list[str] | None:
+        return self.properties
+
 
 class EmulatorOracle(Oracle):
     Spec = EmulatorSpec
-    representations = ("smiles",)
+    representations = (Representation.SMILES,)
     needs_dataset = True  # it learns from the table
+    gives_table_columns = True
 
     @staticmethod
     def offered(table) -> dict[str, str]:

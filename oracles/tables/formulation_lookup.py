@@ -27,6 +27,7 @@ from amala.core.candidate import Candidate
 from amala.core.datasets import Table
 from amala.core.evaluation import Evaluation, Measurement
 from amala.core.formulation import ROOM_TEMPERATURE_K, closest_to, load_formulations
+from amala.core.representations import Representation
 from amala.oracles.protocol import Oracle
 from amala.oracles.registry import OracleSpec, Properties
 
@@ -70,10 +71,13 @@ class FormulationLookupSpec(OracleSpec):
     kind: Literal["formulation_lookup"] = "formulation_lookup"
     properties: Properties = Field(None, description=f"what to give, of {sorted(UNITS)} (default: all)")
 
+    def asked_properties(self) -> list[str] | None:
+        return self.properties
+
 
 class FormulationLookupOracle(Oracle):
     Spec = FormulationLookupSpec
-    representations = ("formulation",)
+    representations = (Representation.FORMULATION,)
     needs_dataset = True  # it answers from the table
 
     @staticmethod
@@ -107,8 +111,9 @@ class FormulationLookupOracle(Oracle):
 
     def _one(self, candidate: Candidate) -> Evaluation:
         start = time.perf_counter()
-        if candidate.kind != "formulation" or candidate.representation not in self._rows.index:
-            what = "is not a formulation" if candidate.kind != "formulation" else "has no measured conductivity in"
+        formulation = candidate.kind == Representation.FORMULATION
+        if not formulation or candidate.representation not in self._rows.index:
+            what = "has no measured conductivity in" if formulation else "is not a formulation"
             return Evaluation.failed(candidate.key, self.name, self.fidelity,
                                      f"{candidate.representation!r} {what} dataset {self.table.name!r}")
         row = self._rows.loc[candidate.representation]

@@ -15,6 +15,7 @@ from pydantic import Field
 from amala.core.candidate import Candidate
 from amala.core.datasets import Table
 from amala.core.evaluation import Evaluation, Measurement
+from amala.core.representations import Representation
 from amala.oracles.protocol import Oracle
 from amala.oracles.registry import OracleSpec, Properties
 
@@ -23,11 +24,15 @@ class LookupSpec(OracleSpec):
     kind: Literal["lookup"] = "lookup"
     properties: Properties = Field(None, description="what to give (default: every property the table has)")
 
+    def asked_properties(self) -> list[str] | None:
+        return self.properties
+
 
 class LookupOracle(Oracle):
     Spec = LookupSpec
-    representations = ("smiles",)
+    representations = (Representation.SMILES,)
     needs_dataset = True  # it answers from the table
+    gives_table_columns = True
 
     @staticmethod
     def offered(table) -> dict[str, str]:
