@@ -16,8 +16,9 @@ from typing import Iterator
 import numpy as np
 
 from amala.core import datasets
+from amala.core.representations import pool_column
 from amala.loop import strategies as acquisition_strategies
-from amala.loop.campaign import Campaign, pool_column
+from amala.loop.campaign import Campaign
 from amala.loop.config import CampaignConfig
 from amala.loop.store import Store
 

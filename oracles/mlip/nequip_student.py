@@ -63,12 +63,18 @@ class StudentSpec(PluginSpec):
     learning_rate: Float = Field(0.005, gt=0, le=0.1, description="Adam's learning rate, reduced on plateaus")
     model_dtype: Literal["float32", "float64"] = Field("float32", description="float32 is ~2x faster and its "
                                                        "force error is far below a teacher's")
-    energy_weight: Float = Field(1.0, ge=0, le=1000, description="loss weight of the per-atom energy MSE (eV²)")
+    energy_weight: Float = Field(1.0, ge=0, le=10_000, description="loss weight of the per-atom energy MSE (eV²)")
     force_weight: Float = Field(10.0, ge=0, le=1000, description="loss weight of the force MSE ((eV/Å)²): "
                                 "forces drive MD and give 3N numbers per frame against one energy, so they "
                                 "weigh most")
-    stress_weight: Float = Field(1.0, ge=0, le=1000, description="loss weight of the stress MSE ((eV/Å³)²), "
+    stress_weight: Float = Field(1.0, ge=0, le=100_000, description="loss weight of the stress MSE ((eV/Å³)²), "
                                  "used only when every frame has a stress; it keeps NPT densities right")
+    energy_shifts: Literal["mean", "least_squares"] = Field(
+        "mean", description="per-element energy shifts: one shift, the mean energy per atom, for every element "
+        "(mean), or one per element fitted by least squares to the frames' energies (least_squares: right when "
+        "the frames span compositions, where one shift leaves errors of eV per frame to the network)")
+    zbl: bool = Field(False, description="add nequip's ZBL pair repulsion as a prior, so atoms pushed closer than "
+                      "any frame showed are repelled instead of collapsing")
 
     @model_validator(mode="after")
     def _something_to_learn(self):
@@ -102,15 +108,29 @@ def _check_elements(frames: list[Atoms], types: list[str], what: str) -> None:
                                         f"model's types {', '.join(types)}")
 
 
+def energy_shifts(frames: list[Atoms], types: list[str]) -> list[float]:
+    """Per-element energy shifts (eV/atom, in `types` order) that best explain the frames' energies as a
+    sum over atoms, by least squares: E_frame ≈ Σ_e n_e(frame) · shift_e. Frames of one composition pin
+    only one combination of the shifts; the minimum-norm solution is taken (any other gives the same
+    energies to those frames)."""
+    counts = np.array([[a.get_chemical_symbols().count(t) for t in types] for a in frames], dtype=float)
+    energies = np.array([a.calc.results["energy"] for a in frames], dtype=float)
+    shifts, *_ = np.linalg.lstsq(counts, energies, rcond=None)
+    return [float(s) for s in shifts]
+
+
 def _has_stress(frames: list[Atoms]) -> bool:
     return all("stress" in getattr(a.calc, "results", {}) and a.pbc.all() for a in frames)
 
 
 def training_config(spec: StudentSpec, type_names: list[str], train_file: Path, val_file: Path, seed: int,
-                    device: str = "cpu", stress: bool = True) -> dict:
+                    device: str = "cpu", stress: bool = True, shifts: list[float] | None = None,
+                    init_from: Path | None = None) -> dict:
     """The hydra config of `nequip-train` as a dict. `stress`: whether all frames carry a stress (the
     stress loss is left out otherwise). The model's energy shift, force scale and neighbour count are
-    taken from the training data's statistics, as nequip recommends."""
+    taken from the training data's statistics, as nequip recommends, unless `shifts` gives the
+    per-element shifts (`energy_shifts`). `init_from`: a checkpoint whose model (architecture and
+    weights) training starts from, instead of a new model: a fine-tune."""
     if device not in ("cpu", "cuda"):
         raise ValueError(f"device: expected 'cpu' or 'cuda', got {device!r}")
     types = list(type_names)
@@ -157,16 +177,26 @@ def training_config(spec: StudentSpec, type_names: list[str], train_file: Path, 
                 "scheduler": {"_target_": "torch.optim.lr_scheduler.ReduceLROnPlateau", "factor": 0.5,
                               "patience": max(1, (spec.patience or 20) // 3), "min_lr": 1e-6},
                 "monitor": MONITOR, "interval": "epoch", "frequency": 1},
-            "model": {
-                "_target_": "nequip.model.NequIPGNNModel", "seed": seed, "model_dtype": spec.model_dtype,
-                "type_names": types, "r_max": spec.r_max, "l_max": spec.l_max, "parity": True,
-                "num_layers": spec.num_layers, "num_features": spec.num_features,
-                "radial_mlp_depth": spec.radial_mlp_depth, "radial_mlp_width": spec.radial_mlp_width,
-                "avg_num_neighbors": "${training_data_stats:num_neighbors_mean}",
-                "per_type_energy_shifts": "${training_data_stats:per_atom_energy_mean}",
-                "per_type_energy_scales": "${training_data_stats:forces_rms}"}},
+            "model": _model(spec, types, seed, shifts, init_from)},
         "global_options": {"allow_tf32": False},
     }
+
+
+def _model(spec: StudentSpec, types: list[str], seed: int, shifts: list[float] | None, init_from: Path | None) -> dict:
+    if init_from is not None:
+        return {"_target_": "nequip.model.ModelFromCheckpoint", "checkpoint_path": str(Path(init_from).resolve())}
+    model = {"_target_": "nequip.model.NequIPGNNModel", "seed": seed, "model_dtype": spec.model_dtype,
+             "type_names": types, "r_max": spec.r_max, "l_max": spec.l_max, "parity": True,
+             "num_layers": spec.num_layers, "num_features": spec.num_features,
+             "radial_mlp_depth": spec.radial_mlp_depth, "radial_mlp_width": spec.radial_mlp_width,
+             "avg_num_neighbors": "${training_data_stats:num_neighbors_mean}",
+             "per_type_energy_shifts": dict(zip(types, shifts)) if shifts is not None
+             else "${training_data_stats:per_atom_energy_mean}",
+             "per_type_energy_scales": "${training_data_stats:forces_rms}"}
+    if spec.zbl:
+        model["pair_potential"] = {"_target_": "nequip.nn.pair_potential.ZBL", "units": "metal",
+                                   "chemical_species": types}
+    return model
 
 
 def held_out_errors(calculator, frames: list[Atoms]) -> tuple[float, float]:
@@ -280,11 +310,13 @@ class NequIPStudent:
 
 def train_student(train_frames: list[Atoms] | Path, val_frames: list[Atoms] | Path, spec: StudentSpec, seed: int,
                   folder: Path, device: str = "cpu", timeout_s: float = 6 * 3600,
-                  type_names: list[str] | None = None) -> NequIPStudent:
+                  type_names: list[str] | None = None, init_from: Path | None = None) -> NequIPStudent:
     """Train one student in `folder` (train.extxyz, val.extxyz, config.yaml, train.log, run/) and measure
     its held-out errors on `val_frames`. `type_names`: the elements the model knows (default: those of
-    the training frames). A folder that already holds a finished student returns it untrained."""
-    started = _start(train_frames, val_frames, spec, seed, folder, device, type_names)
+    the training frames). `init_from`: a checkpoint to start from (a fine-tune of that model: its
+    architecture and elements are kept). A folder that already holds a finished student returns it
+    untrained; one whose training was killed resumes from its last epoch."""
+    started = _start(train_frames, val_frames, spec, seed, folder, device, type_names, init_from=init_from)
     return started if isinstance(started, NequIPStudent) else started.finish(timeout_s)
 
 
@@ -322,8 +354,10 @@ class _Training:
 
 
 def _start(train_frames, val_frames, spec: StudentSpec, seed: int, folder: Path, device: str,
-           type_names: list[str] | None, threads: int | None = None) -> NequIPStudent | _Training:
-    """The finished student in `folder`, or a started `nequip-train` process for it."""
+           type_names: list[str] | None, threads: int | None = None,
+           init_from: Path | None = None) -> NequIPStudent | _Training:
+    """The finished student in `folder`, or a started `nequip-train` process for it: resumed from the last
+    checkpoint of a training that was killed (its epochs are not repeated), else a new one."""
     folder = Path(folder)
     if (folder / "student.json").is_file():
         student = NequIPStudent.load(folder)
@@ -339,13 +373,19 @@ def _start(train_frames, val_frames, spec: StudentSpec, seed: int, folder: Path,
     train_file, val_file = folder / "train.extxyz", folder / "val.extxyz"
     write(train_file, train, format="extxyz")
     write(val_file, val, format="extxyz")
-    config = training_config(spec, types, train_file, val_file, seed, device, stress=_has_stress(train + val))
-    (folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    shifts = energy_shifts(train, types) if spec.energy_shifts == "least_squares" and init_from is None else None
+    config = training_config(spec, types, train_file, val_file, seed, device, stress=_has_stress(train + val),
+                             shifts=shifts, init_from=init_from)
     run = folder / "run"
-    shutil.rmtree(run, ignore_errors=True)  # a half-finished run from a crash is started over
+    last = run / "last.ckpt"
+    if last.is_file():  # a training killed part-way: go on from its last epoch, with the same data and settings
+        config["ckpt_path"] = str(last.resolve())
+    else:
+        shutil.rmtree(run, ignore_errors=True)  # killed before its first checkpoint: nothing to keep
+    (folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     command = [_tool("nequip-train"), "-cp", str(folder.resolve()), "-cn", "config", f"hydra.run.dir={run.resolve()}"]
     env = dict(os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {}))
-    with open(folder / "train.log", "w") as out:
+    with open(folder / "train.log", "a") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=folder, env=env)
     return _Training(folder, process, train, val, spec, seed, device, time.monotonic())
 

@@ -206,3 +206,58 @@ def test_training_failures_are_one_readable_line(frames, tmp_path):
         train_student(frames[:N_TRAIN], frames[N_TRAIN:], TINY, 0, tmp_path / "slow", timeout_s=1)
     assert "\n" not in str(error.value)
     assert (tmp_path / "slow" / "config.yaml").is_file() and not (tmp_path / "slow" / "student.json").exists()
+
+
+def test_per_element_shifts_are_recovered_from_the_energies_of_several_compositions():
+    from amala.oracles.mlip.nequip_student import energy_shifts
+
+    truth = {"Li": -1.9, "P": -5.4, "S": -4.1}
+    rng = np.random.default_rng(0)
+    frames = []
+    for _ in range(12):
+        counts = {e: int(n) for e, n in zip(truth, rng.integers(1, 9, 3))}
+        atoms = Atoms("".join(f"{e}{n}" for e, n in counts.items()))
+        energy = sum(truth[e] * n for e, n in counts.items()) + rng.normal(0, 1e-3)
+        atoms.calc = SinglePointCalculator(atoms, energy=energy, forces=np.zeros((len(atoms), 3)))
+        frames.append(atoms)
+    assert np.allclose(energy_shifts(frames, ["Li", "P", "S"]), [truth["Li"], truth["P"], truth["S"]], atol=2e-3)
+
+
+def test_shifts_zbl_and_a_warm_start_reach_the_training_config(tmp_path):
+    spec = TINY.model_copy(update={"zbl": True})
+    config = training_config(spec, ["Li", "P", "S"], tmp_path / "t.extxyz", tmp_path / "v.extxyz", 1,
+                             shifts=[-1.9, -5.4, -4.1])
+    model = config["training_module"]["model"]
+    assert model["per_type_energy_shifts"] == {"Li": -1.9, "P": -5.4, "S": -4.1}  # nequip wants a dict
+    assert model["pair_potential"]["_target_"] == "nequip.nn.pair_potential.ZBL"
+    warm = training_config(TINY, ["Li", "P", "S"], tmp_path / "t.extxyz", tmp_path / "v.extxyz", 1,
+                           init_from=tmp_path / "best.ckpt")
+    assert warm["training_module"]["model"] == {"_target_": "nequip.model.ModelFromCheckpoint",
+                                                "checkpoint_path": str((tmp_path / "best.ckpt").resolve())}
+    assert StudentSpec() == StudentSpec(**{k: v for k, v in StudentSpec().model_dump().items()
+                                           if k not in ("energy_shifts", "zbl")})  # older records read the same
+
+
+@pytest.mark.mlip
+def test_a_killed_training_resumes_from_its_last_epoch_and_a_warm_start_fine_tunes(student, frames, tmp_path):
+    import signal
+    import time
+
+    from amala.oracles.mlip.nequip_student import _start
+
+    spec = TINY.model_copy(update={"epochs": 40, "energy_shifts": "least_squares", "zbl": True})
+    folder = tmp_path / "killed"
+    job = _start(frames[:N_TRAIN], frames[N_TRAIN:], spec, 1, folder, "cpu", None)
+    deadline = time.monotonic() + 240
+    while not (folder / "run" / "last.ckpt").is_file() and job.process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+    job.process.send_signal(signal.SIGKILL)
+    job.process.wait()
+    assert (folder / "run" / "last.ckpt").is_file(), (folder / "train.log").read_text()[-2000:]
+    resumed = train_student(frames[:N_TRAIN], frames[N_TRAIN:], spec, 1, folder)
+    log = (folder / "train.log").read_text()
+    assert "Continuing training with checkpoint file" in log  # nequip's word for a resumed run, not a new one
+    assert np.isfinite(resumed.force_mae_meV_A)
+    tuned = train_student(frames[:N_TRAIN], frames[N_TRAIN:], TINY, 2, tmp_path / "tuned", init_from=student.checkpoint)
+    assert np.isfinite(tuned.force_mae_meV_A)
+    assert "ModelFromCheckpoint" in (tmp_path / "tuned" / "config.yaml").read_text()
