@@ -13,7 +13,7 @@ the order they are imported in below is the order `amala --help` lists them:
 * `screen`: screen, generate-eval;
 * `data`: data list, data fetch;
 * `library`: library build, library info, library fingerprints;
-* `potential`: potential distill.
+* `potential`: potential distill, potential train.
 """
 
 from importlib import import_module

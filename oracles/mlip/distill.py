@@ -12,7 +12,11 @@ new. The frames come from four generators, all labelled by the teacher (SevenNet
   rattle/strain recipe of Gardner et al.'s synthetic pre-training data), so the student has seen
   displaced atoms and other densities than the MD's;
 - `hot`: a short burst at `hot_K` from the last MD frame, for close contacts;
-- held-out (`heldout: true` compositions, larger cells): the same `md` generator, never trained on.
+- `validation`: a short teacher MD of each training glass from another starting cell, every
+  `validation_every`-th step kept: the fixed validation set that early stopping and the learning-rate
+  schedule watch, from a separate run and never trained on;
+- held-out (`heldout: true` compositions, larger cells): the same `md` generator, never trained on and
+  never used for validation: the test set of the shipped student's card.
 
 Everything is deterministic by `seed` and resumable: a job's MD writes a checkpoint (positions,
 momenta, step) every `chunk` steps and each frame is appended to its `FrameStore` as it is made, so a
@@ -45,7 +49,7 @@ from amala.oracles.mlip.teachers import TeacherSpec, make_teacher
 
 __all__ = ["DEFAULT_COMPOSITIONS", "DistillComposition", "DistillSpec", "Job", "jobs", "run_job", "summary"]
 
-GENERATORS = ("md", "synthetic", "hot")
+GENERATORS = ("md", "synthetic", "hot", "validation")
 
 
 class DistillComposition(Spec):
@@ -113,6 +117,8 @@ class DistillSpec(Spec):
     compress: Annotated[Float, Field(gt=0.5, le=1)] = 0.95
     hot_K: Annotated[Float, Field(gt=0, le=5000)] = 1800.0
     hot_steps: Annotated[Int, Field(ge=0, le=100000)] = 50
+    validation_steps: Annotated[Int, Field(ge=0, le=100000)] = 100
+    validation_every: Annotated[Int, Field(ge=1, le=10000)] = 10
     seed: Int = 0
 
     def segments(self, glass: DistillComposition) -> list[tuple[float, int]]:
@@ -138,9 +144,10 @@ class Job:
 
 def jobs(spec: DistillSpec) -> list[list[Job]]:
     """The jobs in waves: every glass's `md` first, then `synthetic` and `hot` (which start from its
-    frames) for the training glasses. Jobs of one wave may run in parallel."""
+    frames) and `validation` for the training glasses. Jobs of one wave may run in parallel."""
     md = [Job(i, "md") for i in range(len(spec.compositions))]
-    later = [Job(i, g) for i, glass in enumerate(spec.compositions) if not glass.heldout for g in ("synthetic", "hot")]
+    later = [Job(i, g) for i, glass in enumerate(spec.compositions) if not glass.heldout
+             for g in ("synthetic", "hot", "validation")]
     return [md, later]
 
 
@@ -155,7 +162,12 @@ def run_job(spec: DistillSpec, job: Job, workdir: str | Path, threads: int = 1) 
     store = FrameStore(folder)
     glass = spec.compositions[job.index]
     if job.generator == "md":
-        _teacher_md(spec, job, glass, teacher, store, folder)
+        _teacher_md(spec, job, glass, teacher, store, folder, spec.seed * 1000 + job.index, spec.segments(glass))
+    elif job.generator == "validation":
+        half = spec.validation_steps // 2
+        _teacher_md(spec, job, glass, teacher, store, folder, spec.seed * 1000 + job.index + 500,
+                    [(glass.melt_K, half), (glass.quench_K[0], spec.validation_steps - half)],
+                    every=spec.validation_every, stream=100)
     elif job.generator == "synthetic":
         _synthetic(spec, job, teacher, store, FrameStore(job.folder(Path(workdir), spec).with_name("md")))
     elif job.generator == "hot":
@@ -175,9 +187,10 @@ def _save_state(path: Path, **arrays) -> None:
 
 
 def _teacher_md(spec: DistillSpec, job: Job, glass: DistillComposition, teacher, store: FrameStore,
-                folder: Path) -> None:
-    atoms = build(parse_composition(glass.composition), glass.density_g_cm3, glass.atoms,
-                  seed=spec.seed * 1000 + job.index).atoms
+                folder: Path, cell_seed: int, plan: list[tuple[float, int]], every: int = 1, stream: int = 0) -> None:
+    """Teacher MD of a new cell (`cell_seed`) through the (temperature K, steps) segments of `plan`, every
+    `every`-th step kept; `stream` keeps the thermostat's random numbers apart from another job's."""
+    atoms = build(parse_composition(glass.composition), glass.density_g_cm3, glass.atoms, seed=cell_seed).atoms
     state_file = folder / "md_state.npz"
     if state_file.exists():
         state = np.load(state_file)
@@ -186,20 +199,19 @@ def _teacher_md(spec: DistillSpec, job: Job, glass: DistillComposition, teacher,
         segment, step = int(state["segment"]), int(state["step"])
     else:
         MaxwellBoltzmannDistribution(atoms, temperature_K=glass.melt_K,
-                                     rng=np.random.default_rng([spec.seed, job.index]))
+                                     rng=np.random.default_rng([spec.seed, job.index] + ([stream] if stream else [])))
         Stationary(atoms)
         segment, step = 0, 0
     atoms.calc = teacher.calculator()
-    plan = spec.segments(glass)
     while segment < len(plan):
         temperature, total = plan[segment]
         while step < total:
             n = min(spec.chunk, total - step)
-            rng = np.random.default_rng([spec.seed, job.index, segment, step // spec.chunk])
+            rng = np.random.default_rng([spec.seed, job.index, stream + segment, step // spec.chunk])
             dyn = Langevin(atoms, spec.dt_fs * units.fs, temperature_K=temperature, friction=0.02 / units.fs,
                            rng=rng, fixcm=False)
             source = f"md:{temperature:.0f}K"
-            dyn.attach(lambda source=source: store.keep(teacher, atoms, source), interval=1)
+            dyn.attach(lambda source=source: store.keep(teacher, atoms, source), interval=every)
             dyn.run(n)
             step += n
             _save_state(state_file, positions=atoms.get_positions(), momenta=atoms.get_momenta(),

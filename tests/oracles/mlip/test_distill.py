@@ -51,13 +51,13 @@ def tiny_spec(**kw) -> DistillSpec:
     return DistillSpec(compositions=[DistillComposition(composition="Li2S:0.75;P2S5:0.25", **glass),
                                      DistillComposition(composition="Li2S:0.7;P2S5:0.3", heldout=True, **glass)],
                        melt_ps=0.01, segment_ps=[0.01], dt_fs=1.0, chunk=4, snapshots=2, rattle_A=[0.05, 0.1],
-                       strained_copies=1, hot_steps=3, **kw)
+                       strained_copies=1, hot_steps=3, validation_steps=8, validation_every=4, **kw)
 
 
 def test_jobs_run_md_first_and_make_no_training_copies_of_held_out_glasses():
     waves = jobs(tiny_spec())
     assert waves[0] == [Job(0, "md"), Job(1, "md")]
-    assert waves[1] == [Job(0, "synthetic"), Job(0, "hot")]
+    assert waves[1] == [Job(0, "synthetic"), Job(0, "hot"), Job(0, "validation")]
 
 
 def test_every_generator_makes_its_frames_and_held_out_glasses_have_their_own_folder(tmp_path, lj_teacher):
@@ -70,6 +70,10 @@ def test_every_generator_makes_its_frames_and_held_out_glasses_have_their_own_fo
     assert md["frames"] == 10 + 10 + 1 and md["done"]  # 10 melt + 10 quench steps, and the starting frame
     assert rows[("Li2S:0.75;P2S5:0.25", "synthetic")]["frames"] == 2 * (2 + 1 + 1)  # rattles, strain, compressed
     assert rows[("Li2S:0.75;P2S5:0.25", "hot")]["frames"] == 3 + 1
+    validation = FrameStore(Job(0, "validation").folder(tmp_path, spec)).frames()
+    assert len(validation) == 8 // 4 + 1  # every 4th of 8 steps and the start, from a cell of its own
+    md_ids = {f.info["frame_id"] for f in FrameStore(Job(0, "md").folder(tmp_path, spec)).frames()}
+    assert not md_ids & {f.info["frame_id"] for f in validation}
     assert (tmp_path / "heldout" / spec.compositions[1].slug / "md" / "labels.extxyz").exists()
     sources = {f.info["source"] for f in FrameStore(Job(0, "synthetic").folder(tmp_path, spec)).frames()}
     assert sources == {"rattle:0.05A", "rattle:0.1A", "strain:0.03", "compress:0.95"}
@@ -110,7 +114,7 @@ def test_a_second_run_repeats_no_finished_job(tmp_path, lj_teacher):
     first = distil(spec, tmp_path)
     assert [(r["composition"], r["generator"]) for r in first] == [
         ("Li2S:0.75;P2S5:0.25", "md"), ("Li2S:0.7;P2S5:0.3", "md"),
-        ("Li2S:0.75;P2S5:0.25", "synthetic"), ("Li2S:0.75;P2S5:0.25", "hot")]
+        ("Li2S:0.75;P2S5:0.25", "synthetic"), ("Li2S:0.75;P2S5:0.25", "hot"), ("Li2S:0.75;P2S5:0.25", "validation")]
     assert distil(spec, tmp_path) == []
 
 
@@ -123,3 +127,20 @@ def test_the_command_refuses_a_bad_config_in_one_line(tmp_path):
     bad.write_text("compositions: [{composition: 'Li2S:1', family: x, density_g_cm3: -1}]\n")
     result = CliRunner().invoke(app, ["potential", "distill", str(bad), "--workdir", str(tmp_path)])
     assert result.exit_code == 2 and "density_g_cm3" in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_training_sets_keep_held_out_glasses_out_and_validation_apart(tmp_path, lj_teacher):
+    from amala.oracles.mlip.shipped import heldout_errors, training_sets
+
+    spec = tiny_spec()
+    for wave in jobs(spec):
+        for job in wave:
+            run_job(spec, job, tmp_path)
+    train, val = training_sets(spec, tmp_path, thin=5)
+    assert len(train) == len(range(0, 21, 5)) + 2 * 4 + 4  # md thinned, synthetic, hot
+    assert len(val) == 3 and not {f.info["frame_id"] for f in train} & {f.info["frame_id"] for f in val}
+    assert all(f.get_chemical_formula() != "Li14P4S15" for f in train + val)  # 70:30, the held-out glass
+    rows = heldout_errors(LJTeacher(TeacherSpec()).calculator(), spec, tmp_path)
+    assert {(r["composition"], r["T_K"], r["melt"]) for r in rows} == {("Li2S:0.7;P2S5:0.3", 1200.0, True),
+                                                                     ("Li2S:0.7;P2S5:0.3", 600.0, False)}
+    assert all(r["force_mae_meV_A"] < 1e-3 for r in rows)  # the teacher itself: no error (extxyz rounding)
