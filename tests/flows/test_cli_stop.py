@@ -79,6 +79,10 @@ def test_a_run_killed_with_sigkill_leaves_no_prefect_api_behind(tmp_path, synthe
         raise AssertionError(f"the temporary Prefect API at {api_url} outlived the killed run")
 
 
+def _sigint_at_default():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_to_the_whole_process_group_stops_within_seconds(tmp_path, synthetic_htpmd):
     """A terminal's Ctrl-C signals the foreground process group (so does `kill -TERM -PGID`). The
     temporary API used to be in that group and died first; the run then retried Prefect calls for
@@ -91,8 +95,11 @@ def test_ctrl_c_to_the_whole_process_group_stops_within_seconds(tmp_path, synthe
     env = {**os.environ, "AMALA_HOME": str(tmp_path / "home"), "PREFECT_HOME": str(tmp_path / "prefect")}
     env.pop("PREFECT_API_URL", None)
     env.pop("AMALA_DB_URL", None)
+    # like a program started from a terminal, the run starts with Ctrl-C at its default: a test suite started
+    # in the background of a non-interactive shell (`make test &`) ignores SIGINT, and children inherit that
     run = subprocess.Popen([AMALA, "run", str(config), "--no-progress"], cwd=tmp_path, env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                           preexec_fn=_sigint_at_default)
     database, deadline = tmp_path / "runs" / "busy" / "amala.db", time.time() + 240
     while _evaluations(database) < 25:  # into the second batch: Prefect tasks are running
         assert run.poll() is None and time.time() < deadline, run.communicate()
