@@ -157,13 +157,11 @@ def _potential(cfg: CampaignConfig) -> list[str]:
             if not gpu:
                 problems.append("oracle.device: cuda, but torch sees no CUDA GPU on this machine "
                                 "(torch.cuda.is_available() is False); use device: cpu")
-    if spec.teacher.kind == "gpaw":
-        import importlib.util
+    from amala.oracles.mlip.teachers import TEACHERS
 
-        from amala.oracles.mlip.teachers import DFT_INSTALL_HINT
-
-        if importlib.util.find_spec("gpaw") is None:
-            problems.append(f"oracle.teacher.kind: {DFT_INSTALL_HINT}")
+    missing = TEACHERS[spec.teacher.kind].install_problem()
+    if missing:
+        problems.append(f"oracle.teacher.kind: {missing}")
     if spec.potential_folder:
         problems += _directory("oracle.potential_folder", Path(spec.potential_folder))
     return problems

@@ -104,6 +104,12 @@ class Teacher:
     def check(cls, spec: TeacherSpec) -> None:
         """Refuse (ValueError, one line) settings of this kind that cannot work; the others' fields are ignored."""
 
+    @classmethod
+    def install_problem(cls) -> str | None:
+        """Why this kind cannot run on this machine (an optional package missing), None when it can: the
+        checks before a run ask it instead of waiting for the first label."""
+        return None
+
     @property
     def detail(self) -> str:
         """The model or method: the name's second half and the provenance's `model`."""
@@ -255,6 +261,10 @@ class GPAWTeacher(Teacher):
         kind: Literal["gpaw"] = "gpaw"
 
     package = "gpaw"
+
+    @classmethod
+    def install_problem(cls) -> str | None:
+        return DFT_INSTALL_HINT if importlib.util.find_spec("gpaw") is None else None
 
     def __init__(self, spec: TeacherSpec, device: Literal["cpu", "cuda"] = "cpu", log_path: Path | None = None):
         super().__init__(spec, device, log_path)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import warnings
 from importlib.metadata import version
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -140,3 +141,23 @@ def test_gpaw_labels_a_tiny_cell(tmp_path):
     labelled = teacher.label(Atoms("LiS", positions=[[0, 0, 0], [1.2, 1.2, 1.2]], cell=[3.2] * 3, pbc=True))
     assert np.isfinite(labelled.get_potential_energy()) and np.isfinite(labelled.get_forces()).all()
     assert labelled.get_stress().shape == (6,) and (tmp_path / "gpaw.txt").is_file()
+
+
+def test_the_checks_before_a_run_ask_the_teacher_kind_whether_it_can_run_here():
+    import importlib.util
+
+    import yaml
+
+    from amala.loop.config import parse_config
+    from amala.loop.preflight import check
+    from amala.oracles.mlip.teachers import TEACHERS, TBLiteTeacher
+
+    assert TBLiteTeacher.install_problem() is None
+    config = yaml.safe_load((Path(__file__).resolve().parents[3] / "configs" / "sulfide_demo.yaml").read_text())
+    config["oracle"]["teacher"] = {"kind": "gpaw"}
+    problems = [p for p in check(parse_config(config)) if p.startswith("oracle.teacher.kind")]
+    if importlib.util.find_spec("gpaw") is None:
+        hint = TEACHERS["gpaw"].install_problem()
+        assert hint and problems == [f"oracle.teacher.kind: {hint}"]
+    else:
+        assert problems == []
