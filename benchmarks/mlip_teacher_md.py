@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from ase.md.bussi import Bussi
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 
+from amala.core.atomic_files import write_arrays
 from amala.core.composition import parse_composition
 from amala.oracles.md import analysis as md_analysis
 from amala.oracles.md import structure as glass_structure
@@ -46,12 +46,6 @@ def phases(args) -> list[tuple[str, float, int]]:
     """(name, temperature K, steps): a melt at `--melt-K`, then production at `--T`."""
     return [("melt", args.melt_K, round(args.melt_ps * 1000 / args.dt_fs)),
             ("production", args.T, round(args.ps * 1000 / args.dt_fs))]
-
-
-def save_atomic(path: Path, **arrays) -> None:
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
 
 
 def run_chunk(atoms: Atoms, phase: str, temperature: float, steps: int, args, chunk: int) -> dict:
@@ -147,9 +141,9 @@ def main() -> None:
                 rec = run_chunk(atoms, phase, temperature, steps, args, chunk)
                 seconds += time.perf_counter() - started
                 steps_timed += steps
-                save_atomic(args.out / "chunks" / f"{phase}_{chunk:04d}.npz", **rec)
+                write_arrays(args.out / "chunks" / f"{phase}_{chunk:04d}.npz", **rec)
                 done[phase] += steps
-                save_atomic(state_file, positions=atoms.get_positions(), momenta=atoms.get_momenta(),
+                write_arrays(state_file, positions=atoms.get_positions(), momenta=atoms.get_momenta(),
                             melt=done["melt"], production=done["production"], seconds=seconds,
                             steps_timed=steps_timed)
                 print(f"{phase} {done[phase]}/{total} steps, {seconds / steps_timed:.2f} s/step, "

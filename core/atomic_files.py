@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 from ase import Atoms
 from ase.io import write
 
@@ -28,6 +29,16 @@ def write_atoms(path: Path, atoms: Atoms, format: str = "extxyz") -> None:
     path = Path(path)
     partial = path.with_name(path.name + ".partial")
     write(partial, atoms, format=format)
+    with open(partial, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(partial, path)
+
+
+def write_arrays(path: Path, **arrays) -> None:
+    """numpy arrays to `path` as one .npz (an MD job's state: positions, momenta, where it is)."""
+    path = Path(path)
+    partial = path.with_name(path.name + ".partial.npz")  # np.savez adds .npz to a name without it
+    np.savez(partial, **arrays)
     with open(partial, "rb+") as fh:
         os.fsync(fh.fileno())
     os.replace(partial, path)

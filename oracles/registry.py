@@ -14,7 +14,8 @@ from pydantic import Field
 from amala.core.plugins import Float, Int, PluginSpec, Registry, Text
 from amala.oracles.protocol import Oracle, OracleMode
 
-__all__ = ["ORACLES", "Oracle", "OracleMode", "OracleSpec", "Properties", "TransientOracleError", "build_oracle"]
+__all__ = ["ORACLES", "Oracle", "OracleMode", "OracleSpec", "Properties", "PropertiesSpec", "TransientOracleError",
+           "build_oracle"]
 
 # The `properties` setting of oracles that give several: which ones (each kind says its default).
 Properties = Annotated[list[Text] | None, Field(min_length=1, max_length=64)]
@@ -52,6 +53,16 @@ class OracleSpec(PluginSpec):
         """Why a campaign component cannot be evaluated (e.g. its glass cell cannot be built), None when it can."""
         return None
 
+
+
+class PropertiesSpec(OracleSpec):
+    """Settings of a kind that gives several properties and lets the config choose them (`properties`);
+    each kind redeclares the field with its own default's description."""
+
+    properties: Properties = None
+
+    def asked_properties(self) -> list[str] | None:
+        return self.properties
 
 ORACLES = Registry("oracle", "amala.oracles", {
     "lookup": "amala.oracles.tables.lookup:LookupOracle",

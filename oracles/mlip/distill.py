@@ -29,7 +29,6 @@ after `md` of the same composition): `jobs` lists them for any executor.
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +40,7 @@ from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 from pydantic import Field
 
+from amala.core.atomic_files import write_arrays, write_text
 from amala.core.composition import canonical_composition, parse_composition
 from amala.core.plugins import Float, Int, Spec, Text
 from amala.oracles.md.cells import build
@@ -176,14 +176,8 @@ def run_job(spec: DistillSpec, job: Job, workdir: str | Path, threads: int = 1) 
         raise ValueError(f"distillation job: unknown generator {job.generator!r} (known: {', '.join(GENERATORS)})")
     done = {"composition": glass.composition, "generator": job.generator, "frames": len(store),
             "failures": len(store.failures()), "heldout": glass.heldout}
-    (folder / "done.json").write_text(json.dumps(done))
+    write_text(folder / "done.json", json.dumps(done))
     return done
-
-
-def _save_state(path: Path, **arrays) -> None:
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
 
 
 def _teacher_md(spec: DistillSpec, job: Job, glass: DistillComposition, teacher, store: FrameStore,
@@ -214,10 +208,10 @@ def _teacher_md(spec: DistillSpec, job: Job, glass: DistillComposition, teacher,
             dyn.attach(lambda source=source: store.keep(teacher, atoms, source), interval=every)
             dyn.run(n)
             step += n
-            _save_state(state_file, positions=atoms.get_positions(), momenta=atoms.get_momenta(),
+            write_arrays(state_file, positions=atoms.get_positions(), momenta=atoms.get_momenta(),
                         segment=segment, step=step)
         segment, step = segment + 1, 0
-        _save_state(state_file, positions=atoms.get_positions(), momenta=atoms.get_momenta(),
+        write_arrays(state_file, positions=atoms.get_positions(), momenta=atoms.get_momenta(),
                     segment=segment, step=step)
 
 

@@ -20,12 +20,11 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
 from ase import Atoms
 
-from amala.oracles.mlip.distill import DistillSpec, jobs
+from amala.oracles.mlip.distill import DistillSpec, Job
 from amala.oracles.mlip.labelled_frames import FrameStore
-from amala.oracles.mlip.nequip_student import NequIPStudent, StudentSpec, train_student
+from amala.oracles.mlip.nequip_student import NequIPStudent, StudentSpec, held_out_errors, train_student
 
 __all__ = ["DISTILLED_STUDENT", "heldout_errors", "training_sets", "train_distilled"]
 
@@ -35,14 +34,10 @@ DISTILLED_STUDENT = StudentSpec(l_max=1, num_features=32, num_layers=2, radial_m
 
 
 def _frames(spec: DistillSpec, workdir: Path, generator: str, heldout: bool) -> dict[int, list[Atoms]]:
-    out = {}
-    for wave in jobs(spec):
-        for job in wave:
-            glass = spec.compositions[job.index]
-            folder = job.folder(workdir, spec)
-            if job.generator == generator and glass.heldout == heldout and folder.exists():
-                out[job.index] = FrameStore(folder).frames()
-    return out
+    """Each glass's frames from one generator (held-out glasses or training glasses), where it ran."""
+    folders = {i: Job(i, generator).folder(workdir, spec) for i, glass in enumerate(spec.compositions)
+               if glass.heldout == heldout}
+    return {i: FrameStore(folder).frames() for i, folder in folders.items() if folder.exists()}
 
 
 def training_sets(spec: DistillSpec, workdir: str | Path, thin: int = 5) -> tuple[list[Atoms], list[Atoms]]:
@@ -82,15 +77,9 @@ def heldout_errors(calculator, spec: DistillSpec, workdir: str | Path) -> list[d
         for frame in frames:
             by_source[frame.info["source"]].append(frame)
         for source, group in sorted(by_source.items()):
-            de, df = [], []
-            for frame in group:
-                probe = Atoms(frame.numbers, positions=frame.positions, cell=frame.cell, pbc=frame.pbc)
-                probe.calc = calculator
-                de.append(abs(probe.get_potential_energy() - frame.calc.results["energy"]) / len(frame))
-                df.append(np.abs(probe.get_forces() - frame.calc.results["forces"]).ravel())
+            energy_mae, force_mae = held_out_errors(calculator, group)
             temperature = float(source.split(":")[1].rstrip("K"))
             rows.append({"composition": glass.composition, "family": glass.family, "T_K": temperature,
                          "melt": temperature == glass.melt_K, "frames": len(group),
-                         "force_mae_meV_A": 1000 * float(np.mean(np.concatenate(df))),
-                         "energy_mae_meV_atom": 1000 * float(np.mean(de))})
+                         "force_mae_meV_A": force_mae, "energy_mae_meV_atom": energy_mae})
     return rows

@@ -25,15 +25,12 @@ from amala.core.representations import Representation
 from amala.models.featurizer import MorganFeaturizer
 from amala.models.random_forest import RandomForest
 from amala.oracles.protocol import Oracle
-from amala.oracles.registry import OracleSpec, Properties
+from amala.oracles.registry import Properties, PropertiesSpec
 
 
-class EmulatorSpec(OracleSpec):
+class EmulatorSpec(PropertiesSpec):
     kind: Literal["emulator"] = "emulator"
     properties: Properties = Field(None, description="what to give (default: every property the table has)")
-
-    def asked_properties(self) -> list[str] | None:
-        return self.properties
 
 
 class EmulatorOracle(Oracle):

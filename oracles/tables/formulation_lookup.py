@@ -29,7 +29,7 @@ from amala.core.evaluation import Evaluation, Measurement
 from amala.core.formulation import ROOM_TEMPERATURE_K, closest_to, load_formulations
 from amala.core.representations import Representation
 from amala.oracles.protocol import Oracle
-from amala.oracles.registry import OracleSpec, Properties
+from amala.oracles.registry import Properties, PropertiesSpec
 
 LEVEL_OF_THEORY = "experiment (ChemArr compilation, Bradford et al. 2023)"
 TARGET_K = ROOM_TEMPERATURE_K  # K: the objective's condition (25 degC)
@@ -67,12 +67,9 @@ def formulation_table(table: Table, temperature_K: float = TARGET_K, max_gap_K: 
     return Table(table.name, frame, units, table.source, table.dropped, table.sha256, table.verified)
 
 
-class FormulationLookupSpec(OracleSpec):
+class FormulationLookupSpec(PropertiesSpec):
     kind: Literal["formulation_lookup"] = "formulation_lookup"
     properties: Properties = Field(None, description=f"what to give, of {sorted(UNITS)} (default: all)")
-
-    def asked_properties(self) -> list[str] | None:
-        return self.properties
 
 
 class FormulationLookupOracle(Oracle):

@@ -17,15 +17,12 @@ from amala.core.datasets import Table
 from amala.core.evaluation import Evaluation, Measurement
 from amala.core.representations import Representation
 from amala.oracles.protocol import Oracle
-from amala.oracles.registry import OracleSpec, Properties
+from amala.oracles.registry import Properties, PropertiesSpec
 
 
-class LookupSpec(OracleSpec):
+class LookupSpec(PropertiesSpec):
     kind: Literal["lookup"] = "lookup"
     properties: Properties = Field(None, description="what to give (default: every property the table has)")
-
-    def asked_properties(self) -> list[str] | None:
-        return self.properties
 
 
 class LookupOracle(Oracle):

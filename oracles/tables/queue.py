@@ -42,7 +42,7 @@ from amala.core.log_scale import is_log_scale
 from amala.core.plugins import Float, Text
 from amala.core.representations import Representation
 from amala.oracles.protocol import Oracle
-from amala.oracles.registry import OracleSpec, Properties
+from amala.oracles.registry import Properties, PropertiesSpec
 from amala.oracles.tables.queue_inbox import RECENT_NS, Read, drop_results, inbox_rows, plan
 from amala.oracles.tables.queue_rejections import Rejections, listed_digests
 from amala.oracles.tables.queue_rows import RowError, is_blank, one_line, parse_number, parse_text, short
@@ -50,7 +50,7 @@ from amala.oracles.tables.queue_rows import RowError, is_blank, one_line, parse_
 STATE_VERSION = 1  # of queue/inbox-read.json; another version is not trusted: the inbox is read again
 
 
-class QueueSpec(OracleSpec):
+class QueueSpec(PropertiesSpec):
     kind: Literal["queue"] = "queue"
     properties: Properties = Field(None, description="what to ask for (default: the objective)")
     units: dict[Text, Text] | None = Field(None, description="property -> unit the results must be given in "
@@ -62,9 +62,6 @@ class QueueSpec(OracleSpec):
     give_up_hours: Float | None = Field(None, gt=0, le=24 * 366, description="a result missing this long after its "
                                         "request is stored as failed and the campaign moves on (default: wait; at "
                                         "most a year)")
-
-    def asked_properties(self) -> list[str] | None:
-        return self.properties
 
 
 class QueueOracle(Oracle):
