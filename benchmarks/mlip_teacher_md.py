@@ -15,6 +15,10 @@ chunk and the same command resumes where it stopped. The thermostat's random num
 
 The summary (D_Li with its interval, σ, seconds per step, the teacher's provenance) is written when the
 production phase is complete; `--analyse` recomputes it from the stored chunks.
+
+`--potential PATH` runs the same protocol (same cell and seeds) with a student instead of the teacher: a
+nequip checkpoint, a `.nequip.zip` package or a compiled `.nequip.pt2`; the student's D_Li over the
+teacher's is bar 2 of the distilled student (`benchmarks/ship_student.py` reads both summaries).
 """
 
 from __future__ import annotations
@@ -98,6 +102,21 @@ def analyse(out: Path, atoms: Atoms, args, teacher_provenance, seconds: float, s
     return summary
 
 
+def student_calculator(path: Path, device: str):
+    """(ASE calculator, provenance) of a student file."""
+    from nequip.integrations.ase import NequIPCalculator
+
+    default = torch.get_default_dtype()
+    if str(path).endswith(".nequip.pt2") or str(path).endswith(".nequip.pth"):
+        calculator = NequIPCalculator.from_compiled_model(str(path), device=device,
+                                                          chemical_species_to_atom_type_map=True)
+    else:
+        calculator = NequIPCalculator._from_saved_model(str(path), device=device,
+                                                        chemical_species_to_atom_type_map=True)
+    torch.set_default_dtype(default)
+    return calculator, {"student": str(path), "level_of_theory": "NequIP student distilled from SevenNet-0"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
@@ -113,11 +132,17 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--analyse", action="store_true", help="only recompute the summary from the chunks")
+    parser.add_argument("--potential", type=Path, default=None, help="a student (checkpoint, .nequip.zip or "
+                        ".nequip.pt2) in the teacher's place")
     args = parser.parse_args()
     torch.set_num_threads(1)
     (args.out / "chunks").mkdir(parents=True, exist_ok=True)
     (args.out / "args.json").write_text(json.dumps({k: str(v) for k, v in vars(args).items()}, indent=1))
-    teacher = make_teacher(TeacherSpec(), device=args.device)
+    if args.potential is not None:
+        calculator, provenance = student_calculator(args.potential, args.device)
+    else:
+        teacher = make_teacher(TeacherSpec(), device=args.device)
+        calculator, provenance = teacher.calculator(), teacher.provenance()
     atoms = build(parse_composition(LI3PS4), args.density, args.atoms, seed=args.seed).atoms
     state_file = args.out / "state.npz"
     if state_file.exists():
@@ -131,7 +156,7 @@ def main() -> None:
         MaxwellBoltzmannDistribution(atoms, temperature_K=args.melt_K, rng=rng)
         Stationary(atoms)
         done, seconds, steps_timed = {"melt": 0, "production": 0}, 0.0, 0
-    atoms.calc = teacher.calculator()
+    atoms.calc = calculator
     if not args.analyse:
         for phase, temperature, total in phases(args):
             while done[phase] < total:
@@ -148,7 +173,7 @@ def main() -> None:
                             steps_timed=steps_timed)
                 print(f"{phase} {done[phase]}/{total} steps, {seconds / steps_timed:.2f} s/step, "
                       f"T {rec['temperature'][-1]:.0f} K", flush=True)
-    summary = analyse(args.out, atoms, args, teacher.provenance(), seconds, steps_timed)
+    summary = analyse(args.out, atoms, args, provenance, seconds, steps_timed)
     print(json.dumps(summary, indent=1, default=str))
 
 

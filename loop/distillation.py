@@ -8,7 +8,10 @@ scales with workers up to the number of glasses (13 by default), then with the l
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import signal
+import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable
@@ -16,6 +19,13 @@ from typing import Callable
 from amala.oracles.mlip.distill import DistillSpec, Job, jobs, run_job
 
 __all__ = ["distil"]
+
+
+def _die_with_parent() -> None:
+    """A worker ends when the run that started it ends (Linux's parent-death signal): a killed `distill`
+    must not leave workers appending to the stores that the next run resumes."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
 def _done(spec: DistillSpec, job: Job, workdir: Path) -> bool:
@@ -39,7 +49,8 @@ def distil(spec: DistillSpec, workdir: str | Path, workers: int = 1,
                     on_done(job, results[-1])
             continue
         # spawn: a fresh interpreter per worker, no forked torch or LAMMPS state
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_die_with_parent) as pool:
             futures = {pool.submit(run_job, spec, job, workdir): job for job in todo}
             for future in as_completed(futures):
                 results.append(future.result())

@@ -47,7 +47,8 @@ from amala.oracles.md.cells import build
 from amala.oracles.mlip.labelled_frames import FrameStore
 from amala.oracles.mlip.teachers import TeacherSpec, make_teacher
 
-__all__ = ["DEFAULT_COMPOSITIONS", "DistillComposition", "DistillSpec", "Job", "jobs", "run_job", "summary"]
+__all__ = ["DEFAULT_COMPOSITIONS", "DistillComposition", "DistillSpec", "Job", "jobs", "run_job", "summary",
+           "teacher_md"]
 
 GENERATORS = ("md", "synthetic", "hot", "validation")
 
@@ -143,12 +144,16 @@ class Job:
 
 
 def jobs(spec: DistillSpec) -> list[list[Job]]:
-    """The jobs in waves: every glass's `md` first, then `synthetic` and `hot` (which start from its
-    frames) and `validation` for the training glasses. Jobs of one wave may run in parallel."""
-    md = [Job(i, "md") for i in range(len(spec.compositions))]
-    later = [Job(i, g) for i, glass in enumerate(spec.compositions) if not glass.heldout
-             for g in ("synthetic", "hot", "validation")]
-    return [md, later]
+    """The jobs in waves: the training glasses' `md` and `validation` (independent cells), then
+    `synthetic` and `hot`, which start from the md frames, then the held-out glasses' `md`. Jobs of one
+    wave may run in parallel. The order is what a first training needs soonest: its frames and its
+    validation set; the held-out glasses are needed only to measure the trained student, so they can be
+    labelled while it trains."""
+    training = [i for i, glass in enumerate(spec.compositions) if not glass.heldout]
+    heldout = [i for i, glass in enumerate(spec.compositions) if glass.heldout]
+    first = [Job(i, "md") for i in training] + [Job(i, "validation") for i in training]
+    later = [Job(i, g) for i in training for g in ("synthetic", "hot")]
+    return [first, later, [Job(i, "md") for i in heldout]]
 
 
 def run_job(spec: DistillSpec, job: Job, workdir: str | Path, threads: int = 1) -> dict:
@@ -162,10 +167,10 @@ def run_job(spec: DistillSpec, job: Job, workdir: str | Path, threads: int = 1) 
     store = FrameStore(folder)
     glass = spec.compositions[job.index]
     if job.generator == "md":
-        _teacher_md(spec, job, glass, teacher, store, folder, spec.seed * 1000 + job.index, spec.segments(glass))
+        teacher_md(spec, job, glass, teacher, store, folder, spec.seed * 1000 + job.index, spec.segments(glass))
     elif job.generator == "validation":
         half = spec.validation_steps // 2
-        _teacher_md(spec, job, glass, teacher, store, folder, spec.seed * 1000 + job.index + 500,
+        teacher_md(spec, job, glass, teacher, store, folder, spec.seed * 1000 + job.index + 500,
                     [(glass.melt_K, half), (glass.quench_K[0], spec.validation_steps - half)],
                     every=spec.validation_every, stream=100)
     elif job.generator == "synthetic":
@@ -180,10 +185,12 @@ def run_job(spec: DistillSpec, job: Job, workdir: str | Path, threads: int = 1) 
     return done
 
 
-def _teacher_md(spec: DistillSpec, job: Job, glass: DistillComposition, teacher, store: FrameStore,
-                folder: Path, cell_seed: int, plan: list[tuple[float, int]], every: int = 1, stream: int = 0) -> None:
+def teacher_md(spec: DistillSpec, job: Job, glass: DistillComposition, teacher, store: FrameStore,
+               folder: Path, cell_seed: int, plan: list[tuple[float, int]], every: int = 1, stream: int = 0,
+               prefix: str = "md") -> None:
     """Teacher MD of a new cell (`cell_seed`) through the (temperature K, steps) segments of `plan`, every
-    `every`-th step kept; `stream` keeps the thermostat's random numbers apart from another job's."""
+    `every`-th step kept (source `<prefix>:<T>K`); `stream` keeps the thermostat's random numbers apart
+    from another job's. Resumes from `folder/md_state.npz`."""
     atoms = build(parse_composition(glass.composition), glass.density_g_cm3, glass.atoms, seed=cell_seed).atoms
     state_file = folder / "md_state.npz"
     if state_file.exists():
@@ -204,7 +211,7 @@ def _teacher_md(spec: DistillSpec, job: Job, glass: DistillComposition, teacher,
             rng = np.random.default_rng([spec.seed, job.index, stream + segment, step // spec.chunk])
             dyn = Langevin(atoms, spec.dt_fs * units.fs, temperature_K=temperature, friction=0.02 / units.fs,
                            rng=rng, fixcm=False)
-            source = f"md:{temperature:.0f}K"
+            source = f"{prefix}:{temperature:.0f}K"
             dyn.attach(lambda source=source: store.keep(teacher, atoms, source), interval=every)
             dyn.run(n)
             step += n

@@ -33,9 +33,9 @@ import numpy as np
 import yaml
 from ase import Atoms
 from ase.io import read, write
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from amala.core.plugins import Float, Int, PluginSpec
+from amala.core.plugins import Float, Int, PluginSpec, Text
 from amala.oracles.mlip.student import StudentEnsemble, StudentTrainingFailed
 
 MONITOR = "val0_epoch/weighted_sum"  # nequip's name for the validation loss (weighted sum of the val metrics)
@@ -47,6 +47,9 @@ class StudentSpec(PluginSpec):
     # left out of dumps: nequip is the default kind (`student.DEFAULT_KIND`), so records and configs keep the form
     # they had before there were kinds and still read back as nequip's
     kind: Literal["nequip"] = Field("nequip", exclude=True)
+    init: Text = Field("scratch", description="where the campaign's student starts: a shipped student's name "
+                       "(`amala potential list`), fine-tuned where the teacher's spot checks find it wrong "
+                       "(`audit`), or scratch: a committee trained on the fly from the campaign's own labels")
     r_max: Float = Field(5.0, ge=2.0, le=12.0, description="cutoff radius in Å (5 Å holds the Li-S and P-S "
                          "first shells and most of the second)")
     l_max: Int = Field(1, ge=0, le=3, description="highest rotation order of the features (1 is the usual "
@@ -59,6 +62,9 @@ class StudentSpec(PluginSpec):
                         "sooner); at most 10,000")
     patience: Int | None = Field(30, ge=1, le=10_000, description="epochs without a better validation loss "
                                  "before training stops; null runs every epoch")
+    max_minutes: Float | None = Field(None, gt=0, le=7 * 24 * 60, description="wall-time limit of the training "
+                                      "in minutes (Lightning's max_time, counted across resumes: a checkpoint "
+                                      "carries its elapsed time); the best epoch so far is kept; null: no limit")
     batch_size: Int = Field(4, ge=1, le=256, description="frames per training batch")
     learning_rate: Float = Field(0.005, gt=0, le=0.1, description="Adam's learning rate, reduced on plateaus")
     model_dtype: Literal["float32", "float64"] = Field("float32", description="float32 is ~2x faster and its "
@@ -75,6 +81,16 @@ class StudentSpec(PluginSpec):
         "the frames span compositions, where one shift leaves errors of eV per frame to the network)")
     zbl: bool = Field(False, description="add nequip's ZBL pair repulsion as a prior, so atoms pushed closer than "
                       "any frame showed are repelled instead of collapsing")
+
+    @field_validator("init")
+    @classmethod
+    def _known_init(cls, value: str) -> str:
+        from amala.oracles.mlip import shipped
+
+        if value != "scratch" and value not in shipped.names():
+            raise ValueError(f"init: no shipped student {value!r} (shipped: {', '.join(shipped.names()) or 'none'}; "
+                             "or scratch)")
+        return value
 
     @model_validator(mode="after")
     def _something_to_learn(self):
@@ -129,8 +145,9 @@ def training_config(spec: StudentSpec, type_names: list[str], train_file: Path, 
     """The hydra config of `nequip-train` as a dict. `stress`: whether all frames carry a stress (the
     stress loss is left out otherwise). The model's energy shift, force scale and neighbour count are
     taken from the training data's statistics, as nequip recommends, unless `shifts` gives the
-    per-element shifts (`energy_shifts`). `init_from`: a checkpoint whose model (architecture and
-    weights) training starts from, instead of a new model: a fine-tune."""
+    per-element shifts (`energy_shifts`). `init_from`: a checkpoint or a `.nequip.zip` package whose
+    model (architecture and weights) training starts from, instead of a new model: a fine-tune.
+    `spec.max_minutes` bounds the wall time (the best epoch so far is kept)."""
     if device not in ("cpu", "cuda"):
         raise ValueError(f"device: expected 'cpu' or 'cuda', got {device!r}")
     types = list(type_names)
@@ -164,7 +181,7 @@ def training_config(spec: StudentSpec, type_names: list[str], train_file: Path, 
             "test_dataloader": loader,
             "stats_manager": {"_target_": "nequip.data.CommonDataStatisticsManager", "type_names": types}},
         "trainer": {
-            "_target_": "lightning.Trainer", "max_epochs": spec.epochs,
+            "_target_": "lightning.Trainer", "max_epochs": spec.epochs, **_time_limit(spec),
             "accelerator": "gpu" if device == "cuda" else "cpu", "devices": 1,
             "enable_progress_bar": False, "enable_model_summary": False, "logger": False,
             "log_every_n_steps": 1, "callbacks": callbacks},
@@ -182,9 +199,20 @@ def training_config(spec: StudentSpec, type_names: list[str], train_file: Path, 
     }
 
 
+def _time_limit(spec: StudentSpec) -> dict:
+    if spec.max_minutes is None:
+        return {}
+    seconds = max(60, round(spec.max_minutes * 60))
+    return {"max_time": f"{seconds // 86400:02d}:{seconds % 86400 // 3600:02d}:{seconds % 3600 // 60:02d}:"
+                        f"{seconds % 60:02d}"}
+
+
 def _model(spec: StudentSpec, types: list[str], seed: int, shifts: list[float] | None, init_from: Path | None) -> dict:
-    if init_from is not None:
-        return {"_target_": "nequip.model.ModelFromCheckpoint", "checkpoint_path": str(Path(init_from).resolve())}
+    if init_from is not None:  # a fine-tune: from a training checkpoint, or from a packaged (shipped) model
+        path = str(Path(init_from).resolve())
+        if path.endswith(".nequip.zip"):
+            return {"_target_": "nequip.model.ModelFromPackage", "package_path": path}
+        return {"_target_": "nequip.model.ModelFromCheckpoint", "checkpoint_path": path}
     model = {"_target_": "nequip.model.NequIPGNNModel", "seed": seed, "model_dtype": spec.model_dtype,
              "type_names": types, "r_max": spec.r_max, "l_max": spec.l_max, "parity": True,
              "num_layers": spec.num_layers, "num_features": spec.num_features,

@@ -38,6 +38,7 @@ from amala.oracles.md import ase_engine as ase_md
 from amala.oracles.md.cells import CellError, build
 from amala.oracles.md.oracle import transport_values
 from amala.oracles.md.protocol import SimulationFailed
+from amala.oracles.mlip.audit import AuditedStudent, AuditSpec
 from amala.oracles.mlip.crystal_references import AmorphizationFailed, amorphization_energy, reference_for
 from amala.oracles.mlip.growing_potential import GrowingPotential
 from amala.oracles.mlip.interface_simulation import (
@@ -73,6 +74,8 @@ class MLIPSpec(OracleSpec):
                                 "default) and each one's size and training")
     on_the_fly: OnTheFlySpec = Field(default_factory=OnTheFlySpec, description="committee, trust window (eV/Å), "
                                       "teacher budget and exploration of the on-the-fly learning")
+    audit: AuditSpec = Field(default_factory=AuditSpec, description="with a shipped student (student.init): the "
+                             "teacher's spot checks, the gate and the fine-tunes")
     potential_folder: Text | None = Field(None, description="where the campaign's growing potential lives (labels "
                                           "and committees, one per teacher); default <work dir>/mlip/potential. "
                                           "Point two campaigns at one folder to share what they learned")
@@ -133,6 +136,13 @@ class MLIPOracle(Oracle):
         root = Path(spec.potential_folder) if spec.potential_folder else self.workdir / "mlip" / "potential"
         self.potential = GrowingPotential(root / self.teacher.name.replace(":", "_"), self.teacher, spec.student,
                                           self.settings(), seed=seed, device=spec.device)
+        self.audited = None
+        if getattr(spec.student, "init", "scratch") != "scratch":
+            from amala.oracles.mlip import shipped
+
+            self.audited = AuditedStudent(shipped.load(spec.student.init), self.teacher,
+                                          root / self.teacher.name.replace(":", "_") / f"from_{spec.student.init}",
+                                          spec.audit, device=spec.device, compile=spec.compile)
 
     def settings(self) -> OnTheFlySpec:
         """Exploration covers what the production MD will see (the melt and each production temperature)
@@ -167,6 +177,8 @@ class MLIPOracle(Oracle):
             return failed(str(exc))
         folder.mkdir(parents=True, exist_ok=True)
         write(folder / "start.extxyz", cell.atoms, format="extxyz")
+        if self.audited is not None:
+            return self._simulate_audited(candidate, cell, folder, failed, start)
         try:  # the production MD is ~50k steps: worth minutes of compilation per student
             grown = self.potential.learn(candidate.key, cell.atoms, folder / "on_the_fly", compile=self.spec.compile)
         except StudentTrainingFailed as exc:
@@ -229,6 +241,48 @@ class MLIPOracle(Oracle):
             evaluation.cost_seconds = time.perf_counter() - start
         return evaluation
 
+    def _simulate_audited(self, candidate: Candidate, cell, folder: Path, failed, start: float) -> Evaluation:
+        """The glass with the campaign's student grown from a shipped one, audited by teacher spot checks
+        (`audit`): the measured spot-check error is the potential's error stored with the evaluation."""
+        missing = self.audited.shipped.missing_elements(cell.atoms.get_chemical_symbols())
+        if missing:
+            return failed(f"the shipped student {self.audited.shipped.name} has no type for {', '.join(missing)} "
+                          "(use student.init: scratch for this system)")
+        family = glass_family(cell.atoms.get_chemical_symbols())
+        engine = f"ase + shipped {self.audited.shipped.name}"
+        try:
+            result, record = self.audited.simulate(cell.atoms, candidate.representation, self.spec.density_g_cm3,
+                                                   candidate.key, family, self.profile, folder, self.seed, engine)
+        except (SimulationFailed, StudentTrainingFailed) as exc:
+            return failed(str(exc))
+        teacher = self.teacher.provenance()
+        provenance = {"profile": self.spec.profile, "seed": self.seed, "teacher": teacher,
+                      "student": self.spec.student.model_dump(), "audit": record, "family": family,
+                      "level_of_theory": f"NequIP student {self.audited.shipped.name} (v{record['final_version']}) "
+                                         f"distilled from {teacher['level_of_theory']}, audited by spot checks",
+                      "potential_error": {"force_mae_eV_A": record["spot_check_force_mae_eV_A"],
+                                          "interval_eV_A": record["spot_check_interval_eV_A"],
+                                          "card_force_mae_eV_A": record["card_force_mae_eV_A"],
+                                          "what": "student against teacher forces on production frames"},
+                      "simulated_composition": canonical_composition(cell.actual_fractions),
+                      "temperatures_K": list(self.profile.temperatures_K)}
+        if result is None:
+            evaluation = failed(record["failure"])
+            evaluation.provenance = provenance
+            return evaluation
+        values = transport_values(result, len(cell.atoms))
+        provenance["skipped_temperatures"] = {f"{T:g}": why for T, why in result.skipped_K.items()}
+        provenance["uncertainty"] = ("MD statistics; the potential's own error is potential_error (teacher spot "
+                                     "checks of the production MD)")
+        return Evaluation(candidate.key, self.name, self.fidelity, "ok", values=values,
+                          cost_seconds=time.perf_counter() - start,
+                          artefacts={"start_cell": str(folder / "start.extxyz"),
+                                     "labels": str(self.audited.store.labels_path),
+                                     **{name: str(path) for name, path in result.files.items()}},
+                          potentials=[{"kind": "shipped", "name": self.audited.shipped.name,
+                                       **a} for a in record["attempts"]],
+                          provenance=provenance)
+
     def _interface(self, candidate: Candidate, start: Atoms, folder: Path, evaluation: Evaluation,
                    common: dict) -> None:
         """The interface of this glass with the coating (`interface_simulation`), into `evaluation`: its
@@ -282,3 +336,16 @@ def _summary(round_record: dict) -> dict:
             "force_mae_meV_A": [m["force_mae_meV_A"] for m in members],
             "energy_mae_meV_atom": [m["energy_mae_meV_atom"] for m in members],
             "files": [m["files"]["folder"] for m in members]}
+
+
+def glass_family(symbols) -> str:
+    """The card's family of a glass from its elements: thiophosphate (S), lipon (N with O), borate (B), else
+    oxide; the gate compares a glass's spot checks with the card's error for its family."""
+    elements = set(symbols)
+    if "S" in elements:
+        return "thiophosphate"
+    if "N" in elements:
+        return "lipon"
+    if "B" in elements:
+        return "borate"
+    return "oxide"

@@ -1,85 +1,177 @@
-"""The student that ships with amala: trained once on the distillation's frames, measured on held-out glasses.
+"""Students that ship with amala: potentials distilled once from the teacher, so a campaign starts from a
+student that is already right on the glasses it was distilled on, instead of training one from scratch
+on a few dozen frames of one cell (which the benchmarks measured at 170-340 meV/Å, useless for MD).
 
-`amala potential distill` makes the frames (`distill`); this module turns them into a student and says
-what it is worth. The training set is every `thin`-th step of each glass's teacher MD (consecutive steps
-of one trajectory are nearly the same frame: thinning costs little information and much training time)
-plus all synthetic and hot-burst frames; the validation set is the `validation` generator's frames (other
-cells, never trained on); the held-out glasses are only measured, for the card.
+Each shipped student is a folder `data/students/<name>/` with two files:
+- `<name>.nequip.zip`, made by `nequip-package`: the model with the code that built it, so a later nequip
+  still loads it (a training checkpoint would not). It is compiled for the user's machine on first use
+  (`nequip-compile`, AOTInductor) and the compiled file is cached under the data folder, keyed by the
+  package's sha256 and the torch version, so each machine compiles once;
+- `card.json`, its model card: teacher and version, elements, training compositions and temperatures,
+  frames per generator, held-out errors per glass and temperature, D_Li(900 K) student/teacher, speed
+  against the teacher, training time, known out-of-domain cases, sha256 and versions. The card's measured
+  errors are what a campaign's gate compares a new glass's spot checks with (`family_force_mae`).
 
-The recipe differs from a campaign's on-the-fly student where the data differ: per-element energy shifts
-by least squares (the frames span 13 compositions, one mean shift would leave eV per frame to the
-network), nequip's ZBL prior for close contacts, and loss weights that keep the energy term near a
-tenth of the loss and let stress count (at the errors such a student reaches, the old weights gave the
-energy ~5e-4 and the stress ~1e-5 of it). A killed training resumes from its last epoch.
+Units on the card: forces eV/Å, energies eV/atom (the `*_meV_*` keys of the per-glass rows say theirs).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import time
-from collections import defaultdict
+import subprocess
+from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 
-from ase import Atoms
+from amala.core.settings import settings
 
-from amala.oracles.mlip.distill import DistillSpec, Job
-from amala.oracles.mlip.labelled_frames import FrameStore
-from amala.oracles.mlip.nequip_student import NequIPStudent, StudentSpec, held_out_errors, train_student
+__all__ = ["CARD_KEYS", "SHIPPED_FOLDER", "ShippedStudent", "UnknownStudent", "load", "names", "package"]
 
-__all__ = ["DISTILLED_STUDENT", "heldout_errors", "training_sets", "train_distilled"]
+SHIPPED_FOLDER = Path(__file__).parent / "data" / "students"
 
-DISTILLED_STUDENT = StudentSpec(l_max=1, num_features=32, num_layers=2, radial_mlp_width=32, epochs=200, patience=25,
-                                batch_size=8, learning_rate=0.005, energy_shifts="least_squares", zbl=True,
-                                energy_weight=100.0, force_weight=10.0, stress_weight=1000.0)
+# what every card says (the issue's contract with users and with `amala potential card --json`)
+CARD_KEYS = ("name", "elements", "teacher", "heldout_force_mae_eV_A", "heldout_energy_mae_eV_atom",
+             "speedup_vs_teacher_128_atoms", "d_li_ratio_900K", "d_li_ratio_interval", "sha256")
 
 
-def _frames(spec: DistillSpec, workdir: Path, generator: str, heldout: bool) -> dict[int, list[Atoms]]:
-    """Each glass's frames from one generator (held-out glasses or training glasses), where it ran."""
-    folders = {i: Job(i, generator).folder(workdir, spec) for i, glass in enumerate(spec.compositions)
-               if glass.heldout == heldout}
-    return {i: FrameStore(folder).frames() for i, folder in folders.items() if folder.exists()}
+class UnknownStudent(ValueError):
+    """A shipped student's name that is not shipped (the message lists those that are)."""
 
 
-def training_sets(spec: DistillSpec, workdir: str | Path, thin: int = 5) -> tuple[list[Atoms], list[Atoms]]:
-    """(training frames, validation frames) from the distillation's stores; held-out glasses in neither."""
-    workdir = Path(workdir)
-    train = [f for frames in _frames(spec, workdir, "md", False).values() for f in frames[::thin]]
-    for generator in ("synthetic", "hot"):
-        train += [f for frames in _frames(spec, workdir, generator, False).values() for f in frames]
-    val = [f for frames in _frames(spec, workdir, "validation", False).values() for f in frames]
-    return train, val
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
-def train_distilled(spec: DistillSpec, workdir: str | Path, student: StudentSpec = DISTILLED_STUDENT, seed: int = 0,
-                    thin: int = 5, device: str = "cpu") -> NequIPStudent:
-    """Train (or resume, or return the finished) student of a distillation in workdir/student."""
-    workdir = Path(workdir)
-    train, val = training_sets(spec, workdir, thin)
-    if len(val) < 8:
-        raise ValueError(f"{workdir}: {len(val)} validation frames (need >= 8): run `amala potential distill` "
-                         "to the end first")
-    types = sorted({s for frames in (train, val) for a in frames for s in a.get_chemical_symbols()})
-    started = time.time()
-    trained = train_student(train, val, student, seed, workdir / "student", device=device, type_names=types)
-    (workdir / "student" / "training.json").write_text(json.dumps(
-        {"train_frames": len(train), "validation_frames": len(val), "thin": thin, "seconds_this_call": time.time()
-         - started}, indent=1))
-    return trained
+@dataclass(frozen=True)
+class ShippedStudent:
+    """One shipped student: its package file and its card."""
+
+    name: str
+    folder: Path
+    card: dict
+
+    @property
+    def package(self) -> Path:
+        return self.folder / f"{self.name}.nequip.zip"
+
+    @property
+    def elements(self) -> list[str]:
+        return list(self.card["elements"])
+
+    def missing_elements(self, symbols) -> list[str]:
+        """The elements of `symbols` the student has no type for (it cannot run such a cell)."""
+        return sorted(set(symbols) - set(self.elements))
+
+    def family_force_mae(self, family: str | None = None) -> float:
+        """The card's held-out force MAE (eV/Å) for a glass family (thiophosphate, oxide, ...) at the
+        production temperatures, else its overall held-out value: the scale a campaign's spot checks are
+        judged against."""
+        return float(self.card.get("families", {}).get(family or "", {}).get("force_mae_eV_A",
+                                                                               self.card["heldout_force_mae_eV_A"]))
+
+    def verify(self) -> None:
+        """Refuse a package whose bytes are not those the card was measured on."""
+        found = _sha256(self.package)
+        if found != self.card["sha256"]:
+            raise ValueError(f"{self.package}: sha256 {found[:12]}… is not the card's {self.card['sha256'][:12]}…; "
+                             "the file was changed after it was measured")
+
+    def compiled(self, device: str = "cpu", timeout_s: float = 1800) -> tuple[Path | None, str | None]:
+        """(compiled model, None), compiling on first use on this machine, or (None, why it failed): a
+        failed compile is remembered next to the cache entry, so it is not retried every glass."""
+        import torch
+
+        cache = settings().data_folder / "students"
+        stem = f"{self.name}-{self.card['sha256'][:12]}-torch{torch.__version__.split('+')[0]}-{device}"
+        output, failed = cache / f"{stem}.nequip.pt2", cache / f"{stem}.failed"
+        if output.is_file():
+            return output, None
+        if failed.is_file():
+            return None, failed.read_text()
+        cache.mkdir(parents=True, exist_ok=True)
+        partial = cache / f"{stem}.partial.nequip.pt2"
+        from amala.oracles.mlip.nequip_student import _last_error, _tool
+
+        log = cache / f"{stem}.log"
+        try:
+            with open(log, "w") as out:
+                done = subprocess.run([_tool("nequip-compile"), str(self.package), str(partial), "--mode",
+                                       "aotinductor", "--device", device, "--target", "ase"],
+                                      stdout=out, stderr=subprocess.STDOUT, timeout=timeout_s)
+            reason = None if done.returncode == 0 and partial.is_file() else f"nequip-compile: {_last_error(log)}"
+        except subprocess.TimeoutExpired:
+            reason = f"nequip-compile timed out after {timeout_s:g} s"
+        except OSError as error:
+            reason = f"nequip-compile could not run: {error}"
+        if reason:
+            failed.write_text(reason)
+            return None, reason
+        partial.replace(output)  # whole or absent: a killed compile leaves no half file under the final name
+        return output, None
+
+    def calculator(self, device: str = "cpu", compiled: bool = False):
+        """An ASE calculator of the student: the package itself (eager; no compiler needed), or with
+        `compiled` the model compiled for this machine (several times faster in MD; falls back to the
+        package when compiling fails)."""
+        import torch
+        from nequip.integrations.ase import NequIPCalculator
+
+        default = torch.get_default_dtype()  # nequip's loaders change the process-wide default dtype
+        try:
+            path = self.compiled(device)[0] if compiled else None
+            if path is not None:
+                return NequIPCalculator.from_compiled_model(str(path), device=device,
+                                                            chemical_species_to_atom_type_map=True)
+            return NequIPCalculator._from_saved_model(str(self.package), device=device,
+                                                      chemical_species_to_atom_type_map=True)
+        finally:
+            torch.set_default_dtype(default)
 
 
-def heldout_errors(calculator, spec: DistillSpec, workdir: str | Path) -> list[dict]:
-    """Force (meV/Å, per component) and energy (meV/atom) MAE of `calculator` on each held-out glass, per
-    temperature of its teacher MD (`md:<T>K`), the melt included and marked."""
-    rows = []
-    for index, frames in _frames(spec, Path(workdir), "md", True).items():
-        glass = spec.compositions[index]
-        by_source = defaultdict(list)
-        for frame in frames:
-            by_source[frame.info["source"]].append(frame)
-        for source, group in sorted(by_source.items()):
-            energy_mae, force_mae = held_out_errors(calculator, group)
-            temperature = float(source.split(":")[1].rstrip("K"))
-            rows.append({"composition": glass.composition, "family": glass.family, "T_K": temperature,
-                         "melt": temperature == glass.melt_K, "frames": len(group),
-                         "force_mae_meV_A": force_mae, "energy_mae_meV_atom": energy_mae})
-    return rows
+def names(folder: Path | None = None) -> list[str]:
+    """The shipped students' names (folders with a card)."""
+    return sorted(p.parent.name for p in Path(folder or SHIPPED_FOLDER).glob("*/card.json"))
+
+
+def load(name: str, folder: Path | None = None) -> ShippedStudent:
+    """The shipped student `name`; an unknown name is refused in one line that lists the shipped ones."""
+    card_file = Path(folder or SHIPPED_FOLDER) / name / "card.json"
+    if not card_file.is_file():
+        raise UnknownStudent(f"no shipped student {name!r} (shipped: {', '.join(names(folder)) or 'none'}; "
+                             "`scratch` trains one from the campaign's own labels)")
+    card = json.loads(card_file.read_text())
+    missing = [key for key in CARD_KEYS if key not in card]
+    if missing:
+        raise ValueError(f"{card_file}: the card lacks {', '.join(missing)}")
+    return ShippedStudent(name, card_file.parent, card)
+
+
+def package(checkpoint: Path, name: str, card: dict, folder: Path | None = None) -> ShippedStudent:
+    """Package a trained student (`nequip-package build`) as `folder/name/` with its card; the card gets
+    the package's sha256 and the versions it was made with. Returns the shipped student."""
+    from amala.oracles.mlip.nequip_student import StudentTrainingFailed, _last_error, _tool
+
+    target = Path(folder or SHIPPED_FOLDER) / name
+    target.mkdir(parents=True, exist_ok=True)
+    output = target / f"{name}.nequip.zip"
+    log = target.parent / f".{name}-package.log"
+    with open(log, "w") as out:
+        done = subprocess.run([_tool("nequip-package"), "build", str(checkpoint), str(output)],
+                              stdout=out, stderr=subprocess.STDOUT)
+    if done.returncode != 0 or not output.is_file():
+        raise StudentTrainingFailed(f"nequip-package failed ({log}): {_last_error(log)}")
+    log.unlink()
+    import torch
+
+    card = {**card, "name": name, "sha256": _sha256(output), "package_bytes": output.stat().st_size,
+            "versions": {"nequip": version("nequip"), "torch": torch.__version__}}
+    missing = [key for key in CARD_KEYS if key not in card]
+    if missing:
+        raise ValueError(f"card of {name}: lacks {', '.join(missing)}")
+    (target / "card.json").write_text(json.dumps(card, indent=1, default=str) + "\n")
+    return load(name, folder)

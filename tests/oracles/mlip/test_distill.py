@@ -56,8 +56,9 @@ def tiny_spec(**kw) -> DistillSpec:
 
 def test_jobs_run_md_first_and_make_no_training_copies_of_held_out_glasses():
     waves = jobs(tiny_spec())
-    assert waves[0] == [Job(0, "md"), Job(1, "md")]
-    assert waves[1] == [Job(0, "synthetic"), Job(0, "hot"), Job(0, "validation")]
+    assert waves[0] == [Job(0, "md"), Job(0, "validation")]
+    assert waves[1] == [Job(0, "synthetic"), Job(0, "hot")]
+    assert waves[2] == [Job(1, "md")]  # held out: labelled last, while the student trains
 
 
 def test_every_generator_makes_its_frames_and_held_out_glasses_have_their_own_folder(tmp_path, lj_teacher):
@@ -113,8 +114,8 @@ def test_a_second_run_repeats_no_finished_job(tmp_path, lj_teacher):
     spec = tiny_spec()
     first = distil(spec, tmp_path)
     assert [(r["composition"], r["generator"]) for r in first] == [
-        ("Li2S:0.75;P2S5:0.25", "md"), ("Li2S:0.7;P2S5:0.3", "md"),
-        ("Li2S:0.75;P2S5:0.25", "synthetic"), ("Li2S:0.75;P2S5:0.25", "hot"), ("Li2S:0.75;P2S5:0.25", "validation")]
+        ("Li2S:0.75;P2S5:0.25", "md"), ("Li2S:0.75;P2S5:0.25", "validation"),
+        ("Li2S:0.75;P2S5:0.25", "synthetic"), ("Li2S:0.75;P2S5:0.25", "hot"), ("Li2S:0.7;P2S5:0.3", "md")]
     assert distil(spec, tmp_path) == []
 
 
@@ -130,7 +131,7 @@ def test_the_command_refuses_a_bad_config_in_one_line(tmp_path):
 
 
 def test_training_sets_keep_held_out_glasses_out_and_validation_apart(tmp_path, lj_teacher):
-    from amala.oracles.mlip.shipped import heldout_errors, training_sets
+    from amala.oracles.mlip.distilled import heldout_errors, training_sets
 
     spec = tiny_spec()
     for wave in jobs(spec):
@@ -144,3 +145,36 @@ def test_training_sets_keep_held_out_glasses_out_and_validation_apart(tmp_path, 
     assert {(r["composition"], r["T_K"], r["melt"]) for r in rows} == {("Li2S:0.7;P2S5:0.3", 1200.0, True),
                                                                      ("Li2S:0.7;P2S5:0.3", 600.0, False)}
     assert all(r["force_mae_meV_A"] < 1e-3 for r in rows)  # the teacher itself: no error (extxyz rounding)
+
+
+def test_workers_end_with_a_killed_run(tmp_path):
+    """A killed `distill` leaves no worker appending to the stores its resume will use."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import multiprocessing, os, time\n"
+        "from concurrent.futures import ProcessPoolExecutor\n"
+        "from amala.loop.distillation import _die_with_parent\n"
+        "if __name__ == '__main__':\n"
+        "    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context('spawn'),\n"
+        "                             initializer=_die_with_parent) as pool:\n"
+        "        print(pool.submit(os.getpid).result(), flush=True)\n"
+        "        pool.submit(time.sleep, 60)\n"
+        "        time.sleep(60)\n")
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    worker = int(parent.stdout.readline())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    for _ in range(50):
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(worker, signal.SIGKILL)
+    raise AssertionError("the worker outlived its killed parent")

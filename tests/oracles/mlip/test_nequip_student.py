@@ -234,8 +234,15 @@ def test_shifts_zbl_and_a_warm_start_reach_the_training_config(tmp_path):
                            init_from=tmp_path / "best.ckpt")
     assert warm["training_module"]["model"] == {"_target_": "nequip.model.ModelFromCheckpoint",
                                                 "checkpoint_path": str((tmp_path / "best.ckpt").resolve())}
+    shipped = training_config(TINY, ["Li", "P", "S"], tmp_path / "t.extxyz", tmp_path / "v.extxyz", 1,
+                              init_from=tmp_path / "glass.nequip.zip")
+    assert shipped["training_module"]["model"]["_target_"] == "nequip.model.ModelFromPackage"
+    timed = training_config(TINY.model_copy(update={"max_minutes": 90.5}), ["Li"], tmp_path / "t.extxyz",
+                            tmp_path / "v.extxyz", 1)
+    assert timed["trainer"]["max_time"] == "00:01:30:30"
+    assert "max_time" not in config["trainer"]
     assert StudentSpec() == StudentSpec(**{k: v for k, v in StudentSpec().model_dump().items()
-                                           if k not in ("energy_shifts", "zbl")})  # older records read the same
+                                           if k not in ("energy_shifts", "zbl", "max_minutes", "init")})  # old
 
 
 @pytest.mark.mlip
@@ -261,3 +268,25 @@ def test_a_killed_training_resumes_from_its_last_epoch_and_a_warm_start_fine_tun
     tuned = train_student(frames[:N_TRAIN], frames[N_TRAIN:], TINY, 2, tmp_path / "tuned", init_from=student.checkpoint)
     assert np.isfinite(tuned.force_mae_meV_A)
     assert "ModelFromCheckpoint" in (tmp_path / "tuned" / "config.yaml").read_text()
+
+
+@pytest.mark.mlip
+def test_a_packaged_student_loads_predicts_as_its_checkpoint_and_fine_tunes(student, frames, tmp_path):
+    """What shipping a student does: `nequip-package`, a card with the package's sha256, an eager calculator
+    with the checkpoint's forces, and a fine-tune that starts from the package (ModelFromPackage)."""
+    from amala.oracles.mlip import shipped
+
+    card = {"elements": ["Li", "P", "S"], "teacher": {"model": "7net-0"}, "heldout_force_mae_eV_A": 0.1,
+            "heldout_energy_mae_eV_atom": 0.01, "speedup_vs_teacher_128_atoms": 1.0, "d_li_ratio_900K": None,
+            "d_li_ratio_interval": None}
+    packaged = shipped.package(student.checkpoint, "tiny", card, folder=tmp_path / "students")
+    packaged.verify()
+    assert packaged.card["sha256"] and packaged.card["versions"]["nequip"]
+    atoms = frames[-1].copy()
+    atoms.calc = packaged.calculator()
+    from_package = atoms.get_forces()
+    atoms.calc = student.calculator()
+    assert np.allclose(from_package, atoms.get_forces(), atol=1e-4)
+    tuned = train_student(frames[:N_TRAIN], frames[N_TRAIN:], TINY, 3, tmp_path / "tuned", init_from=packaged.package)
+    assert np.isfinite(tuned.force_mae_meV_A)
+    assert "ModelFromPackage" in (tmp_path / "tuned" / "config.yaml").read_text()

@@ -1,0 +1,327 @@
+"""A shipped student audited by the teacher: the MLIP oracle's path when `student: {init: NAME}` names a
+shipped student (`shipped`) instead of `scratch`.
+
+Why: a student distilled once from many glasses is already right on most glasses a campaign proposes;
+what a campaign must pay for is only the evidence that it is right on *this* glass, and a correction
+where it is not. So the teacher does not label frames the student chooses (the committee loop of
+`on_the_fly`); it spot-checks the one student that drives the MD:
+
+- **Gate** (melt and quench): every `gate_every` steps the teacher labels the MD's current frame and the
+  student's force error on it is kept. After the quench, the mean error is compared with the card's
+  held-out value for the glass's family: within `gate_factor` (1.5) of it, the glass goes on with no
+  other label. Beyond it, the teacher runs a short MD of this composition (every step a label), the
+  student is fine-tuned from the shipped weights on all the campaign's labels so far plus replayed
+  distillation frames (against forgetting), and the glass starts again with the new version.
+- **Production**: spot checks every `production_every` steps (≤ 0.5% of steps by default); their rolling
+  force MAE with its 95% interval is the potential's measured error, stored with the evaluation. Above
+  `redo_factor` (2) times the card's value, the student is fine-tuned and the glass redone, once.
+
+The thresholds are the card's *measured* held-out errors times a factor, not constants: a student whose
+held-out error is 60 meV/Å is not failed for 70 meV/Å on a new glass. Every fine-tuned version is kept in
+the potential folder (`versions/vN`), so the next glass starts from the campaign's latest student: the
+campaign's potential grows from the shipped one. Spot-check frames go to the potential's label store
+(`FrameStore`): a kill loses no paid teacher call, and a resume re-reads the checks instead of paying
+them again.
+
+Units: forces eV/Å, energies eV/atom.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import math
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+from ase.io import read
+from pydantic import Field
+
+from amala.core.plugins import Float, Int, Spec
+from amala.oracles.md.ase_engine import StopDynamics
+from amala.oracles.mlip.labelled_frames import FrameStore
+
+__all__ = ["AuditSpec", "AuditedStudent", "GateFailed", "SpotChecks", "Version", "rolling_error"]
+
+
+class AuditSpec(Spec):
+    """How the teacher audits a shipped student (the `audit` settings of the `mlip` oracle)."""
+
+    gate_every: Int = Field(250, ge=1, le=1_000_000, description="MD steps between spot checks during the melt "
+                            "and quench (the gate)")
+    gate_factor: Float = Field(1.5, gt=0, le=100, description="the gate passes when the glass's spot-check force "
+                               "MAE is at most this times the card's held-out value for its family")
+    production_every: Int = Field(1000, ge=1, le=1_000_000, description="MD steps between spot checks in "
+                                  "production (1000: 0.1% of the steps labelled; keep it >= 200, 0.5%)")
+    redo_factor: Float = Field(2.0, gt=0, le=100, description="above this times the card's value, the production "
+                               "spot checks send the glass to a fine-tune and the glass is redone (once)")
+    fine_tune_steps: Int = Field(150, ge=4, le=100_000, description="teacher MD steps (each one a label) of a "
+                                 "glass that failed the gate: its melt, then each production temperature")
+    replay: Int = Field(300, ge=0, le=100_000, description="distillation frames replayed in each fine-tune")
+    fine_tune_epochs: Int = Field(40, ge=1, le=10_000, description="epochs of a fine-tune (early stopping may end "
+                                  "sooner)")
+    fine_tune_minutes: Float = Field(15.0, gt=0, le=24 * 60, description="wall-time limit of a fine-tune")
+    max_fine_tunes: Int = Field(2, ge=0, le=10, description="fine-tunes per glass before its evaluation fails")
+
+
+class GateFailed(StopDynamics):
+    """Raised from the MD's observer when the quench's spot checks fail the gate: the glass is redone."""
+
+
+def rolling_error(errors: list[float]) -> dict:
+    """Mean of the spot checks' force MAEs (eV/Å) with a 95% interval (Student t over checks; with one
+    check, no interval)."""
+    values = np.asarray([e for e in errors if math.isfinite(e)], dtype=float)
+    if values.size == 0:
+        return {"checks": 0, "force_mae_eV_A": None, "interval_eV_A": None}
+    mean = float(values.mean())
+    if values.size < 2:
+        return {"checks": 1, "force_mae_eV_A": mean, "interval_eV_A": None}
+    from scipy.stats import t
+
+    half = float(t.ppf(0.975, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size))
+    return {"checks": int(values.size), "force_mae_eV_A": mean, "interval_eV_A": [mean - half, mean + half]}
+
+
+@dataclass
+class SpotChecks:
+    """Teacher spot checks along one MD: an `observer(stage, step, atoms)` for `ase_engine`. The student's
+    forces are those of the step just taken (no extra student call); the teacher labels a copy. `gate`:
+    called once when the MD leaves the quench, may raise `GateFailed`."""
+
+    teacher: object
+    store: FrameStore
+    source: str
+    every: dict[str, int]  # steps between checks, per stage (a stage not named is not checked)
+    log: Path  # one JSON line per check: a resume re-reads them instead of paying the teacher again
+    gate: object = None
+    checks: list[dict] = field(default_factory=list)
+    _steps: dict = field(default_factory=dict)
+    _gated: bool = False
+
+    def __post_init__(self):
+        if self.log.is_file():
+            self.checks = [json.loads(line) for line in self.log.read_text().splitlines() if line.strip()]
+
+    def errors(self, stages: tuple[str, ...]) -> list[float]:
+        return [c["force_mae_eV_A"] for c in self.checks if c["stage"] in stages]
+
+    def __call__(self, stage: str, step: int, atoms: Atoms) -> None:
+        if stage not in ("melt", "quench") and self.gate is not None and not self._gated:
+            self._gated = True
+            self.gate(self)  # may raise GateFailed
+        every = self.every.get(stage)
+        if every is None:
+            return
+        last = self._steps.setdefault(stage, {"step": 0, "since": 0})
+        moved = step - last["step"] if step >= last["step"] else step  # a stage's count restarts per temperature
+        last["step"], last["since"] = step, last["since"] + moved
+        if last["since"] < every:
+            return
+        last["since"] = 0
+        self.check(stage, step, atoms)
+
+    def check(self, stage: str, step: int, atoms: Atoms) -> dict | None:
+        student_forces = np.array(atoms.calc.results["forces"])
+        student_energy = float(atoms.calc.results["energy"])
+        plain = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
+        label = self.store.label(self.teacher, plain, f"{self.source}:{stage}")
+        if label is None:  # the teacher failed on it: recorded in the store, the MD goes on
+            return None
+        reference = label.calc.results
+        check = {"stage": stage, "step": int(step), "frame_id": label.info["frame_id"],
+                 "force_mae_eV_A": float(np.mean(np.abs(student_forces - reference["forces"]))),
+                 "energy_error_eV_atom": float(abs(student_energy - reference["energy"]) / len(atoms))}
+        self.checks.append(check)
+        with open(self.log, "a") as out:
+            out.write(json.dumps(check) + "\n")
+        return check
+
+
+@dataclass(frozen=True)
+class Version:
+    """One student of the campaign: the shipped one (number 0) or a fine-tune of it."""
+
+    number: int
+    calculator_file: Path  # package (v0), compiled model or checkpoint
+    record: dict
+
+
+class AuditedStudent:
+    """The campaign's student, grown from a shipped one by fine-tunes; one per potential folder."""
+
+    def __init__(self, shipped, teacher, folder: Path, spec: AuditSpec, device: str = "cpu", compile: bool = True,
+                 replay_frames: list[Atoms] | None = None):
+        self.shipped, self.teacher, self.spec, self.device, self.compile = shipped, teacher, spec, device, compile
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.store = FrameStore(self.folder / "labels")
+        self._replay = replay_frames
+
+    def latest(self) -> Version:
+        """The newest finished version (a fine-tune whose `version.json` was written), else the shipped one."""
+        done = sorted(self.folder.glob("versions/v*/version.json"), key=lambda p: int(p.parent.name[1:]))
+        if not done:
+            return Version(0, self.shipped.package, {"version": 0, "shipped": self.shipped.name,
+                                                     "sha256": self.shipped.card["sha256"]})
+        record = json.loads(done[-1].read_text())
+        return Version(record["version"], Path(record["calculator_file"]), record)
+
+    def calculator(self, version: Version):
+        if version.number == 0:
+            return self.shipped.calculator(self.device, compiled=self.compile)
+        from amala.oracles.mlip.nequip_student import NequIPStudent
+
+        return NequIPStudent.load(version.calculator_file.parent).calculator(self.device)
+
+    def reference(self, family: str | None) -> float:
+        """The card's held-out force MAE (eV/Å) for the glass's family: what the checks are judged against."""
+        return self.shipped.family_force_mae(family)
+
+    def replay(self) -> list[Atoms]:
+        """Distillation frames shipped with the student (`replay.extxyz.gz`), `spec.replay` of them, evenly."""
+        if self._replay is None:
+            path = self.shipped.folder / "replay.extxyz.gz"
+            self._replay = read(path, ":") if path.is_file() else []
+        frames = self._replay
+        if self.spec.replay == 0 or not frames:
+            return []
+        picks = np.linspace(0, len(frames) - 1, min(self.spec.replay, len(frames))).round().astype(int)
+        return [frames[i] for i in sorted(set(picks))]
+
+    @contextmanager
+    def _lock(self):
+        with open(self.folder / "lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def fine_tune(self, new_labels: list[Atoms], validation: list[Atoms], candidate: str, seed: int = 0) -> Version:
+        """A new version: the shipped weights fine-tuned on every label the campaign's fine-tunes used so far,
+        these new ones, and the replayed distillation frames; validated on `validation` (this glass's spot
+        checks, never trained on). Under the folder's lock: two glasses never write one version."""
+        from amala.oracles.mlip.distilled import DISTILLED_STUDENT
+        from amala.oracles.mlip.nequip_student import compile_student, train_student
+
+        with self._lock():
+            before = self.latest()
+            number = before.number + 1
+            used = list(before.record.get("labels", []))
+            ids = {f.info["frame_id"] for f in new_labels}
+            frames = [f for f in self.store.frames() if f.info["frame_id"] in set(used) | ids]
+            val_ids = {f.info["frame_id"] for f in validation}
+            train = [f for f in frames if f.info["frame_id"] not in val_ids] + self.replay()
+            if not validation:
+                validation = train[-1:]
+            spec = DISTILLED_STUDENT.model_copy(update={"epochs": self.spec.fine_tune_epochs, "patience": 10,
+                                                        "learning_rate": 0.002,
+                                                        "max_minutes": self.spec.fine_tune_minutes})
+            folder = self.folder / "versions" / f"v{number}"
+            student = train_student(train, validation, spec, seed, folder, device=self.device,
+                                    type_names=self.shipped.elements, init_from=self.shipped.package)
+            if self.compile:
+                student = compile_student(student, self.device)
+            record = {"version": number, "shipped": self.shipped.name, "candidate": candidate,
+                      "labels": sorted(set(used) | ids), "replayed": len(self.replay()), "train_frames": len(train),
+                      "validation_force_mae_meV_A": student.force_mae_meV_A,
+                      "validation_energy_mae_meV_atom": student.energy_mae_meV_atom,
+                      "calculator_file": str(folder / "student.json")}
+            (folder / "version.json").write_text(json.dumps(record, indent=1))
+            return Version(number, folder / "student.json", record)
+
+    def teacher_labels(self, composition: str, density_g_cm3: float, n_atoms: int, candidate: str,
+                       temperatures_K: list[float], melt_K: float, folder: Path, attempt: int,
+                       dt_fs: float) -> list[Atoms]:
+        """A short teacher MD of this composition from a new cell (`fine_tune_steps` steps: half at the melt,
+        the rest over the production temperatures), every step a label in the potential's store."""
+        from amala.oracles.mlip.distill import DistillComposition, DistillSpec, Job, teacher_md
+
+        n = self.spec.fine_tune_steps
+        plan = [(melt_K, n // 2)] + [(T, max(1, (n - n // 2) // len(temperatures_K))) for T in temperatures_K]
+        glass = DistillComposition(composition=composition, family="campaign", atoms=n_atoms,
+                                   density_g_cm3=density_g_cm3, melt_K=melt_K, quench_K=list(temperatures_K))
+        spec = DistillSpec(compositions=[glass], dt_fs=dt_fs, seed=attempt)
+        source = f"{candidate}:teacher-md:{attempt}"
+        work = folder / f"teacher_md_{attempt}"
+        work.mkdir(parents=True, exist_ok=True)
+        teacher_md(spec, Job(0, "md"), glass, self.teacher, self.store, work, 7919 * attempt + 1, plan, prefix=source)
+        return [f for f in self.store.frames() if f.info["source"].startswith(source)]
+
+    def simulate(self, cell: Atoms, composition: str, density_g_cm3: float, candidate: str, family: str | None,
+                 profile, folder: Path, seed: int, engine: str):
+        """Melt-quench-diffuse `cell` with the campaign's latest student, gated and spot-checked by the
+        teacher; fine-tunes and redoes the glass where the checks say so. Returns (GlassResult, record)."""
+        from amala.oracles.md import ase_engine as ase_md
+
+        reference = self.reference(family)
+        history, attempt, redone = [], 0, False
+        while True:
+            version = self.latest()
+            label = f"v{version.number}"
+
+            def gate(checks: SpotChecks, version=version) -> None:
+                errors = checks.errors(("quench",)) or checks.errors(("melt",))
+                error = rolling_error(errors)["force_mae_eV_A"]
+                if error is not None and error > self.spec.gate_factor * reference:
+                    raise GateFailed(f"{version.number}: spot-check force MAE {error:.3f} eV/Å > "
+                                     f"{self.spec.gate_factor:g} x {reference:.3f}")
+
+            checks = SpotChecks(self.teacher, self.store, f"{candidate}:{label}",
+                                {"melt": self.spec.gate_every, "quench": self.spec.gate_every,
+                                 "production": self.spec.production_every}, folder / f"spot_checks_{label}.jsonl",
+                                gate=gate)
+            outcome = {"version": version.number, "gate": None, "production": None}
+            history.append(outcome)
+            try:
+                result = ase_md.run(cell, self.calculator(version), profile, folder / f"md_{label}", seed=seed,
+                                    observer=checks, engine=f"{engine} {label}")
+            except GateFailed as failed:
+                outcome["gate"] = {**rolling_error(checks.errors(("quench",)) or checks.errors(("melt",))),
+                                   "passed": False, "reason": str(failed)}
+                outcome["spot_checks"] = len(checks.checks)
+                if attempt >= self.spec.max_fine_tunes:
+                    return None, self._record(history, reference, candidate,
+                                                  f"gate failed after {attempt} fine-tunes")
+                attempt += 1
+                self._fine_tune((composition, density_g_cm3, len(cell)), candidate, checks, profile, folder,
+                                attempt, seed)
+                continue
+            outcome["gate"] = {**rolling_error(checks.errors(("quench",)) or checks.errors(("melt",))),
+                               "passed": True}
+            outcome["spot_checks"] = len(checks.checks)
+            production = rolling_error(checks.errors(("production",)))
+            outcome["production"] = production
+            error = production["force_mae_eV_A"]
+            if (error is not None and error > self.spec.redo_factor * reference and not redone
+                    and attempt < self.spec.max_fine_tunes):
+                redone, attempt = True, attempt + 1
+                self._fine_tune((composition, density_g_cm3, len(cell)), candidate, checks, profile, folder,
+                                attempt, seed)
+                continue
+            return result, self._record(history, reference, candidate, None)
+
+    def _fine_tune(self, glass: tuple[str, float, int], candidate, checks: SpotChecks, profile, folder, attempt,
+                   seed) -> Version:
+        labels = self.teacher_labels(*glass, candidate, list(profile.temperatures_K), profile.melt_K, folder,
+                                     attempt, profile.timestep_fs)
+        checked = {c["frame_id"] for c in checks.checks}
+        validation = [f for f in self.store.frames() if f.info["frame_id"] in checked]
+        return self.fine_tune(labels, validation, candidate, seed)
+
+    def _record(self, history: list[dict], reference: float, candidate: str, failure: str | None) -> dict:
+        """What the evaluation stores about its potential: the versions tried, each gate and production
+        check, the final rolling error against the card's, and the teacher calls this glass paid."""
+        final = history[-1]["production"] or {}
+        error = final.get("force_mae_eV_A")
+        return {"shipped": self.shipped.name, "sha256": self.shipped.card["sha256"],
+                "card_force_mae_eV_A": reference, "attempts": history, "failure": failure,
+                "final_version": history[-1]["version"],
+                "spot_check_force_mae_eV_A": error, "spot_check_interval_eV_A": final.get("interval_eV_A"),
+                "ratio_to_card": None if error is None else error / reference,
+                "teacher_calls": self.store.calls_from(f"{candidate}:")}
+
