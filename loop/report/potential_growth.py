@@ -1,10 +1,11 @@
 """How the campaign's machine-learned potential grew: teacher calls per candidate, in learned order.
 
 The MLIP oracle keeps one potential per chemical system and extends it with teacher labels only
-where its committee is uncertain, so later candidates should cost fewer teacher calls than early
-ones. Each evaluation it makes (ok or failed) says what it cost in `provenance["potential"]`
-(system, committee version, teacher, teacher calls, labels before/after, uncertain fraction of the
-exploration frames, and its place `order` among the candidates the system's potential learned).
+where its committee is uncertain (or, from a shipped student, where the teacher's spot checks find it
+wrong), so later candidates should cost fewer teacher calls than early ones. Each evaluation it makes
+(ok or failed) says what it cost in `provenance["potential"]` (system, committee version, teacher,
+teacher calls, labels before/after, uncertain fraction of the exploration frames, its place `order`
+among the candidates the system's potential learned, and a shipped student's spot-check error).
 This module reads those records back from the store as plain rows for the report, and compares the
 teacher calls of a system's first candidates with its last ones (the aim: the last three
 need at most 30% of the first three's). Failed candidates count: their teacher calls were spent.
@@ -33,6 +34,9 @@ class LearnedCandidate:
     version: str  # the committee its MD used
     teacher: str
     status: str  # ok | failed
+    spot_check_meV_A: float | None = None  # a shipped student's measured force error (teacher spot checks)
+    spot_check_interval_meV_A: tuple[float, float] | None = None  # its 95% interval
+    card_meV_A: float | None = None  # the shipped card's held-out error for the glass's family
 
 
 @dataclass(frozen=True)
@@ -115,8 +119,22 @@ def learned_candidates(evaluations: Iterable[tuple]) -> list[LearnedCandidate]:
         rows.append(LearnedCandidate(
             candidate.representation, candidate.kind, system, position, _number(record, "teacher_calls", int),
             _number(record, "labels_after", int), _number(record, "uncertain_fraction", float),
-            str(record.get("version") or "—"), str(record.get("teacher") or "—"), evaluation.status))
+            str(record.get("version") or "—"), str(record.get("teacher") or "—"), evaluation.status,
+            _milli(record.get("spot_check_force_mae_eV_A")), _interval(record.get("spot_check_interval_eV_A")),
+            _milli(record.get("card_force_mae_eV_A"))))
     return rows
+
+
+def _milli(value) -> float | None:
+    """eV/Å -> meV/Å; None for a missing or damaged value."""
+    return None if not isinstance(value, (int, float)) or isinstance(value, bool) else 1000 * float(value)
+
+
+def _interval(value) -> tuple[float, float] | None:
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        return None
+    low, high = _milli(value[0]), _milli(value[1])
+    return None if low is None or high is None else (low, high)
 
 
 def compare_first_last(rows: list[LearnedCandidate], n: int = N_COMPARED) -> list[CallsComparison]:

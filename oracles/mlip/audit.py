@@ -313,6 +313,28 @@ class AuditedStudent:
         validation = [f for f in self.store.frames() if f.info["frame_id"] in checked]
         return self.fine_tune(labels, validation, candidate, seed)
 
+    def order(self, key: str) -> int:
+        """This candidate's place among those the campaign's student has evaluated (kept on a resume)."""
+        from amala.core.atomic_files import write_text
+
+        path = self.folder / "candidates.json"
+        with self._lock():
+            keys = json.loads(path.read_text()) if path.is_file() else []
+            if key not in keys:
+                keys.append(key)
+                write_text(path, json.dumps(keys, indent=1))
+        return keys.index(key)
+
+    def growth_record(self, record: dict, candidate: str) -> dict:
+        """The evaluation's `provenance["potential"]`, in the form the report's growth section reads for
+        every MLIP evaluation (system, version, teacher calls, order), with the measured spot-check error."""
+        return {"system": f"{self.shipped.name} (shipped)", "version": f"v{record['final_version']}",
+                "teacher": self.teacher.name, "teacher_calls": record["teacher_calls"], "labels_after": len(self.store),
+                "uncertain_fraction": None, "order": self.order(candidate), "folder": str(self.folder),
+                "spot_check_force_mae_eV_A": record["spot_check_force_mae_eV_A"],
+                "spot_check_interval_eV_A": record["spot_check_interval_eV_A"],
+                "card_force_mae_eV_A": record["card_force_mae_eV_A"]}
+
     def _record(self, history: list[dict], reference: float, candidate: str, failure: str | None) -> dict:
         """What the evaluation stores about its potential: the versions tried, each gate and production
         check, the final rolling error against the card's, and the teacher calls this glass paid."""

@@ -258,6 +258,7 @@ class MLIPOracle(Oracle):
         teacher = self.teacher.provenance()
         provenance = {"profile": self.spec.profile, "seed": self.seed, "teacher": teacher,
                       "student": self.spec.student.model_dump(), "audit": record, "family": family,
+                      "potential": self.audited.growth_record(record, candidate.key),
                       "level_of_theory": f"NequIP student {self.audited.shipped.name} (v{record['final_version']}) "
                                          f"distilled from {teacher['level_of_theory']}, audited by spot checks",
                       "potential_error": {"force_mae_eV_A": record["spot_check_force_mae_eV_A"],

@@ -166,6 +166,13 @@ def test_the_gate_passes_a_student_within_tolerance_with_no_new_labels(tmp_path,
     assert error["force_mae_eV_A"] == pytest.approx(0.0, abs=1e-6) and error["card_force_mae_eV_A"] == CARD_FORCE_MAE
     assert audit["teacher_calls"] == audit["attempts"][0]["spot_checks"] > 0  # spot checks only: no teacher MD
     assert audit["attempts"][0]["production"]["checks"] > 0
+    # the report's growth section reads it as it reads every MLIP evaluation, with the measured error
+    from amala.loop.report.potential_growth import learned_candidates
+
+    [row] = learned_candidates([(LI3PS4, evaluation)])
+    assert (row.system, row.version, row.position) == ("toy (shipped)", "v0", 0)
+    assert row.teacher_calls == audit["teacher_calls"]
+    assert row.spot_check_meV_A == pytest.approx(0.0, abs=1e-3) and row.card_meV_A == pytest.approx(10.0)
 
 
 def test_a_student_outside_tolerance_is_fine_tuned_and_the_glass_redone(tmp_path, monkeypatch, shipped_folder):
