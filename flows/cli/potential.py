@@ -61,7 +61,9 @@ def train(config: Path = typer.Argument(None, help="YAML of the distillation (as
           thin: int = typer.Option(5, min=1, max=1000, help="keep every N-th step of each teacher MD"),
           minutes: float = typer.Option(None, min=1, help="wall-time limit of the training, across resumes "
                                         "(the best epoch so far is kept)"),
-          features: int = typer.Option(None, min=4, max=256, help="features per irrep (default: the recipe's)"),
+          size: str = typer.Option("medium", help="small, medium (l_max 1, 32 features: the CPU default) or gpu "
+                                   "(l_max 2, 64 features, 3 layers)"),
+          features: int = typer.Option(None, min=4, max=256, help="features per irrep (default: the size's)"),
           layers: int = typer.Option(None, min=1, max=8, help="interaction layers (default: the recipe's)"),
           l_max: int = typer.Option(None, min=0, max=3, help="highest rotation order (default: the recipe's)"),
           device: str = typer.Option("cpu", help="cpu or cuda")):
@@ -69,13 +71,15 @@ def train(config: Path = typer.Argument(None, help="YAML of the distillation (as
     print its errors on the held-out glasses, per composition and temperature."""
     import json
 
-    from amala.oracles.mlip.distilled import DISTILLED_STUDENT, heldout_errors, train_distilled
+    from amala.oracles.mlip.distilled import SIZES, heldout_errors, train_distilled
     from amala.oracles.mlip.student import StudentTrainingFailed
 
     spec = _spec(config)
     changes = {"epochs": epochs, "max_minutes": minutes, "num_features": features, "num_layers": layers,
                "l_max": l_max}
-    student_spec = DISTILLED_STUDENT.model_copy(update={k: v for k, v in changes.items() if v is not None})
+    if size not in SIZES:
+        fail(f"--size: {size!r} is not one of {', '.join(SIZES)}")
+    student_spec = SIZES[size].model_copy(update={k: v for k, v in changes.items() if v is not None})
     try:
         student = train_distilled(spec, workdir / spec.name, student_spec, thin=thin, device=device)
     except (ValueError, StudentTrainingFailed) as exc:

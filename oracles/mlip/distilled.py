@@ -27,14 +27,22 @@ from amala.oracles.mlip.distill import DistillSpec, Job
 from amala.oracles.mlip.labelled_frames import FrameStore
 from amala.oracles.mlip.nequip_student import NequIPStudent, StudentSpec, held_out_errors, train_student
 
-__all__ = ["DISTILLED_STUDENT", "heldout_errors", "student_folder", "training_sets", "train_distilled"]
+__all__ = ["DISTILLED_STUDENT", "SIZES", "generator_frames", "heldout_errors", "student_folder", "training_sets",
+           "train_distilled"]
 
 DISTILLED_STUDENT = StudentSpec(l_max=1, num_features=32, num_layers=2, radial_mlp_width=32, epochs=200, patience=25,
                                 batch_size=8, learning_rate=0.005, energy_shifts="least_squares", zbl=True,
                                 energy_weight=100.0, force_weight=10.0, stress_weight=1000.0)
 
+# the same recipe at other sizes: the accuracy/speed trade-off (small for CPU MD at the lowest cost, gpu
+# for a GPU, where l_max 2 and 64 features cost little per step)
+SIZES = {"small": DISTILLED_STUDENT.model_copy(update={"num_features": 16, "radial_mlp_width": 16}),
+         "medium": DISTILLED_STUDENT,
+         "gpu": DISTILLED_STUDENT.model_copy(update={"l_max": 2, "num_features": 64, "num_layers": 3,
+                                                     "radial_mlp_width": 64})}
 
-def _frames(spec: DistillSpec, workdir: Path, generator: str, heldout: bool) -> dict[int, list[Atoms]]:
+
+def generator_frames(spec: DistillSpec, workdir: Path, generator: str, heldout: bool) -> dict[int, list[Atoms]]:
     """Each glass's frames from one generator (held-out glasses or training glasses), where it ran."""
     folders = {i: Job(i, generator).folder(workdir, spec) for i, glass in enumerate(spec.compositions)
                if glass.heldout == heldout}
@@ -50,10 +58,10 @@ def _unique(frames: list[Atoms]) -> list[Atoms]:
 def training_sets(spec: DistillSpec, workdir: str | Path, thin: int = 5) -> tuple[list[Atoms], list[Atoms]]:
     """(training frames, validation frames) from the distillation's stores; held-out glasses in neither."""
     workdir = Path(workdir)
-    train = [f for frames in _frames(spec, workdir, "md", False).values() for f in frames[::thin]]
+    train = [f for frames in generator_frames(spec, workdir, "md", False).values() for f in frames[::thin]]
     for generator in ("synthetic", "hot"):
-        train += [f for frames in _frames(spec, workdir, generator, False).values() for f in frames]
-    val = [f for frames in _frames(spec, workdir, "validation", False).values() for f in frames]
+        train += [f for frames in generator_frames(spec, workdir, generator, False).values() for f in frames]
+    val = [f for frames in generator_frames(spec, workdir, "validation", False).values() for f in frames]
     return train, val
 
 
@@ -84,7 +92,7 @@ def heldout_errors(calculator, spec: DistillSpec, workdir: str | Path) -> list[d
     """Force (meV/Å, per component) and energy (meV/atom) MAE of `calculator` on each held-out glass, per
     temperature of its teacher MD (`md:<T>K`), the melt included and marked."""
     rows = []
-    for index, frames in _frames(spec, Path(workdir), "md", True).items():
+    for index, frames in generator_frames(spec, Path(workdir), "md", True).items():
         glass = spec.compositions[index]
         by_source = defaultdict(list)
         for frame in frames:
