@@ -99,6 +99,7 @@ class SpotChecks:
     log: Path  # one JSON line per check: a resume re-reads them instead of paying the teacher again
     gate: object = None
     checks: list[dict] = field(default_factory=list)
+    steps: dict = field(default_factory=dict)  # MD steps seen per stage (this process: a resume starts again)
     _steps: dict = field(default_factory=dict)
     _gated: bool = False
 
@@ -113,12 +114,13 @@ class SpotChecks:
         if stage not in ("melt", "quench") and self.gate is not None and not self._gated:
             self._gated = True
             self.gate(self)  # may raise GateFailed
-        every = self.every.get(stage)
-        if every is None:
-            return
         last = self._steps.setdefault(stage, {"step": 0, "since": 0})
         moved = step - last["step"] if step >= last["step"] else step  # a stage's count restarts per temperature
         last["step"], last["since"] = step, last["since"] + moved
+        self.steps[stage] = self.steps.get(stage, 0) + moved
+        every = self.every.get(stage)
+        if every is None:
+            return
         if last["since"] < every:
             return
         last["since"] = 0
@@ -295,6 +297,8 @@ class AuditedStudent:
                                "passed": True}
             outcome["spot_checks"] = len(checks.checks)
             production = rolling_error(checks.errors(("production",)))
+            steps = checks.steps.get("production", 0)
+            production.update(steps=steps, labelled_fraction=production["checks"] / steps if steps else None)
             outcome["production"] = production
             error = production["force_mae_eV_A"]
             if (error is not None and error > self.spec.redo_factor * reference and not redone

@@ -155,6 +155,7 @@ def audited_oracle(tmp_path, monkeypatch, student_k: int, audit: dict, workdir: 
     return oracle, tunes
 
 
+@pytest.mark.md
 def test_the_gate_passes_a_student_within_tolerance_with_no_new_labels(tmp_path, monkeypatch, shipped_folder):
     oracle, tunes = audited_oracle(tmp_path, monkeypatch, student_k=0, audit={})
     assert isinstance(oracle.audited, AuditedStudent)
@@ -165,7 +166,9 @@ def test_the_gate_passes_a_student_within_tolerance_with_no_new_labels(tmp_path,
     error = evaluation.provenance["potential_error"]
     assert error["force_mae_eV_A"] == pytest.approx(0.0, abs=1e-6) and error["card_force_mae_eV_A"] == CARD_FORCE_MAE
     assert audit["teacher_calls"] == audit["attempts"][0]["spot_checks"] > 0  # spot checks only: no teacher MD
-    assert audit["attempts"][0]["production"]["checks"] > 0
+    production = audit["attempts"][0]["production"]
+    assert production["checks"] > 0 and production["steps"] >= 20 * production["checks"]  # one every 20 steps
+    assert production["labelled_fraction"] == pytest.approx(production["checks"] / production["steps"])
     # the report's growth section reads it as it reads every MLIP evaluation, with the measured error
     from amala.loop.report.potential_growth import learned_candidates
 
@@ -175,6 +178,7 @@ def test_the_gate_passes_a_student_within_tolerance_with_no_new_labels(tmp_path,
     assert row.spot_check_meV_A == pytest.approx(0.0, abs=1e-3) and row.card_meV_A == pytest.approx(10.0)
 
 
+@pytest.mark.md
 def test_a_student_outside_tolerance_is_fine_tuned_and_the_glass_redone(tmp_path, monkeypatch, shipped_folder):
     oracle, tunes = audited_oracle(tmp_path, monkeypatch, student_k=2, audit={})
     [evaluation] = oracle.evaluate([LI3PS4])
@@ -195,6 +199,7 @@ def test_a_student_outside_tolerance_is_fine_tuned_and_the_glass_redone(tmp_path
     assert more == [] and again.provenance["audit"]["final_version"] == 1
 
 
+@pytest.mark.md
 def test_a_gate_that_keeps_failing_is_a_failed_evaluation_with_its_reason(tmp_path, monkeypatch, shipped_folder):
     oracle, tunes = audited_oracle(tmp_path, monkeypatch, student_k=2, audit={"max_fine_tunes": 0})
     [evaluation] = oracle.evaluate([LI3PS4])
@@ -218,6 +223,7 @@ def test_an_unknown_init_is_refused_by_the_config_in_one_line(shipped_folder):
         parse_config(config)
 
 
+@pytest.mark.md
 def test_check_spot_checks_a_fresh_teacher_melt_quench(tmp_path, monkeypatch, shipped_folder):
     """`amala potential check`: a fresh teacher MD of the composition, the student's error on it per
     temperature beside the card's (the Lennard-Jones teacher of test_distill; the student is a Lennard-Jones
