@@ -154,6 +154,9 @@ def main() -> None:
     target.mkdir(parents=True, exist_ok=True)
     write(target / "replay.extxyz.gz", [train[i] for i in sorted(set(picks))], format="extxyz")
     training = json.loads((args.student / "training.json").read_text())
+    last = torch.load(args.student / "run" / "last.ckpt", map_location="cpu", weights_only=False)
+    timer = next((v for k, v in last.get("callbacks", {}).items() if "Timer" in k), {})
+    training.update(epochs=last["epoch"] + 1, training_minutes=timer.get("time_elapsed", {}).get("train", 0) / 60)
     glasses = [g for g in spec.compositions if not g.heldout]
     card = {
         "architecture": f"NequIP l_max {student.spec.l_max}, {student.spec.num_features} features, "

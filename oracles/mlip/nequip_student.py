@@ -360,6 +360,7 @@ class _Training:
     seed: int
     device: str
     started: float
+    log_offset: int = 0  # where this run's part of train.log starts
 
     def finish(self, timeout_s: float) -> NequIPStudent:
         log = self.folder / "train.log"
@@ -372,6 +373,11 @@ class _Training:
         checkpoint = self.folder / "run" / "best.ckpt"
         if self.process.returncode != 0 or not checkpoint.is_file():
             raise StudentTrainingFailed(f"nequip-train failed ({log}): {_last_error(log)}")
+        with open(log, "rb") as handle:  # Lightning stops on SIGTERM and exits 0: stopped is not finished
+            handle.seek(self.log_offset)
+            if b"Received SIGTERM" in handle.read():
+                raise StudentTrainingFailed(f"nequip-train was stopped (SIGTERM) before it finished ({log}); the "
+                                            "same call resumes it from its last epoch")
         student = NequIPStudent(folder=self.folder, checkpoint=checkpoint, seed=self.seed, n_train=len(self.train),
                           n_val=len(self.val), energy_mae_meV_atom=float("nan"), force_mae_meV_A=float("nan"),
                           spec=self.spec)
@@ -413,9 +419,11 @@ def _start(train_frames, val_frames, spec: StudentSpec, seed: int, folder: Path,
     (folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     command = [_tool("nequip-train"), "-cp", str(folder.resolve()), "-cn", "config", f"hydra.run.dir={run.resolve()}"]
     env = dict(os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {}))
-    with open(folder / "train.log", "a") as out:
+    log = folder / "train.log"
+    offset = log.stat().st_size if log.is_file() else 0
+    with open(log, "a") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=folder, env=env)
-    return _Training(folder, process, train, val, spec, seed, device, time.monotonic())
+    return _Training(folder, process, train, val, spec, seed, device, time.monotonic(), offset)
 
 
 def compile_student(student: NequIPStudent, device: str = "cpu", timeout_s: float = 1800) -> NequIPStudent:

@@ -290,3 +290,25 @@ def test_a_packaged_student_loads_predicts_as_its_checkpoint_and_fine_tunes(stud
     tuned = train_student(frames[:N_TRAIN], frames[N_TRAIN:], TINY, 3, tmp_path / "tuned", init_from=packaged.package)
     assert np.isfinite(tuned.force_mae_meV_A)
     assert "ModelFromPackage" in (tmp_path / "tuned" / "config.yaml").read_text()
+
+
+@pytest.mark.mlip
+def test_a_training_stopped_by_sigterm_is_not_taken_for_a_finished_student(frames, tmp_path):
+    """Lightning stops on SIGTERM and exits 0 with its best checkpoint written: the student it would leave
+    is half-trained, so `finish` refuses it and the next call resumes the training instead."""
+    import signal
+    import time
+
+    from amala.oracles.mlip.nequip_student import _start
+    from amala.oracles.mlip.student import StudentTrainingFailed
+
+    spec = TINY.model_copy(update={"epochs": 40})
+    folder = tmp_path / "stopped"
+    job = _start(frames[:N_TRAIN], frames[N_TRAIN:], spec, 1, folder, "cpu", None)
+    deadline = time.monotonic() + 240
+    while not (folder / "run" / "last.ckpt").is_file() and job.process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+    job.process.send_signal(signal.SIGTERM)
+    with pytest.raises(StudentTrainingFailed, match="stopped \\(SIGTERM\\)"):
+        job.finish(240)
+    assert not (folder / "student.json").exists()
