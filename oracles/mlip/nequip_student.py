@@ -445,9 +445,50 @@ def compile_student(student: NequIPStudent, device: str = "cpu", timeout_s: floa
         reason = f"nequip-compile timed out after {timeout_s:g} s"
     except (OSError, StudentTrainingFailed) as error:
         reason = f"nequip-compile could not run: {error}"
+    if reason is None:
+        reason = compiled_disagrees(output, student.checkpoint, _probe_frame(student), device)
     student.compiled, student.compile_error = (None, reason) if reason else (output, None)
     student.save()
     return student
+
+
+def _probe_frame(student: NequIPStudent) -> Atoms | None:
+    """A frame the student was validated on (the compiled model is checked on it), if its folder keeps one."""
+    path = student.folder / "val.extxyz"
+    return read(path, 0) if path.is_file() else None
+
+
+def compiled_disagrees(compiled: Path, saved: Path, frame: Atoms | None, device: str = "cpu",
+                       tolerance_eV_A: float = 1e-3) -> str | None:
+    """Why a compiled model must not be used, None when its forces on `frame` match the saved model's
+    (checkpoint or package) within `tolerance_eV_A`. Measured here: an AOTInductor compile of a student
+    with nequip's ZBL prior (torch 2.13, nequip 0.19.1) returned NaN for every frame, while the same weights
+    uncompiled were right; so a compiled model is used only after this check."""
+    if frame is None:
+        return None
+    import torch
+    from nequip.integrations.ase import NequIPCalculator
+
+    default = torch.get_default_dtype()
+    try:
+        fast = NequIPCalculator.from_compiled_model(str(compiled), device=device,
+                                                    chemical_species_to_atom_type_map=True)
+        slow = NequIPCalculator._from_saved_model(str(saved), device=device, chemical_species_to_atom_type_map=True)
+    except Exception as error:  # noqa: BLE001 - any load failure means: do not use it
+        return f"the compiled model does not load: {type(error).__name__}: {' '.join(str(error).split())[:200]}"
+    finally:
+        torch.set_default_dtype(default)
+    probe = Atoms(frame.numbers, positions=frame.positions, cell=frame.cell, pbc=frame.pbc)
+    probe.calc = fast
+    compiled_forces = probe.get_forces().copy()
+    probe.calc = slow
+    reference = probe.get_forces()
+    if not np.all(np.isfinite(compiled_forces)):
+        return "the compiled model gives non-finite forces where the uncompiled one does not: left uncompiled"
+    difference = float(np.abs(compiled_forces - reference).max())
+    if difference > tolerance_eV_A:
+        return f"the compiled model's forces differ from the uncompiled one's by {difference:.3g} eV/Å: left uncompiled"
+    return None
 
 
 def train_ensemble(train_frames: list[Atoms] | Path, val_frames: list[Atoms] | Path, spec: StudentSpec,

@@ -83,7 +83,8 @@ class ShippedStudent:
 
     def compiled(self, device: str = "cpu", timeout_s: float = 1800) -> tuple[Path | None, str | None]:
         """(compiled model, None), compiling on first use on this machine, or (None, why it failed): a
-        failed compile is remembered next to the cache entry, so it is not retried every glass."""
+        failed compile, or one whose forces differ from the package's on a shipped frame, is remembered next
+        to the cache entry, so it is not retried every glass."""
         import torch
 
         cache = settings().data_folder / "students"
@@ -108,11 +109,23 @@ class ShippedStudent:
             reason = f"nequip-compile timed out after {timeout_s:g} s"
         except OSError as error:
             reason = f"nequip-compile could not run: {error}"
+        if reason is None:
+            from amala.oracles.mlip.nequip_student import compiled_disagrees
+
+            probe = self.probe_frame()
+            reason = compiled_disagrees(partial, self.package, probe, device)
         if reason:
             failed.write_text(reason)
             return None, reason
         partial.replace(output)  # whole or absent: a killed compile leaves no half file under the final name
         return output, None
+
+    def probe_frame(self):
+        """One of the shipped replay frames: what a compiled model is checked on before it is used."""
+        from ase.io import read
+
+        path = self.folder / "replay.extxyz.gz"
+        return read(path, 0) if path.is_file() else None
 
     def calculator(self, device: str = "cpu", compiled: bool = False):
         """An ASE calculator of the student: the package itself (eager; no compiler needed), or with

@@ -312,3 +312,16 @@ def test_a_training_stopped_by_sigterm_is_not_taken_for_a_finished_student(frame
     with pytest.raises(StudentTrainingFailed, match="stopped \\(SIGTERM\\)"):
         job.finish(240)
     assert not (folder / "student.json").exists()
+
+
+@pytest.mark.mlip
+def test_a_compiled_model_is_used_only_when_it_matches_the_uncompiled_one(student, frames, tmp_path):
+    """An AOTInductor compile with the ZBL prior gave NaN here: `compiled_disagrees` is the check. The
+    saved model against itself agrees; a file that is no compiled model is refused, with the reason."""
+    from amala.oracles.mlip.nequip_student import compiled_disagrees
+
+    bogus = tmp_path / "bogus.nequip.pt2"
+    bogus.write_bytes(b"not a model")
+    reason = compiled_disagrees(bogus, student.checkpoint, frames[-1])
+    assert reason and reason.startswith("the compiled model does not load")
+    assert compiled_disagrees(bogus, student.checkpoint, None) is None  # nothing to check on: trusted as before
