@@ -23,7 +23,10 @@ def test_wheel_maps_the_code_folders_into_amala(tmp_path):
     assert "amala/__init__.py" in names and not any(n.startswith("api/") for n in names)  # api/ is `amala`
     assert not any(n.startswith(("amala/tests/", "amala/benchmarks/")) for n in names)
     for data in ("loop/report/templates/report.html.j2", "oracles/md/data/pedone2006.csv",
-                 "oracles/mlip/data/crystal_references.json", "loop/migrations/env.py"):
+                 "oracles/mlip/data/crystal_references.json", "loop/migrations/env.py",
+                 "oracles/mlip/data/students/glass-student/glass-student.nequip.zip",
+                 "oracles/mlip/data/students/glass-student/card.json",
+                 "oracles/mlip/data/students/glass-student/replay.extxyz.gz"):
         assert f"amala/{data}" in names  # data ship with the code
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "amala = amala.flows.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
