@@ -31,6 +31,8 @@ def main() -> None:
     if len(rows) < 2:
         raise SystemExit("need at least two runs with a diffusive regime")
     T = np.array([r["T_K"] for r in rows])
+    if len(set(T)) < 2:
+        raise SystemExit("need runs at two temperatures at least")
     sigma = np.array([r["sigma_S_cm"][0] if isinstance(r["sigma_S_cm"], list) else r["sigma_S_cm"] for r in rows])
     x, y = 1.0 / T, np.log(sigma * T)
     (slope, intercept), cov = np.polyfit(x, y, 1, cov=len(rows) > 2)
