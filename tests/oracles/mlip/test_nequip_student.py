@@ -248,16 +248,10 @@ def test_shifts_zbl_and_a_warm_start_reach_the_training_config(tmp_path):
 @pytest.mark.mlip
 def test_a_killed_training_resumes_from_its_last_epoch_and_a_warm_start_fine_tunes(student, frames, tmp_path):
     import signal
-    import time
-
-    from amala.oracles.mlip.nequip_student import _start
 
     spec = TINY.model_copy(update={"epochs": 40, "energy_shifts": "least_squares", "zbl": True})
     folder = tmp_path / "killed"
-    job = _start(frames[:N_TRAIN], frames[N_TRAIN:], spec, 1, folder, "cpu", None)
-    deadline = time.monotonic() + 240
-    while not (folder / "run" / "last.ckpt").is_file() and job.process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.5)
+    job = _started_until_first_checkpoint(frames, spec, folder)
     job.process.send_signal(signal.SIGKILL)
     job.process.wait()
     assert (folder / "run" / "last.ckpt").is_file(), (folder / "train.log").read_text()[-2000:]
@@ -297,17 +291,11 @@ def test_a_training_stopped_by_sigterm_is_not_taken_for_a_finished_student(frame
     """Lightning stops on SIGTERM and exits 0 with its best checkpoint written: the student it would leave
     is half-trained, so `finish` refuses it and the next call resumes the training instead."""
     import signal
-    import time
 
-    from amala.oracles.mlip.nequip_student import _start
     from amala.oracles.mlip.student import StudentTrainingFailed
 
-    spec = TINY.model_copy(update={"epochs": 40})
     folder = tmp_path / "stopped"
-    job = _start(frames[:N_TRAIN], frames[N_TRAIN:], spec, 1, folder, "cpu", None)
-    deadline = time.monotonic() + 240
-    while not (folder / "run" / "last.ckpt").is_file() and job.process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.5)
+    job = _started_until_first_checkpoint(frames, TINY.model_copy(update={"epochs": 40}), folder)
     job.process.send_signal(signal.SIGTERM)
     with pytest.raises(StudentTrainingFailed, match="stopped \\(SIGTERM\\)"):
         job.finish(240)
@@ -325,3 +313,16 @@ def test_a_compiled_model_is_used_only_when_it_matches_the_uncompiled_one(studen
     reason = compiled_disagrees(bogus, student.checkpoint, frames[-1])
     assert reason and reason.startswith("the compiled model does not load")
     assert compiled_disagrees(bogus, student.checkpoint, None) is None  # nothing to check on: trusted as before
+
+
+def _started_until_first_checkpoint(frames, spec, folder):
+    """A training started in `folder` and left running until it has written its first checkpoint."""
+    import time
+
+    from amala.oracles.mlip.nequip_student import _start
+
+    job = _start(frames[:N_TRAIN], frames[N_TRAIN:], spec, 1, folder, "cpu", None)
+    deadline = time.monotonic() + 240
+    while not (folder / "run" / "last.ckpt").is_file() and job.process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return job
