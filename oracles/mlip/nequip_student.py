@@ -343,7 +343,8 @@ def train_student(train_frames: list[Atoms] | Path, val_frames: list[Atoms] | Pa
     its held-out errors on `val_frames`. `type_names`: the elements the model knows (default: those of
     the training frames). `init_from`: a checkpoint to start from (a fine-tune of that model: its
     architecture and elements are kept). A folder that already holds a finished student returns it
-    untrained; one whose training was killed resumes from its last epoch."""
+    untrained (asked with a larger `epochs` or `max_minutes` only, it trains on from its last epoch); one
+    whose training was killed resumes from its last epoch."""
     started = _start(train_frames, val_frames, spec, seed, folder, device, type_names, init_from=init_from)
     return started if isinstance(started, NequIPStudent) else started.finish(timeout_s)
 
@@ -395,10 +396,14 @@ def _start(train_frames, val_frames, spec: StudentSpec, seed: int, folder: Path,
     folder = Path(folder)
     if (folder / "student.json").is_file():
         student = NequIPStudent.load(folder)
-        if student.seed != seed or student.spec != spec:
+        if student.seed == seed and student.spec == spec:
+            return student
+        budget = {"epochs": spec.epochs, "max_minutes": spec.max_minutes}
+        if not (student.seed == seed and student.spec.model_copy(update=budget) == spec
+                and (folder / "run" / "last.ckpt").is_file()):
             raise ValueError(f"{folder}: holds a student trained with other settings (seed {student.seed}); "
                              "use another folder")
-        return student
+        (folder / "student.json").unlink()  # only a new epoch or time limit: the same training goes on
     train, val = _frames(train_frames, "training"), _frames(val_frames, "validation")
     types = sorted(set(type_names or {s for atoms in train for s in atoms.get_chemical_symbols()}))
     for what, frames in (("training", train), ("validation", val)):

@@ -326,3 +326,18 @@ def _started_until_first_checkpoint(frames, spec, folder):
     while not (folder / "run" / "last.ckpt").is_file() and job.process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.5)
     return job
+
+
+@pytest.mark.mlip
+def test_a_finished_student_asked_for_more_epochs_trains_on_and_other_settings_are_refused(student, frames,
+                                                                                            tmp_path):
+    import shutil
+
+    folder = tmp_path / "more"
+    shutil.copytree(student.folder, folder)
+    with pytest.raises(ValueError, match="holds a student trained with other settings"):
+        train_student(frames[:N_TRAIN], frames[N_TRAIN:], TINY.model_copy(update={"num_features": 4}), SEED, folder)
+    longer = TINY.model_copy(update={"epochs": TINY.epochs + 1})
+    more = train_student(frames[:N_TRAIN], frames[N_TRAIN:], longer, SEED, folder)
+    assert more.spec.epochs == TINY.epochs + 1 and np.isfinite(more.force_mae_meV_A)
+    assert "Continuing training with checkpoint file" in (folder / "train.log").read_text()
