@@ -104,17 +104,10 @@ def analyse(out: Path, atoms: Atoms, args, teacher_provenance, seconds: float, s
 
 def student_calculator(path: Path, device: str):
     """(ASE calculator, provenance) of a student file."""
-    from nequip.integrations.ase import NequIPCalculator
+    from amala.oracles.mlip.nequip_student import load_calculator
 
-    default = torch.get_default_dtype()
-    if str(path).endswith(".nequip.pt2") or str(path).endswith(".nequip.pth"):
-        calculator = NequIPCalculator.from_compiled_model(str(path), device=device,
-                                                          chemical_species_to_atom_type_map=True)
-    else:
-        calculator = NequIPCalculator._from_saved_model(str(path), device=device,
-                                                        chemical_species_to_atom_type_map=True)
-    torch.set_default_dtype(default)
-    return calculator, {"student": str(path), "level_of_theory": "NequIP student distilled from SevenNet-0"}
+    return load_calculator(path, device), {"student": str(path),
+                                           "level_of_theory": "NequIP student distilled from SevenNet-0"}
 
 
 def main() -> None:

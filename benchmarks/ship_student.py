@@ -30,7 +30,7 @@ from amala.core.composition import parse_composition
 from amala.oracles.md.cells import build
 from amala.oracles.mlip import shipped
 from amala.oracles.mlip.audit import AuditSpec
-from amala.oracles.mlip.distill import DistillSpec
+from amala.oracles.mlip.distill import DistillSpec, evenly
 from amala.oracles.mlip.distilled import generator_frames, heldout_errors, training_sets
 from amala.oracles.mlip.nequip_student import NequIPStudent, compile_student, held_out_errors
 from amala.oracles.mlip.teachers import TeacherSpec, make_teacher
@@ -149,10 +149,9 @@ def main() -> None:
         return
 
     train, val = training_sets(spec, args.workdir)
-    picks = np.linspace(0, len(train) - 1, min(args.replay, len(train))).round().astype(int)
     target = shipped.SHIPPED_FOLDER / args.ship
     target.mkdir(parents=True, exist_ok=True)
-    write(target / "replay.extxyz.gz", [train[i] for i in sorted(set(picks))], format="extxyz")
+    write(target / "replay.extxyz.gz", evenly(train, args.replay), format="extxyz")
     training = json.loads((args.student / "training.json").read_text())
     last = torch.load(args.student / "run" / "last.ckpt", map_location="cpu", weights_only=False)
     timer = next((v for k, v in last.get("callbacks", {}).items() if "Timer" in k), {})

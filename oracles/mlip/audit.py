@@ -28,10 +28,8 @@ Units: forces eV/Å, energies eV/atom.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +40,8 @@ from pydantic import Field
 
 from amala.core.plugins import Float, Int, Spec
 from amala.oracles.md.ase_engine import StopDynamics
+from amala.oracles.mlip.distill import evenly
+from amala.oracles.mlip.growing_potential import candidate_order, folder_lock
 from amala.oracles.mlip.labelled_frames import FrameStore
 
 __all__ = ["AuditSpec", "AuditedStudent", "GateFailed", "SpotChecks", "Version", "rolling_error"]
@@ -188,20 +188,7 @@ class AuditedStudent:
         if self._replay is None:
             path = self.shipped.folder / "replay.extxyz.gz"
             self._replay = read(path, ":") if path.is_file() else []
-        frames = self._replay
-        if self.spec.replay == 0 or not frames:
-            return []
-        picks = np.linspace(0, len(frames) - 1, min(self.spec.replay, len(frames))).round().astype(int)
-        return [frames[i] for i in sorted(set(picks))]
-
-    @contextmanager
-    def _lock(self):
-        with open(self.folder / "lock", "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        return evenly(self._replay, self.spec.replay)
 
     def fine_tune(self, new_labels: list[Atoms], validation: list[Atoms], candidate: str, seed: int = 0) -> Version:
         """A new version: the shipped weights fine-tuned on every label the campaign's fine-tunes used so far,
@@ -210,7 +197,7 @@ class AuditedStudent:
         from amala.oracles.mlip.distilled import DISTILLED_STUDENT
         from amala.oracles.mlip.nequip_student import compile_student, train_student
 
-        with self._lock():
+        with folder_lock(self.folder, candidate):
             before = self.latest()
             number = before.number + 1
             used = list(before.record.get("labels", []))
@@ -319,15 +306,8 @@ class AuditedStudent:
 
     def order(self, key: str) -> int:
         """This candidate's place among those the campaign's student has evaluated (kept on a resume)."""
-        from amala.core.atomic_files import write_text
-
-        path = self.folder / "candidates.json"
-        with self._lock():
-            keys = json.loads(path.read_text()) if path.is_file() else []
-            if key not in keys:
-                keys.append(key)
-                write_text(path, json.dumps(keys, indent=1))
-        return keys.index(key)
+        with folder_lock(self.folder, key):
+            return candidate_order(self.folder, key)
 
     def growth_record(self, record: dict, candidate: str) -> dict:
         """The evaluation's `provenance["potential"]`, in the form the report's growth section reads for

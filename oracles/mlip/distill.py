@@ -48,7 +48,7 @@ from amala.oracles.mlip.labelled_frames import FrameStore
 from amala.oracles.mlip.teachers import TeacherSpec, make_teacher
 
 __all__ = ["DEFAULT_COMPOSITIONS", "DistillComposition", "DistillSpec", "Job", "jobs", "run_job", "summary",
-           "teacher_md"]
+           "evenly", "teacher_md"]
 
 GENERATORS = ("md", "synthetic", "hot", "validation")
 
@@ -222,6 +222,13 @@ def teacher_md(spec: DistillSpec, job: Job, glass: DistillComposition, teacher, 
                     segment=segment, step=step)
 
 
+def evenly(items: list, n: int) -> list:
+    """`n` items spread evenly over `items` (first and last included), all of them when there are fewer."""
+    if n <= 0 or not items:
+        return []
+    return [items[i] for i in np.linspace(0, len(items) - 1, min(n, len(items))).round().astype(int)]
+
+
 def _quench_frames(glass: DistillComposition, md: FrameStore) -> list:
     """The MD frames after the melt: the snapshots the synthetic copies start from."""
     melt = f"md:{glass.melt_K:.0f}K"
@@ -233,9 +240,8 @@ def _synthetic(spec: DistillSpec, job: Job, teacher, store: FrameStore, md: Fram
     frames = _quench_frames(glass, md)
     if not frames or spec.snapshots == 0:
         return
-    picks = np.linspace(0, len(frames) - 1, min(spec.snapshots, len(frames))).round().astype(int)
-    for k, pick in enumerate(picks):
-        base = frames[pick].copy()
+    for k, picked in enumerate(evenly(frames, spec.snapshots)):
+        base = picked.copy()
         base.calc = None
         rng = np.random.default_rng([spec.seed, job.index, 7, k])
         for sigma in spec.rattle_A:

@@ -53,27 +53,12 @@ class GrowingPotential:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.teacher, self.student, self.settings, self.seed, self.device = teacher, student, settings, seed, device
 
-    @contextmanager
-    def _lock(self, who: str):
-        with open(self.folder / "lock", "a+") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                log.info("%s waits for the potential in %s (another candidate is teaching it)", who, self.folder)
-                waited = time.perf_counter()
-                fcntl.flock(fh, fcntl.LOCK_EX)
-                log.info("%s got the potential after %.0f s", who, time.perf_counter() - waited)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
-
     def learn(self, key: str, start: Atoms, run_folder: Path, compile: bool = False) -> Learned:
         """Extend the potential until it knows the glass of candidate `key` (its MD starts from `start`);
         `run_folder` holds this candidate's loop state. With `compile`, the final committee's members
         are compiled inside the lock too, so two candidates never compile the same member at once."""
-        with self._lock(key):
-            order = self._order(key)
+        with folder_lock(self.folder, key):
+            order = candidate_order(self.folder, key)
             store = FrameStore(self.folder / "labels")
             learned = OnTheFly(run_folder, self.teacher, self.student, self.settings, seed=self.seed,
                                device=self.device, store=store, committees=self.folder, tag=key).run(start)
@@ -88,14 +73,34 @@ class GrowingPotential:
                   "converged": learned.converged, "folder": str(self.folder)}
         return Learned(learned, record)
 
-    def _order(self, key: str) -> int:
-        """This candidate's place among those the potential learned (kept on a resume)."""
-        path = self.folder / ORDER
-        keys = json.loads(path.read_text()) if path.is_file() else []
-        if key not in keys:
-            keys.append(key)
-            write_text(path, json.dumps(keys, indent=1))
-        return keys.index(key)
+
+@contextmanager
+def folder_lock(folder: Path, who: str):
+    """An exclusive lock on a potential's folder (released by the kernel if the process dies), saying in
+    the log when `who` has to wait for another candidate."""
+    with open(Path(folder) / "lock", "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("%s waits for the potential in %s (another candidate is teaching it)", who, folder)
+            waited = time.perf_counter()
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            log.info("%s got the potential after %.0f s", who, time.perf_counter() - waited)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def candidate_order(folder: Path, key: str) -> int:
+    """Candidate `key`'s place among those the potential in `folder` learned (kept on a resume); call it
+    under `folder_lock`."""
+    path = Path(folder) / ORDER
+    keys = json.loads(path.read_text()) if path.is_file() else []
+    if key not in keys:
+        keys.append(key)
+        write_text(path, json.dumps(keys, indent=1))
+    return keys.index(key)
 
 
 def _state_field(run_folder: Path, name: str):

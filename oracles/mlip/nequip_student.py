@@ -241,6 +241,41 @@ def held_out_errors(calculator, frames: list[Atoms]) -> tuple[float, float]:
     return 1000 * float(np.mean(energy_errors)), 1000 * float(np.mean(np.concatenate(force_errors)))
 
 
+def load_calculator(path: Path | str, device: str = "cpu"):
+    """The ASE calculator of a nequip model file: compiled (`.nequip.pt2`) or saved (checkpoint or
+    `.nequip.zip` package)."""
+    import torch
+    from nequip.integrations.ase import NequIPCalculator
+
+    # loading sets torch's process-wide default dtype to float64 (nequip's global state); put it back,
+    # or every later float32 model in the process breaks (SevenNet's teacher, amala's GNN surrogates)
+    default = torch.get_default_dtype()
+    try:
+        if str(path).endswith(".nequip.pt2"):
+            return NequIPCalculator.from_compiled_model(str(path), device=device,
+                                                        chemical_species_to_atom_type_map=True)
+        return NequIPCalculator._from_saved_model(str(path), device=device, chemical_species_to_atom_type_map=True)
+    finally:
+        torch.set_default_dtype(default)
+
+
+def aot_compile(source: Path, output: Path, log: Path, device: str = "cpu", timeout_s: float = 1800) -> str | None:
+    """`nequip-compile` (AOTInductor, for ASE) of a checkpoint or package into `output`: None when it
+    worked, else why not (its log is `log`)."""
+    try:
+        command = [_tool("nequip-compile"), str(source), str(output), "--mode", "aotinductor", "--device", device,
+                   "--target", "ase"]
+        with open(log, "w") as out:
+            done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, timeout=timeout_s)
+        if done.returncode != 0 or not Path(output).is_file():
+            return f"nequip-compile failed: {_last_error(log)}"
+    except subprocess.TimeoutExpired:
+        return f"nequip-compile timed out after {timeout_s:g} s"
+    except (OSError, StudentTrainingFailed) as error:
+        return f"nequip-compile could not run: {error}"
+    return None
+
+
 def _last_error(log: Path) -> str:
     """The line of a log that says what went wrong: the last `SomethingError: ...`, else the last line."""
     lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
@@ -280,20 +315,7 @@ class NequIPStudent:
 
     def calculator(self, device: str = "cpu"):
         """An ASE calculator: the compiled model when there is one, else the checkpoint (slower)."""
-        import torch
-        from nequip.integrations.ase import NequIPCalculator
-
-        # loading sets torch's process-wide default dtype to float64 (nequip's global state); put it back,
-        # or every later float32 model in the process breaks (SevenNet's teacher, amala's GNN surrogates)
-        default = torch.get_default_dtype()
-        try:
-            if self.compiled is not None:
-                return NequIPCalculator.from_compiled_model(str(self.compiled), device=device,
-                                                            chemical_species_to_atom_type_map=True)
-            return NequIPCalculator._from_saved_model(str(self.checkpoint), device=device,
-                                                      chemical_species_to_atom_type_map=True)
-        finally:
-            torch.set_default_dtype(default)
+        return load_calculator(self.compiled if self.compiled is not None else self.checkpoint, device)
 
     def record(self) -> dict:
         """JSON-able description for the store and for `student.json`."""
@@ -437,19 +459,7 @@ def compile_student(student: NequIPStudent, device: str = "cpu", timeout_s: floa
     if (student.compiled is not None and student.compiled.is_file()) or student.compile_error:
         return student  # compiled before, or failed before (a resume does not spend minutes failing again)
     output = student.folder / "student.nequip.pt2"
-    log = student.folder / "compile.log"
-    reason = None
-    try:
-        command = [_tool("nequip-compile"), str(student.checkpoint), str(output), "--mode", "aotinductor",
-                   "--device", device, "--target", "ase"]
-        with open(log, "w") as out:
-            done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, timeout=timeout_s)
-        if done.returncode != 0 or not output.is_file():
-            reason = f"nequip-compile failed: {_last_error(log)}"
-    except subprocess.TimeoutExpired:
-        reason = f"nequip-compile timed out after {timeout_s:g} s"
-    except (OSError, StudentTrainingFailed) as error:
-        reason = f"nequip-compile could not run: {error}"
+    reason = aot_compile(student.checkpoint, output, student.folder / "compile.log", device, timeout_s)
     if reason is None:
         reason = compiled_disagrees(output, student.checkpoint, _probe_frame(student), device)
     student.compiled, student.compile_error = (None, reason) if reason else (output, None)
@@ -471,18 +481,11 @@ def compiled_disagrees(compiled: Path, saved: Path, frame: Atoms | None, device:
     uncompiled were right; so a compiled model is used only after this check."""
     if frame is None:
         return None
-    import torch
-    from nequip.integrations.ase import NequIPCalculator
-
-    default = torch.get_default_dtype()
     try:
-        fast = NequIPCalculator.from_compiled_model(str(compiled), device=device,
-                                                    chemical_species_to_atom_type_map=True)
-        slow = NequIPCalculator._from_saved_model(str(saved), device=device, chemical_species_to_atom_type_map=True)
+        fast = load_calculator(compiled, device)
+        slow = load_calculator(saved, device)
     except Exception as error:  # noqa: BLE001 - any load failure means: do not use it
         return f"the compiled model does not load: {type(error).__name__}: {' '.join(str(error).split())[:200]}"
-    finally:
-        torch.set_default_dtype(default)
     probe = Atoms(frame.numbers, positions=frame.positions, cell=frame.cell, pbc=frame.pbc)
     probe.calc = fast
     compiled_forces = probe.get_forces().copy()

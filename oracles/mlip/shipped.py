@@ -96,24 +96,11 @@ class ShippedStudent:
             return None, failed.read_text()
         cache.mkdir(parents=True, exist_ok=True)
         partial = cache / f"{stem}.partial.nequip.pt2"
-        from amala.oracles.mlip.nequip_student import _last_error, _tool
+        from amala.oracles.mlip.nequip_student import aot_compile, compiled_disagrees
 
-        log = cache / f"{stem}.log"
-        try:
-            with open(log, "w") as out:
-                done = subprocess.run([_tool("nequip-compile"), str(self.package), str(partial), "--mode",
-                                       "aotinductor", "--device", device, "--target", "ase"],
-                                      stdout=out, stderr=subprocess.STDOUT, timeout=timeout_s)
-            reason = None if done.returncode == 0 and partial.is_file() else f"nequip-compile: {_last_error(log)}"
-        except subprocess.TimeoutExpired:
-            reason = f"nequip-compile timed out after {timeout_s:g} s"
-        except OSError as error:
-            reason = f"nequip-compile could not run: {error}"
+        reason = aot_compile(self.package, partial, cache / f"{stem}.log", device, timeout_s)
         if reason is None:
-            from amala.oracles.mlip.nequip_student import compiled_disagrees
-
-            probe = self.probe_frame()
-            reason = compiled_disagrees(partial, self.package, probe, device)
+            reason = compiled_disagrees(partial, self.package, self.probe_frame(), device)
         if reason:
             failed.write_text(reason)
             return None, reason
@@ -131,19 +118,10 @@ class ShippedStudent:
         """An ASE calculator of the student: the package itself (eager; no compiler needed), or with
         `compiled` the model compiled for this machine (several times faster in MD; falls back to the
         package when compiling fails)."""
-        import torch
-        from nequip.integrations.ase import NequIPCalculator
+        from amala.oracles.mlip.nequip_student import load_calculator
 
-        default = torch.get_default_dtype()  # nequip's loaders change the process-wide default dtype
-        try:
-            path = self.compiled(device)[0] if compiled else None
-            if path is not None:
-                return NequIPCalculator.from_compiled_model(str(path), device=device,
-                                                            chemical_species_to_atom_type_map=True)
-            return NequIPCalculator._from_saved_model(str(self.package), device=device,
-                                                      chemical_species_to_atom_type_map=True)
-        finally:
-            torch.set_default_dtype(default)
+        path = self.compiled(device)[0] if compiled else None
+        return load_calculator(path if path is not None else self.package, device)
 
 
 def names(folder: Path | None = None) -> list[str]:
