@@ -94,12 +94,11 @@ def heldout_errors(calculator, spec: DistillSpec, workdir: str | Path) -> list[d
     rows = []
     for index, frames in generator_frames(spec, Path(workdir), "md", True).items():
         glass = spec.compositions[index]
-        by_source = defaultdict(list)
+        by_temperature = defaultdict(list)  # source `md:<T>K`
         for frame in frames:
-            by_source[frame.info["source"]].append(frame)
-        for source, group in sorted(by_source.items(), key=lambda item: -float(item[0].split(":")[1].rstrip("K"))):
+            by_temperature[float(frame.info["source"].split(":")[1].rstrip("K"))].append(frame)
+        for temperature, group in sorted(by_temperature.items(), reverse=True):  # the MD's order: melt first
             energy_mae, force_mae = held_out_errors(calculator, group)
-            temperature = float(source.split(":")[1].rstrip("K"))
             rows.append({"composition": glass.composition, "family": glass.family, "T_K": temperature,
                          "melt": temperature == glass.melt_K, "frames": len(group),
                          "force_mae_meV_A": force_mae, "energy_mae_meV_atom": energy_mae})
