@@ -6,7 +6,9 @@ processes and Dask workers therefore never talk to the workflow engine: they can
 temporary API server of their own, race for its port or time out waiting for it, and a worker that
 dies takes only its own candidate with it (the pool is rebuilt and the candidate retried).
 
-Nothing here imports Prefect, so `Campaign.step` (tests, benchmarks) can use the same executors.
+Nothing here imports Prefect, so `Campaign.step` (tests, benchmarks) and the potential's distillation
+(`loop.distillation`: teacher-labelling jobs instead of candidates) use the same executors: `run(fn,
+*args)` runs any picklable function where the oracle's evaluations would run, and blocks for its result.
 """
 
 from __future__ import annotations
@@ -54,8 +56,11 @@ class InlineExecutor:
 
     kind = "threads"
 
+    def run(self, fn, *args, what: str = "a job"):
+        return fn(*args)
+
     def evaluate(self, oracle, candidate) -> Sequence[Evaluation]:
-        return evaluate_one(oracle, candidate)
+        return self.run(evaluate_one, oracle, candidate)
 
     def close(self, cancel: bool = False) -> None:
         pass
@@ -83,19 +88,22 @@ class ProcessExecutor:
                                                  initializer=_die_with_parent)
             return self._pool
 
-    def evaluate(self, oracle, candidate) -> Sequence[Evaluation]:
+    def run(self, fn, *args, what: str = "a job"):
         pool = self._current()
         try:
-            return pool.submit(evaluate_one, oracle, candidate).result()
+            return pool.submit(fn, *args).result()
         except CancelledError:  # cancelled before it started: the run is stopping
-            raise RunStopping(f"the run stopped before {candidate.key} was evaluated") from None
+            raise RunStopping(f"the run stopped before {what} started") from None
         except BrokenProcessPool as exc:
             if self._closed:
-                raise RunStopping(f"the run stopped while {candidate.key} was being evaluated") from None
+                raise RunStopping(f"the run stopped while {what} was running") from None
             with self._lock:  # the next attempt gets a fresh pool
                 if self._pool is pool:
                     self._pool = None
-            raise WorkerLost(f"worker process died while evaluating {candidate.key} ({exc})") from None
+            raise WorkerLost(f"worker process died while running {what} ({exc})") from None
+
+    def evaluate(self, oracle, candidate) -> Sequence[Evaluation]:
+        return self.run(evaluate_one, oracle, candidate, what=f"the evaluation of {candidate.key}")
 
     def close(self, cancel: bool = False) -> None:
         """Shut the workers down; `cancel` (Ctrl-C, SIGTERM) kills running simulations at once
@@ -127,13 +135,16 @@ class DaskExecutor:
                                         dashboard_address=None)
         self.client = Client(address or self.cluster)
 
-    def evaluate(self, oracle, candidate) -> Sequence[Evaluation]:
+    def run(self, fn, *args, what: str = "a job"):
         from distributed.client import FutureCancelledError
 
         try:
-            return self.client.submit(evaluate_one, oracle, candidate, pure=False).result()
+            return self.client.submit(fn, *args, pure=False).result()
         except FutureCancelledError as exc:
-            raise WorkerLost(f"Dask lost the evaluation of {candidate.key} ({exc})") from None
+            raise WorkerLost(f"Dask lost {what} ({exc})") from None
+
+    def evaluate(self, oracle, candidate) -> Sequence[Evaluation]:
+        return self.run(evaluate_one, oracle, candidate, what=f"the evaluation of {candidate.key}")
 
     def close(self, cancel: bool = False) -> None:
         self.client.close()

@@ -18,10 +18,13 @@ app.add_typer(potential_app, name="potential")
 def distill(config: Path = typer.Argument(None, help="YAML of the distillation (DistillSpec); default: the "
                                           "shipped composition set"),
             workdir: Path = typer.Option(Path("runs/distill"), help="folder of the frames (resumable)"),
-            workers: int = typer.Option(1, min=1, max=1024, help="jobs side by side, one process and one core each")):
+            workers: int = typer.Option(1, min=1, max=1024, help="jobs side by side, one process and one core each"),
+            dask: str = typer.Option(None, metavar="ADDRESS", help="run the jobs on this Dask scheduler (e.g. "
+                                     "tcp://10.0.0.5:8786; its workers must see --workdir), --workers at a time")):
     """Label the distillation frames with the teacher: melt-quench MD of each glass (every step kept),
     rattled/strained/compressed copies, hot bursts, and held-out glasses. Killed or stopped, the same
-    command resumes where it was."""
+    command resumes where it was. The jobs run on the campaign's executors: worker processes, or Dask."""
+    from amala.loop.config import ExecutionSpec
     from amala.loop.distillation import distil
     from amala.oracles.mlip.distill import summary
 
@@ -32,7 +35,9 @@ def distill(config: Path = typer.Argument(None, help="YAML of the distillation (
         console.print(f"{result['composition']} {result['generator']}: {result['frames']} frames, "
                       f"{result['failures']} failed teacher calls", markup=False)
 
-    distil(spec, folder, workers=workers, on_done=said)
+    execution = ExecutionSpec(task_runner="dask" if dask else "processes" if workers > 1 else "threads",
+                              workers=workers, address=dask)
+    distil(spec, folder, execution=execution, on_done=said)
     rows = summary(spec, folder)
     console.print(f"{folder}: {sum(r['frames'] for r in rows if not r['heldout'])} training frames, "
                   f"{sum(r['frames'] for r in rows if r['heldout'])} held-out frames", markup=False)

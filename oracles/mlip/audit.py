@@ -7,14 +7,19 @@ where it is not. So the teacher does not label frames the student chooses (the c
 `on_the_fly`); it spot-checks the one student that drives the MD:
 
 - **Gate** (melt and quench): every `gate_every` steps the teacher labels the MD's current frame and the
-  student's force error on it is kept. After the quench, the mean error is compared with the card's
-  held-out value for the glass's family: within `gate_factor` (1.5) of it, the glass goes on with no
-  other label. Beyond it, the teacher runs a short MD of this composition (every step a label), the
-  student is fine-tuned from the shipped weights on all the campaign's labels so far plus replayed
-  distillation frames (against forgetting), and the glass starts again with the new version.
+  student's force error on it is divided by the card's held-out error for the glass's family at that
+  frame's temperature (`ShippedStudent.reference_force_mae`). The gate is a sequential test on these
+  ratios: once `gate_min_checks` checks (two of them in the quench) put the 95% interval of their mean
+  wholly below `gate_factor` (1.5), the glass passes and the rest of its quench is not checked; wholly
+  above, it fails at once (no more MD on a wrong surface); undecided, the mean at the end of the quench
+  decides. A glass that passes goes on with no other label. One that fails: the teacher runs a short MD
+  of this composition (every step a label), the student is fine-tuned from the shipped weights on all
+  the campaign's labels so far plus replayed distillation frames (against forgetting), and the glass
+  starts again with the new version.
 - **Production**: spot checks every `production_every` steps (≤ 0.5% of steps by default); their rolling
-  force MAE with its 95% interval is the potential's measured error, stored with the evaluation. Above
-  `redo_factor` (2) times the card's value, the student is fine-tuned and the glass redone, once.
+  force MAE with its 95% interval is the potential's measured error, stored with the evaluation beside
+  the card's value at the same temperatures. Above `redo_factor` (2) times the card's value, the student
+  is fine-tuned and the glass redone, once.
 
 The thresholds are the card's *measured* held-out errors times a factor, not constants: a student whose
 held-out error is 60 meV/Å is not failed for 70 meV/Å on a new glass. Every fine-tuned version is kept in
@@ -44,7 +49,8 @@ from amala.oracles.mlip.distill import evenly
 from amala.oracles.mlip.growing_potential import candidate_order, folder_lock
 from amala.oracles.mlip.labelled_frames import FrameStore
 
-__all__ = ["AuditSpec", "AuditedStudent", "GateFailed", "SpotChecks", "Version", "rolling_error"]
+__all__ = ["AuditSpec", "AuditedStudent", "GateFailed", "SpotChecks", "Version", "mean_interval", "ratio_summary",
+           "rolling_error"]
 
 
 class AuditSpec(Spec):
@@ -53,7 +59,11 @@ class AuditSpec(Spec):
     gate_every: Int = Field(250, ge=1, le=1_000_000, description="MD steps between spot checks during the melt "
                             "and quench (the gate)")
     gate_factor: Float = Field(1.5, gt=0, le=100, description="the gate passes when the glass's spot-check force "
-                               "MAE is at most this times the card's held-out value for its family")
+                               "MAE is at most this times the card's held-out value for its family at the "
+                               "checks' temperatures")
+    gate_min_checks: Int = Field(8, ge=2, le=100_000, description="checks (two of them in the quench) before the "
+                                 "gate may decide early, when the 95% interval of the error ratio lies wholly on "
+                                 "one side of gate_factor")
     production_every: Int = Field(1000, ge=1, le=1_000_000, description="MD steps between spot checks in "
                                   "production (1000: 0.1% of the steps labelled; keep it >= 200, 0.5%)")
     redo_factor: Float = Field(2.0, gt=0, le=100, description="above this times the card's value, the production "
@@ -71,26 +81,44 @@ class GateFailed(StopDynamics):
     """Raised from the MD's observer when the quench's spot checks fail the gate: the glass is redone."""
 
 
+def mean_interval(values: list[float]) -> tuple[int, float | None, list[float] | None]:
+    """(count, mean, 95% interval) of the finite values: Student t over them; no interval below two."""
+    finite = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
+    if finite.size == 0:
+        return 0, None, None
+    mean = float(finite.mean())
+    if finite.size < 2:
+        return 1, mean, None
+    from scipy.stats import t
+
+    half = float(t.ppf(0.975, finite.size - 1) * finite.std(ddof=1) / math.sqrt(finite.size))
+    return int(finite.size), mean, [mean - half, mean + half]
+
+
 def rolling_error(errors: list[float]) -> dict:
     """Mean of the spot checks' force MAEs (eV/Å) with a 95% interval (Student t over checks; with one
     check, no interval)."""
-    values = np.asarray([e for e in errors if math.isfinite(e)], dtype=float)
-    if values.size == 0:
-        return {"checks": 0, "force_mae_eV_A": None, "interval_eV_A": None}
-    mean = float(values.mean())
-    if values.size < 2:
-        return {"checks": 1, "force_mae_eV_A": mean, "interval_eV_A": None}
-    from scipy.stats import t
+    checks, mean, interval = mean_interval(errors)
+    return {"checks": checks, "force_mae_eV_A": mean, "interval_eV_A": interval}
 
-    half = float(t.ppf(0.975, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size))
-    return {"checks": int(values.size), "force_mae_eV_A": mean, "interval_eV_A": [mean - half, mean + half]}
+
+def ratio_summary(checks: list[dict]) -> dict:
+    """The checks' errors over the card's at their temperatures: mean and 95% interval, and the card's
+    mean value at those temperatures (eV/Å)."""
+    _, mean, interval = mean_interval([c.get("ratio") for c in checks])
+    references = [c["reference_eV_A"] for c in checks if c.get("reference_eV_A") is not None]
+    return {"ratio_to_card": mean, "ratio_interval": interval,
+            "card_force_mae_eV_A": float(np.mean(references)) if references else None}
 
 
 @dataclass
 class SpotChecks:
     """Teacher spot checks along one MD: an `observer(stage, step, atoms)` for `ase_engine`. The student's
-    forces are those of the step just taken (no extra student call); the teacher labels a copy. `gate`:
-    called once when the MD leaves the quench, may raise `GateFailed`."""
+    forces are those of the step just taken (no extra student call); the teacher labels a copy.
+    `reference(T)`: the card's force MAE at temperature T (eV/Å), each check's error is also kept as a
+    ratio to it. `gate(checks, final)`: called after each melt or quench check (final False: True when the
+    gate has passed early, None while undecided) and when the MD leaves the quench (final True: True or
+    raise); raises `GateFailed` when it fails. After a pass, melt and quench steps are not checked."""
 
     teacher: object
     store: FrameStore
@@ -98,10 +126,12 @@ class SpotChecks:
     every: dict[str, int]  # steps between checks, per stage (a stage not named is not checked)
     log: Path  # one JSON line per check: a resume re-reads them instead of paying the teacher again
     gate: object = None
+    reference: object = None
     checks: list[dict] = field(default_factory=list)
     steps: dict = field(default_factory=dict)  # MD steps seen per stage (this process: a resume starts again)
     _steps: dict = field(default_factory=dict)
     _gated: bool = False
+    passed_early: bool = False  # the gate passed before the quench's end (its remaining steps went unchecked)
 
     def __post_init__(self):
         if self.log.is_file():
@@ -110,21 +140,27 @@ class SpotChecks:
     def errors(self, stages: tuple[str, ...]) -> list[float]:
         return [c["force_mae_eV_A"] for c in self.checks if c["stage"] in stages]
 
+    def of(self, stages: tuple[str, ...]) -> list[dict]:
+        return [c for c in self.checks if c["stage"] in stages]
+
     def __call__(self, stage: str, step: int, atoms: Atoms) -> None:
-        if stage not in ("melt", "quench") and self.gate is not None and not self._gated:
+        gating = stage in ("melt", "quench")
+        if not gating and self.gate is not None and not self._gated:
             self._gated = True
-            self.gate(self)  # may raise GateFailed
+            self.gate(self, True)  # may raise GateFailed
         last = self._steps.setdefault(stage, {"step": 0, "since": 0})
         moved = step - last["step"] if step >= last["step"] else step  # a stage's count restarts per temperature
         last["step"], last["since"] = step, last["since"] + moved
         self.steps[stage] = self.steps.get(stage, 0) + moved
         every = self.every.get(stage)
-        if every is None:
+        if every is None or (gating and self._gated):
             return
         if last["since"] < every:
             return
         last["since"] = 0
-        self.check(stage, step, atoms)
+        check = self.check(stage, step, atoms)
+        if gating and check is not None and self.gate is not None and self.gate(self, False):
+            self._gated = self.passed_early = True  # the rest of the quench goes unchecked
 
     def check(self, stage: str, step: int, atoms: Atoms) -> dict | None:
         student_forces = np.array(atoms.calc.results["forces"])
@@ -135,8 +171,12 @@ class SpotChecks:
             return None
         reference = label.calc.results
         check = {"stage": stage, "step": int(step), "frame_id": label.info["frame_id"],
+                 "T_K": float(atoms.get_temperature()),
                  "force_mae_eV_A": float(np.mean(np.abs(student_forces - reference["forces"]))),
                  "energy_error_eV_atom": float(abs(student_energy - reference["energy"]) / len(atoms))}
+        if self.reference is not None:
+            check["reference_eV_A"] = float(self.reference(check["T_K"]))
+            check["ratio"] = check["force_mae_eV_A"] / check["reference_eV_A"]
         self.checks.append(check)
         with open(self.log, "a") as out:
             out.write(json.dumps(check) + "\n")
@@ -179,9 +219,35 @@ class AuditedStudent:
 
         return NequIPStudent.load(version.calculator_file.parent).calculator(self.device)
 
-    def reference(self, family: str | None) -> float:
-        """The card's held-out force MAE (eV/Å) for the glass's family: what the checks are judged against."""
-        return self.shipped.family_force_mae(family)
+    def reference(self, family: str | None):
+        """The card's held-out force MAE (eV/Å) for the glass's family as a function of temperature: what
+        each check is judged against."""
+        return lambda temperature_K: self.shipped.reference_force_mae(family, temperature_K)
+
+    def gate(self, version: Version):
+        """The sequential gate (module docstring) of one attempt with `version`, for `SpotChecks.gate`."""
+        spec = self.spec
+
+        def decide(checks: SpotChecks, final: bool) -> bool | None:
+            gated = checks.of(("melt", "quench"))
+            summary = ratio_summary(gated)
+            ratio, interval = summary["ratio_to_card"], summary["ratio_interval"]
+            if ratio is None:  # the teacher failed on every check: the production checks judge the glass
+                return True if final else None
+            error = rolling_error([c["force_mae_eV_A"] for c in gated])["force_mae_eV_A"]
+            why = (f"v{version.number}: spot-check force MAE {error:.3f} eV/Å is {ratio:.2f} x the card's at "
+                   f"these temperatures (> {spec.gate_factor:g}, {len(gated)} checks)")
+            if final:
+                if ratio > spec.gate_factor:
+                    raise GateFailed(why)
+                return True
+            decidable = (len(gated) >= spec.gate_min_checks and interval is not None
+                         and len(checks.of(("quench",))) >= 2)
+            if decidable and interval[0] > spec.gate_factor:
+                raise GateFailed(why + ", decided early")
+            return True if decidable and interval[1] < spec.gate_factor else None
+
+        return decide
 
     def replay(self) -> list[Atoms]:
         """Distillation frames shipped with the student (`replay.extxyz.gz`), `spec.replay` of them, evenly."""
@@ -252,49 +318,47 @@ class AuditedStudent:
         while True:
             version = self.latest()
             label = f"v{version.number}"
-
-            def gate(checks: SpotChecks, version=version) -> None:
-                errors = checks.errors(("quench",)) or checks.errors(("melt",))
-                error = rolling_error(errors)["force_mae_eV_A"]
-                if error is not None and error > self.spec.gate_factor * reference:
-                    raise GateFailed(f"{version.number}: spot-check force MAE {error:.3f} eV/Å > "
-                                     f"{self.spec.gate_factor:g} x {reference:.3f}")
-
             checks = SpotChecks(self.teacher, self.store, f"{candidate}:{label}",
                                 {"melt": self.spec.gate_every, "quench": self.spec.gate_every,
                                  "production": self.spec.production_every}, folder / f"spot_checks_{label}.jsonl",
-                                gate=gate)
+                                gate=self.gate(version), reference=reference)
             outcome = {"version": version.number, "gate": None, "production": None}
             history.append(outcome)
+
+            def gate_record(passed: bool, checks=checks) -> dict:
+                gated = checks.of(("melt", "quench"))
+                return {**rolling_error([c["force_mae_eV_A"] for c in gated]), **ratio_summary(gated),
+                        "passed": passed, "early": checks.passed_early, "melt_quench_steps": checks.steps.get("melt", 0)
+                        + checks.steps.get("quench", 0)}
+
             try:
                 result = ase_md.run(cell, self.calculator(version), profile, folder / f"md_{label}", seed=seed,
                                     observer=checks, engine=f"{engine} {label}")
             except GateFailed as failed:
-                outcome["gate"] = {**rolling_error(checks.errors(("quench",)) or checks.errors(("melt",))),
-                                   "passed": False, "reason": str(failed)}
+                outcome["gate"] = {**gate_record(False), "reason": str(failed)}
                 outcome["spot_checks"] = len(checks.checks)
                 if attempt >= self.spec.max_fine_tunes:
-                    return None, self._record(history, reference, candidate,
-                                                  f"gate failed after {attempt} fine-tunes")
+                    return None, self._record(history, family, candidate,
+                                              f"gate failed after {attempt} fine-tunes: {failed}")
                 attempt += 1
                 self._fine_tune((composition, density_g_cm3, len(cell)), candidate, checks, profile, folder,
                                 attempt, seed)
                 continue
-            outcome["gate"] = {**rolling_error(checks.errors(("quench",)) or checks.errors(("melt",))),
-                               "passed": True}
+            outcome["gate"] = gate_record(True)
             outcome["spot_checks"] = len(checks.checks)
-            production = rolling_error(checks.errors(("production",)))
+            produced = checks.of(("production",))
+            production = {**rolling_error([c["force_mae_eV_A"] for c in produced]), **ratio_summary(produced)}
             steps = checks.steps.get("production", 0)
             production.update(steps=steps, labelled_fraction=production["checks"] / steps if steps else None)
             outcome["production"] = production
-            error = production["force_mae_eV_A"]
-            if (error is not None and error > self.spec.redo_factor * reference and not redone
+            ratio = production["ratio_to_card"]
+            if (ratio is not None and ratio > self.spec.redo_factor and not redone
                     and attempt < self.spec.max_fine_tunes):
                 redone, attempt = True, attempt + 1
                 self._fine_tune((composition, density_g_cm3, len(cell)), candidate, checks, profile, folder,
                                 attempt, seed)
                 continue
-            return result, self._record(history, reference, candidate, None)
+            return result, self._record(history, family, candidate, None)
 
     def _fine_tune(self, glass: tuple[str, float, int], candidate, checks: SpotChecks, profile, folder, attempt,
                    seed) -> Version:
@@ -319,15 +383,17 @@ class AuditedStudent:
                 "spot_check_interval_eV_A": record["spot_check_interval_eV_A"],
                 "card_force_mae_eV_A": record["card_force_mae_eV_A"]}
 
-    def _record(self, history: list[dict], reference: float, candidate: str, failure: str | None) -> dict:
+    def _record(self, history: list[dict], family: str | None, candidate: str, failure: str | None) -> dict:
         """What the evaluation stores about its potential: the versions tried, each gate and production
-        check, the final rolling error against the card's, and the teacher calls this glass paid."""
+        check, the final rolling error against the card's at the same temperatures (without production
+        checks, the card's family value), and the teacher calls this glass paid."""
         final = history[-1]["production"] or {}
-        error = final.get("force_mae_eV_A")
+        card = final.get("card_force_mae_eV_A") or self.shipped.family_force_mae(family)
         return {"shipped": self.shipped.name, "sha256": self.shipped.card["sha256"],
-                "card_force_mae_eV_A": reference, "attempts": history, "failure": failure,
+                "card_force_mae_eV_A": card, "attempts": history, "failure": failure,
                 "final_version": history[-1]["version"],
-                "spot_check_force_mae_eV_A": error, "spot_check_interval_eV_A": final.get("interval_eV_A"),
-                "ratio_to_card": None if error is None else error / reference,
+                "spot_check_force_mae_eV_A": final.get("force_mae_eV_A"),
+                "spot_check_interval_eV_A": final.get("interval_eV_A"),
+                "ratio_to_card": final.get("ratio_to_card"), "ratio_interval": final.get("ratio_interval"),
                 "teacher_calls": self.store.calls_from(f"{candidate}:")}
 

@@ -20,6 +20,7 @@ Li diffusivity at the interface against the bulk; a failure there leaves the bul
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Literal, Sequence
@@ -32,7 +33,7 @@ from pydantic import Field, field_validator
 from amala.core.candidate import Candidate
 from amala.core.composition import InvalidComposition, canonical_composition, parse_composition
 from amala.core.evaluation import Evaluation, Measurement
-from amala.core.plugins import Float, Text
+from amala.core.plugins import Float, Int, Text
 from amala.core.representations import Representation
 from amala.oracles.md import ase_engine as ase_md
 from amala.oracles.md.cells import CellError, build
@@ -55,6 +56,7 @@ from amala.oracles.mlip.student import (
     StudentTrainingFailed,
     default_settings,
     settings_type,
+    starts_from,
     student_class,
 )
 from amala.oracles.mlip.teachers import TeacherSpec, make_teacher
@@ -67,6 +69,9 @@ AnyStudent = settings_type()  # the settings of any registered student kind, cho
 class MLIPSpec(OracleSpec):
     kind: Literal["mlip"] = "mlip"
     profile: Text = Field("quick", description="MD protocol of amala.oracles.md.ase_engine (test, quick, standard)")
+    atoms: Int | None = Field(None, ge=8, le=100_000, description="atoms per glass cell (about: whole formula "
+                              "units); default the profile's (quick 128, standard 200). Fewer atoms: faster steps "
+                              "and noisier D_Li")
     density_g_cm3: Float = Field(1.9, gt=0, le=20, description="density of the starting cell (a-Li3PS4 ≈ 1.9; "
                                  "NPT then finds the glass's own)")
     teacher: TeacherSpec = Field(default_factory=TeacherSpec, description="who labels frames (sevennet, tblite, gpaw)")
@@ -104,7 +109,7 @@ class MLIPSpec(OracleSpec):
         return component_problem(name)
 
     def describe(self) -> str:
-        return f"{self.profile} profile"
+        return f"{self.profile} profile" + (f", {self.atoms} atoms" if self.atoms else "")
 
 
 class MLIPOracle(Oracle):
@@ -129,19 +134,24 @@ class MLIPOracle(Oracle):
             raise ValueError(f"oracle.profile: unknown {spec.profile!r} (choose from {sorted(ase_md.PROFILES)})")
         self.spec, self.workdir, self.seed = spec, Path(workdir), seed
         self.profile = ase_md.PROFILES[spec.profile]
+        if spec.atoms:
+            self.profile = dataclasses.replace(self.profile, n_atoms=spec.atoms, caveat=(
+                f"{self.profile.caveat} This campaign's cells have {spec.atoms} atoms, not the profile's "
+                f"{self.profile.n_atoms}.").strip())
         self.teacher = make_teacher(spec.teacher, device=spec.device)
         self.name = spec.name or f"{spec.student.kind}-{self.teacher.name}"
-        # the teacher is the level of theory the potential approximates: results of two teachers are two fidelities
-        self.fidelity = f"mlip-{spec.profile}-{self.teacher.name}"
+        # the teacher is the level of theory the potential approximates: results of two teachers are two
+        # fidelities; so are two cell sizes of one profile (finite-size effects on D_Li)
+        self.fidelity = f"mlip-{spec.profile}-{self.teacher.name}" + (f"-{spec.atoms}at" if spec.atoms else "")
         root = Path(spec.potential_folder) if spec.potential_folder else self.workdir / "mlip" / "potential"
         self.potential = GrowingPotential(root / self.teacher.name.replace(":", "_"), self.teacher, spec.student,
                                           self.settings(), seed=seed, device=spec.device)
         self.audited = None
-        if getattr(spec.student, "init", "scratch") != "scratch":
+        if (init := starts_from(spec.student)) is not None:
             from amala.oracles.mlip import shipped
 
-            self.audited = AuditedStudent(shipped.load(spec.student.init), self.teacher,
-                                          root / self.teacher.name.replace(":", "_") / f"from_{spec.student.init}",
+            self.audited = AuditedStudent(shipped.load(init), self.teacher,
+                                          root / self.teacher.name.replace(":", "_") / f"from_{init}",
                                           spec.audit, device=spec.device, compile=spec.compile)
 
     def settings(self) -> OnTheFlySpec:
@@ -264,7 +274,9 @@ class MLIPOracle(Oracle):
                       "potential_error": {"force_mae_eV_A": record["spot_check_force_mae_eV_A"],
                                           "interval_eV_A": record["spot_check_interval_eV_A"],
                                           "card_force_mae_eV_A": record["card_force_mae_eV_A"],
-                                          "what": "student against teacher forces on production frames"},
+                                          "ratio_to_card": record["ratio_to_card"],
+                                          "what": "student against teacher forces on production frames; the "
+                                                  "card's held-out value at the same temperatures beside it"},
                       "simulated_composition": canonical_composition(cell.actual_fractions),
                       "temperatures_K": list(self.profile.temperatures_K)}
         if result is None:

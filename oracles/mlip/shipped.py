@@ -74,6 +74,25 @@ class ShippedStudent:
         return float(self.card.get("families", {}).get(family or "", {}).get("force_mae_eV_A",
                                                                                self.card["heldout_force_mae_eV_A"]))
 
+    def reference_force_mae(self, family: str | None, temperature_K: float) -> float:
+        """The card's held-out force MAE (eV/Å) for a glass family at a temperature: linear in T between
+        the card's per-temperature rows of that family (the melt's row included), constant beyond them;
+        without such rows, `family_force_mae`.
+
+        Why by temperature: the student's error grows with temperature (on a-Li3PS4-type glasses 152
+        meV/Å at 500 K, 227 at the 1200 K melt), so a check at the melt judged against the production
+        value would fail a student that is as good as its card, and a check at 500 K judged against an
+        average would pass one that is worse."""
+        import numpy as np
+
+        rows = sorted((float(r["T_K"]), float(r["force_mae_meV_A"]) / 1000.0) for r in self.card.get("heldout", [])
+                      if r.get("family") == family and r.get("force_mae_meV_A") is not None)
+        if not rows:
+            return self.family_force_mae(family)
+        temperatures = sorted({T for T, _ in rows})  # two glasses of one family at one T: their mean
+        errors = [float(np.mean([e for t, e in rows if t == T])) for T in temperatures]
+        return float(np.interp(temperature_K, temperatures, errors))
+
     def verify(self) -> None:
         """Refuse a package whose bytes are not those the card was measured on."""
         found = _sha256(self.package)

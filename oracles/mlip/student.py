@@ -35,6 +35,14 @@ DEFAULT_KIND = "nequip"  # the kind of a `student` setting without `kind`, as be
 STUDENTS = Registry("student", "amala.students", {"nequip": "amala.oracles.mlip.nequip_student:NequIPStudent"})
 
 
+def starts_from(settings) -> str | None:
+    """The shipped student a campaign's students start from (the settings' `init`), None from scratch.
+    Only kinds that have shipped students (NequIP) have an `init` setting; any other kind starts from
+    scratch."""
+    name = getattr(settings, "init", "scratch")
+    return None if name == "scratch" else name
+
+
 class StudentTrainingFailed(RuntimeError):
     """Training a student failed or timed out; the message is one line (the log's last error)."""
 

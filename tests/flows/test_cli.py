@@ -32,10 +32,10 @@ def test_the_run_estimate_of_an_mlip_campaign_waits_for_its_own_measurements():
     from amala.flows.cli.run import _estimate_minutes
     from amala.loop.config import load_config
 
-    mlip = load_config(CONFIGS / "sulfide_demo.yaml")  # 6 evaluations, 2 workers
+    mlip = load_config(CONFIGS / "sulfide_demo.yaml")  # 4 evaluations, 2 workers
     assert _estimate_minutes(mlip, done=0) is None  # no typical cost: it depends on what is left to learn
-    said = _estimate_minutes(mlip, done=2, measured=[1200.0, 1800.0])
-    assert said.startswith("estimate: about 50 min for 4 simulation(s), 2 at a time") and "median" in said
+    said = _estimate_minutes(mlip, done=1, measured=[1200.0, 1800.0])
+    assert said.startswith("estimate: about 50 min for 3 simulation(s), 2 at a time") and "median" in said
     md = load_config(CONFIGS / "demo.yaml")
     assert "typical" in _estimate_minutes(md, done=0)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,7 +21,7 @@ from typer.testing import CliRunner
 
 from amala.loop.config import parse_config
 from amala.oracles.mlip import shipped
-from amala.oracles.mlip.audit import AuditedStudent, SpotChecks, Version, rolling_error
+from amala.oracles.mlip.audit import AuditedStudent, AuditSpec, GateFailed, SpotChecks, Version, rolling_error
 from amala.oracles.mlip.labelled_frames import FrameStore
 from amala.oracles.mlip.oracle import glass_family
 from amala.oracles.registry import build_oracle
@@ -55,6 +56,49 @@ def test_a_card_is_read_and_an_unknown_name_refused_in_one_line(shipped_folder):
     (shipped_folder / "toy" / "toy.nequip.zip").write_bytes(b"changed")
     with pytest.raises(ValueError, match="changed after it was measured"):
         student.verify()
+
+
+def test_the_reference_follows_the_cards_error_by_temperature(shipped_folder):
+    """The gate judges a check at 1200 K against the card's 1200 K row, not its production value: linear
+    in T between rows, two glasses of a family at one T averaged, constant beyond the rows."""
+    card_file = shipped_folder / "toy" / "card.json"
+    card = json.loads(card_file.read_text())
+    card["heldout"] = [{"family": "thiophosphate", "T_K": T, "force_mae_meV_A": e}
+                       for T, e in ((500.0, 100.0), (900.0, 140.0), (900.0, 160.0), (1200.0, 250.0))]
+    card["heldout"].append({"family": "oxide", "T_K": 900.0, "force_mae_meV_A": 300.0})
+    card_file.write_text(json.dumps(card))
+    student = shipped.load("toy")
+    assert student.reference_force_mae("thiophosphate", 700.0) == pytest.approx(0.125)
+    assert student.reference_force_mae("thiophosphate", 900.0) == pytest.approx(0.150)
+    assert student.reference_force_mae("thiophosphate", 1050.0) == pytest.approx(0.200)
+    assert student.reference_force_mae("thiophosphate", 300.0) == pytest.approx(0.100)
+    assert student.reference_force_mae("thiophosphate", 2000.0) == pytest.approx(0.250)
+    assert student.reference_force_mae("oxide", 500.0) == pytest.approx(0.300)
+    assert student.reference_force_mae("borate", 900.0) == 0.05  # no rows, no family value: the overall one
+
+
+def _checks(ratios: list[float], stages: list[str]) -> SpotChecks:
+    checks = SpotChecks(None, None, "c", {}, Path("/nonexistent/never-written.jsonl"))
+    checks.checks = [{"stage": stage, "force_mae_eV_A": 0.1 * r, "reference_eV_A": 0.1, "ratio": r}
+                     for r, stage in zip(ratios, stages)]
+    return checks
+
+
+def test_the_gate_decides_early_only_with_enough_checks_and_a_clear_interval(shipped_folder, tmp_path):
+    audited = AuditedStudent(shipped.load("toy"), None, tmp_path / "potential", AuditSpec(gate_min_checks=6))
+    decide = audited.gate(audited.latest())
+    good, bad = [1.0, 1.1, 0.9, 1.0, 1.05, 0.95], [3.0, 3.2, 2.9, 3.1, 3.0, 2.8]
+    assert decide(_checks(good[:5], ["melt"] * 3 + ["quench"] * 2), False) is None  # too few checks
+    assert decide(_checks(good, ["melt"] * 5 + ["quench"]), False) is None  # one in the quench: not yet
+    assert decide(_checks(good, ["melt"] * 4 + ["quench"] * 2), False) is True  # interval below 1.5: pass
+    with pytest.raises(GateFailed, match="3.00 x the card's .* decided early"):
+        decide(_checks(bad, ["melt"] * 4 + ["quench"] * 2), False)
+    wide = [0.5, 2.5, 0.6, 2.4, 0.5, 2.6]  # mean 1.5: the interval straddles the factor
+    assert decide(_checks(wide, ["melt"] * 4 + ["quench"] * 2), False) is None
+    with pytest.raises(GateFailed, match="1.53 x"):
+        decide(_checks(wide + [1.6], ["melt"] * 4 + ["quench"] * 3), True)  # the quench's end: the mean decides
+    assert decide(_checks([1.2], ["quench"]), True) is True
+    assert decide(_checks([], []), True) is True  # no check at all: the production checks judge the glass
 
 
 def test_the_cli_lists_and_prints_cards(shipped_folder):
@@ -118,6 +162,29 @@ def test_spot_checks_come_every_n_steps_per_stage_and_a_resume_pays_none_again(t
     again = SpotChecks(teacher, store, "c1:v0", {"melt": 10}, tmp_path / "checks.jsonl")
     assert len(again.checks) == 7 and again.errors(("melt",)) == checks.errors(("melt",))
     assert store.calls_from("c1:") == 7
+
+
+def test_spot_checks_stop_gating_after_an_early_pass_and_keep_ratios_to_the_card(tmp_path):
+    atoms = bulk("Li", "bcc", a=3.5, cubic=True).repeat(2)
+    atoms.calc = LJ(2)
+    teacher, store, decisions = _Teacher(), FrameStore(tmp_path / "labels"), []
+
+    def gate(checks, final):
+        decisions.append(final)
+        return len(checks.of(("melt", "quench"))) >= 3 or None  # passes at the third check
+
+    checks = SpotChecks(teacher, store, "c1:v0", {"melt": 5, "quench": 5, "production": 10},
+                        tmp_path / "checks.jsonl", gate=gate, reference=lambda T: 0.01 + T * 1e-5)
+    for stage in ("melt", "quench", "production"):
+        for step in range(5, 30, 5):
+            atoms.positions[0, 0] += 0.01
+            atoms.get_forces()
+            checks(stage, step, atoms)
+    assert [c["stage"] for c in checks.checks] == ["melt"] * 3 + ["production"] * 2  # no quench check after a pass
+    assert decisions == [False] * 3  # decided early: no final decision at the quench's end
+    check = checks.checks[0]
+    assert check["reference_eV_A"] == pytest.approx(0.01 + check["T_K"] * 1e-5)
+    assert check["ratio"] == pytest.approx(check["force_mae_eV_A"] / check["reference_eV_A"])
 
 
 def test_glass_family_from_elements():
@@ -214,6 +281,17 @@ def test_a_glass_with_an_element_the_student_lacks_fails_in_one_line(tmp_path, m
     [evaluation] = oracle.evaluate([Candidate("Li2S:0.700000;P2S5:0.200000;LiCl:0.100000", kind="composition",
                                               agent="t")])
     assert evaluation.status == "failed" and "has no type for Cl" in evaluation.reason
+
+
+def test_a_campaign_may_set_its_cells_size(tmp_path, shipped_folder):
+    config = copy.deepcopy(CONFIG)
+    config["oracle"].update(student={"init": "toy"}, atoms=24)
+    oracle = build_oracle(parse_config(config).oracle, workdir=tmp_path, seed=0)
+    assert oracle.profile.n_atoms == 24 and oracle.fidelity.endswith("-24at")
+    assert "cells have 24 atoms, not the profile's 48" in oracle.profile.caveat
+    config["oracle"]["atoms"] = 2
+    with pytest.raises(ValueError, match="atoms"):
+        parse_config(config)
 
 
 def test_an_unknown_init_is_refused_by_the_config_in_one_line(shipped_folder):

@@ -119,6 +119,51 @@ def test_a_second_run_repeats_no_finished_job(tmp_path, lj_teacher):
     assert distil(spec, tmp_path) == []
 
 
+def test_jobs_run_side_by_side_on_the_campaigns_executor(tmp_path, lj_teacher, monkeypatch):
+    """With processes or Dask, each job goes through the executor's `run` (here one that runs it in the
+    calling thread: the Lennard-Jones teacher is patched into this process only), `workers` at a time,
+    and the executor is closed after the last wave."""
+    import threading
+
+    from amala.loop import distillation
+    from amala.loop.config import ExecutionSpec
+    from amala.loop.executors import InlineExecutor
+
+    seen, closed = [], []
+
+    class Recording(InlineExecutor):
+        def run(self, fn, *args, what="a job"):
+            seen.append((what, threading.current_thread().name))
+            return fn(*args)
+
+        def close(self, cancel=False):
+            closed.append(cancel)
+
+    monkeypatch.setattr(distillation, "build_executor", lambda execution: Recording())
+    results = distillation.distil(tiny_spec(), tmp_path, execution=ExecutionSpec(task_runner="processes", workers=2))
+    assert len(results) == 5 and closed == [False]
+    assert sorted(what for what, _ in seen)[:2] == ["the hot job of glass 0", "the md job of glass 0"]
+    assert all(thread != "MainThread" for _, thread in seen)
+    assert distillation.distil(tiny_spec(), tmp_path, execution=ExecutionSpec(task_runner="processes")) == []
+
+
+def test_jobs_run_on_a_dask_scheduler(tmp_path, lj_teacher):
+    """`amala potential distill --dask ADDRESS`: the jobs go to an existing Dask scheduler. Its workers
+    here are threads of this process (`processes=False`), the only way they see the patched teacher."""
+    from distributed import LocalCluster
+
+    from amala.loop.config import ExecutionSpec
+    from amala.loop.distillation import distil
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        results = distil(tiny_spec(), tmp_path, execution=ExecutionSpec(task_runner="dask", workers=2,
+                                                                       address=cluster.scheduler_address))
+    assert sorted((r["composition"], r["generator"]) for r in results) == sorted([
+        ("Li2S:0.75;P2S5:0.25", "md"), ("Li2S:0.75;P2S5:0.25", "validation"),
+        ("Li2S:0.75;P2S5:0.25", "synthetic"), ("Li2S:0.75;P2S5:0.25", "hot"), ("Li2S:0.7;P2S5:0.3", "md")])
+    assert distil(tiny_spec(), tmp_path) == []  # done on the cluster, skipped here
+
+
 def test_the_command_refuses_a_bad_config_in_one_line(tmp_path):
     from typer.testing import CliRunner
 
@@ -156,16 +201,14 @@ def test_workers_end_with_a_killed_run(tmp_path):
     import time
 
     script = tmp_path / "run.py"
-    script.write_text(
-        "import multiprocessing, os, time\n"
-        "from concurrent.futures import ProcessPoolExecutor\n"
-        "from amala.loop.distillation import _die_with_parent\n"
+    script.write_text(  # the campaign's process executor, which `distil` runs its jobs on
+        "import os, time\n"
+        "from amala.loop.executors import ProcessExecutor\n"
         "if __name__ == '__main__':\n"
-        "    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context('spawn'),\n"
-        "                             initializer=_die_with_parent) as pool:\n"
-        "        print(pool.submit(os.getpid).result(), flush=True)\n"
-        "        pool.submit(time.sleep, 60)\n"
-        "        time.sleep(60)\n")
+        "    executor = ProcessExecutor(1)\n"
+        "    print(executor.run(os.getpid), flush=True)\n"
+        "    executor._current().submit(time.sleep, 60)\n"
+        "    time.sleep(60)\n")
     parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     worker = int(parent.stdout.readline())
     parent.send_signal(signal.SIGKILL)
