@@ -1,8 +1,9 @@
 """Proposes every not-yet-seen member of a fixed library (a retrospective or virtual screen).
 
-The library is the campaign's table: its repeat units (smiles campaigns) or its formulations
+The library is the campaign's table: its repeat units (smiles campaigns), its formulations
 (`polymer|salt|molality`, formulation campaigns, where the campaign builds the pool from the table's
-`formulation` column)."""
+`formulation` column) or its glass compositions (SciGlass, composition campaigns: the compositions with
+the objective measured)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ class PoolSpec(AgentSpec):
 
 class PoolAgent(Agent):
     Spec = PoolSpec
-    representations = (Representation.SMILES, Representation.FORMULATION)
-    needs_dataset = True  # the pool is the dataset's molecules (or formulations)
+    representations = (Representation.SMILES, Representation.FORMULATION, Representation.COMPOSITION)
+    needs_dataset = True  # the pool is the dataset's molecules (formulations, compositions)
 
     @classmethod
     def from_spec(cls, spec: PoolSpec, pool=None, representation="smiles", workdir=None) -> PoolAgent:

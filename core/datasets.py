@@ -165,7 +165,10 @@ def data_dir() -> Path:
 
 def resolve_path(name: str, path: str | os.PathLike | None = None) -> Path:
     """The local copy to read: an explicit path, else `$AMALA_DATA_DIR/NAME.csv` (the fetch cache)."""
-    candidate = Path(path).expanduser() if path else data_dir() / spec(name).filename
+    from amala.core import sciglass
+
+    filename = sciglass.FILE if name == sciglass.NAME else spec(name).filename
+    candidate = Path(path).expanduser() if path else data_dir() / filename
     if not candidate.is_file():
         raise DatasetError(
             f"dataset {name!r} not found at {candidate}: run `amala data fetch {name}` "
@@ -248,7 +251,12 @@ def fetch(name: str, url: str | None = None, dest_dir: Path | None = None, timeo
 
 
 def load(name: str, path: str | os.PathLike | None = None, subset: int | None = None, seed: int = 0) -> Table:
-    """Load a dataset, canonicalise its SMILES, and optionally draw a seeded random subset."""
+    """Load a dataset, canonicalise its SMILES, and optionally draw a seeded random subset. SciGlass's
+    glasses are compositions, read by `core/sciglass.py` (one row per composition)."""
+    from amala.core import sciglass
+
+    if name == sciglass.NAME:
+        return sciglass.load_table(resolve_path(name, path), subset, seed)
     ds = spec(name)
     file = resolve_path(name, path)
     sha256, verified = check_copy(file, ds)

@@ -27,4 +27,5 @@ RepresentationName = Literal["smiles", "composition", "formulation"]
 
 def pool_column(representation: str) -> str:
     """The table column that holds a campaign's candidates (its pool, and a benchmark's top set)."""
-    return "formulation" if representation == Representation.FORMULATION else "smiles"
+    return {Representation.FORMULATION: "formulation", Representation.COMPOSITION: "composition"}.get(
+        representation, "smiles")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from amala.agents import Candidate, ProposalContext, build_agent
-from amala.core import datasets, seeding
+from amala.core import datasets, sciglass, seeding
 from amala.core.representations import Representation, pool_column
 from amala.core.validity import ProposalFilter
 from amala.loop.acquisition import select
@@ -31,7 +31,7 @@ from amala.loop.status import record_objective
 from amala.loop.store import Batch, SelectedCandidate, Store
 from amala.loop.threads import campaign_threads, use_threads
 from amala.models import build_featurizer, build_surrogate
-from amala.models.composition_gp import CompositionFeaturizer
+from amala.models.composition_gp import CompositionFeaturizer, ElementFeaturizer
 from amala.models.formulation_features import FormulationFeaturizer
 from amala.models.molecular_graph import GraphBank
 from amala.models.registry import SURROGATES
@@ -95,6 +95,8 @@ class Campaign:
         if config.representation == Representation.FORMULATION and self.table is not None:
             gap = config.data.temperature_gap_K if config.data is not None else None
             self.table = formulation_table(self.table, max_gap_K=gap)  # one row per formulation: the pool
+        if config.representation == Representation.COMPOSITION and self.table is not None:
+            self.table = sciglass.pool_for(self.table, config.objective.property)  # glasses with the value measured
         pool = list(self.table.frame[pool_column(config.representation)]) if self.table is not None else None
         work = config.work_path.resolve()  # files referenced from the store by absolute paths, from any folder
         self.agents = [build_agent(spec, pool, config.representation, work) for spec in config.agents]
@@ -105,7 +107,9 @@ class Campaign:
         self.objective = Objective(config.objective, self.oracle.units[config.objective.property])
         # what the surrogate's inputs are made from, kept for the whole campaign (caches live in it)
         if config.representation == Representation.COMPOSITION:
-            self.bank = CompositionFeaturizer(sorted(self.bounds))
+            # a box of compounds (sampled compositions): their fractions; a pool of many compound sets
+            # (SciGlass): element fractions and elemental descriptors
+            self.bank = ElementFeaturizer.of(pool) if pool is not None else CompositionFeaturizer(sorted(self.bounds))
         elif config.representation == Representation.FORMULATION:
             self.bank = FormulationFeaturizer()  # polymer, salt and molality features of each formulation
         elif SURROGATES[config.surrogate.kind].inputs == "graphs":

@@ -1,4 +1,6 @@
-"""A GP over glass compositions: mole fractions plus a few physically motivated descriptors.
+"""A GP over glass compositions: mole fractions plus a few physically motivated descriptors (a campaign
+over one box of compounds), or element fractions plus composition-weighted elemental descriptors (a pool
+of glasses of many compound sets, `ElementFeaturizer`).
 
 Descriptors: Li atoms per oxygen (charge-carrier density per anion) and the fraction of network
 formers (Si, P, Al, B, Ti) among cations (network connectivity). A Matern-5/2 kernel with one
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
 import torch
 from ase.formula import Formula
 from botorch.models.transforms.input import Normalize
@@ -44,6 +47,72 @@ class CompositionFeaturizer:
         return {"kind": "composition", "components": self.components, "descriptors": ["li_per_o", "former_fraction"]}
 
 
+# per-element descriptors, weighted by atom fraction: what lets one model compare glasses of different
+# compound sets (SciGlass's 114 compounds), where a fixed box of mole fractions cannot
+_DESCRIPTORS = ("covalent_radius_A", "atomic_mass_u", "outer_electrons", "atomic_number")
+
+
+def _element_descriptors(symbol: str) -> tuple[float, ...]:
+    from ase.data import atomic_masses, atomic_numbers, covalent_radii
+    from rdkit.Chem import GetPeriodicTable
+
+    z = atomic_numbers[symbol]
+    return float(covalent_radii[z]), float(atomic_masses[z]), float(GetPeriodicTable().GetNOuterElecs(z)), float(z)
+
+
+class ElementFeaturizer:
+    """Features of a glass made of any compounds: the atom fraction of each of `elements` (the elements
+    of the campaign's pool), the atom-fraction-weighted mean and standard deviation of per-element
+    descriptors (covalent radius, mass, outer electrons, Z), Li atoms per anion (O and halogens) and the
+    former fraction among cations. Used where a campaign's glasses do not share one set of compounds
+    (a SciGlass pool): two glasses with the same elements in the same proportions are the same input."""
+
+    ANIONS = ("O", "F", "Cl", "Br", "I")
+
+    def __init__(self, elements: Sequence[str]):
+        self.elements = list(elements)
+        self._table = {e: _element_descriptors(e) for e in self.elements}
+
+    @classmethod
+    def of(cls, compositions: Sequence[str]) -> ElementFeaturizer:
+        found = set()
+        for text in compositions:
+            for compound in parse_composition(text):
+                found.update(Formula(compound).count())
+        return cls(sorted(found))
+
+    @property
+    def dim(self) -> int:
+        return len(self.elements) + 2 * len(_DESCRIPTORS) + 2
+
+    def _one(self, text: str) -> list[float]:
+        atoms: dict[str, float] = {}
+        for compound, x in parse_composition(text).items():
+            for element, n in Formula(compound).count().items():
+                atoms[element] = atoms.get(element, 0.0) + x * n
+        unknown = set(atoms) - set(self._table)
+        if unknown:
+            raise ValueError(f"composition {text!r}: element(s) {sorted(unknown)} are not among the featurizer's")
+        total = sum(atoms.values())
+        weights = np.array([atoms.get(e, 0.0) / total for e in self.elements])
+        table = np.array([self._table[e] for e in self.elements]).reshape(len(self.elements), len(_DESCRIPTORS))
+        mean = weights @ table
+        std = np.sqrt(np.maximum(weights @ (table - mean) ** 2, 0.0))
+        anions = sum(atoms.get(a, 0.0) for a in self.ANIONS)
+        cations = total - anions
+        li_per_anion = atoms.get("Li", 0.0) / anions if anions else 0.0
+        formers = sum(v for e, v in atoms.items() if e in NETWORK_FORMERS) / cations if cations else 0.0
+        return [*weights, *mean, *std, li_per_anion, formers]
+
+    def __call__(self, compositions: Sequence[str]) -> torch.Tensor:
+        return torch.tensor([self._one(c) for c in compositions], dtype=torch.float64).reshape(-1, self.dim)
+
+    def describe(self) -> dict:
+        return {"kind": "elements", "elements": self.elements,
+                "descriptors": [*(f"mean_{d}" for d in _DESCRIPTORS), *(f"std_{d}" for d in _DESCRIPTORS),
+                                "li_per_anion", "former_fraction"]}
+
+
 class CompositionGP(ExactGP):
     """Built for the `gp` kind in composition campaigns (`amala.models.registry.BY_REPRESENTATION`)."""
 
@@ -52,7 +121,7 @@ class CompositionGP(ExactGP):
                   warm_start: dict | None = None) -> CompositionGP:
         return cls(bank, warm_start=warm_start)
 
-    def __init__(self, featurizer: CompositionFeaturizer, warm_start: dict | None = None):
+    def __init__(self, featurizer: CompositionFeaturizer | ElementFeaturizer, warm_start: dict | None = None):
         super().__init__(warm_start)
         self.featurizer = featurizer
 
@@ -63,4 +132,5 @@ class CompositionGP(ExactGP):
         return {"input_transform": Normalize(d=X.shape[-1])}
 
     def describe(self) -> dict:
-        return {**super().describe(), "kernel": "matern-5/2 ARD on composition features", **self.featurizer.describe()}
+        return {**super().describe(), "kernel": "matern-5/2 ARD on composition features",
+                "featurizer": self.featurizer.describe()}

@@ -67,6 +67,7 @@ class PropertiesSpec(OracleSpec):
 ORACLES = Registry("oracle", "amala.oracles", {
     "lookup": "amala.oracles.tables.lookup:LookupOracle",
     "formulation_lookup": "amala.oracles.tables.formulation_lookup:FormulationLookupOracle",
+    "glass_lookup": "amala.oracles.tables.glass_lookup:GlassLookupOracle",
     "md": "amala.oracles.md.oracle:GlassMDOracle",
     "emulator": "amala.oracles.tables.emulator:EmulatorOracle",
     "queue": "amala.oracles.tables.queue:QueueOracle",

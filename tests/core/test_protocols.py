@@ -145,5 +145,5 @@ def test_representations_have_one_home_and_equal_their_plain_names():
     assert get_args(RepresentationName) == tuple(r.value for r in Representation)  # the config's setting
     assert Representation.COMPOSITION == "composition" and "smiles" in {Representation.SMILES}  # stored data, YAML
     assert f"{Representation.FORMULATION}" == "formulation"
-    assert [pool_column(r) for r in Representation] == ["smiles", "smiles", "formulation"]
+    assert [pool_column(r) for r in Representation] == ["smiles", "composition", "formulation"]
     assert Candidate("x", kind=Representation.COMPOSITION).key == Candidate("x", kind="composition").key
