@@ -71,3 +71,47 @@ def evaluate(samples: Sequence[str], training: Sequence[str], max_pairs: int = 2
     pairwise = [s for i, fp in enumerate(sample[:-1]) for s in DataStructs.BulkTanimotoSimilarity(fp, sample[i + 1:])]
     result["diversity"] = 1.0 - float(np.mean(pairwise)) if pairwise else float("nan")
     return result
+
+
+# --- compositions (glass priors) -------------------------------------------------------------------
+
+def knn_precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 5) -> tuple[float, float]:
+    """Improved precision and recall of Kynkäänniemi et al. (NeurIPS 2019): each set's manifold is the
+    union of balls around its points reaching their k-th nearest neighbour in the same set. Precision:
+    the share of `fake` inside the real manifold (are samples realistic?); recall: the share of `real`
+    inside the fake manifold (do samples cover the real ones?). Euclidean distances between rows."""
+    def radii(points: np.ndarray) -> np.ndarray:
+        d = np.linalg.norm(points[:, None, :] - points[None, :, :], axis=-1)
+        return np.sort(d, axis=1)[:, k]  # column 0 is the point itself
+
+    def inside(queries: np.ndarray, points: np.ndarray, r: np.ndarray) -> float:
+        d = np.linalg.norm(queries[:, None, :] - points[None, :, :], axis=-1)
+        return float(np.mean((d <= r[None, :]).any(axis=1)))
+
+    return inside(fake, real, radii(real)), inside(real, fake, radii(fake))
+
+
+def composition_metrics(samples: Sequence[str], training: Sequence[str], heldout: Sequence[str],
+                        compounds: Sequence[str], k: int = 5) -> dict:
+    """A composition generator's samples against held-out glasses: validity (a composition amala reads,
+    made of the compounds, with a Li compound), uniqueness (distinct among the valid), novelty (unique ones
+    not in `training`), and k-NN precision and recall (`knn_precision_recall`) of the valid samples
+    against `heldout` in mole-fraction space."""
+    from amala.agents.glass_prior import fractions_of, within
+    from amala.core.composition import InvalidComposition, canonical_composition, parse_composition
+
+    valid = []
+    for text in samples:
+        try:
+            canonical = canonical_composition(parse_composition(text))
+        except InvalidComposition:
+            continue
+        if within([canonical], compounds)[0] and any("Li" in name for name in parse_composition(canonical)):
+            valid.append(canonical)
+    unique = set(valid)
+    novel = unique - set(training)
+    precision, recall = (knn_precision_recall(fractions_of(heldout, compounds), fractions_of(valid, compounds), k)
+                         if valid else (0.0, 0.0))
+    return {"samples": len(samples), "validity": len(valid) / len(samples) if samples else 0.0,
+            "uniqueness": len(unique) / len(valid) if valid else 0.0,
+            "novelty": len(novel) / len(unique) if unique else 0.0, "precision": precision, "recall": recall, "k": k}

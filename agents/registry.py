@@ -17,6 +17,7 @@ AGENTS = Registry("agent", "amala.agents", {
     "pool": "amala.agents.pool:PoolAgent",
     "library": "amala.agents.library_pool:LibraryAgent",
     "composition": "amala.agents.composition_sampler:CompositionSampler",
+    "glass_prior": "amala.agents.glass_prior:GlassPriorAgent",
     "mutation": "amala.agents.mutation:MutationAgent",
     "gpt": "amala.agents.smiles_gpt:GPTAgent",
     "llm": "amala.agents.llm_agent:LLMAgent",

@@ -1,0 +1,287 @@
+"""A generative prior over glass compositions, learned from SciGlass's measured glasses (Shang et al. 2024).
+
+Why: a composition agent that samples a box of mole fractions knows nothing of which compositions form
+glasses; most of such a box (dense mixtures of every compound) was never made as a glass. Shang et al.
+("Customized design of amorphous solids by generative deep learning", 2024) learned the compositions of
+thousands of known glasses with a GAN and joined it with a property predictor. Here the model is a
+variational autoencoder (VAE) over the mole fractions of a configurable set of compounds: on a few
+thousand compositions it trains in seconds and stably (a GAN's adversarial training is fragile at this
+size), and its evidence lower bound (ELBO) is a likelihood a campaign can use as a prior or a constraint
+(`log_likelihood`), which a GAN's discriminator score is not.
+
+Model: encoder MLP (fractions → mean and log-variance of a small latent), decoder MLP (latent → for each
+compound a presence logit and a fraction logit). Real glasses hold 2-5 of the compounds: a softmax alone
+decodes every latent to a dense mixture of all of them (measured: samples collapsed onto a few averaged
+mixtures, recall 0), so which compounds are present is decoded separately (Bernoulli) from how much of each
+(softmax over the present ones). Loss: binary cross-entropy of presence, cross-entropy of the true
+fractions under the decoded ones, plus β·KL. A sample: a standard-normal latent, presence drawn per
+compound, fractions the softmax over the present compounds, rounded to `step`.
+
+Units: mole fractions (sum 1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal, Sequence
+
+import numpy as np
+import torch
+from pydantic import Field
+from torch import nn
+
+from amala.agents.protocol import Agent, Proposal, ProposalContext
+from amala.core.candidate import Candidate
+from amala.core.composition import canonical_composition, component_elements, parse_composition
+from amala.core.plugins import AgentSpec, Bounds, Int, Quota, Text
+from amala.core.representations import Representation
+
+# the 20 compounds most common in SciGlass's Li oxide glasses (rows containing each: Li2O 5,236 ... Fe2O3 293)
+DEFAULT_COMPOUNDS = ("Li2O", "B2O3", "SiO2", "P2O5", "Al2O3", "Na2O", "K2O", "BaO", "CaO", "LiF", "ZnO", "V2O5",
+                     "TiO2", "Bi2O3", "MgO", "SrO", "PbO", "Sb2O3", "LiCl", "Fe2O3")
+
+__all__ = ["DEFAULT_COMPOUNDS", "GlassPrior", "GlassPriorAgent", "GlassPriorSpec", "PriorSettings", "fractions_of",
+           "within"]
+
+
+@dataclass(frozen=True)
+class PriorSettings:
+    compounds: tuple[str, ...] = DEFAULT_COMPOUNDS
+    latent: int = 8
+    hidden: int = 64
+    beta: float = 0.1  # weight of the KL term: lower fits the data closer, higher samples more smoothly
+    epochs: int = 400
+    batch_size: int = 128
+    learning_rate: float = 3e-3
+    min_fraction: float = 0.005  # a sample's compounds below 0.5 mol% are dropped
+    step: float = 0.001  # samples rounded to 0.1 mol%
+
+    def __post_init__(self):
+        for name in self.compounds:
+            component_elements(name)  # a typo is refused in one line, naming it
+
+
+def fractions_of(compositions: Sequence[str], compounds: Sequence[str]) -> np.ndarray:
+    """Mole-fraction vectors over `compounds` (rows: compositions; a compound outside them raises)."""
+    index = {c: k for k, c in enumerate(compounds)}
+    out = np.zeros((len(compositions), len(compounds)))
+    for row, text in enumerate(compositions):
+        for name, x in parse_composition(text).items():
+            if name not in index:
+                raise ValueError(f"composition {text!r}: compound {name} is not among the prior's compounds")
+            out[row, index[name]] = x
+    return out
+
+
+def within(compositions: Sequence[str], compounds: Sequence[str]) -> list[bool]:
+    """Whether each composition is made only of `compounds`."""
+    allowed = set(compounds)  # the names only (a SciGlass glass may have more compounds than a candidate may)
+    return [{item.partition(":")[0] for item in text.split(";")} <= allowed for text in compositions]
+
+
+class _VAE(nn.Module):
+    def __init__(self, d: int, hidden: int, latent: int):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Linear(d, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU())
+        self.mean, self.log_var = nn.Linear(hidden, latent), nn.Linear(hidden, latent)
+        self.decoder = nn.Sequential(nn.Linear(latent, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(),
+                                     nn.Linear(hidden, 2 * d))  # presence logits, then fraction logits
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        h = self.encoder(x)
+        return self.decoder_logits(self.mean(h), self.log_var(h)), self.mean(h), self.log_var(h)
+
+    def decoder_logits(self, mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+        z = mean + torch.randn_like(mean) * torch.exp(0.5 * log_var)
+        return self.decoder(z)
+
+
+def _masked_log_softmax(logits: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+    return torch.log_softmax(logits.masked_fill(~present, -1e9), dim=-1)
+
+
+def _elbo_terms(model: _VAE, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    out, mean, log_var = model(x)
+    presence, logits = out.chunk(2, dim=-1)
+    present = x > 0
+    reconstruction = (nn.functional.binary_cross_entropy_with_logits(presence, present.float(), reduction="none")
+                      .sum(-1) - (x * _masked_log_softmax(logits, present)).sum(-1))
+    kl = 0.5 * (mean.pow(2) + log_var.exp() - 1 - log_var).sum(-1)
+    return reconstruction, kl
+
+
+@dataclass
+class GlassPrior:
+    """A trained prior: its settings, weights and how it was made (`record`)."""
+
+    settings: PriorSettings
+    model: _VAE
+    record: dict = field(default_factory=dict)
+
+    @classmethod
+    def train(cls, compositions: Sequence[str], settings: PriorSettings = PriorSettings(), seed: int = 0,
+              source: str = "") -> GlassPrior:
+        """Fit the VAE on `compositions` (only those made of the settings' compounds are used)."""
+        kept = [c for c, ok in zip(compositions, within(compositions, settings.compounds)) if ok]
+        if len(kept) < 10:
+            raise ValueError(f"glass prior: {len(kept)} training compositions within {list(settings.compounds)}; "
+                             "at least 10 are needed")
+        torch.manual_seed(seed)
+        x = torch.tensor(fractions_of(kept, settings.compounds), dtype=torch.float32)
+        model = _VAE(x.shape[1], settings.hidden, settings.latent)
+        optimiser = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
+        generator = torch.Generator().manual_seed(seed)
+        for _ in range(settings.epochs):
+            for batch in torch.randperm(len(x), generator=generator).split(settings.batch_size):
+                reconstruction, kl = _elbo_terms(model, x[batch])
+                loss = (reconstruction + settings.beta * kl).mean()
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+        model.eval()
+        digest = hashlib.sha256("\n".join(sorted(kept)).encode()).hexdigest()
+        record = {"model": "vae", "training_compositions": len(kept), "training_sha256": digest, "seed": seed,
+                  "source": source, "settings": asdict(settings)}
+        return cls(settings, model, record)
+
+    @property
+    def version(self) -> str:
+        """A short hash of the weights: what a candidate's provenance names."""
+        digest = hashlib.sha256()
+        for tensor in self.model.state_dict().values():
+            digest.update(tensor.detach().numpy().tobytes())
+        return digest.hexdigest()[:12]
+
+    def sample(self, n: int, seed: int = 0) -> list[str]:
+        """`n` compositions (canonical spelling; duplicates kept, so uniqueness can be measured)."""
+        generator = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            z = torch.randn(n, self.settings.latent, generator=generator)
+            presence, logits = self.model.decoder(z).chunk(2, dim=-1)
+            present = torch.bernoulli(torch.sigmoid(presence), generator=generator).bool()
+            empty = ~present.any(-1)  # nothing drawn: the likeliest compound
+            present[empty, presence[empty].argmax(-1)] = True
+            p = _masked_log_softmax(logits, present).exp().numpy().astype(float)
+        out = []
+        for row in p:
+            row = np.where(row >= self.settings.min_fraction, row, 0.0)
+            row = np.round(row / row.sum() / self.settings.step) * self.settings.step
+            amounts = {c: float(x) for c, x in zip(self.settings.compounds, row) if x > 0}
+            out.append(canonical_composition(amounts))
+        return out
+
+    def log_likelihood(self, compositions: Sequence[str], draws: int = 16, seed: int = 0) -> np.ndarray:
+        """The ELBO per composition (nats; higher: more like the glasses it learned), averaged over
+        `draws` latent draws; −inf for a composition with a compound outside the prior's."""
+        ok = within(compositions, self.settings.compounds)
+        out = np.full(len(compositions), -math.inf)
+        if not any(ok):
+            return out
+        x = torch.tensor(fractions_of([c for c, k in zip(compositions, ok) if k], self.settings.compounds),
+                         dtype=torch.float32)
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            terms = [_elbo_terms(self.model, x) for _ in range(draws)]
+        elbo = -torch.stack([r + kl for r, kl in terms]).mean(0).numpy()
+        out[np.array(ok)] = elbo
+        return out
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        torch.save(self.model.state_dict(), folder / "prior.pt")
+        (folder / "prior.json").write_text(json.dumps({**self.record, "version": self.version}, indent=1))
+
+    @classmethod
+    def load(cls, folder: Path) -> GlassPrior:
+        record = json.loads((folder / "prior.json").read_text())
+        settings = PriorSettings(**{**record["settings"], "compounds": tuple(record["settings"]["compounds"])})
+        model = _VAE(len(settings.compounds), settings.hidden, settings.latent)
+        model.load_state_dict(torch.load(folder / "prior.pt", weights_only=True))
+        model.eval()
+        return cls(settings, model, record)
+
+
+# --- the agent ---------------------------------------------------------------------------------------
+
+class GlassPriorSpec(AgentSpec):
+    """Compositions sampled from the glass prior, trained on SciGlass's glasses made of the bounds' compounds."""
+
+    kind: Literal["glass_prior"] = "glass_prior"
+    bounds: Bounds | None = None  # mole-fraction range per compound: its keys are the prior's compounds
+    n: Quota = 64
+    data: Text | None = Field(None, description="SciGlass table (default: the dataset's local copy, "
+                              "$AMALA_DATA_DIR/sciglass/sciglass_li_oxide_glasses.csv)")
+    oversample: Int = Field(20, ge=1, le=1000, description="samples drawn per composition handed over (those "
+                            "outside the bounds or already known are dropped)")
+
+    def composition_bounds(self) -> dict[str, tuple[float, float]]:
+        return self.bounds or {}
+
+
+class GlassPriorAgent(Agent):
+    """Proposes compositions drawn from the glass prior (a VAE of SciGlass's compositions of the bounds'
+    compounds), trained on first use and kept in the work folder (keyed by the table's and the settings'
+    hashes, so a resumed or second campaign reuses it). Each candidate's metadata names the prior's
+    version, the sample seed and its ELBO (the glass-forming likelihood, nats)."""
+
+    Spec = GlassPriorSpec
+    representations = (Representation.COMPOSITION,)
+    needs_dataset = False
+
+    @classmethod
+    def from_spec(cls, spec: GlassPriorSpec, pool=None, representation="composition", workdir=None) -> GlassPriorAgent:
+        if not spec.bounds or len(spec.bounds) < 2:
+            raise ValueError("agents[].bounds: the glass prior needs at least two compounds with their bounds")
+        return cls(spec.bounds, n=spec.n, data=spec.data, oversample=spec.oversample,
+                   folder=Path(workdir or ".") / "glass_prior", name=spec.name or "glass_prior")
+
+    def __init__(self, bounds: dict[str, tuple[float, float]], n: int = 64, data: str | None = None,
+                 oversample: int = 20, folder: Path = Path("glass_prior"), name: str = "glass_prior"):
+        self.bounds, self.n, self.data, self.oversample = dict(bounds), n, data, oversample
+        self.folder, self.name = Path(folder), name
+        self.settings = PriorSettings(compounds=tuple(sorted(bounds)))
+        self._prior: GlassPrior | None = None
+
+    def prior(self) -> tuple[GlassPrior, bool]:
+        """(the prior, whether it was trained now). Trained once per table and settings."""
+        if self._prior is not None:
+            return self._prior, False
+        from amala.core import datasets, sciglass
+
+        table = sciglass.read(datasets.resolve_path(sciglass.NAME, self.data))
+        key = hashlib.sha256(json.dumps([table.sha256, asdict(self.settings)], sort_keys=True).encode()).hexdigest()
+        folder = self.folder / key[:12]
+        if (folder / "prior.json").is_file():
+            self._prior = GlassPrior.load(folder)
+            return self._prior, False
+        self._prior = GlassPrior.train(list(table.frame.composition), self.settings, seed=0, source=table.source)
+        self._prior.save(folder)
+        return self._prior, True
+
+    def propose(self, context: ProposalContext, n: int | None = None) -> Proposal:
+        wanted = n or self.n
+        prior, trained = self.prior()
+        seed = int(context.rng(self.name).integers(2**31))
+        samples = prior.sample(wanted * self.oversample, seed=seed)
+        found: dict[str, Candidate] = {}
+        for text in samples:
+            fractions = parse_composition(text)
+            if not all(lo - 1e-9 <= fractions.get(c, 0.0) <= hi + 1e-9 for c, (lo, hi) in self.bounds.items()):
+                continue
+            candidate = Candidate(text, kind=Representation.COMPOSITION, agent=self.name)
+            if candidate.key not in context.known_keys:
+                found.setdefault(candidate.key, candidate)
+            if len(found) >= wanted:
+                break
+        chosen = list(found.values())
+        likelihood = prior.log_likelihood([c.representation for c in chosen]) if chosen else []
+        for candidate, elbo in zip(chosen, likelihood):
+            candidate.metadata.update(prior_version=prior.version, sample_seed=seed, glass_elbo_nats=float(elbo))
+        events = [] if len(chosen) >= wanted else [("warning", f"{self.name}: {len(chosen)} of {wanted} samples "
+                                                    f"within the bounds and new ({len(samples)} drawn)")]
+        version = {**prior.record, "kind": "glass_prior", "version": prior.version} if trained else None
+        return Proposal(chosen, events=events, model_version=version)
