@@ -21,8 +21,16 @@ from pydantic import Field
 from amala.agents.protocol import Agent, Proposal, ProposalContext
 from amala.core.candidate import Candidate
 from amala.core.composition import canonical_composition
-from amala.core.plugins import AgentSpec, Bounds, Float, Quota
+from amala.core.plugins import AgentSpec, Bounds, Float, Quota, Spec, Text
 from amala.core.representations import Representation
+
+
+class GlassLikeness(Spec):
+    """Keep only compositions the glass prior (agents/glass_prior.py, trained on SciGlass's glasses of the
+    bounds' compounds) finds at least as glass-like as the `quantile` of the known glasses' own ELBOs."""
+
+    quantile: Literal[0.01, 0.05, 0.1, 0.25, 0.5] = 0.05
+    data: Text | None = Field(None, description="SciGlass table (default: the dataset's local copy)")
 
 
 class CompositionSpec(AgentSpec):
@@ -31,6 +39,8 @@ class CompositionSpec(AgentSpec):
     n: Quota = 64
     step: Float = Field(0.02, gt=0, le=0.5, description="mole-fraction grid; a few-hundred-atom cell cannot resolve "
                         "finer differences")
+    glass_like: GlassLikeness | None = Field(None, description="propose only compositions that look like known "
+                                             "glasses (the glass prior's likelihood; needs the SciGlass table)")
 
     def composition_bounds(self) -> dict[str, tuple[float, float]]:
         return self.bounds or {}
@@ -44,10 +54,11 @@ class CompositionSampler(Agent):
     @classmethod
     def from_spec(cls, spec: CompositionSpec, pool=None, representation="composition",
                   workdir=None) -> CompositionSampler:
-        return cls(spec.bounds or {}, n=spec.n, step=spec.step, name=spec.name or "composition")
+        return cls(spec.bounds or {}, n=spec.n, step=spec.step, name=spec.name or "composition",
+                   glass_like=spec.glass_like, workdir=workdir)
 
     def __init__(self, bounds: dict[str, tuple[float, float]], n: int = 64, step: float = 0.02,
-                 name: str = "composition"):
+                 name: str = "composition", glass_like: GlassLikeness | None = None, workdir=None):
         if len(bounds) < 2:
             raise ValueError("agents[].bounds: a glass needs at least two components")
         for component, (lo, hi) in bounds.items():
@@ -56,6 +67,20 @@ class CompositionSampler(Agent):
         if sum(lo for lo, _ in bounds.values()) > 1 or sum(hi for _, hi in bounds.values()) < 1:
             raise ValueError(f"agents[].bounds: no composition within {bounds} sums to 1")
         self.bounds, self.n, self.step, self.name = dict(bounds), n, step, name
+        self.glass_like, self.workdir, self._prior = glass_like, workdir, None
+
+    def _glass_like(self, texts: list[str]) -> tuple[list[bool], list[float]]:
+        """Whether each composition passes the glass-likeness threshold, and its ELBO (nats)."""
+        from pathlib import Path
+
+        from amala.agents.glass_prior import PriorSettings, trained_prior
+
+        if self._prior is None:
+            self._prior, _ = trained_prior(PriorSettings(compounds=tuple(sorted(self.bounds))),
+                                           self.glass_like.data, Path(self.workdir or ".") / "glass_prior")
+        threshold = self._prior.record["elbo_quantiles"][f"{self.glass_like.quantile:g}"]
+        elbo = self._prior.log_likelihood(texts)
+        return [bool(e >= threshold) for e in elbo], [float(e) for e in elbo]
 
     def snap(self, fractions: np.ndarray) -> np.ndarray:
         """The nearest point of the `step` grid that still sums to 1 (largest remainder first)."""
@@ -81,9 +106,14 @@ class CompositionSampler(Agent):
             points = np.array([self.snap(p) for p in points if p[-1] >= 0])
             eps = 1e-9
             ok = ((points >= lows - eps) & (points <= highs + eps)).all(1) if len(points) else []
-            for row in points[ok] if len(points) else []:
-                candidate = Candidate(canonical_composition(dict(zip(names, row))), kind=Representation.COMPOSITION,
-                                      agent=self.name)
+            texts = [canonical_composition(dict(zip(names, row))) for row in (points[ok] if len(points) else [])]
+            keep, elbo = self._glass_like(texts) if self.glass_like and texts else ([True] * len(texts), [])
+            for k, text in enumerate(texts):
+                if not keep[k]:
+                    continue
+                candidate = Candidate(text, kind=Representation.COMPOSITION, agent=self.name)
+                if elbo:
+                    candidate.metadata.update(glass_elbo_nats=elbo[k], prior_version=self._prior.version)
                 if candidate.key not in context.known_keys:
                     found.setdefault(candidate.key, candidate)
                 if len(found) >= wanted:

@@ -48,6 +48,9 @@ __all__ = ["DEFAULT_COMPOUNDS", "GlassPrior", "GlassPriorAgent", "GlassPriorSpec
            "within"]
 
 
+QUANTILES = (0.01, 0.05, 0.1, 0.25, 0.5)  # of the training glasses' ELBO, kept with each prior
+
+
 @dataclass(frozen=True)
 class PriorSettings:
     compounds: tuple[str, ...] = DEFAULT_COMPOUNDS
@@ -146,7 +149,11 @@ class GlassPrior:
         digest = hashlib.sha256("\n".join(sorted(kept)).encode()).hexdigest()
         record = {"model": "vae", "training_compositions": len(kept), "training_sha256": digest, "seed": seed,
                   "source": source, "settings": asdict(settings)}
-        return cls(settings, model, record)
+        prior = cls(settings, model, record)
+        # the training glasses' own ELBOs: a constraint's threshold as a quantile of them (`CompositionSampler`)
+        elbo = prior.log_likelihood(kept, seed=seed)
+        record["elbo_quantiles"] = {f"{q:g}": float(np.quantile(elbo, q)) for q in QUANTILES}
+        return prior
 
     @property
     def version(self) -> str:
@@ -207,6 +214,22 @@ class GlassPrior:
 
 # --- the agent ---------------------------------------------------------------------------------------
 
+def trained_prior(settings: PriorSettings, data: str | None, folder: Path) -> tuple[GlassPrior, bool]:
+    """(the prior of these settings on the SciGlass table at `data` (default: the dataset's local copy),
+    whether it was trained now): trained once, kept under `folder`, keyed by the table's sha256 and the
+    settings, so every agent and every resumed campaign on one work folder shares it."""
+    from amala.core import datasets, sciglass
+
+    table = sciglass.read(datasets.resolve_path(sciglass.NAME, data))
+    key = hashlib.sha256(json.dumps([table.sha256, asdict(settings)], sort_keys=True).encode()).hexdigest()
+    where = Path(folder) / key[:12]
+    if (where / "prior.json").is_file():
+        return GlassPrior.load(where), False
+    prior = GlassPrior.train(list(table.frame.composition), settings, seed=0, source=table.source)
+    prior.save(where)
+    return prior, True
+
+
 class GlassPriorSpec(AgentSpec):
     """Compositions sampled from the glass prior, trained on SciGlass's glasses made of the bounds' compounds."""
 
@@ -248,19 +271,10 @@ class GlassPriorAgent(Agent):
 
     def prior(self) -> tuple[GlassPrior, bool]:
         """(the prior, whether it was trained now). Trained once per table and settings."""
-        if self._prior is not None:
-            return self._prior, False
-        from amala.core import datasets, sciglass
-
-        table = sciglass.read(datasets.resolve_path(sciglass.NAME, self.data))
-        key = hashlib.sha256(json.dumps([table.sha256, asdict(self.settings)], sort_keys=True).encode()).hexdigest()
-        folder = self.folder / key[:12]
-        if (folder / "prior.json").is_file():
-            self._prior = GlassPrior.load(folder)
-            return self._prior, False
-        self._prior = GlassPrior.train(list(table.frame.composition), self.settings, seed=0, source=table.source)
-        self._prior.save(folder)
-        return self._prior, True
+        if self._prior is None:
+            self._prior, trained = trained_prior(self.settings, self.data, self.folder)
+            return self._prior, trained
+        return self._prior, False
 
     def propose(self, context: ProposalContext, n: int | None = None) -> Proposal:
         wanted = n or self.n

@@ -107,3 +107,20 @@ def test_a_composition_campaign_takes_the_glass_prior_agent():
     config["agents"][0]["bounds"] = {"Li2O": [0.1, 0.5], "Sx2O": [0.5, 0.9]}
     with pytest.raises(ConfigError, match="Sx2O"):
         parse_config(config)
+
+
+def test_the_composition_sampler_keeps_only_glass_like_compositions(table, tmp_path):
+    """Trained on binary glasses only, the prior turns the box sampler away from ternaries it never saw."""
+    from amala.agents.composition_sampler import CompositionSampler, GlassLikeness
+
+    bounds = {"Li2O": (0.1, 0.5), "SiO2": (0.0, 0.9), "B2O3": (0.0, 0.9)}
+    context = ProposalContext(iteration=0, seed=0)
+    plain = CompositionSampler(bounds, n=40, step=0.02).propose(context).candidates
+    liked = CompositionSampler(bounds, n=40, step=0.02, glass_like=GlassLikeness(quantile=0.05, data=table),
+                               workdir=tmp_path).propose(context).candidates
+
+    def ternary(candidates):
+        return np.mean([len(parse_composition(c.representation)) == 3 for c in candidates])
+
+    assert ternary(plain) > 0.9 and ternary(liked) < ternary(plain) - 0.3
+    assert all(np.isfinite(c.metadata["glass_elbo_nats"]) for c in liked) and len(liked) > 0
