@@ -50,9 +50,10 @@ def main() -> None:
     p.add_argument("--data", type=Path, required=True, help="sciglass_li_oxide_glasses.csv")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--temperature", type=float, default=PriorSettings.temperature, help="latent scale of samples")
     args = p.parse_args()
     frame = sciglass.read(args.data).frame
-    settings = PriorSettings()
+    settings = PriorSettings(temperature=args.temperature)
     rows = []
     for seed in args.seeds:
         train, held = split(frame, settings.compounds, seed)
