@@ -62,6 +62,8 @@ class PriorSettings:
     learning_rate: float = 3e-3
     min_fraction: float = 0.005  # a sample's compounds below 0.5 mol% are dropped
     step: float = 0.001  # samples rounded to 0.1 mol%
+    temperature: float = 1.0  # scale of the latent draws: below 1 samples nearer the known glasses (precision),
+    # above 1 wider (recall)
 
     def __post_init__(self):
         for name in self.compounds:
@@ -167,7 +169,7 @@ class GlassPrior:
         """`n` compositions (canonical spelling; duplicates kept, so uniqueness can be measured)."""
         generator = torch.Generator().manual_seed(seed)
         with torch.no_grad():
-            z = torch.randn(n, self.settings.latent, generator=generator)
+            z = self.settings.temperature * torch.randn(n, self.settings.latent, generator=generator)
             presence, logits = self.model.decoder(z).chunk(2, dim=-1)
             present = torch.bernoulli(torch.sigmoid(presence), generator=generator).bool()
             empty = ~present.any(-1)  # nothing drawn: the likeliest compound
