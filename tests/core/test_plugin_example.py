@@ -82,7 +82,7 @@ def test_a_new_oracle_kind_is_one_module_and_one_registry_line(registered, synth
 
 def test_an_unregistered_kind_names_the_known_ones():
     with pytest.raises(ConfigError, match=r"oracle.kind: unknown oracle kind 'chain_length' \(known: emulator, "
-                                          r"formulation_lookup, lookup, md, mlip, queue\)"):
+                                          r"formulation_lookup, glass_lookup, lookup, md, mlip, queue\)"):
         parse_config({"name": "toy", "oracle": {"kind": "chain_length"}})
 
 

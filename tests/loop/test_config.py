@@ -25,6 +25,11 @@ def test_shipped_configs_validate(name, data_env, synthetic_data_dir, monkeypatc
         file.parent.mkdir(parents=True, exist_ok=True)
         source = synthetic_data_dir / "htpmd.csv" if dataset == "htpmd" else FORMULATIONS
         file.write_text(source.read_text() if dataset != "chemarr_screen" else "smiles\n")
+    glasses = data / "sciglass" / "sciglass_li_oxide_glasses.csv"  # two glasses in SciGlass's columns
+    glasses.parent.mkdir(parents=True, exist_ok=True)
+    glasses.write_text("composition_mol_percent,log10_sigma_S_cm_293K,log10_sigma_S_cm_373K,log10_sigma_S_cm_423K,"
+                       "log10_sigma_S_cm_573K,ea_eV_fit,tg_C,author,year\n"
+                       "Li2O:33.3;SiO2:66.7,-9,-6,,,0.7,450,A,1990\nLi2O:40;P2O5:60,-8,-5.5,,,0.6,300,B,1991\n")
     monkeypatch.setenv("AMALA_DATA_DIR", str(data))
     result = CliRunner().invoke(app, ["validate", str(CONFIGS / name)])
     assert result.exit_code == 0 and f"{CONFIGS / name}: ok (" in result.output, result.output
@@ -47,7 +52,7 @@ def _write(tmp_path, text):
     ("name: x\nsurrogate:\n  kind: random_forest\n", "needs a Bayesian surrogate"),
     ("name: x\nbudget: {initial: 9, max_evaluations: 5}\n", "budget.initial must not exceed"),
     ("name: [unclosed\n", "not valid YAML"),
-    ("name: x\nrepresentation: composition\ndata: null\n", "takes agents of kind ['composition', 'llm']"),
+    ("name: x\nrepresentation: composition\ndata: null\n", "takes agents of kind ['composition', 'glass_prior', 'llm', 'pool']"),
     ("name: x\nrepresentation: composition\ndata: null\nagents: [{kind: composition}]\noracle: {kind: md}\n",
      "agents[].bounds"),
     ("name: x\ndata: null\n", "data: agent kind 'pool' needs a dataset"),
@@ -57,9 +62,9 @@ def _write(tmp_path, text):
     ("name: x\nsurrogate: {epochs: 3}\n", "surrogate.epochs: not a setting of surrogate kind 'gp'"),
     ("name: x\nsurrogate: {high_fidelity: [standard]}\n", "surrogate.high_fidelity: not a setting of surrogate"),
     ("name: x\nagents: [{kind: magic}]\n", "agents.0.kind: unknown agent kind 'magic' (known: composition, "
-     "formulation, gpt, library, llm, mutation, pool)"),
+     "formulation, glass_prior, gpt, library, llm, mutation, pool)"),
     ("name: x\noracle: {kind: dft}\n", "oracle.kind: unknown oracle kind 'dft' (known: emulator, "
-     "formulation_lookup, lookup, md"),
+     "formulation_lookup, glass_lookup, lookup, md"),
     ("name: x\nrepresentation: composition\ndata: null\noracle: {kind: md}\n"
      "agents: [{kind: composition, bounds: {Li2O: [0, 1], SiO2: [0, 1]}}]\nsurrogate: {kind: gnn_ensemble}\n",
      "representation composition takes surrogate.kind ['gp', 'random_forest']"),
