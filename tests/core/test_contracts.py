@@ -152,6 +152,15 @@ LITFSI = "O=S(=O)([N-]S(=O)(=O)C(F)(F)F)C(F)(F)F.[Li+]"
 FORMULATIONS = Path(__file__).parents[1] / "data" / "formulations_small.csv"  # a ChemArr-format table of its own
 
 
+def _glasses(folder: Path) -> str:
+    """A SciGlass-shaped table of three glasses within BOUNDS (the glass lookup's and glass prior's data)."""
+    path = folder / "sciglass.csv"
+    path.write_text("composition_mol_percent,log10_sigma_S_cm_293K,log10_sigma_S_cm_373K,log10_sigma_S_cm_423K,"
+                    "log10_sigma_S_cm_573K,ea_eV_fit,tg_C,author,year\n"
+                    + "".join(f"Li2O:{x};SiO2:{100 - x},-9,{-8 + x / 10},,,0.7,450,A,1990\n" for x in range(15, 45)))
+    return str(path)
+
+
 def _formulations(polymers) -> list[str]:
     """Formulation candidates from the synthetic table's polymers (LiTFSI, molality 0.5-2 mol/kg)."""
     return [f"{p}|{LITFSI}|{0.5 + 0.25 * (i % 7):g}" for i, p in enumerate(polymers)]
@@ -167,6 +176,8 @@ def test_every_oracle_fails_a_bad_candidate_instead_of_raising(kind, synthetic_t
     representation = cls.representations[0]
     if representation == "formulation":
         table = datasets.load("chemarr", FORMULATIONS)
+    elif kind == "glass_lookup":
+        table, settings = datasets.load("sciglass_li_oxide", _glasses(tmp_path)), {}
     else:
         table = datasets.Table("small", synthetic_table.frame.head(60), synthetic_table.units, "memory")  # emulator
     oracle = build_oracle(cls.Spec(kind=kind, **settings), table, workdir=tmp_path, seed=0)  # trains on all of it
@@ -210,7 +221,10 @@ def test_every_agents_proposals_pass_the_validity_gate(kind, synthetic_table, tm
         settings = {k: v for k, v in settings.items() if k in cls.Spec.model_fields}
         if kind == "gpt":
             settings.update(epochs=1, finetune_steps=0)  # a barely trained generator: its output must be gated
+        if kind == "glass_prior":
+            settings["data"] = _glasses(tmp_path)
         pool = {"smiles": list(synthetic_table.frame.smiles[:40]),
+                "composition": list(datasets.load("sciglass_li_oxide", _glasses(tmp_path)).frame.composition),
                 "formulation": [Candidate(t, kind="formulation").representation
                                 for t in _formulations(synthetic_table.frame.smiles[:40])]}.get(representation)
         agent = build_agent(cls.Spec(kind=kind, **settings), pool, representation, tmp_path)

@@ -183,6 +183,7 @@ def test_data_list_shows_every_registered_dataset_and_its_local_copy(tmp_path, m
 
     from typer.testing import CliRunner
 
+    from amala.core import sciglass
     from amala.core.datasets import DATASETS
     from amala.flows.cli import app
 
@@ -191,7 +192,9 @@ def test_data_list_shows_every_registered_dataset_and_its_local_copy(tmp_path, m
     result = CliRunner().invoke(app, ["data", "list", "--json"])
     assert result.exit_code == 0, result.output
     rows = {row["name"]: row for row in map(json.loads, result.output.splitlines())}
-    assert set(rows) == set(DATASETS)
+    assert set(rows) == set(DATASETS) | {sciglass.NAME}  # SciGlass's glasses: derived from a pinned wheel
+    assert rows[sciglass.NAME]["sha256"] == sciglass.SHA256 and rows[sciglass.NAME]["license"].startswith("ODbL")
+    rows.pop(sciglass.NAME)
     assert rows["htpmd"]["local_copy"] == str(tmp_path / "htpmd.csv") and rows["chemarr"]["local_copy"] is None
     assert all(row["sha256"] == DATASETS[name].sha256 and row["license"] and row["source"].startswith("https://")
                for name, row in rows.items())
