@@ -21,6 +21,15 @@ from amala.core.composition import NETWORK_FORMERS, parse_composition
 from amala.models.gp import ExactGP
 
 
+def atom_amounts(fractions: dict[str, float]) -> dict[str, float]:
+    """Atoms of each element per formula unit of the glass (mole fractions of compounds in)."""
+    atoms: dict[str, float] = {}
+    for compound, x in fractions.items():
+        for element, n in Formula(compound).count().items():
+            atoms[element] = atoms.get(element, 0.0) + x * n
+    return atoms
+
+
 class CompositionFeaturizer:
     def __init__(self, components: Sequence[str]):
         self.components = list(components)
@@ -31,10 +40,7 @@ class CompositionFeaturizer:
 
     def _one(self, text: str) -> list[float]:
         fractions = parse_composition(text)
-        atoms: dict[str, float] = {}
-        for oxide, x in fractions.items():
-            for element, n in Formula(oxide).count().items():
-                atoms[element] = atoms.get(element, 0.0) + x * n
+        atoms = atom_amounts(fractions)
         cations = sum(v for e, v in atoms.items() if e != "O")
         li_per_o = atoms.get("Li", 0.0) / atoms["O"] if atoms.get("O") else 0.0
         formers = sum(v for e, v in atoms.items() if e in NETWORK_FORMERS) / cations if cations else 0.0
@@ -86,10 +92,7 @@ class ElementFeaturizer:
         return len(self.elements) + 2 * len(_DESCRIPTORS) + 2
 
     def _one(self, text: str) -> list[float]:
-        atoms: dict[str, float] = {}
-        for compound, x in parse_composition(text).items():
-            for element, n in Formula(compound).count().items():
-                atoms[element] = atoms.get(element, 0.0) + x * n
+        atoms = atom_amounts(parse_composition(text))
         unknown = set(atoms) - set(self._table)
         if unknown:
             raise ValueError(f"composition {text!r}: element(s) {sorted(unknown)} are not among the featurizer's")
