@@ -211,6 +211,19 @@ def check_copy(file: Path, ds: DatasetSpec) -> tuple[str, bool]:
     return got, known
 
 
+def retrieve(url: str, known_hash: str | None, fname: str, folder, timeout: float) -> str:
+    """pooch.retrieve without pooch's own log line (the CLI says what it fetches): the file's path.
+    Raises OSError (network) or ValueError (a `known_hash` mismatch)."""
+    log = pooch.get_logger()
+    level = log.level
+    log.setLevel(logging.WARNING)
+    try:
+        return pooch.retrieve(url, known_hash=known_hash, fname=fname, path=folder,
+                              downloader=pooch.HTTPDownloader(timeout=timeout, progressbar=False))
+    finally:
+        log.setLevel(level)
+
+
 def fetch(name: str, url: str | None = None, dest_dir: Path | None = None, timeout: float = 60,
           sha256: str | None = None) -> Path:
     """Download a dataset from its public source (or a mirror `url`), refuse it unless its sha256 is
@@ -222,16 +235,10 @@ def fetch(name: str, url: str | None = None, dest_dir: Path | None = None, timeo
     dest.parent.mkdir(parents=True, exist_ok=True)
     url, expected = url or ds.url, sha256 or ds.sha256
     with tempfile.TemporaryDirectory() as tmp:
-        pooch_log = pooch.get_logger()
-        level = pooch_log.level
-        pooch_log.setLevel(logging.WARNING)  # the CLI says what it fetches; no second line from pooch
         try:
-            raw = Path(pooch.retrieve(url, known_hash=None, fname="download.csv", path=tmp,
-                                      downloader=pooch.HTTPDownloader(timeout=timeout, progressbar=False)))
+            raw = Path(retrieve(url, None, "download.csv", tmp, timeout))
         except OSError as exc:  # requests' errors are OSErrors
             raise DatasetError(f"could not download {name!r} from {url}: {exc}") from exc
-        finally:
-            pooch_log.setLevel(level)
         got = pooch.file_hash(str(raw), alg="sha256")
         if got != expected:
             raise DatasetError(f"{url}: sha256 mismatch for {ds.filename}: expected {expected}, got {got}; "

@@ -23,7 +23,6 @@ Units: conductivities log10(S/cm); temperatures K (Tg in °C, as SciGlass gives 
 from __future__ import annotations
 
 import io
-import logging
 import math
 import re
 import tempfile
@@ -36,7 +35,7 @@ import pandas as pd
 import pooch
 
 from amala.core.composition import InvalidComposition, canonical_composition, component_elements
-from amala.core.datasets import DatasetError, Table
+from amala.core.datasets import DatasetError, Table, retrieve
 
 NAME = "sciglass_li_oxide"
 FILE = "sciglass/sciglass_li_oxide_glasses.csv"  # under the data folder
@@ -132,19 +131,13 @@ def fetch(dest_dir: Path, url: str = WHEEL_URL, timeout: float = 300) -> tuple[P
     may format a float differently, which is said, not refused (the source's bytes were checked)."""
     dest = Path(dest_dir) / FILE
     dest.parent.mkdir(parents=True, exist_ok=True)
-    log = pooch.get_logger()
-    level = log.level
-    log.setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            wheel = pooch.retrieve(url, known_hash=f"sha256:{WHEEL_SHA256}", fname="glasspy-0.4.0.whl", path=tmp,
-                                   downloader=pooch.HTTPDownloader(timeout=timeout, progressbar=False))
+            wheel = retrieve(url, f"sha256:{WHEEL_SHA256}", "glasspy-0.4.0.whl", tmp, timeout)
         except ValueError as exc:  # pooch: hash mismatch
             raise SciGlassError(f"{url}: not the pinned glasspy 0.4.0 wheel ({exc}); download refused") from None
         except OSError as exc:
             raise SciGlassError(f"could not download {url}: {exc}") from exc
-        finally:
-            log.setLevel(level)
         partial = dest.with_suffix(".partial")
         derive(wheel).to_csv(partial, index=False)
         partial.replace(dest)
