@@ -14,13 +14,15 @@ the order they are imported in below is the order `amala --help` lists them:
 * `data`: data list, data fetch;
 * `library`: library build, library info, library fingerprints;
 * `potential`: potential distill, potential train.
+* `generator`: generator train, sample, list, card.
 """
 
 from importlib import import_module
 
 from amala.flows.cli.app import app, main
 
-for _group in ("run", "reads", "approvals", "schedule", "benchmark", "screen", "data", "library", "potential"):
+for _group in ("run", "reads", "approvals", "schedule", "benchmark", "screen", "data", "library", "potential",
+               "generator"):
     import_module(f"amala.flows.cli.{_group}")
 
 __all__ = ["app", "main"]

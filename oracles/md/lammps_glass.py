@@ -48,6 +48,17 @@ def melt_commands(profile: MDProfile, seed: int) -> list[str]:
             f"run {profile.steps(profile.melt_ps)}"]
 
 
+def generated_start_commands(profile: MDProfile, seed: int, anneal_ps: float) -> list[str]:
+    """A generated glass (`oracles/generator`) instead of the melt-quench: relax it in this potential (the
+    generator's positions are close to a glass of it but not at a minimum), then a short NVT anneal at the
+    hottest production temperature, where the quench would have left the glass."""
+    dt_ps, hottest = profile.timestep_fs / 1000, max(profile.temperatures_K)
+    return [f"timestep {dt_ps}", "thermo 1000", "thermo_style custom step temp pe etotal press vol density",
+            "minimize 1e-6 1e-8 1000 10000",
+            f"velocity all create {hottest} {seed + 1} dist gaussian mom yes rot yes",
+            f"fix md all nvt temp {hottest} {hottest} {100 * dt_ps}", f"run {profile.steps(anneal_ps)}"]
+
+
 def quench_commands(profile: MDProfile, parts: int = 10) -> list[str]:
     """Cool at the profile's rate: at constant volume down to `npt_below_K`, then at zero pressure.
 
@@ -86,8 +97,12 @@ def production_commands(profile: MDProfile, T: float, volume_A3: float) -> list[
 
 # --- the protocol ----------------------------------------------------------------------------------
 
-def run(atoms: Atoms, profile: MDProfile, workdir: Path, seed: int = 0) -> GlassResult:
-    """Simulate one starting cell with the profile; raises `SimulationFailed` with the reason."""
+def run(atoms: Atoms, profile: MDProfile, workdir: Path, seed: int = 0,
+        generated_anneal_ps: float | None = None) -> GlassResult:
+    """Simulate one starting cell with the profile; raises `SimulationFailed` with the reason.
+
+    `generated_anneal_ps`: the cell is a generated glass, so it is relaxed and annealed that long at the
+    hottest production temperature instead of melted and quenched."""
     started = time.monotonic()
     symbols = atoms.get_chemical_symbols()
     n_li = symbols.count("Li")
@@ -107,7 +122,12 @@ def run(atoms: Atoms, profile: MDProfile, workdir: Path, seed: int = 0) -> Glass
     meta = file_metadata(atoms, profile, seed, pedone.CITATION)
     lowest = min(profile.temperatures_K)
     try:
-        if done is None:
+        if done is None and generated_anneal_ps is not None:
+            lmp.commands_list(generated_start_commands(profile, seed, generated_anneal_ps))
+            _check(lmp, max(profile.temperatures_K), "the anneal of the generated glass")
+            done = {}
+            checkpoint.save(lmp, done)
+        elif done is None:
             _melt_and_quench(lmp, profile, seed, started)
             done = {}
             checkpoint.save(lmp, done)

@@ -21,6 +21,8 @@ from amala.core.evaluation import Evaluation, Measurement
 from amala.core.log_scale import linear_std
 from amala.core.plugins import Float, Text
 from amala.core.representations import Representation
+from amala.oracles.generator.generator import GenerationFailed, SamplingSettings, find
+from amala.oracles.generator.spec import StructureSpec
 from amala.oracles.md import lammps_glass as glass_md
 from amala.oracles.md import pedone
 from amala.oracles.md import temperature_series as series
@@ -41,9 +43,12 @@ class MDSpec(OracleSpec):
                           "temperature) or long (600 ps at 500-650 K); the oracle checks the name against its profiles")
     density_g_cm3: Float = Field(START_DENSITY_G_CM3, gt=0, le=20, description="density of the starting cell (NPT "
                                  "then finds the glass's own; no oxide glass is denser than 20 g/cm3)")
+    structure: StructureSpec = Field(default_factory=StructureSpec, description="the glass from the melt-quench "
+                                     "(default) or from a trained generator (source: generator, generator: NAME)")
 
     def describe(self) -> str:
-        return f"{self.profile} profile"
+        return f"{self.profile} profile" + (f", glasses from generator {self.structure.generator}"
+                                            if self.structure.generated else "")
 
 
 class GlassMDOracle(Oracle):
@@ -54,7 +59,7 @@ class GlassMDOracle(Oracle):
     @classmethod
     def from_spec(cls, spec: MDSpec, table=None, workdir=None, seed: int = 0) -> GlassMDOracle:
         return cls(workdir, profile=spec.profile, density_g_cm3=spec.density_g_cm3, seed=seed,
-                   name=spec.name or "lammps-pedone")
+                   name=spec.name or "lammps-pedone", structure=spec.structure)
 
     thread_safe = False  # one LAMMPS engine per process
     mode = "per_candidate"  # one simulation per task: side by side on the executor, a crash loses one
@@ -71,14 +76,17 @@ class GlassMDOracle(Oracle):
 
     def __init__(self, workdir: Path, profile: str = "quick",
                  density_g_cm3: float | Callable[[dict], float] = START_DENSITY_G_CM3, seed: int = 0,
-                 name: str = "lammps-pedone"):
+                 name: str = "lammps-pedone", structure: StructureSpec | None = None):
         if profile not in glass_md.PROFILES:
             raise ValueError(f"oracle.profile: unknown {profile!r} (choose from {sorted(glass_md.PROFILES)})")
-        self.name, self.fidelity = name, profile
+        self.structure = structure or StructureSpec()
+        # a generated start is another protocol: its results are stored beside, not over, the melt-quench's
+        self.name, self.fidelity = name, profile + ("-generated" if self.structure.generated else "")
         self.profile = glass_md.PROFILES[profile]
         self.workdir = Path(workdir)
         self.start_density = density_g_cm3  # a number, or a (picklable) function of the mole fractions
         self.seed = seed
+        self._generator = None  # loaded on first use, in the worker process that simulates
 
     def evaluate(self, candidates: Sequence[Candidate]) -> list[Evaluation]:
         """One serial LAMMPS simulation per candidate, one after the other. Side by side is the
@@ -94,15 +102,19 @@ class GlassMDOracle(Oracle):
         folder = self.workdir / "md" / self.fidelity / candidate.key
         failed = lambda reason, files=None: Evaluation.failed(  # noqa: E731
             candidate.key, self.name, self.fidelity, reason, cost_seconds=time.perf_counter() - start, artefacts=files)
+        generated = {}
         try:
             fractions = parse_composition(candidate.representation)
             cell = build(fractions, self._density(fractions), self.profile.n_atoms, seed=self.seed)
-        except (InvalidComposition, CellError) as exc:
+            if self.structure.generated:
+                generated = self._generate(candidate.representation, cell)
+        except (InvalidComposition, CellError, GenerationFailed) as exc:
             return failed(str(exc))
         folder.mkdir(parents=True, exist_ok=True)
         write(folder / "start.extxyz", cell.atoms, format="extxyz")
         try:
-            result = glass_md.run(cell.atoms, self.profile, folder, seed=self.seed)
+            result = glass_md.run(cell.atoms, self.profile, folder, seed=self.seed,
+                                  generated_anneal_ps=self.structure.anneal_ps if generated else None)
         except SimulationFailed as exc:
             log = folder / "lammps.log"
             return failed(str(exc), {"start_cell": str(folder / "start.extxyz"),
@@ -114,7 +126,7 @@ class GlassMDOracle(Oracle):
                                      **{name: str(path) for name, path in result.files.items()}},
                           provenance={"profile": self.fidelity, "seed": self.seed,
                                       "lammps_version": result.lammps_version, "potential": pedone.CITATION,
-                                      "start_density_g_cm3": cell.density_g_cm3,
+                                      "start_density_g_cm3": cell.density_g_cm3, **generated,
                                       # whole formula units: what was simulated, within 1/units of the candidate
                                       "simulated_composition": canonical_composition(cell.actual_fractions),
                                       "formula_units": cell.formula_units,
@@ -123,6 +135,26 @@ class GlassMDOracle(Oracle):
                                       "temperatures_K": list(self.profile.temperatures_K),
                                       **({"caveat": self.profile.caveat} if self.profile.caveat else {}),
                                       "skipped_temperatures": {f"{T:g}": why for T, why in result.skipped_K.items()}})
+
+
+    def _generate(self, composition: str, cell) -> dict:
+        """Replace the random starting cell's positions and box by a generated glass of the same atoms;
+        returns the provenance to store (generator, version, seconds). Raises GenerationFailed."""
+        if self._generator is None:
+            self._generator = find(self.structure.generator, also=(self.workdir / "generators",))
+        started = time.perf_counter()
+        glass = self._generator.sample(composition, self.profile.n_atoms, seed=self.seed,
+                                       quench_K_per_ps=self.structure.quench_K_per_ps,
+                                       settings=SamplingSettings(steps=self.structure.steps))
+        if glass.get_chemical_symbols() != cell.atoms.get_chemical_symbols():
+            raise GenerationFailed(f"generator {self._generator.name} made {glass.get_chemical_formula()}, "
+                                   f"not the cell's {cell.atoms.get_chemical_formula()}")
+        cell.atoms.set_cell(glass.get_cell())
+        cell.atoms.set_positions(glass.get_positions())
+        cell.atoms.info.update({k: glass.info[k] for k in ("generator", "generator_version", "quench_K_per_ps")})
+        return {"structure_source": "generator", **self._generator.provenance(),
+                "generation_seconds": round(time.perf_counter() - started, 2),
+                "generated_density_g_cm3": glass.info["density_g_cm3"], "anneal_ps": self.structure.anneal_ps}
 
 
 def transport_values(result: GlassResult, n_atoms: int) -> dict[str, Measurement]:

@@ -1,0 +1,125 @@
+"""The glasses a generator learns from: melt-quenched by the LAMMPS oracle's own potential and protocol.
+
+Each glass is one composition, one quench rate and one seed: a random cell at the oracle's starting
+density, melted and quenched with the LAMMPS oracle's commands (`lammps_glass.melt_commands`,
+`quench_commands`) down to 300 K, relaxed at zero pressure (NPT), then a few snapshots of NVT at that
+volume, a few picoseconds apart. Every snapshot is an extended XYZ file whose info line says what it is
+(composition, quench rate, seed, snapshot, potential, LAMMPS version, density, energy per atom), so the
+generator's card can list its glasses and a user can open them in OVITO. A glass already on disk is
+not simulated again, so a killed build resumes where it stopped.
+
+Why LAMMPS: classical MD is cheap enough here (about a minute for a 150-atom glass at 50 K/ps on one
+core) to give a generator hundreds of training cells, which the machine-learned potentials cannot.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+from ase.io import read
+
+from amala.core.atomic_files import write_atoms
+from amala.core.composition import parse_composition
+from amala.oracles.md import lammps_engine, lammps_glass, pedone
+from amala.oracles.md.cells import START_DENSITY_G_CM3, build
+from amala.oracles.md.protocol import SimulationFailed
+
+FINAL_K = 300.0
+
+
+@dataclass(frozen=True)
+class GlassRecipe:
+    """One training glass: what to melt-quench and how."""
+
+    composition: str
+    quench_K_per_ps: float
+    seed: int
+    n_atoms: int = 150
+    snapshots: int = 3
+    snapshot_every_ps: float = 2.0
+    profile: str = "quick"  # the LAMMPS profile whose melt (temperature, time) and timestep are used
+
+    @property
+    def stem(self) -> str:
+        fractions = parse_composition(self.composition)
+        name = "-".join(f"{100 * x:.4g}{part}" for part, x in sorted(fractions.items()))  # 33.33Li2O-66.67SiO2
+        return f"{name}-q{self.quench_K_per_ps:g}-s{self.seed}"
+
+
+def snapshot_paths(folder: Path, recipe: GlassRecipe) -> list[Path]:
+    return [folder / f"{recipe.stem}-f{k}.extxyz" for k in range(recipe.snapshots)]
+
+
+def melt_quench(recipe: GlassRecipe, folder: Path, density_g_cm3: float = START_DENSITY_G_CM3) -> list[Path]:
+    """Simulate one training glass (or find it on disk); returns its snapshot files.
+
+    Raises `SimulationFailed` with the reason (a melt that boiled, a blown-up temperature)."""
+    paths = snapshot_paths(folder, recipe)
+    if all(p.is_file() for p in paths):
+        return paths
+    started = time.monotonic()
+    base = lammps_glass.PROFILES[recipe.profile]
+    profile = dataclasses.replace(base, quench_K_per_ps=recipe.quench_K_per_ps, temperatures_K=(FINAL_K,),
+                                  equilibrate_ps=5.0, timeout_s=6 * 3600)
+    cell = build(parse_composition(recipe.composition), density_g_cm3, recipe.n_atoms, seed=recipe.seed).atoms
+    workdir = folder / "work" / recipe.stem
+    lmp, elements = lammps_engine.open_cell(cell, workdir)
+    try:
+        lmp.commands_list(lammps_glass.melt_commands(profile, recipe.seed))
+        lmp.commands_list(lammps_glass.quench_commands(profile))
+        lmp.commands_list(lammps_glass.equilibrate_commands(profile, FINAL_K))
+        volume = float(lmp.extract_fix("vavg", 0, 0))
+        lmp.commands_list(lammps_glass.production_commands(profile, FINAL_K, volume))
+        version, n = str(lmp.version()), lmp.get_natoms()
+        for k, path in enumerate(paths):
+            lmp.command(f"run {profile.steps(recipe.snapshot_every_ps)}")
+            temperature, energy = lmp.get_thermo("temp"), lmp.get_thermo("pe") / n
+            if not np.isfinite(energy) or abs(temperature - FINAL_K) > 0.5 * FINAL_K:
+                raise SimulationFailed(f"{recipe.stem}: temperature {temperature:.0f} K or energy {energy} at 300 K")
+            atoms = _frame(lmp, elements)
+            atoms.info.update({"composition": cell.info["composition"], "quench_K_per_ps": recipe.quench_K_per_ps,
+                               "seed": recipe.seed, "snapshot": k, "temperature_K": FINAL_K,
+                               "energy_eV_atom": round(energy, 6), "potential": pedone.CITATION,
+                               "lammps_version": version, "melt_K": profile.melt_K, "melt_ps": profile.melt_ps,
+                               "density_g_cm3": round(float(atoms.get_masses().sum() * 1.66053906660 /
+                                                            atoms.get_volume()), 4),
+                               "seconds": round(time.monotonic() - started, 1)})
+            write_atoms(path, atoms)
+    except SimulationFailed:
+        raise
+    except Exception as exc:
+        raise SimulationFailed(f"{recipe.stem}: LAMMPS stopped: {str(exc).splitlines()[0]}") from None
+    finally:
+        lmp.close()
+    return paths
+
+
+def _frame(lmp, elements: list[str]) -> Atoms:
+    """The current cell as ASE atoms in id order (LAMMPS re-sorts atoms in memory)."""
+    n_local = lmp.extract_global("nlocal")
+    ids = lmp.numpy.extract_atom("id")[:n_local]
+    types = lmp.numpy.extract_atom("type")[:n_local]
+    x = lmp.numpy.extract_atom("x")[:n_local]
+    order = np.argsort(ids)
+    low, high = lmp.extract_box()[:2]
+    atoms = Atoms([elements[t - 1] for t in types[order]], positions=np.asarray(x)[order] - low,
+                  cell=np.diag(np.subtract(high, low)), pbc=True)
+    atoms.wrap()
+    return atoms
+
+
+def read_glasses(paths: list[Path]) -> list[Atoms]:
+    """Training snapshots back from their files; a file that is not a glass snapshot is named."""
+    out = []
+    for path in paths:
+        atoms = read(path)
+        missing = [k for k in ("composition", "quench_K_per_ps") if k not in atoms.info]
+        if missing:
+            raise ValueError(f"{path}: not a training glass (no {', '.join(missing)} in its info line)")
+        out.append(atoms)
+    return out

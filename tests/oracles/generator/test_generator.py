@@ -1,0 +1,111 @@
+"""A trained generator: deterministic by seed, the requested composition and density, one-line failures,
+files that round-trip, and a training that resumes without repeating a step."""
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from amala.flows.cli import app
+from amala.oracles.generator.generator import GenerationFailed, SamplingSettings, StructureGenerator, find
+from amala.oracles.generator.spec import GeneratorSpec
+from amala.oracles.generator.training import train
+
+QUICK = SamplingSettings(steps=10, final_steps=2, min_distance_A=0.1)  # an untrained denoiser may crowd atoms
+
+
+def test_generation_is_deterministic_by_seed_with_the_requested_composition(tiny_generator):
+    generator, _ = tiny_generator
+    a = generator.sample("Li2O:0.3;SiO2:0.7", 50, seed=3, settings=QUICK)
+    b = generator.sample("Li2O:0.3;SiO2:0.7", 50, seed=3, settings=QUICK)
+    c = generator.sample("Li2O:0.3;SiO2:0.7", 50, seed=4, settings=QUICK)
+    assert np.array_equal(a.get_positions(), b.get_positions())
+    assert not np.allclose(a.get_positions(), c.get_positions())
+    counts = Counter(a.get_chemical_symbols())
+    assert counts["O"] == 2 * counts["Si"] + counts["Li"] / 2  # whole Li2O and SiO2 units
+    assert counts["Si"] / (counts["Si"] + counts["Li"] / 2) == pytest.approx(0.7, abs=0.05)
+    assert a.pbc.all() and np.allclose(a.cell.angles(), 90)
+    assert (a.get_scaled_positions() >= 0).all() and (a.get_scaled_positions() < 1).all()
+    density = a.get_masses().sum() * 1.66053906660 / a.get_volume()
+    assert density == pytest.approx(generator.density(a.get_chemical_symbols()), rel=1e-6)
+    assert density == pytest.approx(2.3, abs=0.15)  # the synthetic training cells' density
+    assert a.info["generator"] == "tiny" and a.info["generator_version"] == generator.version
+    assert a.info["quench_K_per_ps"] == 50.0
+
+
+def test_failures_are_one_line_and_name_the_problem(tiny_generator):
+    generator, _ = tiny_generator
+    with pytest.raises(GenerationFailed, match="knows Li, O, Si; the composition .* has B"):
+        generator.sample("Li2O:0.3;B2O3:0.7", 50, settings=QUICK)
+    with pytest.raises(GenerationFailed, match="two atoms .* apart after denoising"):
+        generator.sample("Li2O:0.3;SiO2:0.7", 50, settings=SamplingSettings(steps=2, final_steps=0,
+                                                                             min_distance_A=3.0))
+    with pytest.raises(GenerationFailed, match="no structure generator 'nope'"):
+        find("nope")
+
+
+def test_saved_generator_round_trips_and_refuses_altered_weights(tiny_generator, tmp_path):
+    generator, folder = tiny_generator
+    again = StructureGenerator.load(folder)
+    assert again.card == generator.card and again.elements == ["Li", "O", "Si"]
+    x = generator.sample("Li2O:0.4;SiO2:0.6", 40, seed=1, settings=QUICK)
+    y = again.sample("Li2O:0.4;SiO2:0.6", 40, seed=1, settings=QUICK)
+    assert np.allclose(x.get_positions(), y.get_positions())
+    card = generator.card
+    assert card["training_glasses"] == 4 and card["heldout_glasses"] == 1 and card["steps_done"] == 20
+    assert set(card["heldout_loss_A2"]) == {"0.1", "0.3", "0.6"}
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "card.json").write_text((folder / "card.json").read_text())
+    state = torch.load(folder / "denoiser.pt", weights_only=True)
+    state["state"]["head.weight"] += 1
+    torch.save(state, broken / "denoiser.pt")
+    with pytest.raises(ValueError, match="is not the card's"):
+        StructureGenerator.load(broken)
+
+
+class Killed(Exception):
+    pass
+
+
+def test_a_killed_training_resumes_where_it_stopped_and_ends_where_one_run_ends(tmp_path, synthetic_glasses,
+                                                                              tiny_spec):
+    glasses = synthetic_glasses(["Li2O:0.33;SiO2:0.67"], [0, 1])
+    heldout = synthetic_glasses(["Li2O:0.4;SiO2:0.6"], [7])
+    spec = GeneratorSpec.model_validate(tiny_spec)
+    torch.set_num_threads(1)  # bitwise repeatable
+    straight = train(spec, glasses, heldout, tmp_path / "straight")
+
+    def kill_at_10(step, steps, row):
+        if step == 10:
+            raise Killed  # right after the checkpoint of step 10, as a SIGKILL before step 11 would
+    with pytest.raises(Killed):
+        train(spec, glasses, heldout, tmp_path / "resumed", on_progress=kill_at_10)
+    resumed = train(spec, glasses, heldout, tmp_path / "resumed")
+    rows = (tmp_path / "resumed" / "training.csv").read_text().splitlines()
+    assert [int(r.split(",")[0]) for r in rows[1:]] == [5, 10, 15, 20]  # no step repeated
+    for a, b in zip(straight.denoiser.state_dict().values(), resumed.denoiser.state_dict().values()):
+        assert torch.equal(a, b)  # the same model as one uninterrupted run
+    assert resumed.card["steps_done"] == 20
+
+
+def test_cli_card_and_sample(tiny_generator, tmp_path):
+    _, folder = tiny_generator
+    runner = CliRunner()
+    shown = runner.invoke(app, ["generator", "card", str(folder)])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output)["name"] == "tiny"
+    made = runner.invoke(app, ["generator", "sample", str(folder), "Li2O:0.3;SiO2:0.7", "2", "--atoms", "40",
+                               "--steps", "5", "--min-distance", "0.1", "--out", str(tmp_path / "out")])
+    assert made.exit_code == 0, made.output
+    files = sorted(Path(tmp_path / "out").glob("*.extxyz"))
+    assert [f.name for f in files] == ["tiny-seed0.extxyz", "tiny-seed1.extxyz"]
+    crowded = runner.invoke(app, ["generator", "sample", str(folder), "Li2O:0.3;SiO2:0.7", "1", "--atoms", "40",
+                                  "--steps", "2", "--min-distance", "3", "--out", str(tmp_path / "none")])
+    assert crowded.exit_code == 2 and "apart after denoising" in crowded.output
+    missing = runner.invoke(app, ["generator", "card", "no-such-generator"])
+    assert missing.exit_code == 2 and "no structure generator" in missing.output
