@@ -38,6 +38,8 @@ def main() -> None:
     p.add_argument("--atoms", type=int, default=32)
     p.add_argument("--T", type=float, default=900.0)
     p.add_argument("--ecut", type=float, default=400.0, help="GPAW plane-wave cutoff, eV")
+    p.add_argument("--student", default=None, help="a shipped student (e.g. glass-student): its forces on the same "
+                   "frames against both, the whole chain student -> teacher -> PBE")
     args = p.parse_args()
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -58,12 +60,22 @@ def main() -> None:
         frames.append(frame)
     seven_store, dft_store = FrameStore(args.out / "sevennet"), FrameStore(args.out / "gpaw")
     rows, pairs, started = [], [], time.perf_counter()
+    student_calc = None
+    if args.student:
+        from amala.oracles.mlip import shipped
+
+        student_calc = shipped.load(args.student).calculator()
+    chain = []  # (student, teacher, dft) force components per frame
     for k, frame in enumerate(frames):
         a = seven_store.label(seven, frame, source=f"frame{k}")
         b = dft_store.label(dft, frame, source=f"frame{k}")
         if a is None or b is None:
             continue
         pairs.append((a.get_forces().ravel(), b.get_forces().ravel()))
+        if student_calc is not None:
+            copy = frame.copy()
+            copy.calc = student_calc
+            chain.append((copy.get_forces().ravel(), pairs[-1][0], pairs[-1][1]))
         rows.append((a.get_potential_energy() / len(a), b.get_potential_energy() / len(b),
                      np.abs(a.get_forces() - b.get_forces()).mean(), np.abs(b.get_forces()).mean()))
         print(k, rows[-1], flush=True)
@@ -77,6 +89,14 @@ def main() -> None:
               "force_slope_interval_95": slope_interval, "dft_failures": [f["reason"] for f in dft_store.failures()],
               "teacher": seven.provenance(), "dft": dft.provenance(),
               "seconds": round(time.perf_counter() - started, 1)}
+    if chain:
+        result["student"] = args.student
+        result["student_vs_dft_force_mae_eV_A"] = float(np.mean([np.abs(s - d).mean() for s, _, d in chain]))
+        result["student_vs_teacher_force_mae_eV_A"] = float(np.mean([np.abs(s - t).mean() for s, t, _ in chain]))
+        result["force_slope_student_vs_dft"], result["force_slope_student_vs_dft_interval_95"] = softening(
+            [(s, d) for s, _, d in chain])
+        result["force_slope_student_vs_teacher"], result["force_slope_student_vs_teacher_interval_95"] = softening(
+            [(s, t) for s, t, _ in chain])
     (args.out / "summary.json").write_text(json.dumps(result, indent=1, default=str))
     print(json.dumps(result, indent=1, default=str))
 

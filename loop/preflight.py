@@ -28,7 +28,7 @@ def check(cfg: CampaignConfig) -> list[str]:
         return [str(exc)]  # the other checks read these variables (AMALA_DATA_DIR, AMALA_DB_URL)
     problems = [*_data(cfg), *_database(cfg), *_directory("workdir", cfg.work_path), *_local_models(cfg)]
     problems += (_dataset(cfg) or _objective_values(cfg)) if not problems else []
-    problems += _potential(cfg)
+    problems += _potential(cfg) + _generator(cfg)
     return problems
 
 
@@ -165,6 +165,21 @@ def _potential(cfg: CampaignConfig) -> list[str]:
     if spec.potential_folder:
         problems += _directory("oracle.potential_folder", Path(spec.potential_folder))
     return problems
+
+
+def _generator(cfg: CampaignConfig) -> list[str]:
+    """A structure generator the oracle starts its glasses from (`structure: {source: generator}`) must be
+    found before the run, or every evaluation would fail with the same reason."""
+    structure = getattr(cfg.oracle, "structure", None)
+    if structure is None or not structure.generated:
+        return []
+    from amala.oracles.generator.generator import GenerationFailed, find
+
+    try:
+        find(structure.generator, also=(cfg.work_path / "generators",))
+    except (GenerationFailed, FileNotFoundError, ValueError) as exc:
+        return [f"oracle.structure.generator: {exc}"]
+    return []
 
 
 def _is_dir(path: str | None) -> bool:

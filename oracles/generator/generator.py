@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -200,3 +201,23 @@ def find(name_or_path: str, also: tuple[Path, ...] = ()) -> StructureGenerator:
             return StructureGenerator.load(Path(place) / name_or_path)
     raise GenerationFailed(f"no structure generator {name_or_path!r} (looked in {', '.join(map(str, places))}; "
                            f"`amala generator train CONFIG` makes one)")
+
+
+def replace_with_generated(generator: StructureGenerator, atoms: Atoms, composition: str, seed: int, steps: int,
+                           quench_K_per_ps: float | None = None) -> dict:
+    """Put a generated glass of `composition` into an oracle's starting cell `atoms` (same atoms in the same
+    order: both come from `cells.build`'s formula units), in place; returns the provenance an evaluation
+    stores. Raises GenerationFailed with the reason."""
+    started = time.perf_counter()
+    glass = generator.sample(composition, len(atoms), seed=seed, quench_K_per_ps=quench_K_per_ps,
+                             settings=SamplingSettings(steps=steps))
+    if sorted(glass.get_chemical_symbols()) != sorted(atoms.get_chemical_symbols()):
+        raise GenerationFailed(f"generator {generator.name} made {glass.get_chemical_formula()}, not the cell's "
+                               f"{atoms.get_chemical_formula()}")
+    atoms.set_chemical_symbols(glass.get_chemical_symbols())
+    atoms.set_cell(glass.get_cell())
+    atoms.set_positions(glass.get_positions())
+    atoms.info.update({k: glass.info[k] for k in ("generator", "generator_version", "quench_K_per_ps")})
+    return {"structure_source": "generator", **generator.provenance(),
+            "generation_seconds": round(time.perf_counter() - started, 2),
+            "generated_density_g_cm3": glass.info["density_g_cm3"], "denoising_steps": glass.info["denoising_steps"]}

@@ -81,7 +81,7 @@ def melt_quench(recipe: GlassRecipe, folder: Path, density_g_cm3: float = START_
             temperature, energy = lmp.get_thermo("temp"), lmp.get_thermo("pe") / n
             if not np.isfinite(energy) or abs(temperature - FINAL_K) > 0.5 * FINAL_K:
                 raise SimulationFailed(f"{recipe.stem}: temperature {temperature:.0f} K or energy {energy} at 300 K")
-            atoms = _frame(lmp, elements)
+            atoms = lammps_engine.read_cell(lmp, elements)
             atoms.info.update({"composition": cell.info["composition"], "quench_K_per_ps": recipe.quench_K_per_ps,
                                "seed": recipe.seed, "snapshot": k, "temperature_K": FINAL_K,
                                "energy_eV_atom": round(energy, 6), "potential": pedone.CITATION,
@@ -97,20 +97,6 @@ def melt_quench(recipe: GlassRecipe, folder: Path, density_g_cm3: float = START_
     finally:
         lmp.close()
     return paths
-
-
-def _frame(lmp, elements: list[str]) -> Atoms:
-    """The current cell as ASE atoms in id order (LAMMPS re-sorts atoms in memory)."""
-    n_local = lmp.extract_global("nlocal")
-    ids = lmp.numpy.extract_atom("id")[:n_local]
-    types = lmp.numpy.extract_atom("type")[:n_local]
-    x = lmp.numpy.extract_atom("x")[:n_local]
-    order = np.argsort(ids)
-    low, high = lmp.extract_box()[:2]
-    atoms = Atoms([elements[t - 1] for t in types[order]], positions=np.asarray(x)[order] - low,
-                  cell=np.diag(np.subtract(high, low)), pbc=True)
-    atoms.wrap()
-    return atoms
 
 
 def read_glasses(paths: list[Path]) -> list[Atoms]:

@@ -109,6 +109,29 @@ def melt_quench(atoms: Atoms, calculator, profile: MDProfile, seed: int = 0, obs
     return atoms
 
 
+def anneal_generated(atoms: Atoms, calculator, profile: MDProfile, anneal_ps: float, seed: int = 0,
+                     observer: Observer | None = None, started: float | None = None) -> Atoms:
+    """A generated glass (`amala.oracles.generator`) in place of the melt-quench: relaxed in this potential,
+    then `anneal_ps` of Langevin NVT at the hottest production temperature, where the quench would have
+    left it. The anneal is reported to the observer as the "quench" stage (an audit's gate checks it as
+    it would check a quench)."""
+    started = time.monotonic() if started is None else started
+    atoms = atoms.copy()
+    atoms.calc = calculator
+    _check_stress(atoms)
+    _guard("relaxation", FIRE(atoms, logfile=None).run, RELAX_FMAX_EV_A, RELAX_STEPS)
+    _check_finite(atoms, "relaxation")
+    hottest = max(profile.temperatures_K)
+    rng = np.random.default_rng(seed)
+    MaxwellBoltzmannDistribution(atoms, temperature_K=hottest, rng=rng, force_temp=True)
+    Stationary(atoms)
+    dt = profile.timestep_fs * units.fs
+    dyn = Langevin(atoms, dt, temperature_K=hottest, friction=1 / (TDAMP_STEPS * dt), fixcm=False, rng=rng)
+    drive(dyn, atoms, "quench", profile.steps(anneal_ps), profile, started, observer, hottest)
+    log.info("generated glass annealed: %.0f K, %.3f g/cm3", atoms.get_temperature(), glass_structure.density(atoms))
+    return atoms
+
+
 def equilibrate(atoms: Atoms, calculator, temperature_K: float, profile: MDProfile, ps: float | None = None,
                 observer: Observer | None = None, started: float | None = None) -> float:
     """NPT at zero pressure for `ps` (default the profile's `equilibrate_ps`); the cell is then rescaled, in
@@ -165,13 +188,16 @@ def production(atoms: Atoms, calculator, temperature_K: float, profile: MDProfil
 # --- the protocol ----------------------------------------------------------------------------------
 
 def run(atoms: Atoms, calculator, profile: MDProfile, workdir: Path, seed: int = 0,
-        observer: Observer | None = None, engine: str | None = None) -> GlassResult:
+        observer: Observer | None = None, engine: str | None = None,
+        generated_anneal_ps: float | None = None) -> GlassResult:
     """Simulate one starting cell with the calculator; raises `SimulationFailed` with the reason, or the
     observer's `StopDynamics` (the checkpoint is kept: the same calculator can resume the run).
 
     `engine` names the potential in the result (`lammps_version`), the files and the checkpoint key
     (default `describe(calculator)`, the class name alone): pass the model's version (e.g. "ase 3.29.0 +
-    NequIP student v3") so that a retrained model never resumes another model's checkpoint."""
+    NequIP student v3") so that a retrained model never resumes another model's checkpoint.
+    `generated_anneal_ps`: the cell is a generated glass: relaxed and annealed (`anneal_generated`) instead
+    of melted and quenched."""
     started, workdir = time.monotonic(), Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)  # the first checkpoint is written before any trajectory
     n_li = atoms.get_chemical_symbols().count("Li")
@@ -186,7 +212,8 @@ def run(atoms: Atoms, calculator, profile: MDProfile, workdir: Path, seed: int =
     series, lowest = Series(), min(profile.temperatures_K)
     try:
         if done is None:
-            glass = melt_quench(atoms, calculator, profile, seed, observer, started)
+            glass = (melt_quench(atoms, calculator, profile, seed, observer, started) if generated_anneal_ps is None
+                     else anneal_generated(atoms, calculator, profile, generated_anneal_ps, seed, observer, started))
             done = {}
             checkpoint.save(glass, done)
         else:

@@ -13,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
 from ase import Atoms
 from ase.io import write
 
@@ -72,3 +73,17 @@ def version() -> str:
         return str(lmp.version())
     finally:
         lmp.close()
+
+
+def read_cell(lmp, elements: list[str]) -> Atoms:
+    """The current cell as ASE atoms in id order (LAMMPS re-sorts atoms in memory)."""
+    n_local = lmp.extract_global("nlocal")
+    ids = lmp.numpy.extract_atom("id")[:n_local]
+    types = lmp.numpy.extract_atom("type")[:n_local]
+    x = lmp.numpy.extract_atom("x")[:n_local]
+    order = np.argsort(ids)
+    low, high = lmp.extract_box()[:2]
+    atoms = Atoms([elements[t - 1] for t in types[order]], positions=np.asarray(x)[order] - low,
+                  cell=np.diag(np.subtract(high, low)), pbc=True)
+    atoms.wrap()
+    return atoms

@@ -168,6 +168,28 @@ def run(atoms: Atoms, profile: MDProfile, workdir: Path, seed: int = 0,
     return series.result(energies, version, len(profile.temperatures_K))
 
 
+def relax(atoms: Atoms, workdir: Path, max_steps: int = 5000) -> tuple[Atoms, float]:
+    """The cell relaxed to a local minimum of the Pedone potential at fixed box (conjugate gradient):
+    a generated glass judged by the energy the oracle's own potential gives it. Returns the relaxed
+    copy and its energy per atom (eV); raises `SimulationFailed` with the reason."""
+    try:
+        lmp, elements = lammps_engine.open_cell(atoms, workdir)
+    except Exception as exc:
+        raise SimulationFailed(f"LAMMPS rejected the cell: {str(exc).splitlines()[0]}") from None
+    try:
+        lmp.commands_list(["thermo 1000", f"minimize 1e-8 1e-10 {max_steps} {10 * max_steps}"])
+        energy = lmp.get_thermo("pe") / lmp.get_natoms()
+        relaxed = lammps_engine.read_cell(lmp, elements)
+    except Exception as exc:
+        raise SimulationFailed(f"LAMMPS stopped relaxing the cell: {str(exc).splitlines()[0]}") from None
+    finally:
+        lmp.close()
+    if not math.isfinite(energy):
+        raise SimulationFailed(f"the relaxed cell's energy is not finite ({energy})")
+    relaxed.info.update(atoms.info)
+    return relaxed, float(energy)
+
+
 def _melt_and_quench(lmp, profile: MDProfile, seed: int, started: float) -> None:
     lmp.commands_list(melt_commands(profile, seed))
     _check(lmp, profile.melt_K, "melt")

@@ -21,7 +21,7 @@ from amala.core.evaluation import Evaluation, Measurement
 from amala.core.log_scale import linear_std
 from amala.core.plugins import Float, Text
 from amala.core.representations import Representation
-from amala.oracles.generator.generator import GenerationFailed, SamplingSettings, find
+from amala.oracles.generator.generator import GenerationFailed, find, replace_with_generated
 from amala.oracles.generator.spec import StructureSpec
 from amala.oracles.md import lammps_glass as glass_md
 from amala.oracles.md import pedone
@@ -138,23 +138,11 @@ class GlassMDOracle(Oracle):
 
 
     def _generate(self, composition: str, cell) -> dict:
-        """Replace the random starting cell's positions and box by a generated glass of the same atoms;
-        returns the provenance to store (generator, version, seconds). Raises GenerationFailed."""
-        if self._generator is None:
+        """The generated glass in place of the random starting cell; its provenance. Raises GenerationFailed."""
+        if self._generator is None:  # loaded once, in the worker process that simulates
             self._generator = find(self.structure.generator, also=(self.workdir / "generators",))
-        started = time.perf_counter()
-        glass = self._generator.sample(composition, self.profile.n_atoms, seed=self.seed,
-                                       quench_K_per_ps=self.structure.quench_K_per_ps,
-                                       settings=SamplingSettings(steps=self.structure.steps))
-        if glass.get_chemical_symbols() != cell.atoms.get_chemical_symbols():
-            raise GenerationFailed(f"generator {self._generator.name} made {glass.get_chemical_formula()}, "
-                                   f"not the cell's {cell.atoms.get_chemical_formula()}")
-        cell.atoms.set_cell(glass.get_cell())
-        cell.atoms.set_positions(glass.get_positions())
-        cell.atoms.info.update({k: glass.info[k] for k in ("generator", "generator_version", "quench_K_per_ps")})
-        return {"structure_source": "generator", **self._generator.provenance(),
-                "generation_seconds": round(time.perf_counter() - started, 2),
-                "generated_density_g_cm3": glass.info["density_g_cm3"], "anneal_ps": self.structure.anneal_ps}
+        return {**replace_with_generated(self._generator, cell.atoms, composition, self.seed, self.structure.steps,
+                                         self.structure.quench_K_per_ps), "anneal_ps": self.structure.anneal_ps}
 
 
 def transport_values(result: GlassResult, n_atoms: int) -> dict[str, Measurement]:

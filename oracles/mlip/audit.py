@@ -45,6 +45,7 @@ from pydantic import Field
 
 from amala.core.plugins import Float, Int, Spec
 from amala.oracles.md.ase_engine import StopDynamics
+from amala.oracles.md.protocol import SimulationFailed
 from amala.oracles.mlip.distill import evenly
 from amala.oracles.mlip.growing_potential import candidate_order, folder_lock
 from amala.oracles.mlip.labelled_frames import FrameStore
@@ -308,7 +309,7 @@ class AuditedStudent:
         return [f for f in self.store.frames() if f.info["source"].startswith(source)]
 
     def simulate(self, cell: Atoms, composition: str, density_g_cm3: float, candidate: str, family: str | None,
-                 profile, folder: Path, seed: int, engine: str):
+                 profile, folder: Path, seed: int, engine: str, generated_anneal_ps: float | None = None):
         """Melt-quench-diffuse `cell` with the campaign's latest student, gated and spot-checked by the
         teacher; fine-tunes and redoes the glass where the checks say so. Returns (GlassResult, record)."""
         from amala.oracles.md import ase_engine as ase_md
@@ -333,7 +334,8 @@ class AuditedStudent:
 
             try:
                 result = ase_md.run(cell, self.calculator(version), profile, folder / f"md_{label}", seed=seed,
-                                    observer=checks, engine=f"{engine} {label}")
+                                    observer=checks, engine=f"{engine} {label}",
+                                    generated_anneal_ps=generated_anneal_ps)
             except GateFailed as failed:
                 outcome["gate"] = {**gate_record(False), "reason": str(failed)}
                 outcome["spot_checks"] = len(checks.checks)
@@ -344,6 +346,9 @@ class AuditedStudent:
                 self._fine_tune((composition, density_g_cm3, len(cell)), candidate, checks, profile, folder,
                                 attempt, seed)
                 continue
+            except SimulationFailed as failed:  # the MD's own reason; the teacher calls it paid stay on record
+                outcome["spot_checks"] = len(checks.checks)
+                return None, self._record(history, family, candidate, str(failed))
             outcome["gate"] = gate_record(True)
             outcome["spot_checks"] = len(checks.checks)
             produced = checks.of(("production",))

@@ -35,6 +35,8 @@ from amala.core.composition import InvalidComposition, canonical_composition, pa
 from amala.core.evaluation import Evaluation, Measurement
 from amala.core.plugins import Float, Int, Text
 from amala.core.representations import Representation
+from amala.oracles.generator.generator import GenerationFailed, find, replace_with_generated
+from amala.oracles.generator.spec import StructureSpec
 from amala.oracles.md import ase_engine as ase_md
 from amala.oracles.md.cells import CellError, build
 from amala.oracles.md.oracle import transport_values
@@ -87,6 +89,9 @@ class MLIPSpec(OracleSpec):
     compile: bool = Field(True, description="AOTInductor-compile the final committee before the production MD "
                           "(minutes per student, several times faster steps); a failed compile runs uncompiled")
     device: Literal["cpu", "cuda"] = "cpu"
+    structure: StructureSpec = Field(default_factory=StructureSpec, description="the glass from the melt-quench "
+                                     "(default) or from a trained generator (source: generator, generator: NAME), "
+                                     "relaxed and annealed by the potential")
     interface: InterfaceSpec | None = Field(None, description="after an ok glass, stack it against a coating "
                                             "glass (default Li3BO3) and report the interface energy (J/m²) and "
                                             "D_Li at the interface and in the bulk (cm²/s at temperature_K)")
@@ -109,7 +114,8 @@ class MLIPSpec(OracleSpec):
         return component_problem(name)
 
     def describe(self) -> str:
-        return f"{self.profile} profile" + (f", {self.atoms} atoms" if self.atoms else "")
+        return (f"{self.profile} profile" + (f", {self.atoms} atoms" if self.atoms else "")
+                + (f", glasses from generator {self.structure.generator}" if self.structure.generated else ""))
 
 
 class MLIPOracle(Oracle):
@@ -142,7 +148,9 @@ class MLIPOracle(Oracle):
         self.name = spec.name or f"{spec.student.kind}-{self.teacher.name}"
         # the teacher is the level of theory the potential approximates: results of two teachers are two
         # fidelities; so are two cell sizes of one profile (finite-size effects on D_Li)
-        self.fidelity = f"mlip-{spec.profile}-{self.teacher.name}" + (f"-{spec.atoms}at" if spec.atoms else "")
+        self.fidelity = (f"mlip-{spec.profile}-{self.teacher.name}" + (f"-{spec.atoms}at" if spec.atoms else "")
+                         + ("-generated" if spec.structure.generated else ""))
+        self._generator = None  # the structure generator (spec.structure), loaded on first use
         root = Path(spec.potential_folder) if spec.potential_folder else self.workdir / "mlip" / "potential"
         self.potential = GrowingPotential(root / self.teacher.name.replace(":", "_"), self.teacher, spec.student,
                                           self.settings(), seed=seed, device=spec.device)
@@ -180,15 +188,26 @@ class MLIPOracle(Oracle):
         failed = lambda reason: Evaluation.failed(  # noqa: E731
             candidate.key, self.name, self.fidelity, reason, cost_seconds=time.perf_counter() - start,
             artefacts={"folder": str(folder)})
+        generated = {}
         try:
             fractions = parse_composition(candidate.representation)
             cell = build(fractions, self.spec.density_g_cm3, self.profile.n_atoms, seed=self.seed)
-        except (InvalidComposition, CellError) as exc:
+            if self.spec.structure.generated:
+                if self._generator is None:
+                    self._generator = find(self.spec.structure.generator, also=(self.workdir / "generators",))
+                generated = {**replace_with_generated(self._generator, cell.atoms, candidate.representation,
+                                                      self.seed, self.spec.structure.steps,
+                                                      self.spec.structure.quench_K_per_ps),
+                             "anneal_ps": self.spec.structure.anneal_ps}
+        except (InvalidComposition, CellError, GenerationFailed) as exc:
             return failed(str(exc))
+        anneal = self.spec.structure.anneal_ps if generated else None
         folder.mkdir(parents=True, exist_ok=True)
         write(folder / "start.extxyz", cell.atoms, format="extxyz")
         if self.audited is not None:
-            return self._simulate_audited(candidate, cell, folder, failed, start)
+            evaluation = self._simulate_audited(candidate, cell, folder, failed, start, anneal)
+            evaluation.provenance = {**(evaluation.provenance or {}), **generated}
+            return evaluation
         try:  # the production MD is ~50k steps: worth minutes of compilation per student
             grown = self.potential.learn(candidate.key, cell.atoms, folder / "on_the_fly", compile=self.spec.compile)
         except StudentTrainingFailed as exc:
@@ -216,7 +235,7 @@ class MLIPOracle(Oracle):
                      "compile_errors": sorted({m.compile_error for m in members if m.compile_error})}
         try:
             result = ase_md.run(cell.atoms, learned.committee.calculator(), self.profile, folder / "md", seed=self.seed,
-                                observer=watch, engine=engine)
+                                observer=watch, engine=engine, generated_anneal_ps=anneal)
         except SimulationFailed as exc:
             evaluation = failed(str(exc))
             evaluation.potentials = [*earlier, committee]
@@ -244,14 +263,15 @@ class MLIPOracle(Oracle):
                         "uncertainty": "MD statistics only; the potential's own error is in on_the_fly.rounds "
                                        "(held-out MAE against the teacher)",
                         "simulated_composition": canonical_composition(cell.actual_fractions),
-                        "temperatures_K": list(self.profile.temperatures_K),
+                        "temperatures_K": list(self.profile.temperatures_K), **generated,
                         "skipped_temperatures": {f"{T:g}": why for T, why in result.skipped_K.items()}})
         if self.spec.interface is not None:
             self._interface(candidate, cell.atoms, folder, evaluation, common)
             evaluation.cost_seconds = time.perf_counter() - start
         return evaluation
 
-    def _simulate_audited(self, candidate: Candidate, cell, folder: Path, failed, start: float) -> Evaluation:
+    def _simulate_audited(self, candidate: Candidate, cell, folder: Path, failed, start: float,
+                          generated_anneal_ps: float | None = None) -> Evaluation:
         """The glass with the campaign's student grown from a shipped one, audited by teacher spot checks
         (`audit`): the measured spot-check error is the potential's error stored with the evaluation."""
         missing = self.audited.shipped.missing_elements(cell.atoms.get_chemical_symbols())
@@ -262,7 +282,8 @@ class MLIPOracle(Oracle):
         engine = f"ase + shipped {self.audited.shipped.name}"
         try:
             result, record = self.audited.simulate(cell.atoms, candidate.representation, self.spec.density_g_cm3,
-                                                   candidate.key, family, self.profile, folder, self.seed, engine)
+                                                   candidate.key, family, self.profile, folder, self.seed, engine,
+                                                   generated_anneal_ps)
         except (SimulationFailed, StudentTrainingFailed) as exc:
             return failed(str(exc))
         teacher = self.teacher.provenance()

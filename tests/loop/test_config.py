@@ -191,6 +191,8 @@ def test_preflight_finds_what_run_would_find_late_without_creating_anything(tmp_
         "data": {"name": "p", "workdir": str(tmp_path)},
         "model": {**glass, "workdir": str(tmp_path), "agents": [{"kind": "llm", "backend": "local", "bounds":
                   {"Li2O": [0.2, 0.5], "SiO2": [0.5, 0.8]}, "path": str(tmp_path / "no-model")}]},
+        "generator": {**glass, "workdir": str(tmp_path),
+                      "oracle": {"kind": "md", "structure": {"source": "generator", "generator": "not-trained"}}},
     }
     found = {name: check(parse_config(cfg)) for name, cfg in problems.items()}
     assert found["workdir"] == ["workdir: cannot create /dev/null/x: /dev/null is not a directory"]
@@ -202,6 +204,8 @@ def test_preflight_finds_what_run_would_find_late_without_creating_anything(tmp_
     assert found["sqlite"] == ["database: cannot create /dev/null: /dev/null is not a directory"]
     assert found["data"][0].startswith("data.dataset: dataset 'htpmd' not found at ")
     assert found["model"] == [f"agents.0.path: no model folder at {tmp_path / 'no-model'}"]
+    assert found["generator"][0].startswith("oracle.structure.generator: no structure generator 'not-trained' "
+                                            f"(looked in {tmp_path / 'generators'}, ")
     assert all(len(p) == 1 and "\n" not in p[0] and "hunter22" not in p[0] for p in found.values())
 
 

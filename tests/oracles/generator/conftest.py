@@ -9,13 +9,13 @@ from amala.oracles.generator.training import train
 from amala.oracles.md.cells import build
 
 
-def _synthetic(compositions, seeds, n_atoms=40, quench=50.0):
+def _synthetic(compositions, seeds, n_atoms=40, quench=50.0, density=2.3):
     """Random cells standing in for melt-quenched glasses (the training code reads only their atoms,
     cell, composition and quench rate)."""
     out = []
     for composition in compositions:
         for seed in seeds:
-            atoms = build(parse_composition(composition), 2.3, n_atoms, seed=seed).atoms
+            atoms = build(parse_composition(composition), density, n_atoms, seed=seed).atoms
             atoms.info["quench_K_per_ps"] = quench
             out.append(atoms)
     return out

@@ -109,3 +109,14 @@ def test_cli_card_and_sample(tiny_generator, tmp_path):
     assert crowded.exit_code == 2 and "apart after denoising" in crowded.output
     missing = runner.invoke(app, ["generator", "card", "no-such-generator"])
     assert missing.exit_code == 2 and "no structure generator" in missing.output
+
+
+def test_shipped_generator_configs_validate():
+    import yaml
+
+    folder = Path(__file__).resolve().parents[3] / "configs" / "generators"
+    configs = sorted(folder.glob("*.yaml"))
+    assert configs
+    for path in configs:
+        spec = GeneratorSpec.model_validate(yaml.safe_load(path.read_text()))
+        assert not set(spec.heldout.compositions) & set(spec.compositions)  # held out means never trained on

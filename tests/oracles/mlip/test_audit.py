@@ -274,6 +274,23 @@ def test_a_gate_that_keeps_failing_is_a_failed_evaluation_with_its_reason(tmp_pa
     assert evaluation.provenance["audit"]["attempts"][0]["gate"]["passed"] is False and tunes == []
 
 
+def test_a_simulation_that_fails_keeps_its_audit_record(tmp_path, monkeypatch, shipped_folder):
+    """An MD failure after the gate (here: a production MD that raises at once) is the evaluation's reason,
+    and the audit record (teacher calls paid, checks made) stays with it."""
+    from amala.oracles.md import ase_engine
+    from amala.oracles.md.protocol import SimulationFailed
+
+    oracle, _ = audited_oracle(tmp_path, monkeypatch, student_k=0, audit={})
+
+    def broken(*args, **kwargs):
+        raise SimulationFailed("Li diffusive at only 1 of 3 temperatures")
+    monkeypatch.setattr(ase_engine, "run", broken)
+    [evaluation] = oracle.evaluate([LI3PS4])
+    assert evaluation.status == "failed" and evaluation.reason == "Li diffusive at only 1 of 3 temperatures"
+    audit = evaluation.provenance["audit"]
+    assert audit["failure"] == evaluation.reason and audit["teacher_calls"] == 0 and len(audit["attempts"]) == 1
+
+
 def test_a_glass_with_an_element_the_student_lacks_fails_in_one_line(tmp_path, monkeypatch, shipped_folder):
     from amala.core.candidate import Candidate
 
@@ -324,3 +341,28 @@ def test_check_spot_checks_a_fresh_teacher_melt_quench(tmp_path, monkeypatch, sh
     assert all(" 0 meV/Å (0.0x the card's 10 for thiophosphate)" in line for line in lines)
     refused = CliRunner().invoke(app, ["potential", "check", "toy", "Li2O:0.5;SiO2:0.5"])
     assert refused.exit_code != 0 and "element(s) O, Si are not among toy's" in refused.output
+
+
+@pytest.mark.md
+def test_a_generated_glass_is_annealed_gated_and_named_in_provenance(tmp_path, monkeypatch, shipped_folder):
+    """`structure: {source: generator}` in the mlip oracle: the generated cell replaces the melt-quench,
+    the anneal is gated like a quench, and the evaluation names the generator (a tiny generator trained
+    for seconds on synthetic Li-P-S cells: the path, not the quality)."""
+    from amala.oracles.generator.spec import GeneratorSpec
+    from amala.oracles.generator.training import train
+    from tests.oracles.generator.conftest import TINY, _synthetic
+
+    generator = train(GeneratorSpec.model_validate({**TINY, "n_atoms": 48}),
+                      _synthetic(["Li2S:0.75;P2S5:0.25", "Li2S:0.7;P2S5:0.3"], [0, 1], n_atoms=48, density=1.9),
+                      _synthetic(["Li2S:0.72;P2S5:0.28"], [5], n_atoms=48, density=1.9), tmp_path / "gen")
+    monkeypatch.setitem(CONFIG["oracle"], "structure", {"source": "generator", "generator": str(tmp_path / "gen" /
+                                                                                             "generator"),
+                                                        "steps": 0, "anneal_ps": 0.2})
+    oracle, tunes = audited_oracle(tmp_path, monkeypatch, student_k=0, audit={})
+    assert oracle.fidelity.endswith("-generated")
+    [evaluation] = oracle.evaluate([LI3PS4])
+    assert evaluation.status == "ok", evaluation.reason
+    assert evaluation.provenance["structure_source"] == "generator"
+    assert evaluation.provenance["generator_version"] == generator.version
+    gate = evaluation.provenance["audit"]["attempts"][0]["gate"]
+    assert gate["passed"] and gate["melt_quench_steps"] >= 30  # the anneal, checked as a quench (early pass)
