@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 import yaml
@@ -82,6 +83,7 @@ class ReportData:
     events: list[dict]  # the last N_EVENTS
     names: dict = field(default_factory=dict)  # candidate key -> (representation, kind)
     potential: PotentialGrowth | None = None  # teacher calls per candidate; None: no evaluation used a potential
+    glass_structures: list[dict] = field(default_factory=list)  # the best glasses' measured structure
 
     @property
     def best_text(self) -> str:
@@ -170,7 +172,37 @@ def report_data(store, campaign, objective, pool_values=None, top_k: int = 20) -
         events=[{"time": ev.time, "level": ev.level, "kind": ev.kind, "message": ev.message}
                 for ev in store.events(campaign.id)[-N_EVENTS:]],
         names={c.key: (c.representation, c.kind) for _, _, c in store.selections(campaign.id)},
-        potential=potential_growth(evaluations))
+        potential=potential_growth(evaluations), glass_structures=glass_structures(ranked[:N_MD_SERIES]))
+
+
+def glass_structures(ranked) -> list[dict]:
+    """The structure of each glass whose oracle wrote its final cell (`glass` artefact): where it came from
+    (melt-quench, or a generator and its version), density, coordination numbers and the mean size of its
+    network rings, measured by `glass_metrics`, the module that judges generated glasses. A file gone
+    from disk is skipped: the report still reads the database."""
+    from ase.io import read
+
+    from amala.oracles.md.glass_metrics import measure
+
+    rows = []
+    for candidate, evaluation in ranked:
+        path = Path((evaluation.artefacts or {}).get("glass", ""))
+        if not path.name or not path.is_file():
+            continue
+        try:
+            metrics = measure(read(path))
+        except Exception:  # noqa: BLE001 - a damaged file costs its row, not the report
+            continue
+        provenance = evaluation.provenance or {}
+        source = (f"generator {provenance.get('generator')} ({provenance.get('generator_version')})"
+                  if provenance.get("structure_source") == "generator" else "melt-quench")
+        rings = metrics.rings
+        mean_ring = (sum(float(k) * v for k, v in rings.items()) / sum(rings.values())) if rings else None
+        rows.append({"label": candidate_label(candidate.representation, candidate.kind), "source": source,
+                     "n_atoms": metrics.n_atoms, "density": metrics.density_g_cm3,
+                     "coordination": ", ".join(f"{k} {v:.2f}" for k, v in sorted(metrics.coordination.items())),
+                     "mean_ring": mean_ring, "file": str(path)})
+    return rows
 
 
 def _top_row(rank: int, c, e, selected) -> TopRow:

@@ -67,6 +67,7 @@ def test_two_iterations_with_the_md_oracle(tmp_path, monkeypatch, prefect_server
     assert "Read first" in page and "test" in page
     assert (tmp_path / "runs" / "glass" / "report" / "arrhenius.png").is_file()  # there are results to draw
     assert (tmp_path / "runs" / "glass" / "report" / "rdf_best.png").is_file()
+    assert "<h2>Glass structures</h2>" in page and "melt-quench" in page and "Si-O 4." in page  # measured
 
 
 def test_composition_gp_learns_a_smooth_trend_and_drives_acquisition():
