@@ -188,7 +188,8 @@ def _mlip_cost(glass, student: str, sample_s: float) -> dict:
             "speedup_vs_teacher": round(teacher_step * steps / (sample_s + relax_s), 1)}
 
 
-def downstream(generator_name: str, composition: str, replicas: int, out: Path) -> dict:
+def downstream(generator_name: str, composition: str, replicas: int, out: Path,
+               sources: tuple[str, ...] = ("melt_quench", "generator")) -> dict:
     from amala.agents import Candidate
     from amala.core.composition import canonical_composition
     from amala.oracles.generator.spec import StructureSpec
@@ -196,12 +197,12 @@ def downstream(generator_name: str, composition: str, replicas: int, out: Path) 
 
     candidate = Candidate(canonical_composition(parse_composition(composition)), kind="composition", agent="bench")
     rows = {}
-    for source in ("melt_quench", "generator"):
+    for source in sources:
         structure = StructureSpec(source=source, generator=generator_name if source == "generator" else None)
         values = []
         for seed in range(replicas):
             started = time.perf_counter()
-            oracle = GlassMDOracle(out / "md" / f"seed{seed}", profile="quick", seed=seed, structure=structure)
+            oracle = GlassMDOracle(out / "md" / source / f"seed{seed}", profile="quick", seed=seed, structure=structure)
             evaluation = oracle.evaluate([candidate])[0]
             values.append({"ok": evaluation.ok, "reason": evaluation.reason, "seconds": time.perf_counter() - started,
                            **({k: v.value for k, v in evaluation.values.items()} if evaluation.ok else {})})
@@ -220,20 +221,22 @@ def main() -> None:
     p.add_argument("--student", default="glass-student")
     p.add_argument("--md", type=int, default=0, help="replicas of the downstream comparison (0: skip)")
     p.add_argument("--md-composition", default="Li2O:0.3;SiO2:0.7")
+    p.add_argument("--md-sources", default="melt_quench,generator", help="which arms of the downstream comparison")
     p.add_argument("--skip-structure", action="store_true")
     args = p.parse_args()
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
-    generator = find(args.generator)
     summary_path = args.out / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
-    summary["generator"] = {"name": generator.name, "version": generator.version, "card": generator.card}
     if not args.skip_structure:
+        generator = find(args.generator)
+        summary["generator"] = {"name": generator.name, "version": generator.version, "card": generator.card}
         summary["structure"] = structure(generator, args.glasses / "heldout", args.out, args.samples, args.steps)
         summary["cost"] = cost(generator, args.glasses / "heldout", args.out, args.steps, args.student)
         summary_path.write_text(json.dumps(summary, indent=1))
     if args.md:
-        summary["downstream"] = downstream(args.generator, args.md_composition, args.md, args.out)
+        rows = downstream(args.generator, args.md_composition, args.md, args.out, tuple(args.md_sources.split(",")))
+        summary["downstream"] = {**summary.get("downstream", {}), **rows}
     summary_path.write_text(json.dumps(summary, indent=1))
     print(json.dumps({k: summary[k] for k in ("cost",) if k in summary}, indent=1))
 

@@ -26,7 +26,7 @@ from amala.core.plugins import Float, HttpUrl, Int, Registry, Spec, Text
 from amala.core.representations import Representation, RepresentationName
 from amala.core.settings import settings
 from amala.loop.strategies import NON_BAYESIAN, Strategy
-from amala.models.registry import SURROGATES
+from amala.models.registry import SURROGATES, surrogate_class
 from amala.oracles.registry import ORACLES
 
 MAX_CONFIG_BYTES = 1_000_000  # a campaign config is a page of YAML; anything bigger is not one
@@ -183,8 +183,11 @@ class CampaignConfig(_Strict):
         if not surrogate.bayesian and self.acquisition.strategy not in NON_BAYESIAN:
             raise ValueError(f"acquisition.strategy={self.acquisition.strategy} needs a Bayesian surrogate; "
                              f"{self.surrogate.kind} supports greedy or random")
-        if self.surrogate.high_fidelities() and not surrogate.fidelities:
-            raise ValueError(f"surrogate.high_fidelity: the {self.surrogate.kind} surrogate has no fidelity heads")
+        fidelity_heads = surrogate_class(self.surrogate.kind, self.representation).fidelities
+        if self.surrogate.high_fidelities() and not fidelity_heads:
+            raise ValueError(f"surrogate.high_fidelity: the {self.surrogate.kind} surrogate has no fidelity heads"
+                             + (" (the gp has two fidelities in composition campaigns only)"
+                                if self.surrogate.kind == "gp" else ""))
         if self.budget.initial > self.budget.max_evaluations:
             raise ValueError("budget.initial must not exceed budget.max_evaluations")
         arrhenius = surrogate.arrhenius_objective  # an Arrhenius readout models log10 sigma

@@ -3,13 +3,15 @@ over one box of compounds), or element fractions plus composition-weighted eleme
 of glasses of many compound sets, `ElementFeaturizer`).
 
 Descriptors: Li atoms per oxygen (charge-carrier density per anion) and the fraction of network
-formers (Si, P, Al, B, Ti) among cations (network connectivity). A Matern-5/2 kernel with one
-length scale per feature (BoTorch's default for `SingleTaskGP`) on min-max normalised inputs, so
-the GP learns which components matter; it plugs into every BoTorch acquisition like the polymer GP.
+formers (Si, P, Al, B, Ti) among cations (network connectivity). An RBF kernel with one length scale
+per feature and BoTorch's dimension-scaled length-scale prior (BoTorch's default for `SingleTaskGP`)
+on min-max normalised inputs, so the GP learns which components matter; it plugs into every BoTorch
+acquisition like the polymer GP.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -18,7 +20,7 @@ from ase.formula import Formula
 from botorch.models.transforms.input import Normalize
 
 from amala.core.composition import NETWORK_FORMERS, parse_composition
-from amala.models.gp import ExactGP
+from amala.models.gp import MIN_VARIANCE, ExactGP
 
 
 def atom_amounts(fractions: dict[str, float]) -> dict[str, float]:
@@ -117,7 +119,17 @@ class ElementFeaturizer:
 
 
 class CompositionGP(ExactGP):
-    """Built for the `gp` kind in composition campaigns (`amala.models.registry.BY_REPRESENTATION`)."""
+    """Built for the `gp` kind in composition campaigns (`amala.models.registry.BY_REPRESENTATION`).
+
+    Two fidelities (`surrogate.high_fidelity`, e.g. simulated glasses low and measured ones high): a
+    BoTorch `MultiTaskGP`, the intrinsic coregionalisation model (Bonilla et al. 2008): one RBF kernel
+    on the composition features times a learned 2x2 covariance between the fidelities, and a mean per
+    fidelity, so a systematic offset between simulation and experiment (five decades of σ for the
+    quick LAMMPS profile, docs/benchmarks/sciglass-retrospective.md) costs nothing and only the shape
+    the two share carries over. Predictions are at high fidelity. With labels of one fidelity only it is
+    the single-task GP."""
+
+    fidelities = True
 
     @classmethod
     def from_spec(cls, spec, bank: CompositionFeaturizer, representation="composition", seed: int = 0,
@@ -134,6 +146,45 @@ class CompositionGP(ExactGP):
     def _model_options(self, X: torch.Tensor) -> dict:
         return {"input_transform": Normalize(d=X.shape[-1])}
 
+    def fit(self, X: torch.Tensor, y: torch.Tensor, y_var: torch.Tensor | None = None, *,
+            high: torch.Tensor | None = None, temperature_K: torch.Tensor | None = None) -> CompositionGP:
+        """Single-task unless both fidelities are present (`high` marks the high-fidelity rows)."""
+        self.two_fidelities = high is not None and 0 < int(high.sum()) < len(high)
+        if not self.two_fidelities:
+            return super().fit(X, y, y_var, temperature_K=temperature_K)
+        if temperature_K is not None:
+            raise ValueError("surrogate gp: models one temperature; temperatures need kind gnn_ensemble")
+        from botorch.fit import fit_gpytorch_mll
+        from botorch.models import MultiTaskGP
+        from gpytorch.mlls import ExactMarginalLogLikelihood
+
+        task = high.double().reshape(-1, 1)
+        X_task = torch.cat([X.double(), task], dim=-1)
+        self.fixed_noise = y_var is not None
+        noise = {} if y_var is None else {"train_Yvar": y_var.double().clamp_min(MIN_VARIANCE).reshape(-1, 1)}
+        d = X.shape[-1]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = MultiTaskGP(X_task, y.double().reshape(-1, 1), task_feature=d, output_tasks=[1], rank=1,
+                                all_tasks=[0, 1], input_transform=Normalize(d=d + 1, indices=list(range(d))),
+                                **noise)
+            fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+        model.eval()
+        self.model = model
+        return self
+
+    def task_correlation(self) -> float | None:
+        """The learned correlation between the low and high fidelity (None for one fidelity)."""
+        if not getattr(self, "two_fidelities", False):
+            return None
+        covar = self.model.covar_module.kernels[1].covar_matrix.to_dense().detach()
+        return float(covar[0, 1] / torch.sqrt(covar[0, 0] * covar[1, 1]))
+
     def describe(self) -> dict:
-        return {**super().describe(), "kernel": "matern-5/2 ARD on composition features",
-                "featurizer": self.featurizer.describe()}
+        two = getattr(self, "two_fidelities", False)
+        out = {**super().describe(), "kernel": "RBF ARD on composition features"
+               + (" x 2x2 fidelity covariance (ICM), predictions at high fidelity" if two else ""),
+               "featurizer": self.featurizer.describe()}
+        if two:
+            out["fidelity_correlation"] = self.task_correlation()
+        return out

@@ -24,7 +24,9 @@ from botorch.models import SingleTaskGP
 from botorch.models.transforms.outcome import Standardize
 from gpytorch.kernels import RBFKernel, ScaleKernel
 from gpytorch.mlls import ExactMarginalLogLikelihood
+from pydantic import Field
 
+from amala.core.plugins import Text
 from amala.core.representations import Representation
 from amala.models.kernels import IndexedKernel, TanimotoKernel
 from amala.models.protocol import Surrogate, one_condition
@@ -36,6 +38,12 @@ from amala.models.sparse_bits import SparseBits, TanimotoTo
 class GPSpec(SurrogateSpec):
     kind: Literal["gp"] = "gp"
     featurizer: FeaturizerSpec = FeaturizerSpec()  # smiles campaigns' fingerprints
+    high_fidelity: list[Text] = Field(default_factory=list, max_length=16, description="composition campaigns: "
+                                      "evaluation fidelities (e.g. external, measured) that are the high fidelity of "
+                                      "a two-task GP (the rest are the low); predictions are made at high fidelity")
+
+    def high_fidelities(self) -> list[str]:
+        return self.high_fidelity
 
 
 MIN_VARIANCE = 1e-6  # floor for reported variances: a zero would make the GP interpolate exactly

@@ -18,7 +18,7 @@ from amala.core.representations import Representation
 from amala.models.protocol import Surrogate
 
 __all__ = ["BY_REPRESENTATION", "FeaturizerSpec", "SURROGATES", "Surrogate", "SurrogateSpec", "build_featurizer",
-           "build_surrogate"]
+           "build_surrogate", "surrogate_class"]
 
 
 class FeaturizerSpec(Spec):
@@ -61,18 +61,23 @@ BY_REPRESENTATION = {(Representation.COMPOSITION, "gp"): "amala.models.compositi
                      (Representation.FORMULATION, "gp"): "amala.models.gp:FormulationGP"}
 
 
+def surrogate_class(kind: str, representation: str = Representation.SMILES) -> type:
+    """The class a campaign of this representation builds for a surrogate kind (the `gp` kind is a
+    different GP per representation: `BY_REPRESENTATION`)."""
+    path = BY_REPRESENTATION.get((representation, kind))
+    if path is None:
+        return SURROGATES[kind]
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
 def build_surrogate(spec, bank, seed: int = 0, warm_start: dict | None = None,
                     representation: str = Representation.SMILES) -> Surrogate:
     """A fresh, unfitted surrogate. `bank` (a `FingerprintBank` of fingerprints, a `GraphBank` for GNNs,
     a `CompositionFeaturizer` for compositions) carries the campaign's inputs and caches across
     iterations; `warm_start` (the stored hyperparameters of the last fit of the same kind, see
     `ExactGP`) seeds the GP's hyperparameter search."""
-    path = BY_REPRESENTATION.get((representation, spec.kind))
-    if path is not None:
-        module, _, name = path.partition(":")
-        cls = getattr(importlib.import_module(module), name)
-    else:
-        cls = SURROGATES[spec.kind]
+    cls = surrogate_class(spec.kind, representation)
     return cls.from_spec(spec, bank, representation=representation, seed=seed, warm_start=warm_start)
 
 
