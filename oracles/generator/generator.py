@@ -184,18 +184,25 @@ def install(folder: Path, name: str) -> Path:
     return target
 
 
+SHIPPED_FOLDER = Path(__file__).parent / "data"  # generators that come with amala (package data)
+
+
 def installed() -> list[Path]:
-    root = generators_folder()
-    return sorted(p for p in root.iterdir() if (p / CARD).is_file()) if root.is_dir() else []
+    """Installed generators, then the shipped ones that no installed one of the same name hides."""
+    found = {}
+    for root in (SHIPPED_FOLDER, generators_folder()):
+        if root.is_dir():
+            found.update({p.name: p for p in root.iterdir() if (p / CARD).is_file()})
+    return [found[name] for name in sorted(found)]
 
 
 def find(name_or_path: str, also: tuple[Path, ...] = ()) -> StructureGenerator:
-    """A generator by folder path, or by name among `also` (e.g. a campaign's `generators/` folder) and
-    the installed ones; one line naming where it looked when there is none."""
+    """A generator by folder path, or by name among `also` (e.g. a campaign's `generators/` folder), the
+    installed ones and the shipped ones, in that order; one line naming where it looked when there is none."""
     path = Path(name_or_path).expanduser()
     if (path / CARD).is_file():
         return StructureGenerator.load(path)
-    places = [*also, generators_folder()]
+    places = [*also, generators_folder(), SHIPPED_FOLDER]
     for place in places:
         if (Path(place) / name_or_path / CARD).is_file():
             return StructureGenerator.load(Path(place) / name_or_path)
