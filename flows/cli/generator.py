@@ -27,20 +27,25 @@ def train(config: Path = typer.Argument(None, help="YAML of the generator (Gener
     then train the denoiser on their snapshots and install it under its name."""
     from amala.oracles.generator import generator as gen
     from amala.oracles.generator.training import train as train_denoiser
-    from amala.oracles.generator.training_set import read_glasses
+    from amala.oracles.generator.training_set import campaign_glasses, read_glasses
 
     spec = _spec(config)
     folder = workdir / spec.name
     glasses = _build(spec.recipes(), folder / "glasses", workers)
     heldout = _build(spec.heldout_recipes(), folder / "heldout", workers)
-    console.print(f"{len(glasses)} training and {len(heldout)} held-out snapshots in {folder}", markup=False)
+    try:
+        earlier = campaign_glasses(spec.campaigns)
+    except ValueError as exc:
+        fail(str(exc))
+    console.print(f"{len(glasses)} training and {len(heldout)} held-out snapshots in {folder}"
+                  + (f", {len(earlier)} glasses of earlier campaigns" if spec.campaigns else ""), markup=False)
 
     def said(step, steps, row):
         val = ", ".join(f"σ {k.rsplit('sigma', 1)[1]} Å: {v:.4f}" for k, v in row.items() if k.startswith("val_"))
         err.print(f"step {step}/{steps} ({row['minutes']} min): train {row['train_loss_A2']:.4f} Å², held-out {val}",
                   markup=False)
 
-    generator = train_denoiser(spec, read_glasses(glasses), read_glasses(heldout), folder / "training",
+    generator = train_denoiser(spec, read_glasses(glasses) + earlier, read_glasses(heldout), folder / "training",
                                minutes=minutes, on_progress=said)
     card = generator.card
     console.print(f"{spec.name}: {card['steps_done']}/{spec.training.steps} steps, {card['training_minutes']} min; "

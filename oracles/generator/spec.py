@@ -61,6 +61,8 @@ class GeneratorSpec(_Strict):
     seeds: list[int] = Field(default_factory=lambda: [0, 1], min_length=1, description="glasses per composition "
                              "and quench rate")
     snapshots: int = Field(3, ge=1, le=100, description="snapshots of each glass's 300 K NVT, 2 ps apart")
+    campaigns: list[str] = Field(default_factory=list, description="work folders of earlier campaigns whose MD "
+                                 "oracle's final glasses (**/glass.extxyz) join the training glasses")
     heldout: HeldOutSettings = Field(default_factory=HeldOutSettings)
     denoiser: DenoiserSettings = Field(default_factory=DenoiserSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)

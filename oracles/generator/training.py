@@ -150,6 +150,7 @@ def train(spec: GeneratorSpec, glasses: list[Atoms], heldout: list[Atoms], workd
             "denoiser": settings, "training": t.model_dump(), "steps_done": step, "stopped_early": stopped_early,
             "training_minutes": round((time.monotonic() - started) / 60, 1),
             "training_glasses": len(glasses), "heldout_glasses": len(heldout),
+            "campaign_glasses": sorted(a.info["source_file"] for a in glasses if "source_file" in a.info),
             "compositions": sorted({a.info["composition"] for a in glasses}),
             "heldout_compositions": sorted({a.info["composition"] for a in heldout}),
             "quench_K_per_ps": sorted({float(a.info["quench_K_per_ps"]) for a in glasses}),

@@ -99,6 +99,28 @@ def melt_quench(recipe: GlassRecipe, folder: Path, density_g_cm3: float = START_
     return paths
 
 
+def campaign_glasses(folders: list[str | Path]) -> list[Atoms]:
+    """The final glasses an MD oracle wrote under campaigns' work folders (`**/glass.extxyz`), as training
+    glasses: the campaign's own oracle made them, so a generator trained on them makes its kind of glass.
+    The quench rate is the profile's (named in each file's info line); the source file is kept in the
+    info line. A file without a composition or a known profile is named in the error."""
+    from amala.oracles.md import ase_engine
+
+    out = []
+    for folder in folders:
+        for path in sorted(Path(folder).glob("**/glass.extxyz")):
+            atoms = read(path)
+            profile = str(atoms.info.get("profile", ""))
+            engine = lammps_glass.PROFILES if "lammps_version" in atoms.info and str(
+                atoms.info["lammps_version"]).isdigit() else ase_engine.PROFILES
+            if "composition" not in atoms.info or profile not in engine:
+                raise ValueError(f"{path}: not an MD oracle's glass (composition {atoms.info.get('composition')!r}, "
+                                 f"profile {profile!r})")
+            atoms.info.update({"quench_K_per_ps": engine[profile].quench_K_per_ps, "source_file": str(path)})
+            out.append(atoms)
+    return out
+
+
 def read_glasses(paths: list[Path]) -> list[Atoms]:
     """Training snapshots back from their files; a file that is not a glass snapshot is named."""
     out = []

@@ -120,3 +120,21 @@ def test_shipped_generator_configs_validate():
     for path in configs:
         spec = GeneratorSpec.model_validate(yaml.safe_load(path.read_text()))
         assert not set(spec.heldout.compositions) & set(spec.compositions)  # held out means never trained on
+
+
+def test_a_campaigns_own_glasses_become_training_glasses(tmp_path, synthetic_glasses):
+    from amala.oracles.generator.training_set import campaign_glasses
+    from amala.oracles.md import lammps_glass
+
+    glass = synthetic_glasses(["Li2O:0.33;SiO2:0.67"], [0])[0]
+    glass.info = {"composition": "Li2O:0.333333;SiO2:0.666667", "profile": "quick", "lammps_version": "20250722"}
+    folder = tmp_path / "campaign" / "md" / "quick" / "abc"
+    folder.mkdir(parents=True)
+    glass.write(folder / "glass.extxyz", format="extxyz")
+    [found] = campaign_glasses([tmp_path / "campaign"])
+    assert found.info["quench_K_per_ps"] == lammps_glass.PROFILES["quick"].quench_K_per_ps
+    assert found.info["source_file"] == str(folder / "glass.extxyz")
+    glass.info = {"profile": "quick"}
+    glass.write(folder / "glass.extxyz", format="extxyz")
+    with pytest.raises(ValueError, match="not an MD oracle's glass"):
+        campaign_glasses([tmp_path / "campaign"])
