@@ -50,3 +50,42 @@ def test_structure_settings_refuse_a_generator_without_a_name():
         MDSpec.model_validate({"kind": "md", "structure": {"source": "diffusion"}})
     assert "glasses from generator g1" in MDSpec.model_validate(
         {"kind": "md", "structure": {"source": "generator", "generator": "g1"}}).describe()
+
+
+@pytest.mark.md
+def test_cli_train_melt_quenches_trains_installs_and_resumes(tmp_path, monkeypatch):
+    """`amala generator train` end to end on a tiny spec: real LAMMPS glasses (30 atoms, a fast quench),
+    a few training steps, installed by name; a second run finds every glass on disk and trains nothing."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from amala.flows.cli import app
+
+    monkeypatch.setenv("AMALA_DATA_DIR", str(tmp_path / "data"))
+    spec = {"name": "tiny-cli", "n_atoms": 30, "compositions": ["Li2O:0.33;SiO2:0.67"], "quench_K_per_ps": [1000],
+            "seeds": [0], "snapshots": 2,
+            "heldout": {"compositions": ["Li2O:0.5;SiO2:0.5"], "quench_K_per_ps": [1000], "seeds": [1]},
+            "denoiser": {"features": 8, "layers": 1, "cutoff_A": 3.5, "radial_basis": 4},
+            "training": {"steps": 10, "batch": 2, "validate_every": 5}}
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(spec))
+    runner = CliRunner()
+    first = runner.invoke(app, ["generator", "train", str(config), "--workdir", str(tmp_path / "runs")])
+    assert first.exit_code == 0, first.output
+    assert "2 training and 2 held-out snapshots" in first.output and "10/10 steps" in first.output
+    glasses = sorted((tmp_path / "runs" / "tiny-cli" / "glasses").glob("*.extxyz"))
+    assert [g.name for g in glasses] == ["33Li2O-67SiO2-q1000-s0-f0.extxyz", "33Li2O-67SiO2-q1000-s0-f1.extxyz"]
+    from ase.io import read
+
+    info = read(glasses[0]).info
+    assert info["quench_K_per_ps"] == 1000 and info["temperature_K"] == 300 and info["lammps_version"]
+    listed = runner.invoke(app, ["generator", "list"])
+    assert "tiny-cli: Li-O-Si, 2 training snapshots, 10 steps" in listed.output
+    stamp = glasses[0].stat().st_mtime_ns
+    again = runner.invoke(app, ["generator", "train", str(config), "--workdir", str(tmp_path / "runs")])
+    assert again.exit_code == 0 and glasses[0].stat().st_mtime_ns == stamp  # nothing melt-quenched again
+    assert "10/10 steps" in again.output  # the finished training is resumed at its end, not repeated
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({**spec, "compositions": ["Li2O=0.5"]}))
+    refused = runner.invoke(app, ["generator", "train", str(bad)])
+    assert refused.exit_code == 2 and "composition 'Li2O=0.5'" in refused.output
