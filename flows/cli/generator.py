@@ -65,8 +65,11 @@ def sample(name: str = typer.Argument(..., help="an installed generator, or a ge
                                         "training glasses' median)"),
            steps: int = typer.Option(400, min=0, max=100_000, help="annealed denoising steps"),
            min_distance: float = typer.Option(1.0, min=0.0, help="closest pair allowed in a generated glass, Å"),
+           relax: bool = typer.Option(False, "--relax", help="relax each glass in the LAMMPS oracle's potential "
+                                      "(Pedone, fixed box) and report its energy per atom"),
            out: Path = typer.Option(Path("generated"), help="folder of the extxyz files")):
-    """Generate N glasses (unrelaxed) and write each as extended XYZ, with the metrics of the first."""
+    """Generate N glasses and write each as extended XYZ with its measured structure (unrelaxed unless
+    --relax: the oracle relaxes a generated glass in its own potential before simulating it)."""
     from amala.oracles.generator.generator import GenerationFailed, SamplingSettings, find
     from amala.oracles.md.glass_metrics import measure
 
@@ -85,10 +88,23 @@ def sample(name: str = typer.Argument(..., help="an installed generator, or a ge
             err.print(f"seed {seed + k}: {exc}", markup=False)
             continue
         path = out / f"{generator.name}-seed{seed + k}.extxyz"
+        energy = None
+        if relax:
+            from amala.oracles.md.lammps_glass import relax as relax_glass
+            from amala.oracles.md.protocol import SimulationFailed
+
+            try:
+                glass, energy = relax_glass(glass, out / "relax" / f"seed{seed + k}")
+            except SimulationFailed as exc:
+                err.print(f"seed {seed + k}: {exc}", markup=False)
+                continue
+            glass.info["energy_eV_atom"] = round(energy, 6)
         glass.write(path, format="extxyz")
-        metrics = measure(glass)
+        metrics = measure(glass, energy)
         console.print(f"{path}: {len(glass)} atoms, {metrics.density_g_cm3} g/cm3, coordination "
-                      f"{metrics.coordination}, {time.perf_counter() - started:.1f} s", markup=False)
+                      f"{metrics.coordination}, rings per former {metrics.rings}"
+                      + (f", {energy:.4f} eV/atom relaxed" if energy is not None else "")
+                      + f", {time.perf_counter() - started:.1f} s", markup=False)
         made += 1
     if not made:
         fail(f"no glass of {composition} was generated (reasons above)")

@@ -81,6 +81,10 @@ def test_cli_train_melt_quenches_trains_installs_and_resumes(tmp_path, monkeypat
     assert info["quench_K_per_ps"] == 1000 and info["temperature_K"] == 300 and info["lammps_version"]
     listed = runner.invoke(app, ["generator", "list"])
     assert "tiny-cli: Li-O-Si, 2 training snapshots, 10 steps" in listed.output
+    made = runner.invoke(app, ["generator", "sample", "tiny-cli", "Li2O:0.4;SiO2:0.6", "1", "--atoms", "30",
+                               "--steps", "0", "--min-distance", "0.1", "--relax", "--out", str(tmp_path / "gen")])
+    assert made.exit_code == 0 and "eV/atom relaxed" in made.output, made.output
+    assert read(tmp_path / "gen" / "tiny-cli-seed0.extxyz").info["energy_eV_atom"] < 0
     stamp = glasses[0].stat().st_mtime_ns
     again = runner.invoke(app, ["generator", "train", str(config), "--workdir", str(tmp_path / "runs")])
     assert again.exit_code == 0 and glasses[0].stat().st_mtime_ns == stamp  # nothing melt-quenched again
