@@ -113,3 +113,18 @@ def os_text(exc: OSError, path=None) -> str:
     what = exc.strerror or str(exc) or type(exc).__name__
     return f"{name}: {what}" if name is not None else what
 
+
+
+def read_spec(config, spec_class):
+    """A YAML settings file validated as `spec_class` (its defaults when `config` is None); one line naming
+    the file when it cannot be read or is not valid."""
+    import yaml
+    from pydantic import ValidationError
+
+    try:
+        data = yaml.safe_load(config.read_text()) if config else {}
+        return spec_class.model_validate(data or {})
+    except OSError as exc:
+        fail(f"{config}: cannot read it: {exc.strerror or exc}")
+    except (yaml.YAMLError, ValidationError) as exc:
+        fail(f"{config}: {' '.join(str(exc).split())[:300]}")

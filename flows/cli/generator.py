@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from amala.flows.cli.app import app, console, err, fail
+from amala.flows.cli.app import app, console, err, fail, read_spec
 
 generator_app = typer.Typer(no_args_is_help=True, help="Glass structure generators: trained on melt-quenched "
                             "glasses, they make starting structures without a melt-quench.")
@@ -136,18 +136,9 @@ def card(name: str = typer.Argument(..., help="an installed generator, or a gene
 
 
 def _spec(config: Path | None):
-    import yaml
-    from pydantic import ValidationError
-
     from amala.oracles.generator.spec import GeneratorSpec
 
-    try:
-        data = yaml.safe_load(config.read_text()) if config else {}
-        return GeneratorSpec.model_validate(data or {})
-    except OSError as exc:
-        fail(f"{config}: cannot read it: {exc.strerror or exc}")
-    except (yaml.YAMLError, ValidationError) as exc:
-        fail(f"{config}: {' '.join(str(exc).split())[:300]}")
+    return read_spec(config, GeneratorSpec)
 
 
 def _build(recipes, folder: Path, workers: int) -> list[Path]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from amala.flows.cli.app import app, console, fail
+from amala.flows.cli.app import app, console, fail, read_spec
 
 potential_app = typer.Typer(no_args_is_help=True, help="Machine-learned potentials: a teacher distilled into a "
                             "student.")
@@ -45,18 +45,9 @@ def distill(config: Path = typer.Argument(None, help="YAML of the distillation (
 
 def _spec(config: Path | None):
     """The distillation's settings: the YAML file's, else the shipped composition set; one line if bad."""
-    import yaml
-    from pydantic import ValidationError
-
     from amala.oracles.mlip.distill import DistillSpec
 
-    try:
-        data = yaml.safe_load(config.read_text()) if config else {}
-        return DistillSpec.model_validate(data or {})
-    except OSError as exc:
-        fail(f"{config}: cannot read it: {exc.strerror or exc}")
-    except (yaml.YAMLError, ValidationError) as exc:
-        fail(f"{config}: {' '.join(str(exc).split())[:300]}")
+    return read_spec(config, DistillSpec)
 
 
 @potential_app.command("train")

@@ -81,16 +81,7 @@ def melt_quench(atoms: Atoms, calculator, profile: MDProfile, seed: int = 0, obs
                 started: float | None = None) -> Atoms:
     """A new `Atoms` (calculator attached, momenta set) quenched from the melt to the hottest production T."""
     started = time.monotonic() if started is None else started
-    atoms = atoms.copy()
-    atoms.calc = calculator
-    _check_stress(atoms)
-    _guard("relaxation", FIRE(atoms, logfile=None).run, RELAX_FMAX_EV_A, RELAX_STEPS)
-    _check_finite(atoms, "relaxation")
-    rng = np.random.default_rng(seed)
-    MaxwellBoltzmannDistribution(atoms, temperature_K=profile.melt_K, rng=rng, force_temp=True)
-    Stationary(atoms)  # no ZeroRotation: a periodic cell has no rotation to remove
-    dt = profile.timestep_fs * units.fs
-    dyn = Langevin(atoms, dt, temperature_K=profile.melt_K, friction=1 / (TDAMP_STEPS * dt), fixcm=False, rng=rng)
+    atoms, dyn = _relaxed_and_heated(atoms, calculator, profile, profile.melt_K, seed)
     drive(dyn, atoms, "melt", profile.steps(profile.melt_ps), profile, started, observer, profile.melt_K)
     pressure_GPa = -np.trace(atoms.get_stress(voigt=False, include_ideal_gas=True)) / 3 / units.GPa
     if abs(pressure_GPa) > profile.max_pressure_GPa:
@@ -109,6 +100,22 @@ def melt_quench(atoms: Atoms, calculator, profile: MDProfile, seed: int = 0, obs
     return atoms
 
 
+def _relaxed_and_heated(atoms: Atoms, calculator, profile: MDProfile, temperature_K: float, seed: int):
+    """A copy of the cell relaxed in the potential (overlaps away), momenta at `temperature_K`, and the
+    Langevin NVT that melts or anneals it."""
+    atoms = atoms.copy()
+    atoms.calc = calculator
+    _check_stress(atoms)
+    _guard("relaxation", FIRE(atoms, logfile=None).run, RELAX_FMAX_EV_A, RELAX_STEPS)
+    _check_finite(atoms, "relaxation")
+    rng = np.random.default_rng(seed)
+    MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_K, rng=rng, force_temp=True)
+    Stationary(atoms)  # no ZeroRotation: a periodic cell has no rotation to remove
+    dt = profile.timestep_fs * units.fs
+    return atoms, Langevin(atoms, dt, temperature_K=temperature_K, friction=1 / (TDAMP_STEPS * dt), fixcm=False,
+                           rng=rng)
+
+
 def anneal_generated(atoms: Atoms, calculator, profile: MDProfile, anneal_ps: float, seed: int = 0,
                      observer: Observer | None = None, started: float | None = None) -> Atoms:
     """A generated glass (`amala.oracles.generator`) in place of the melt-quench: relaxed in this potential,
@@ -116,17 +123,8 @@ def anneal_generated(atoms: Atoms, calculator, profile: MDProfile, anneal_ps: fl
     left it. The anneal is reported to the observer as the "quench" stage (an audit's gate checks it as
     it would check a quench)."""
     started = time.monotonic() if started is None else started
-    atoms = atoms.copy()
-    atoms.calc = calculator
-    _check_stress(atoms)
-    _guard("relaxation", FIRE(atoms, logfile=None).run, RELAX_FMAX_EV_A, RELAX_STEPS)
-    _check_finite(atoms, "relaxation")
     hottest = max(profile.temperatures_K)
-    rng = np.random.default_rng(seed)
-    MaxwellBoltzmannDistribution(atoms, temperature_K=hottest, rng=rng, force_temp=True)
-    Stationary(atoms)
-    dt = profile.timestep_fs * units.fs
-    dyn = Langevin(atoms, dt, temperature_K=hottest, friction=1 / (TDAMP_STEPS * dt), fixcm=False, rng=rng)
+    atoms, dyn = _relaxed_and_heated(atoms, calculator, profile, hottest, seed)
     drive(dyn, atoms, "quench", profile.steps(anneal_ps), profile, started, observer, hottest)
     log.info("generated glass annealed: %.0f K, %.3f g/cm3", atoms.get_temperature(), glass_structure.density(atoms))
     return atoms

@@ -71,7 +71,9 @@ def test_the_configs_own_strategy_keeps_the_configs_surrogate():
     assert baseline.surrogate.kind == "random_forest" and baseline.surrogate.featurizer.n_bits == 2048
 
 
-@pytest.mark.parametrize("script", ["cv_benchmark", "generative_benchmark", "md_overhead", "md_validation"])
+@pytest.mark.parametrize("script", ["cv_benchmark", "generative_benchmark", "md_overhead", "md_validation",
+                                    "glass_generator", "generated_campaign", "sulfide_campaign",
+                                    "sciglass_multifidelity"])
 def test_benchmark_scripts_run_from_the_benchmarks_folder(script, monkeypatch, capsys):
     """Each script in benchmarks/ (not installed) runs as `python benchmarks/NAME.py` and parses `--help`."""
     path = Path(__file__).resolve().parents[2] / "benchmarks" / f"{script}.py"
