@@ -143,10 +143,25 @@ def cost(generator, heldout: Path, out: Path, steps: int, student: str | None) -
               "generate_s": round(sample_s, 2), "lammps_relax_s": round(relax_s, 2),
               "speedup_vs_lammps": round(lammps_s / (sample_s + relax_s), 2),
               "training_minutes": generator.card.get("training_minutes"),
-              "training_glasses_s": None}
+              "training_glasses_s": _glasses_seconds(heldout.parent / "glasses")}
+    train_s = result["training_glasses_s"] + 60 * (result["training_minutes"] or 0.0)
+    result["training_total_s"] = round(train_s, 1)
+    saved = lammps_s - (sample_s + relax_s)
+    result["break_even_glasses_vs_lammps"] = round(train_s / saved, 1) if saved > 0 else None
     if student:
         result.update(_mlip_cost(glass, student, sample_s))
+        saved = result["student_melt_quench_s"] - (sample_s + result["student_relax_s"])
+        result["break_even_glasses_vs_student"] = round(train_s / saved, 1) if saved > 0 else None
     return result
+
+
+def _glasses_seconds(folder: Path) -> float:
+    """LAMMPS seconds of the training glasses: each glass's last snapshot records its wall time."""
+    last: dict[str, float] = {}
+    for path in folder.glob("*-f*.extxyz"):
+        stem = path.stem.rsplit("-f", 1)[0]
+        last[stem] = max(last.get(stem, 0.0), float(read(path).info.get("seconds", 0.0)))
+    return round(sum(last.values()), 1)
 
 
 def _mlip_cost(glass, student: str, sample_s: float) -> dict:
