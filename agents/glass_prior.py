@@ -22,6 +22,7 @@ Units: mole fractions (sum 1).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -79,6 +80,20 @@ def fractions_of(compositions: Sequence[str], compounds: Sequence[str]) -> np.nd
             if name not in index:
                 raise ValueError(f"composition {text!r}: compound {name} is not among the prior's compounds")
             out[row, index[name]] = x
+    return out
+
+
+def to_compositions(fractions: np.ndarray, settings: PriorSettings) -> list[str]:
+    """Sampled fraction vectors as compositions: compounds below `min_fraction` dropped, the rest
+    renormalised and rounded to `step` (canonical spelling). Every generator of compositions rounds alike,
+    so their samples compare on equal terms."""
+    out = []
+    for row in np.asarray(fractions, dtype=float):
+        row = np.where(row >= settings.min_fraction, row, 0.0)
+        if row.sum() <= 0:
+            row = np.eye(len(row))[int(np.argmax(fractions))]
+        row = np.round(row / row.sum() / settings.step) * settings.step
+        out.append(canonical_composition({c: float(x) for c, x in zip(settings.compounds, row) if x > 0}))
     return out
 
 
@@ -157,6 +172,30 @@ class GlassPrior:
         record["elbo_quantiles"] = {f"{q:g}": float(np.quantile(elbo, q)) for q in QUANTILES}
         return prior
 
+    def fine_tuned(self, compositions: Sequence[str], steps: int, seed: int = 0) -> GlassPrior:
+        """A copy trained `steps` more minibatch steps on `compositions` (a campaign's best, those made of
+        the prior's compounds), as the GPT agent is fine-tuned on its campaign's best: sampling moves
+        towards them while the prior's weights keep the glasses it learned. The original is unchanged."""
+        kept = [c for c, ok in zip(compositions, within(compositions, self.settings.compounds)) if ok]
+        model = copy.deepcopy(self.model)
+        if kept and steps:
+            torch.manual_seed(seed)
+            x = torch.tensor(fractions_of(kept, self.settings.compounds), dtype=torch.float32)
+            optimiser = torch.optim.Adam(model.parameters(), lr=self.settings.learning_rate)
+            generator = torch.Generator().manual_seed(seed)
+            model.train()
+            for _ in range(steps):
+                batch = torch.randint(len(x), (min(len(x), self.settings.batch_size),), generator=generator)
+                reconstruction, kl = _elbo_terms(model, x[batch])
+                loss = (reconstruction + self.settings.beta * kl).mean()
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+            model.eval()
+        record = {**self.record, "fine_tuned_on": len(kept), "fine_tune_steps": steps if kept else 0,
+                  "fine_tune_seed": seed, "base_version": self.version}
+        return GlassPrior(self.settings, model, record)
+
     @property
     def version(self) -> str:
         """A short hash of the weights: what a candidate's provenance names."""
@@ -175,13 +214,7 @@ class GlassPrior:
             empty = ~present.any(-1)  # nothing drawn: the likeliest compound
             present[empty, presence[empty].argmax(-1)] = True
             p = _masked_log_softmax(logits, present).exp().numpy().astype(float)
-        out = []
-        for row in p:
-            row = np.where(row >= self.settings.min_fraction, row, 0.0)
-            row = np.round(row / row.sum() / self.settings.step) * self.settings.step
-            amounts = {c: float(x) for c, x in zip(self.settings.compounds, row) if x > 0}
-            out.append(canonical_composition(amounts))
-        return out
+        return to_compositions(p, self.settings)
 
     def log_likelihood(self, compositions: Sequence[str], draws: int = 16, seed: int = 0) -> np.ndarray:
         """The ELBO per composition (nats; higher: more like the glasses it learned), averaged over
@@ -242,6 +275,11 @@ class GlassPriorSpec(AgentSpec):
                               "$AMALA_DATA_DIR/sciglass/sciglass_li_oxide_glasses.csv)")
     oversample: Int = Field(20, ge=1, le=1000, description="samples drawn per composition handed over (those "
                             "outside the bounds or already known are dropped)")
+    finetune_steps: Int = Field(50, ge=0, le=100_000, description="before each proposal, minibatch steps of "
+                                "fine-tuning a copy of the prior on the campaign's best glasses (0: the prior as "
+                                "trained); the glass-forming likelihood stays the prior's")
+    finetune_top: Int = Field(20, ge=1, le=10_000, description="how many of the best evaluated glasses it is "
+                              "fine-tuned on")
 
     def composition_bounds(self) -> dict[str, tuple[float, float]]:
         return self.bounds or {}
@@ -250,8 +288,11 @@ class GlassPriorSpec(AgentSpec):
 class GlassPriorAgent(Agent):
     """Proposes compositions drawn from the glass prior (a VAE of SciGlass's compositions of the bounds'
     compounds), trained on first use and kept in the work folder (keyed by the table's and the settings'
-    hashes, so a resumed or second campaign reuses it). Each candidate's metadata names the prior's
-    version, the sample seed and its ELBO (the glass-forming likelihood, nats)."""
+    hashes, so a resumed or second campaign reuses it). Once the campaign has results, it samples from a
+    copy fine-tuned on the best of them (`finetune_steps`, `finetune_top`; Shang et al.'s generator
+    steered by the campaign, as the GPT agent is), so the acquisition's scoring sees more of the region
+    that pays. Each candidate's metadata names the prior's version, the sample seed and its ELBO under the
+    prior (the glass-forming likelihood, nats), and the fine-tuned copy's version when there is one."""
 
     Spec = GlassPriorSpec
     representations = (Representation.COMPOSITION,)
@@ -262,11 +303,14 @@ class GlassPriorAgent(Agent):
         if not spec.bounds or len(spec.bounds) < 2:
             raise ValueError("agents[].bounds: the glass prior needs at least two compounds with their bounds")
         return cls(spec.bounds, n=spec.n, data=spec.data, oversample=spec.oversample,
-                   folder=Path(workdir or ".") / "glass_prior", name=spec.name or "glass_prior")
+                   folder=Path(workdir or ".") / "glass_prior", name=spec.name or "glass_prior",
+                   finetune_steps=spec.finetune_steps, finetune_top=spec.finetune_top)
 
     def __init__(self, bounds: dict[str, tuple[float, float]], n: int = 64, data: str | None = None,
-                 oversample: int = 20, folder: Path = Path("glass_prior"), name: str = "glass_prior"):
+                 oversample: int = 20, folder: Path = Path("glass_prior"), name: str = "glass_prior",
+                 finetune_steps: int = 50, finetune_top: int = 20):
         self.bounds, self.n, self.data, self.oversample = dict(bounds), n, data, oversample
+        self.finetune_steps, self.finetune_top = finetune_steps, finetune_top
         self.folder, self.name = Path(folder), name
         self.settings = PriorSettings(compounds=tuple(sorted(bounds)))
         self._prior: GlassPrior | None = None
@@ -282,7 +326,14 @@ class GlassPriorAgent(Agent):
         wanted = n or self.n
         prior, trained = self.prior()
         seed = int(context.rng(self.name).integers(2**31))
-        samples = prior.sample(wanted * self.oversample, seed=seed)
+        sampler, tuned_on = prior, 0
+        if self.finetune_steps and context.evaluated:
+            # from the prior each time (not from the last copy): deterministic by iteration, nothing to resume
+            best = sorted(context.evaluated, key=lambda cv: cv[1], reverse=True)[:self.finetune_top]
+            sampler = prior.fine_tuned([c.representation for c, _ in best], self.finetune_steps,
+                                       seed=context.seed + context.iteration)
+            tuned_on = sampler.record["fine_tuned_on"]
+        samples = sampler.sample(wanted * self.oversample, seed=seed)
         found: dict[str, Candidate] = {}
         for text in samples:
             fractions = parse_composition(text)
@@ -296,8 +347,11 @@ class GlassPriorAgent(Agent):
         chosen = list(found.values())
         likelihood = prior.log_likelihood([c.representation for c in chosen]) if chosen else []
         for candidate, elbo in zip(chosen, likelihood):
-            candidate.metadata.update(prior_version=prior.version, sample_seed=seed, glass_elbo_nats=float(elbo))
+            candidate.metadata.update(prior_version=prior.version, sample_seed=seed, glass_elbo_nats=float(elbo),
+                                      **({"sampler_version": sampler.version, "fine_tuned_on": tuned_on}
+                                         if tuned_on else {}))
         events = [] if len(chosen) >= wanted else [("warning", f"{self.name}: {len(chosen)} of {wanted} samples "
                                                     f"within the bounds and new ({len(samples)} drawn)")]
-        version = {**prior.record, "kind": "glass_prior", "version": prior.version} if trained else None
+        version = ({**sampler.record, "kind": "glass_prior", "version": sampler.version} if trained or tuned_on
+                   else None)
         return Proposal(chosen, events=events, model_version=version)

@@ -3,7 +3,8 @@
 SciGlass's Li oxide glasses made only of the prior's compounds are split by source paper (SciGlass's KOD:
 a paper's near-identical glasses never straddle the split), 80% of the papers to train on, 20% held out.
 The VAE is trained on the training compositions; as many samples as there are held-out compositions are
-drawn from it and from a Dirichlet(1) over the same compounds (rounded the same way), and each sample set
+drawn from it and from a Dirichlet(1) over the same compounds (rounded the same way), and with --gan from
+a WGAN-GP trained on the same compositions (Shang et al.'s kind of generator), and each sample set
 is scored by `composition_metrics`: validity, uniqueness, novelty, and k-NN precision and recall
 (Kynkäänniemi et al. 2019, k = 5) against the held-out compositions in mole-fraction space.
 
@@ -51,6 +52,8 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--temperature", type=float, default=PriorSettings.temperature, help="latent scale of samples")
+    p.add_argument("--gan", type=int, default=0, metavar="STEPS", help="also train Shang's kind of generator (a "
+                   "WGAN-GP, agents/glass_gan.py) for STEPS generator steps on the same split, and score it")
     args = p.parse_args()
     frame = sciglass.read(args.data).frame
     settings = PriorSettings(temperature=args.temperature)
@@ -60,10 +63,20 @@ def main() -> None:
         began = time.perf_counter()
         prior = GlassPrior.train(train, settings, seed=seed, source=str(args.data))
         seconds = time.perf_counter() - began
-        for name, samples in (("vae", prior.sample(len(held), seed=seed)),
-                              ("dirichlet", dirichlet(len(held), settings, seed))):
+        sets = [("vae", prior.sample(len(held), seed=seed)), ("dirichlet", dirichlet(len(held), settings, seed))]
+        gan_seconds = None
+        if args.gan:
+            from amala.agents.glass_gan import GANSettings, GlassGAN
+
+            began = time.perf_counter()
+            gan = GlassGAN.train(train, settings, GANSettings(steps=args.gan), seed=seed)
+            gan_seconds = round(time.perf_counter() - began, 1)
+            sets.append(("gan", gan.sample(len(held), seed=seed)))
+        for name, samples in sets:
             row = {"seed": seed, "model": name, "train": len(train), "heldout": len(held),
                    **composition_metrics(samples, train, held, settings.compounds, k=5)}
+            if name == "gan":
+                row["train_seconds"] = gan_seconds
             if name == "vae":
                 row["train_seconds"] = round(seconds, 1)
                 ll_held = prior.log_likelihood(held)

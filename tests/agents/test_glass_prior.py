@@ -63,6 +63,28 @@ def test_a_prior_is_saved_and_loaded_with_its_version(prior, tmp_path):
         PriorSettings(compounds=("Li2O", "Xx2O"))
 
 
+def test_fine_tuning_on_a_campaigns_best_moves_the_samples_there_and_keeps_the_prior(prior):
+    """As the GPT agent is fine-tuned on its campaign's best: a copy trained on a few Li-rich silicates
+    samples more silicates, richer in Li; the prior itself is unchanged, and the copy is deterministic."""
+    best = [canonical_composition({"Li2O": x, "SiO2": 1 - x}) for x in (0.40, 0.42, 0.44, 0.45)]
+    before = prior.version
+    tuned = prior.fine_tuned(best, steps=150, seed=3)
+    assert prior.version == before and tuned.version != before
+    assert tuned.version == prior.fine_tuned(best, steps=150, seed=3).version
+    assert tuned.record["fine_tuned_on"] == 4 and tuned.record["base_version"] == before
+
+    def silicate_li(samples):
+        rows = [parse_composition(s) for s in samples]
+        silicates = [r for r in rows if set(r) == {"Li2O", "SiO2"}]
+        return len(silicates) / len(rows), np.mean([r["Li2O"] for r in silicates])
+
+    share, li = silicate_li(prior.sample(400, seed=4))
+    share_tuned, li_tuned = silicate_li(tuned.sample(400, seed=4))
+    assert share_tuned > share + 0.1 and li_tuned > li + 0.03, (share, share_tuned, li, li_tuned)
+    untouched = prior.fine_tuned(["Li2O:0.5;Na2O:0.5"], steps=150)  # nothing of its compounds: no training
+    assert untouched.version == before and untouched.record["fine_tune_steps"] == 0
+
+
 @pytest.fixture
 def table(tmp_path) -> str:
     texts = [";".join(f"{k}:{v * 100:g}" for k, v in parse_composition(c).items())
@@ -94,6 +116,13 @@ def test_the_agent_proposes_new_glasses_within_its_bounds_with_their_provenance(
     assert again.model_version is None and [c.key for c in again.candidates] == [c.key for c in proposal.candidates]
     known = ProposalContext(iteration=1, seed=0, known_keys={c.key for c in proposal.candidates})
     assert not {c.key for c in other.propose(known).candidates} & known.known_keys
+    # with results, it samples from a copy fine-tuned on the best of them, and says so
+    evaluated = [(c, float(parse_composition(c.representation)["Li2O"])) for c in proposal.candidates]
+    later = ProposalContext(iteration=2, seed=0, evaluated=evaluated, known_keys={c.key for c, _ in evaluated})
+    tuned = other.propose(later)
+    assert tuned.model_version["fine_tuned_on"] == 10 and tuned.model_version["kind"] == "glass_prior"
+    assert all(c.metadata["fine_tuned_on"] == 10 and c.metadata["sampler_version"] == tuned.model_version["version"]
+               and c.metadata["prior_version"] == proposal.model_version["version"] for c in tuned.candidates)
 
 
 def test_a_composition_campaign_takes_the_glass_prior_agent():
@@ -124,3 +153,24 @@ def test_the_composition_sampler_keeps_only_glass_like_compositions(table, tmp_p
 
     assert ternary(plain) > 0.9 and ternary(liked) < ternary(plain) - 0.3
     assert all(np.isfinite(c.metadata["glass_elbo_nats"]) for c in liked) and len(liked) > 0
+
+
+def test_the_gan_it_is_measured_against_trains_deterministically_and_samples_valid_glasses():
+    """Shang et al.'s kind of generator (agents/glass_gan.py), a few seconds of training: the mechanics
+    (determinism by seed, compositions of the prior's compounds, the shared rounding), not its quality,
+    which benchmarks/glass_prior.py --gan measures."""
+    from amala.agents.glass_gan import GANSettings, GlassGAN
+
+    data = binaries(np.random.default_rng(0), 100)
+    settings = GANSettings(steps=40, critic_steps=2, batch_size=32, hidden=16)
+    a = GlassGAN.train(data, SETTINGS, settings, seed=0)
+    b = GlassGAN.train(data, SETTINGS, settings, seed=0)
+    samples = a.sample(50, seed=1)
+    assert samples == b.sample(50, seed=1) and samples != a.sample(50, seed=2)
+    for text in samples:
+        fractions = parse_composition(text)
+        assert set(fractions) <= set(SETTINGS.compounds) and abs(sum(fractions.values()) - 1) < 1e-5  # 6 decimals
+        assert min(fractions.values()) >= SETTINGS.min_fraction - SETTINGS.step
+    assert a.record["model"] == "wgan-gp" and a.record["training_compositions"] == 100
+    with pytest.raises(ValueError, match="training compositions"):
+        GlassGAN.train(["Li2O:0.5;Na2O:0.5"] * 20, SETTINGS, settings)
