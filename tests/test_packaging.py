@@ -17,7 +17,7 @@ def test_wheel_maps_the_code_folders_into_amala(tmp_path):
     wheel = next(tmp_path.glob("amala-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     for package in ("core", "loop", "loop/report", "agents", "models", "oracles", "oracles/tables", "oracles/md",
-                    "oracles/mlip", "flows", "flows/cli"):
+                    "oracles/mlip", "oracles/generator", "flows", "flows/cli"):
         assert f"amala/{package}/__init__.py" in names
         assert not any(n.startswith(f"{package}/") for n in names)
     assert "amala/__init__.py" in names and not any(n.startswith("api/") for n in names)  # api/ is `amala`
@@ -26,7 +26,9 @@ def test_wheel_maps_the_code_folders_into_amala(tmp_path):
                  "oracles/mlip/data/crystal_references.json", "loop/migrations/env.py",
                  "oracles/mlip/data/students/glass-student/glass-student.nequip.zip",
                  "oracles/mlip/data/students/glass-student/card.json",
-                 "oracles/mlip/data/students/glass-student/replay.extxyz.gz"):
+                 "oracles/mlip/data/students/glass-student/replay.extxyz.gz",
+                 "oracles/generator/data/li-silicate-150/denoiser.pt",
+                 "oracles/generator/data/li-silicate-150/card.json"):
         assert f"amala/{data}" in names  # data ship with the code
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "amala = amala.flows.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
