@@ -138,3 +138,22 @@ def test_a_campaigns_own_glasses_become_training_glasses(tmp_path, synthetic_gla
     glass.write(folder / "glass.extxyz", format="extxyz")
     with pytest.raises(ValueError, match="not an MD oracle's glass"):
         campaign_glasses([tmp_path / "campaign"])
+
+
+def test_the_shipped_generator_loads_by_name_and_makes_a_glass(tmp_path, monkeypatch):
+    """The generator that ships with amala (package data): found by name with nothing installed, its card
+    says what it learned from, and it makes a sound lithium silicate glass (checked loosely: its quality is
+    the benchmark's)."""
+    from amala.oracles.generator.generator import SHIPPED_FOLDER, installed
+    from amala.oracles.md.glass_metrics import measure
+
+    monkeypatch.setenv("AMALA_DATA_DIR", str(tmp_path / "empty"))
+    assert [p.name for p in installed()] == ["li-silicate-150"] and installed()[0].parent == SHIPPED_FOLDER
+    generator = find("li-silicate-150")
+    card = generator.card
+    assert card["elements"] == ["Al", "Li", "O", "P", "Si"] and card["steps_done"] == card["training"]["steps"]
+    assert card["heldout_loss_A2"]["0.3"] < 0.5 * card["heldout_zero_loss_A2"]["0.3"]  # it removes most noise
+    assert card["default_quench_K_per_ps"] in card["quench_K_per_ps"] and card["made_with"]["commands"]
+    glass = generator.sample("Li2O:0.3;SiO2:0.7", 100, seed=0, settings=SamplingSettings(steps=100))
+    metrics = measure(glass, rings=False)
+    assert 3.8 <= metrics.coordination["Si-O"] <= 4.2  # tetrahedra from random positions
