@@ -249,15 +249,29 @@ class GlassPrior:
 
 # --- the agent ---------------------------------------------------------------------------------------
 
-def trained_prior(settings: PriorSettings, data: str | None, folder: Path) -> tuple[GlassPrior, bool]:
+def trained_prior(settings: PriorSettings, data: str | None, folder: Path, model: str = "vae",
+                  gan_steps: int = 3000):
     """(the prior of these settings on the SciGlass table at `data` (default: the dataset's local copy),
-    whether it was trained now): trained once, kept under `folder`, keyed by the table's sha256 and the
-    settings, so every agent and every resumed campaign on one work folder shares it."""
+    whether it was trained now): trained once, kept under `folder`, keyed by the table's sha256, the
+    settings and the model kind (`vae`, or `gan`: `agents/glass_gan.py`), so every agent and every resumed
+    campaign on one work folder shares it."""
     from amala.core import datasets, sciglass
 
     table = sciglass.read(datasets.resolve_path(sciglass.NAME, data))
-    key = hashlib.sha256(json.dumps([table.sha256, asdict(settings)], sort_keys=True).encode()).hexdigest()
+    keyed = [table.sha256, asdict(settings)] + ([model, gan_steps] if model != "vae" else [])  # VAE: as before
+    key = hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()
     where = Path(folder) / key[:12]
+    if model == "gan":
+        from amala.agents.glass_gan import GlassGAN
+
+        if (where / "gan.json").is_file():
+            return GlassGAN.load(where), False
+        from amala.agents.glass_gan import GANSettings
+
+        gan = GlassGAN.train(list(table.frame.composition), settings, GANSettings(steps=gan_steps), seed=0)
+        gan.record["source"] = table.source
+        gan.save(where)
+        return gan, True
     if (where / "prior.json").is_file():
         return GlassPrior.load(where), False
     prior = GlassPrior.train(list(table.frame.composition), settings, seed=0, source=table.source)
@@ -280,6 +294,9 @@ class GlassPriorSpec(AgentSpec):
                                 "trained); the glass-forming likelihood stays the prior's")
     finetune_top: Int = Field(20, ge=1, le=10_000, description="how many of the best evaluated glasses it is "
                               "fine-tuned on")
+    model: Literal["vae", "gan"] = Field("vae", description="vae (default: higher recall, and a likelihood) or "
+                                         "gan (Shang et al.'s kind: higher precision, no likelihood, no fine-tuning)")
+    gan_steps: Int = Field(3000, ge=1, le=1_000_000, description="model gan: generator steps of its training")
 
     def composition_bounds(self) -> dict[str, tuple[float, float]]:
         return self.bounds or {}
@@ -304,21 +321,23 @@ class GlassPriorAgent(Agent):
             raise ValueError("agents[].bounds: the glass prior needs at least two compounds with their bounds")
         return cls(spec.bounds, n=spec.n, data=spec.data, oversample=spec.oversample,
                    folder=Path(workdir or ".") / "glass_prior", name=spec.name or "glass_prior",
-                   finetune_steps=spec.finetune_steps, finetune_top=spec.finetune_top)
+                   finetune_steps=spec.finetune_steps, finetune_top=spec.finetune_top, model=spec.model,
+                   gan_steps=spec.gan_steps)
 
     def __init__(self, bounds: dict[str, tuple[float, float]], n: int = 64, data: str | None = None,
                  oversample: int = 20, folder: Path = Path("glass_prior"), name: str = "glass_prior",
-                 finetune_steps: int = 50, finetune_top: int = 20):
+                 finetune_steps: int = 50, finetune_top: int = 20, model: str = "vae", gan_steps: int = 3000):
         self.bounds, self.n, self.data, self.oversample = dict(bounds), n, data, oversample
+        self.model, self.gan_steps = model, gan_steps
         self.finetune_steps, self.finetune_top = finetune_steps, finetune_top
         self.folder, self.name = Path(folder), name
         self.settings = PriorSettings(compounds=tuple(sorted(bounds)))
         self._prior: GlassPrior | None = None
 
     def prior(self) -> tuple[GlassPrior, bool]:
-        """(the prior, whether it was trained now). Trained once per table and settings."""
+        """(the prior, whether it was trained now). Trained once per table, settings and model kind."""
         if self._prior is None:
-            self._prior, trained = trained_prior(self.settings, self.data, self.folder)
+            self._prior, trained = trained_prior(self.settings, self.data, self.folder, self.model, self.gan_steps)
             return self._prior, trained
         return self._prior, False
 
@@ -327,7 +346,7 @@ class GlassPriorAgent(Agent):
         prior, trained = self.prior()
         seed = int(context.rng(self.name).integers(2**31))
         sampler, tuned_on = prior, 0
-        if self.finetune_steps and context.evaluated:
+        if self.finetune_steps and context.evaluated and self.model == "vae":
             # from the prior each time (not from the last copy): deterministic by iteration, nothing to resume
             best = sorted(context.evaluated, key=lambda cv: cv[1], reverse=True)[:self.finetune_top]
             sampler = prior.fine_tuned([c.representation for c, _ in best], self.finetune_steps,
@@ -345,13 +364,16 @@ class GlassPriorAgent(Agent):
             if len(found) >= wanted:
                 break
         chosen = list(found.values())
-        likelihood = prior.log_likelihood([c.representation for c in chosen]) if chosen else []
+        # the glass-forming likelihood is the VAE's ELBO; a GAN has none
+        likelihood = (prior.log_likelihood([c.representation for c in chosen]) if chosen and self.model == "vae"
+                      else [None] * len(chosen))
         for candidate, elbo in zip(chosen, likelihood):
-            candidate.metadata.update(prior_version=prior.version, sample_seed=seed, glass_elbo_nats=float(elbo),
+            candidate.metadata.update(prior_version=prior.version, prior_model=self.model, sample_seed=seed,
+                                      **({"glass_elbo_nats": float(elbo)} if elbo is not None else {}),
                                       **({"sampler_version": sampler.version, "fine_tuned_on": tuned_on}
                                          if tuned_on else {}))
         events = [] if len(chosen) >= wanted else [("warning", f"{self.name}: {len(chosen)} of {wanted} samples "
                                                     f"within the bounds and new ({len(samples)} drawn)")]
-        version = ({**sampler.record, "kind": "glass_prior", "version": sampler.version} if trained or tuned_on
-                   else None)
+        version = ({**sampler.record, "kind": "glass_prior", "model": self.model, "version": sampler.version}
+                   if trained or tuned_on else None)
         return Proposal(chosen, events=events, model_version=version)

@@ -174,3 +174,20 @@ def test_the_gan_it_is_measured_against_trains_deterministically_and_samples_val
     assert a.record["model"] == "wgan-gp" and a.record["training_compositions"] == 100
     with pytest.raises(ValueError, match="training compositions"):
         GlassGAN.train(["Li2O:0.5;Na2O:0.5"] * 20, SETTINGS, settings)
+
+
+def test_the_agent_can_sample_shangs_kind_of_generator(table, tmp_path):
+    """`model: gan`: the WGAN-GP trained once and kept, its version in each candidate's provenance, no
+    likelihood (a GAN has none) and no fine-tuning."""
+    bounds = {"Li2O": (0.0, 1.0), "SiO2": (0.0, 1.0), "B2O3": (0.0, 1.0)}
+    agent = GlassPriorAgent(bounds, n=5, data=table, folder=tmp_path / "priors", model="gan", gan_steps=20)
+    proposal = agent.propose(ProposalContext(iteration=1, seed=0))
+    assert proposal.model_version["model"] == "gan" and proposal.model_version["training_compositions"] == 120
+    assert proposal.candidates and all(c.metadata["prior_model"] == "gan" and "glass_elbo_nats" not in c.metadata
+                                       for c in proposal.candidates)
+    again = GlassPriorAgent(bounds, n=5, data=table, folder=tmp_path / "priors", model="gan", gan_steps=20)
+    assert [c.key for c in again.propose(ProposalContext(iteration=1, seed=0)).candidates] == \
+        [c.key for c in proposal.candidates]  # loaded, not retrained: the same samples
+    evaluated = [(c, 1.0) for c in proposal.candidates]
+    later = again.propose(ProposalContext(iteration=2, seed=0, evaluated=evaluated))
+    assert later.model_version is None  # nothing fine-tuned
