@@ -25,7 +25,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from amala.agents.glass_prior import PriorSettings, fractions_of, to_compositions, within
+from amala.agents.glass_prior import PriorSettings, fractions_of, to_compositions, weights_version, within
 
 
 @dataclass(frozen=True)
@@ -95,10 +95,7 @@ class GlassGAN:
 
     @property
     def version(self) -> str:
-        digest = hashlib.sha256()
-        for tensor in self.generator.state_dict().values():
-            digest.update(tensor.detach().numpy().tobytes())
-        return digest.hexdigest()[:12]
+        return weights_version(self.generator)
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)

@@ -83,6 +83,14 @@ def fractions_of(compositions: Sequence[str], compounds: Sequence[str]) -> np.nd
     return out
 
 
+def weights_version(model: nn.Module) -> str:
+    """A short hash of a model's weights (12 hex digits): the version a candidate's provenance names."""
+    digest = hashlib.sha256()
+    for tensor in model.state_dict().values():
+        digest.update(tensor.detach().numpy().tobytes())
+    return digest.hexdigest()[:12]
+
+
 def to_compositions(fractions: np.ndarray, settings: PriorSettings) -> list[str]:
     """Sampled fraction vectors as compositions: compounds below `min_fraction` dropped, the rest
     renormalised and rounded to `step` (canonical spelling). Every generator of compositions rounds alike,
@@ -199,10 +207,7 @@ class GlassPrior:
     @property
     def version(self) -> str:
         """A short hash of the weights: what a candidate's provenance names."""
-        digest = hashlib.sha256()
-        for tensor in self.model.state_dict().values():
-            digest.update(tensor.detach().numpy().tobytes())
-        return digest.hexdigest()[:12]
+        return weights_version(self.model)
 
     def sample(self, n: int, seed: int = 0) -> list[str]:
         """`n` compositions (canonical spelling; duplicates kept, so uniqueness can be measured)."""

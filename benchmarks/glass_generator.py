@@ -94,9 +94,9 @@ def structure(generator, heldout: Path, out: Path, samples: int, steps: int) -> 
                                  "generated": [m.density_g_cm3 for m in generated]},
                "timings": timings}
         e_range = max(energies) - min(energies)
-        row["energy_within_2x_spread"] = bool(generated) and abs(
-            np.mean(row["energy_eV_atom"]["generated"]) - np.mean(energies)) <= 2 * e_range
-        row["measures_within_spread"] = {k: v <= spread[k] for k, v in row["generated_to_replicas"].items()
+        row["energy_within_2x_spread"] = bool(generated) and bool(abs(
+            np.mean(row["energy_eV_atom"]["generated"]) - np.mean(energies)) <= 2 * e_range)
+        row["measures_within_spread"] = {k: bool(v <= spread[k]) for k, v in row["generated_to_replicas"].items()
                                          if k in spread and k not in ("energy",)}
         (out / "metrics").mkdir(parents=True, exist_ok=True)
         (out / "metrics" / f"{name}.json").write_text(json.dumps(
