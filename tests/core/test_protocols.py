@@ -114,10 +114,13 @@ def test_one_fidelity_surrogates_refuse_fidelity_and_temperature_labels():
     from amala.models.random_forest import RandomForest
 
     X, y = torch.rand(4, 3, dtype=torch.float64), torch.rand(4, dtype=torch.float64)
-    for surrogate in (RandomForest(None, n_estimators=3), CompositionGP(CompositionFeaturizer(["Li2O", "SiO2"]))):
-        assert surrogate.fidelities is False
-        with pytest.raises(ValueError, match=f"surrogate {surrogate.name}: models one fidelity"):
-            surrogate.fit(X, y, high=torch.tensor([True, False, False, False]))
+    forest = RandomForest(None, n_estimators=3)
+    assert forest.fidelities is False
+    with pytest.raises(ValueError, match="surrogate random_forest: models one fidelity"):
+        forest.fit(X, y, high=torch.tensor([True, False, False, False]))
+    # the composition GP has two fidelities (tests/models/test_composition_gp.py) but one temperature
+    composition_gp = CompositionGP(CompositionFeaturizer(["Li2O", "SiO2"]))
+    for surrogate in (forest, composition_gp):
         with pytest.raises(ValueError, match=f"surrogate {surrogate.name}: models one temperature"):
             surrogate.fit(X, y, temperature_K=torch.full((4,), 300.0))
     forest = RandomForest(None, n_estimators=3).fit(X, y, high=torch.zeros(4, dtype=torch.bool))  # all low: fine
