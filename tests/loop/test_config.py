@@ -61,7 +61,10 @@ def _write(tmp_path, text):
     ("name: x\nagents: [{url: 'http://h'}]\n", "agents.0.url: not a setting of agent kind 'pool'"),
     ("name: x\noracle: {kind: lookup, profile: quick}\n", "oracle.profile: not a setting of oracle kind 'lookup'"),
     ("name: x\nsurrogate: {epochs: 3}\n", "surrogate.epochs: not a setting of surrogate kind 'gp'"),
-    ("name: x\nsurrogate: {high_fidelity: [standard]}\n", "surrogate.high_fidelity: not a setting of surrogate"),
+    ("name: x\nsurrogate: {high_fidelity: [standard]}\n",  # a polymer campaign's gp: one fidelity
+     "surrogate.high_fidelity: the gp surrogate has no fidelity heads (the gp has two fidelities in composition"),
+    ("name: x\nsurrogate: {kind: random_forest, high_fidelity: [standard]}\n",
+     "surrogate.high_fidelity: not a setting of surrogate"),
     ("name: x\nagents: [{kind: magic}]\n", "agents.0.kind: unknown agent kind 'magic' (known: composition, "
      "formulation, glass_prior, gpt, library, llm, mutation, pool)"),
     ("name: x\noracle: {kind: dft}\n", "oracle.kind: unknown oracle kind 'dft' (known: emulator, "
