@@ -142,8 +142,10 @@ def _spec(config: Path | None):
 
 
 def _build(recipes, folder: Path, workers: int) -> list[Path]:
-    """Melt-quench every recipe not on disk, `workers` at a time (processes), with a progress bar; a glass
-    that fails is named and left out."""
+    """Melt-quench every recipe not on disk, `workers` at a time, with a progress bar; a glass that fails is
+    named and left out. One worker runs here; more run in spawned processes (one LAMMPS each): a forked
+    child of a process that holds threads (torch's, a Prefect client's) can deadlock on a lock held at fork."""
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     from rich.progress import Progress
@@ -156,13 +158,22 @@ def _build(recipes, folder: Path, workers: int) -> list[Path]:
     paths += [p for r in recipes if r not in todo for p in snapshot_paths(folder, r)]
     if not todo:
         return sorted(paths)
-    with Progress(console=err, transient=True) as bar, ProcessPoolExecutor(workers) as pool:
+
+    def collect(recipe, result) -> None:
+        try:
+            paths.extend(result())
+        except SimulationFailed as exc:
+            err.print(f"{recipe.stem}: {exc}", markup=False)
+        bar.advance(task)
+
+    with Progress(console=err, transient=True) as bar:
         task = bar.add_task(f"melt-quench {folder.name}", total=len(todo))
-        futures = {pool.submit(melt_quench, r, folder): r for r in todo}
-        for future in as_completed(futures):
-            try:
-                paths += future.result()
-            except SimulationFailed as exc:
-                err.print(f"{futures[future].stem}: {exc}", markup=False)
-            bar.advance(task)
+        if workers == 1:
+            for recipe in todo:
+                collect(recipe, lambda recipe=recipe: melt_quench(recipe, folder))
+        else:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                futures = {pool.submit(melt_quench, r, folder): r for r in todo}
+                for future in as_completed(futures):
+                    collect(futures[future], future.result)
     return sorted(paths)
