@@ -27,11 +27,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from ase import Atoms
-from ase.formula import Formula
 
 from amala.core.composition import InvalidComposition, canonical_composition, parse_composition
 from amala.oracles.generator.denoiser import Denoiser, graph
-from amala.oracles.md.cells import CellError, build, formula_units, min_pair_distance
+from amala.oracles.md.cells import CellError, build, cell_symbols, formula_units, min_pair_distance
 
 WEIGHTS, CARD = "denoiser.pt", "card.json"
 QUENCH_SCALE = 2.0  # log10(K/ps) / 2: rates of 1-100 K/ps give conditions of 0-1, like the fractions
@@ -84,8 +83,7 @@ class StructureGenerator:
         settings = settings or SamplingSettings()
         try:
             fractions = parse_composition(composition)
-            symbols = [element for oxide, n in formula_units(fractions, n_atoms).items()
-                       for element, count in Formula(oxide).count().items() for _ in range(count * n)]
+            symbols = cell_symbols(formula_units(fractions, n_atoms))
         except (InvalidComposition, CellError) as exc:
             raise GenerationFailed(f"generator {self.name}: {exc}") from None
         unknown = sorted(set(symbols) - set(self.elements))
@@ -228,3 +226,19 @@ def replace_with_generated(generator: StructureGenerator, atoms: Atoms, composit
     return {"structure_source": "generator", **generator.provenance(),
             "generation_seconds": round(time.perf_counter() - started, 2),
             "generated_density_g_cm3": glass.info["density_g_cm3"], "denoising_steps": glass.info["denoising_steps"]}
+
+
+class GeneratedStarts:
+    """The MD oracles' `structure: {source: generator}` (LAMMPS and MLIP alike): the generator found on first
+    use, in the worker process that simulates, then each candidate's starting cell replaced by its glass."""
+
+    def __init__(self, structure, workdir: Path):
+        self.structure, self.workdir = structure, Path(workdir)
+        self._generator: StructureGenerator | None = None
+
+    def apply(self, atoms: Atoms, composition: str, seed: int) -> dict:
+        """`atoms` replaced in place; returns the evaluation's provenance. Raises GenerationFailed."""
+        if self._generator is None:
+            self._generator = find(self.structure.generator, also=(self.workdir / "generators",))
+        return {**replace_with_generated(self._generator, atoms, composition, seed, self.structure.steps,
+                                         self.structure.quench_K_per_ps), "anneal_ps": self.structure.anneal_ps}

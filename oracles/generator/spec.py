@@ -115,3 +115,8 @@ class StructureSpec(Spec):
     @property
     def generated(self) -> bool:
         return self.source == "generator"
+
+    @property
+    def fidelity_suffix(self) -> str:
+        """A generated start is another protocol: its results are stored beside, never over, the melt-quench's."""
+        return "-generated" if self.generated else ""

@@ -28,6 +28,7 @@ from ase import Atoms
 from amala.oracles.generator.denoiser import graph
 from amala.oracles.generator.generator import StructureGenerator, conditions, element_fractions, make_denoiser
 from amala.oracles.generator.spec import GeneratorSpec
+from amala.oracles.md.structure import density
 
 VALIDATION_SIGMAS_A = (0.1, 0.3, 0.6)
 CHECKPOINT = "last.pt"
@@ -69,7 +70,7 @@ def density_model(glasses: list[Atoms], elements: list[str]) -> dict:
     """Density (g/cm3) linear in element fractions, least squares over the training glasses (ridge 1e-6
     keeps it defined when a few compositions leave it underdetermined)."""
     x = np.array([element_fractions(elements, a.get_chemical_symbols()) for a in glasses])
-    y = np.array([a.get_masses().sum() * 1.66053906660 / a.get_volume() for a in glasses])
+    y = np.array([density(a) for a in glasses])
     mean_x, mean_y = x.mean(0), y.mean()
     xc = x - mean_x
     coef = np.linalg.solve(xc.T @ xc + 1e-6 * np.eye(len(elements)), xc.T @ (y - mean_y))

@@ -19,7 +19,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from ase import Atoms
 from ase.io import read
 
@@ -28,6 +27,7 @@ from amala.core.composition import parse_composition
 from amala.oracles.md import lammps_engine, lammps_glass, pedone
 from amala.oracles.md.cells import START_DENSITY_G_CM3, build
 from amala.oracles.md.protocol import SimulationFailed
+from amala.oracles.md.structure import density
 
 FINAL_K = 300.0
 
@@ -78,22 +78,20 @@ def melt_quench(recipe: GlassRecipe, folder: Path, density_g_cm3: float = START_
         version, n = str(lmp.version()), lmp.get_natoms()
         for k, path in enumerate(paths):
             lmp.command(f"run {profile.steps(recipe.snapshot_every_ps)}")
-            temperature, energy = lmp.get_thermo("temp"), lmp.get_thermo("pe") / n
-            if not np.isfinite(energy) or abs(temperature - FINAL_K) > 0.5 * FINAL_K:
-                raise SimulationFailed(f"{recipe.stem}: temperature {temperature:.0f} K or energy {energy} at 300 K")
+            lammps_glass.check_thermo(lmp, FINAL_K, f"snapshot {k} at {FINAL_K:g} K")
+            energy = lmp.get_thermo("pe") / n
             atoms = lammps_engine.read_cell(lmp, elements)
             atoms.info.update({"composition": cell.info["composition"], "quench_K_per_ps": recipe.quench_K_per_ps,
                                "seed": recipe.seed, "snapshot": k, "temperature_K": FINAL_K,
                                "energy_eV_atom": round(energy, 6), "potential": pedone.CITATION,
                                "lammps_version": version, "melt_K": profile.melt_K, "melt_ps": profile.melt_ps,
-                               "density_g_cm3": round(float(atoms.get_masses().sum() * 1.66053906660 /
-                                                            atoms.get_volume()), 4),
+                               "density_g_cm3": round(density(atoms), 4),
                                "seconds": round(time.monotonic() - started, 1)})
             write_atoms(path, atoms)
     except SimulationFailed:
         raise
     except Exception as exc:
-        raise SimulationFailed(f"{recipe.stem}: LAMMPS stopped: {str(exc).splitlines()[0]}") from None
+        raise SimulationFailed(f"LAMMPS stopped: {str(exc).splitlines()[0]}") from None
     finally:
         lmp.close()
     return paths

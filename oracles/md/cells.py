@@ -85,16 +85,19 @@ def formula_units(fractions: dict[str, float], target_atoms: int) -> dict[str, i
     return units
 
 
+def cell_symbols(units: dict[str, int]) -> list[str]:
+    """The atoms of whole formula units (`formula_units`), in the order `build` places them."""
+    return [element for oxide, n in units.items() for element, count in Formula(oxide).count().items()
+            for _ in range(count * n)]
+
+
 def build(fractions: dict[str, float], density_g_cm3: float, target_atoms: int = 300,
           min_distance: float = MIN_DISTANCE_A, seed: int = 0, max_tries: int = 2000) -> GlassCell:
     """A random, neutral, periodic cubic cell of the composition at the given density."""
     if not 0.5 <= density_g_cm3 <= 10:
         raise CellError(f"density: {density_g_cm3} g/cm3 is outside 0.5-10 for a glass")
     units = formula_units(fractions, target_atoms)
-    symbols: list[str] = []
-    for oxide, n in units.items():
-        for element, count in Formula(oxide).count().items():
-            symbols += [element] * (count * n)
+    symbols = cell_symbols(units)
     mass_g = sum(atomic_masses[atomic_numbers[s]] for s in symbols) * _amu * 1e3
     length = (mass_g / density_g_cm3) ** (1 / 3) * 1e8  # cm -> Å
     rng = np.random.default_rng(seed)

@@ -25,10 +25,11 @@ from itertools import combinations, combinations_with_replacement
 
 import numpy as np
 from ase import Atoms
-from ase.units import _amu
 from matscipy.neighbours import neighbour_list
 from matscipy.rings import ring_statistics
 from scipy.spatial.distance import jensenshannon
+
+from amala.oracles.md.structure import density
 
 FORMERS = ("Si", "P", "B", "Al", "Ge")
 ANIONS = ("O", "S", "N", "F", "Cl", "Br", "I")
@@ -72,7 +73,6 @@ def measure(atoms: Atoms, energy_eV_atom: float | None = None, rings: bool = Tru
     symbols = np.array(atoms.get_chemical_symbols())
     present = sorted(set(symbols))
     volume = atoms.get_volume()
-    density = float(atoms.get_masses().sum() * _amu * 1e3 / (volume * 1e-24))
     i, j, d = neighbour_list("ijd", atoms, RDF_MAX_A)
     edges = np.linspace(0.0, RDF_MAX_A, RDF_BINS + 1)
     r = 0.5 * (edges[1:] + edges[:-1])
@@ -103,7 +103,7 @@ def measure(atoms: Atoms, energy_eV_atom: float | None = None, rings: bool = Tru
         counts, _ = np.histogram(distribution, bins=angle_edges)
         if counts.sum():
             angles[name] = (counts / counts.sum()).round(5).tolist()
-    return GlassMetrics(len(atoms), round(density, 4), r.round(4).tolist(), rdf, coordination, histogram,
+    return GlassMetrics(len(atoms), round(density(atoms), 4), r.round(4).tolist(), rdf, coordination, histogram,
                         (0.5 * (angle_edges[1:] + angle_edges[:-1])).tolist(), angles,
                         _rings(atoms, symbols, present) if rings else {}, energy_eV_atom)
 

@@ -122,13 +122,12 @@ def run(atoms: Atoms, profile: MDProfile, workdir: Path, seed: int = 0,
     meta = file_metadata(atoms, profile, seed, pedone.CITATION)
     lowest = min(profile.temperatures_K)
     try:
-        if done is None and generated_anneal_ps is not None:
-            lmp.commands_list(generated_start_commands(profile, seed, generated_anneal_ps))
-            _check(lmp, max(profile.temperatures_K), "the anneal of the generated glass")
-            done = {}
-            checkpoint.save(lmp, done)
-        elif done is None:
-            _melt_and_quench(lmp, profile, seed, started)
+        if done is None:
+            if generated_anneal_ps is None:
+                _melt_and_quench(lmp, profile, seed, started)
+            else:
+                lmp.commands_list(generated_start_commands(profile, seed, generated_anneal_ps))
+                check_thermo(lmp, max(profile.temperatures_K), "the anneal of the generated glass")
             done = {}
             checkpoint.save(lmp, done)
         else:
@@ -139,13 +138,13 @@ def run(atoms: Atoms, profile: MDProfile, workdir: Path, seed: int = 0,
                 series.restore(T, done[T])
                 continue
             lmp.commands_list(equilibrate_commands(profile, T))
-            _check(lmp, T, f"NPT equilibration at {T:g} K")
+            check_thermo(lmp, T, f"NPT equilibration at {T:g} K")
             _check_cell(lmp, profile, started, f"NPT equilibration at {T:g} K")
             volume = float(lmp.extract_fix("vavg", 0, 0))
             lmp.commands_list(production_commands(profile, T, volume))
             density = glass_structure.density(atoms, volume)
             frames, energies = _sample(lmp, profile, np.array(symbols), started)
-            _check(lmp, T, f"production at {T:g} K")
+            check_thermo(lmp, T, f"production at {T:g} K")
             series.add(md_analysis.transport_at(frames, atoms.get_masses(), volume, T, profile.li_groups), density,
                        frames, workdir, meta)
             if T != lowest:  # the lowest is the last: its frames make the final glass, nothing to resume after it
@@ -192,7 +191,7 @@ def relax(atoms: Atoms, workdir: Path, max_steps: int = 5000) -> tuple[Atoms, fl
 
 def _melt_and_quench(lmp, profile: MDProfile, seed: int, started: float) -> None:
     lmp.commands_list(melt_commands(profile, seed))
-    _check(lmp, profile.melt_K, "melt")
+    check_thermo(lmp, profile.melt_K, "melt")
     pressure_GPa = lmp.get_thermo("press") * 1e-4  # metal units: bar
     if abs(pressure_GPa) > profile.max_pressure_GPa:
         raise SimulationFailed(f"pressure {pressure_GPa:.0f} GPa in the melt at {profile.melt_K:g} K (limit "
@@ -201,7 +200,7 @@ def _melt_and_quench(lmp, profile: MDProfile, seed: int, started: float) -> None
         lmp.command(command)
         if command.startswith("run"):
             _check_cell(lmp, profile, started, "the quench")
-    _check(lmp, max(profile.temperatures_K), "quench")
+    check_thermo(lmp, max(profile.temperatures_K), "quench")
 
 
 def resume_commands(profile: MDProfile, done_K: list[float]) -> list[str]:
@@ -245,7 +244,7 @@ def _check_cell(lmp, profile: MDProfile, started: float, stage: str) -> None:
         raise SimulationFailed(f"timeout after {profile.timeout_s:.0f} s (profile {profile.name}) during {stage}")
 
 
-def _check(lmp, target_K: float, stage: str) -> None:
+def check_thermo(lmp, target_K: float, stage: str) -> None:
     """A blown-up temperature or a non-finite energy ends the run with the reason."""
     temperature = lmp.get_thermo("temp")
     energy = lmp.get_thermo("pe")

@@ -21,7 +21,7 @@ from amala.core.evaluation import Evaluation, Measurement
 from amala.core.log_scale import linear_std
 from amala.core.plugins import Float, Text
 from amala.core.representations import Representation
-from amala.oracles.generator.generator import GenerationFailed, find, replace_with_generated
+from amala.oracles.generator.generator import GeneratedStarts, GenerationFailed
 from amala.oracles.generator.spec import StructureSpec
 from amala.oracles.md import lammps_glass as glass_md
 from amala.oracles.md import pedone
@@ -80,13 +80,12 @@ class GlassMDOracle(Oracle):
         if profile not in glass_md.PROFILES:
             raise ValueError(f"oracle.profile: unknown {profile!r} (choose from {sorted(glass_md.PROFILES)})")
         self.structure = structure or StructureSpec()
-        # a generated start is another protocol: its results are stored beside, not over, the melt-quench's
-        self.name, self.fidelity = name, profile + ("-generated" if self.structure.generated else "")
+        self.name, self.fidelity = name, profile + self.structure.fidelity_suffix
         self.profile = glass_md.PROFILES[profile]
         self.workdir = Path(workdir)
         self.start_density = density_g_cm3  # a number, or a (picklable) function of the mole fractions
         self.seed = seed
-        self._generator = None  # loaded on first use, in the worker process that simulates
+        self.starts = GeneratedStarts(self.structure, self.workdir) if self.structure.generated else None
 
     def evaluate(self, candidates: Sequence[Candidate]) -> list[Evaluation]:
         """One serial LAMMPS simulation per candidate, one after the other. Side by side is the
@@ -106,8 +105,8 @@ class GlassMDOracle(Oracle):
         try:
             fractions = parse_composition(candidate.representation)
             cell = build(fractions, self._density(fractions), self.profile.n_atoms, seed=self.seed)
-            if self.structure.generated:
-                generated = self._generate(candidate.representation, cell)
+            if self.starts is not None:
+                generated = self.starts.apply(cell.atoms, candidate.representation, self.seed)
         except (InvalidComposition, CellError, GenerationFailed) as exc:
             return failed(str(exc))
         folder.mkdir(parents=True, exist_ok=True)
@@ -135,14 +134,6 @@ class GlassMDOracle(Oracle):
                                       "temperatures_K": list(self.profile.temperatures_K),
                                       **({"caveat": self.profile.caveat} if self.profile.caveat else {}),
                                       "skipped_temperatures": {f"{T:g}": why for T, why in result.skipped_K.items()}})
-
-
-    def _generate(self, composition: str, cell) -> dict:
-        """The generated glass in place of the random starting cell; its provenance. Raises GenerationFailed."""
-        if self._generator is None:  # loaded once, in the worker process that simulates
-            self._generator = find(self.structure.generator, also=(self.workdir / "generators",))
-        return {**replace_with_generated(self._generator, cell.atoms, composition, self.seed, self.structure.steps,
-                                         self.structure.quench_K_per_ps), "anneal_ps": self.structure.anneal_ps}
 
 
 def transport_values(result: GlassResult, n_atoms: int) -> dict[str, Measurement]:

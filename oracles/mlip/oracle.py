@@ -35,7 +35,7 @@ from amala.core.composition import InvalidComposition, canonical_composition, pa
 from amala.core.evaluation import Evaluation, Measurement
 from amala.core.plugins import Float, Int, Text
 from amala.core.representations import Representation
-from amala.oracles.generator.generator import GenerationFailed, find, replace_with_generated
+from amala.oracles.generator.generator import GeneratedStarts, GenerationFailed
 from amala.oracles.generator.spec import StructureSpec
 from amala.oracles.md import ase_engine as ase_md
 from amala.oracles.md.cells import CellError, build
@@ -149,8 +149,8 @@ class MLIPOracle(Oracle):
         # the teacher is the level of theory the potential approximates: results of two teachers are two
         # fidelities; so are two cell sizes of one profile (finite-size effects on D_Li)
         self.fidelity = (f"mlip-{spec.profile}-{self.teacher.name}" + (f"-{spec.atoms}at" if spec.atoms else "")
-                         + ("-generated" if spec.structure.generated else ""))
-        self._generator = None  # the structure generator (spec.structure), loaded on first use
+                         + spec.structure.fidelity_suffix)
+        self.starts = GeneratedStarts(spec.structure, self.workdir) if spec.structure.generated else None
         root = Path(spec.potential_folder) if spec.potential_folder else self.workdir / "mlip" / "potential"
         self.potential = GrowingPotential(root / self.teacher.name.replace(":", "_"), self.teacher, spec.student,
                                           self.settings(), seed=seed, device=spec.device)
@@ -192,13 +192,8 @@ class MLIPOracle(Oracle):
         try:
             fractions = parse_composition(candidate.representation)
             cell = build(fractions, self.spec.density_g_cm3, self.profile.n_atoms, seed=self.seed)
-            if self.spec.structure.generated:
-                if self._generator is None:
-                    self._generator = find(self.spec.structure.generator, also=(self.workdir / "generators",))
-                generated = {**replace_with_generated(self._generator, cell.atoms, candidate.representation,
-                                                      self.seed, self.spec.structure.steps,
-                                                      self.spec.structure.quench_K_per_ps),
-                             "anneal_ps": self.spec.structure.anneal_ps}
+            if self.starts is not None:
+                generated = self.starts.apply(cell.atoms, candidate.representation, self.seed)
         except (InvalidComposition, CellError, GenerationFailed) as exc:
             return failed(str(exc))
         anneal = self.spec.structure.anneal_ps if generated else None
