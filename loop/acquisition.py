@@ -22,7 +22,7 @@ from botorch.acquisition.monte_carlo import qUpperConfidenceBound
 from botorch.sampling import SobolQMCNormalSampler
 from linear_operator.utils.warnings import NumericalWarning
 
-from amala.loop.strategies import BAYESIAN, STRATEGIES
+from amala.loop.strategies import BAYESIAN, MULTI_OBJECTIVE, STRATEGIES
 
 PRESCREEN_BETA = 2.0  # the prescreen ranks by the marginal upper confidence bound mean + 2 std
 
@@ -46,6 +46,9 @@ def select(strategy: str, surrogate, X_candidates: torch.Tensor, X_train: torch.
     if strategy == "random":
         rng = np.random.default_rng(seed)
         return [Pick(int(i), None) for i in rng.choice(n, size=q, replace=False)]
+    if strategy in MULTI_OBJECTIVE:
+        raise ValueError(f"acquisition.strategy={strategy} chooses by several objectives "
+                         "(amala.loop.multi_objective.select_many)")
     if strategy == "greedy":
         order = torch.argsort(mean, descending=True)[:q]
         return [Pick(int(i), float(mean[i])) for i in order]

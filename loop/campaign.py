@@ -24,7 +24,9 @@ from amala.loop.config import CampaignConfig, stored_config
 from amala.loop.executors import InlineExecutor, RunStopping
 from amala.loop.lease import RunLease
 from amala.loop.library_source import LibrarySource
-from amala.loop.objective import Objective
+from amala.loop.multi_objective import select_many
+from amala.loop.objective import Constraint, Objective
+from amala.loop.pareto import reference_point
 from amala.loop.shortlist import random_candidates, shortlist
 from amala.loop.states import UNDECIDED, Approval, CampaignStatus
 from amala.loop.status import record_objective
@@ -34,6 +36,7 @@ from amala.models import build_featurizer, build_surrogate
 from amala.models.composition_gp import CompositionFeaturizer, ElementFeaturizer
 from amala.models.formulation_features import FormulationFeaturizer
 from amala.models.molecular_graph import GraphBank
+from amala.models.multi_output import MultiOutput
 from amala.models.registry import SURROGATES
 from amala.models.similarity import FingerprintBank
 from amala.oracles import Evaluation, build_oracle
@@ -48,6 +51,9 @@ class Observations:
     y_var: torch.Tensor | None = None  # measurement variances of y, when the oracle reports every one
     fidelities: list[str] | None = None  # each observation's evaluation fidelity (multi-fidelity surrogates)
     temperatures: torch.Tensor | None = None  # K, where each was measured, when the oracle reports every one
+    # several modelled outputs (objectives, then constrained properties): n x outputs, model space; y is column 0
+    Y: torch.Tensor | None = None
+    Y_var: torch.Tensor | None = None  # their measurement variances (NaN where the oracle reported none)
 
     @staticmethod
     def measured_at(evaluations) -> torch.Tensor | None:
@@ -101,10 +107,16 @@ class Campaign:
         work = config.work_path.resolve()  # files referenced from the store by absolute paths, from any folder
         self.agents = [build_agent(spec, pool, config.representation, work) for spec in config.agents]
         self.oracle = oracle or build_oracle(config.oracle, self.table, workdir=work, seed=config.seed)
-        if config.objective.property not in self.oracle.units:
-            raise ValueError(f"objective.property: {config.objective.property!r} is not measured by oracle "
-                             f"{self.oracle.name!r} (it gives {sorted(self.oracle.units)})")
-        self.objective = Objective(config.objective, self.oracle.units[config.objective.property])
+        for key, name in [("objective.property", config.objective.property)] + [
+                (f"constraints.{i}.property", c.property) for i, c in enumerate(config.constraints)] + [
+                (f"objectives.{i}.property", o.property) for i, o in enumerate(config.objectives or [])]:
+            if name not in self.oracle.units:
+                raise ValueError(f"{key}: {name!r} is not measured by oracle {self.oracle.name!r} (it gives "
+                                 f"{sorted(self.oracle.units)})")
+        # the first objective is the one stored with each evaluation, ranked by `best` and the patience rule
+        self.objectives = [Objective(spec, self.oracle.units[spec.property]) for spec in config.all_objectives]
+        self.objective = self.objectives[0]
+        self.constraints = [Constraint(spec, self.oracle.units[spec.property]) for spec in config.constraints]
         # what the surrogate's inputs are made from, kept for the whole campaign (caches live in it)
         if config.representation == Representation.COMPOSITION:
             # a box of compounds (sampled compositions): their fractions; a pool of many compound sets
@@ -124,7 +136,8 @@ class Campaign:
         self.row = self.store.open_campaign(config.name, config.model_dump(mode="json"),
                                            normalize=_current_form)
         self.id = self.row.id
-        record_objective(self.store, self.id, self.objective, self.table)  # read by status/report, never rebuilt
+        record_objective(self.store, self.id, self.objective, self.table,  # read by status/report, never rebuilt
+                         others=self.objectives[1:] + self.constraints)
         self._warm_start = self._stored_warm_start()  # last fit's hyperparameters, to warm-start the next
 
     def _stored_warm_start(self) -> dict | None:
@@ -139,7 +152,25 @@ class Campaign:
     def n_evaluations(self) -> int:
         return self.store.count_evaluations(self.id)
 
+    @property
+    def modelled(self) -> list[Objective]:
+        """What the surrogate models, in its output order: the objectives, then the constrained properties."""
+        return self.objectives + self.constraints
+
+    @property
+    def many(self) -> bool:
+        """Several outputs are modelled (objectives at once, or an objective under constraints)."""
+        return len(self.modelled) > 1
+
+    def screen(self, evaluation: Evaluation) -> Evaluation:
+        """The evaluation as it should be stored: a value an objective or constraint cannot transform fails it."""
+        for target in self.modelled:
+            evaluation = target.screen(evaluation)
+        return evaluation
+
     def observations(self) -> Observations:
+        if self.many:
+            return self._many_observations()
         pairs = [(c, e) for c, e in self.store.evaluations(self.id) if e.objective is not None]
         candidates = [Candidate(c.representation, kind=c.kind, agent=c.agent) for c, _ in pairs]
         y = torch.tensor([self.objective.sign * e.objective for _, e in pairs], dtype=torch.float64)
@@ -148,6 +179,35 @@ class Campaign:
         y_var = None if any(v is None for v in variances) else torch.tensor(variances, dtype=torch.float64)
         return Observations(candidates, y, y_var, [e.fidelity for _, e in pairs],
                             Observations.measured_at([e for _, e in pairs]))
+
+    def _many_observations(self) -> Observations:
+        """The evaluations with every modelled output known: Y (objectives sign-adjusted, constraints as they are)."""
+        rows, candidates, variances, evaluations = [], [], [], []
+        signs = [o.sign for o in self.objectives] + [1] * len(self.constraints)
+        for c, e in self.store.evaluations(self.id):
+            if e.objective is None:
+                continue
+            values = [target.of_stored(e.values) for target in self.modelled]
+            if any(v is None for v in values):
+                continue
+            rows.append([sign * v for sign, v in zip(signs, values)])
+            measured = [e.values[target.property] for target in self.modelled]
+            variances.append([target.variance(m.get("value", math.nan), m.get("std")) for target, m in
+                              zip(self.modelled, measured)])
+            candidates.append(Candidate(c.representation, kind=c.kind, agent=c.agent))
+            evaluations.append(e)
+        Y = torch.tensor(rows, dtype=torch.float64).reshape(-1, len(self.modelled))
+        Y_var = torch.tensor([[math.nan if v is None else v for v in row] for row in variances],
+                             dtype=torch.float64).reshape(-1, len(self.modelled))
+        return Observations(candidates, Y[:, 0].clone(), None, [e.fidelity for e in evaluations],
+                            Observations.measured_at(evaluations), Y=Y, Y_var=Y_var)
+
+    def reference(self, observed: Observations) -> list[float]:
+        """The hypervolume's reference point in model space (`amala.loop.pareto.reference_point`): configured
+        per objective, else the median of the initial design."""
+        n = len(self.objectives)
+        given = [None if o.reference is None else o.sign * o.reference for o in self.objectives]
+        return reference_point(observed.Y[:self.config.budget.initial, :n], given)
 
     def best(self) -> float | None:
         values = [self.objective.sign * e.objective for _, e in self.store.evaluations(self.id)
@@ -245,31 +305,62 @@ class Campaign:
                     candidates)
         t0 = time.perf_counter()
         torch.manual_seed(seed)  # optimiser restarts draw from torch's RNG: same data, same fit, in any process
-        surrogate = build_surrogate(self.config.surrogate, self.bank, seed=seed, warm_start=self._warm_start,
-                                    representation=self.config.representation)
+        def build(warm_start):
+            return build_surrogate(self.config.surrogate, self.bank, seed=seed, warm_start=warm_start,
+                                   representation=self.config.representation)
+
+        # one surrogate per modelled output when several are (objectives, constrained properties)
+        surrogate = MultiOutput.build(build, len(self.modelled), self._warm_start) if self.many \
+            else build(self._warm_start)
+        kind = surrogate.members[0] if self.many else surrogate
         X_train = surrogate.encode([c.representation for c in observed.candidates])
         # fidelity labels for surrogates that declare fidelity heads, when the config names high fidelities
-        high = observed.high(self.config.surrogate.high_fidelities()) if surrogate.fidelities else None
+        high = observed.high(self.config.surrogate.high_fidelities()) if kind.fidelities else None
         # measurement temperatures for surrogates with a temperature readout (formulation_ensemble)
-        at = {"temperature_K": observed.temperatures} if surrogate.temperatures \
+        at = {"temperature_K": observed.temperatures} if kind.temperatures \
             and observed.temperatures is not None else {}
-        surrogate.fit(X_train, observed.y, observed.y_var, high=high, **at)
+        if self.many:
+            surrogate.fit(X_train, observed.Y, observed.Y_var, high=high, **at)
+        else:
+            surrogate.fit(X_train, observed.y, observed.y_var, high=high, **at)
         t1 = time.perf_counter()
         if sources:  # each library's best rows by upper confidence bound join the candidates
-            candidates = candidates + shortlist(surrogate, sources, acq.prescreen or 500, skip)
+            candidates = candidates + self._shortlist(surrogate, sources, acq.prescreen or 500, skip)
         X = surrogate.encode([c.representation for c in candidates])
         mean, std = surrogate.predict(X)
         t2 = time.perf_counter()
-        picks = select(acq.strategy, surrogate, X, X_train, q, seed, mean=mean, std=std, ucb_beta=acq.ucb_beta,
-                       prescreen=acq.prescreen, mc_samples=acq.mc_samples)
+        extra = {}
+        if self.many:
+            reference = self.reference(observed) if len(self.objectives) > 1 else None
+            picks = select_many(acq.strategy, surrogate, X, X_train, q, seed, mean, std, len(self.objectives),
+                                [c.botorch(len(self.objectives) + k) for k, c in enumerate(self.constraints)],
+                                reference, prescreen=acq.prescreen, mc_samples=acq.mc_samples)
+            extra = {"outputs": [t.label for t in self.modelled], "constraints": [c.text for c in self.constraints],
+                     "reference_point": None if reference is None else
+                     [o.sign * r for o, r in zip(self.objectives, reference)]}
+            mean, std = mean[:, 0], std[:, 0]  # the first objective's, stored with each pick
+        else:
+            picks = select(acq.strategy, surrogate, X, X_train, q, seed, mean=mean, std=std, ucb_beta=acq.ucb_beta,
+                           prescreen=acq.prescreen, mc_samples=acq.mc_samples)
         t3 = time.perf_counter()
         chosen = [SelectedCandidate(candidates[p.index], self.objective.sign * float(mean[p.index]),
                                     float(std[p.index]), p.acquisition_value) for p in picks]
         model = {**surrogate.describe(), "featurizer": self.bank.describe(), "seed": seed,
-                 "objective": self.objective.label}
+                 "objective": self.objective.label, **extra}
         if role == "select":
             self._warm_start = model.get("hyperparameters", self._warm_start)
         return acq.strategy, chosen, model, {"fit": t1 - t0, "score": t2 - t1, "select": t3 - t2}, candidates
+
+    def _shortlist(self, surrogate, sources, k: int, skip: set[str]) -> list[Candidate]:
+        """Libraries' rows with the best upper confidence bounds; with several objectives, k / n of them by each."""
+        if not self.many:
+            return shortlist(surrogate, sources, k, skip)
+        members = surrogate.members[:len(self.objectives)]
+        chosen: list[Candidate] = []
+        for member in members:
+            more = shortlist(member, sources, max(k // len(members), 1), skip | {c.key for c in chosen})
+            chosen += more
+        return chosen
 
     def review(self, batch: Batch, decision: BatchDecision) -> Batch | None:
         """Apply a person's decision to a waiting batch and store it; returns the batch to evaluate
@@ -330,7 +421,7 @@ class Campaign:
             raise
         except Exception as exc:  # a bug or an unexpected input in the oracle: one failed candidate
             evaluations = [self.failed(candidate, f"oracle error: {type(exc).__name__}: {exc}")]
-        evaluations = [self.objective.screen(e) for e in evaluations]
+        evaluations = [self.screen(e) for e in evaluations]
         for evaluation in evaluations:
             self.store.record_evaluation(self.id, batch, evaluation, self.objective.of)
         return evaluations
@@ -347,7 +438,7 @@ class Campaign:
     def record(self, batch: Batch, evaluations: list[Evaluation], seconds: float = 0.0) -> IterationSummary:
         """Store evaluations; the batch is closed only when every candidate has one (an external
         oracle's results may arrive over several runs: those that came are kept meanwhile)."""
-        evaluations = [self.objective.screen(e) for e in evaluations]  # a log10 of -1 is a failure, not a gap
+        evaluations = [self.screen(e) for e in evaluations]  # a log10 of -1 is a failure, not a gap
         todo = {c.key for c in self.unevaluated(batch)}
         waiting = len(todo - {e.candidate_key for e in evaluations})
         self.store.record_evaluations(self.id, batch, evaluations, self.objective.of, evaluate_seconds=seconds,

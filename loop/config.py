@@ -25,7 +25,14 @@ from amala.agents.registry import AGENTS
 from amala.core.plugins import Float, HttpUrl, Int, Registry, Spec, Text
 from amala.core.representations import Representation, RepresentationName
 from amala.core.settings import settings
-from amala.loop.strategies import NON_BAYESIAN, Strategy
+from amala.loop.strategies import (
+    CONSTRAINED,
+    DEFAULT_MULTI_OBJECTIVE,
+    MULTI_OBJECTIVE,
+    NON_BAYESIAN,
+    SINGLE_OBJECTIVE,
+    Strategy,
+)
 from amala.models.registry import SURROGATES, surrogate_class
 from amala.oracles.registry import ORACLES
 
@@ -60,6 +67,45 @@ class ObjectiveSpec(_Strict):
     property: Text = "conductivity"
     direction: Literal["maximize", "minimize"] = "maximize"
     transform: Literal["log10", "none"] = "log10"
+    reference: Float | None = Field(None, description="multi-objective campaigns: the hypervolume's reference "
+                                    "point on this objective, transformed, in its own direction (e.g. -4.3 for log10 "
+                                    "conductivity maximised): the worst value still worth having. Default: inferred "
+                                    "from the evaluations (amala.loop.pareto.reference_point)")
+
+
+CONSTRAINT = re.compile(r"\s*(?:(log10)\(\s*([A-Za-z_][\w.]*)\s*\)|([A-Za-z_][\w.]*))\s*(>=|<=)\s*(\S+)\s*")
+
+
+def _constraint_text(value):
+    """`transference_number >= 0.2` or `log10(conductivity) >= -4` is short for the mapping."""
+    if not isinstance(value, str):
+        return value
+    match = CONSTRAINT.fullmatch(value)
+    if match is None:
+        raise ValueError(f"{value[:80]!r} is not a constraint: write e.g. 'transference_number >= 0.2' or "
+                         "'log10(conductivity) >= -4'")
+    log, logged, plain, op, number = match.groups()
+    try:
+        threshold = float(number)
+    except ValueError:
+        raise ValueError(f"{value[:80]!r}: {number!r} is not a number") from None
+    return {"property": logged or plain, "op": op, "value": threshold, "transform": "log10" if log else "none"}
+
+
+class ConstraintSpec(_Strict):
+    """An outcome constraint: a measured property (optionally log10 of it) must be >= or <= a value. The
+    campaign models it like an objective and weights each candidate's acquisition by its probability of
+    being feasible (BoTorch's constraint handling); a result that breaks it is stored and shown as infeasible."""
+
+    property: Text
+    op: Literal[">=", "<="]
+    value: Float
+    transform: Literal["log10", "none"] = "none"
+
+    @property
+    def text(self) -> str:
+        name = f"log10({self.property})" if self.transform == "log10" else self.property
+        return f"{name} {self.op} {self.value:g}"
 
 
 def _with_kind(default: str):
@@ -151,6 +197,11 @@ class CampaignConfig(_Strict):
     representation: RepresentationName = "smiles"  # formulation: polymer|salt|molality
     data: DataSpec | None = DataSpec()
     objective: ObjectiveSpec = ObjectiveSpec()
+    objectives: list[ObjectiveSpec] | None = Field(None, min_length=1, max_length=4, description="several "
+                                                   "objectives at once (a Pareto campaign); `objective` is the "
+                                                   "one-objective shorthand and becomes the first of these")
+    constraints: list[Annotated[ConstraintSpec, BeforeValidator(_constraint_text)]] = Field(
+        default_factory=list, max_length=8, description="outcome constraints, e.g. 'transference_number >= 0.2'")
     agents: list[AnyAgent] = _kind_fields()["agents"][1]  # as in _kind_fields (load_plugins rebuilds them)
     oracle: AnyOracle = _kind_fields()["oracle"][1]
     surrogate: AnySurrogate = _kind_fields()["surrogate"][1]
@@ -177,8 +228,62 @@ class CampaignConfig(_Strict):
         """`approval: batch` is short for `approval: {mode: batch}` (default timeout policy)."""
         return {"mode": value} if isinstance(value, str) else value
 
+    @property
+    def all_objectives(self) -> list[ObjectiveSpec]:
+        """The campaign's objectives, the first one first (`objective` alone: a list of one)."""
+        return list(self.objectives) if self.objectives else [self.objective]
+
+    @property
+    def outputs(self) -> list[str]:
+        """Every property the campaign models: its objectives, then its constraints' properties."""
+        return [o.property for o in self.all_objectives] + [c.property for c in self.constraints]
+
+    def _objectives_consistent(self) -> None:
+        """`objectives` and `objective` agree; a multi-objective campaign gets a multi-objective strategy."""
+        if self.objectives:
+            if "objective" in self.model_fields_set and self.objective != self.objectives[0]:
+                raise ValueError("objective: give objectives (a list) or objective (one), not both")
+            self.objective = self.objectives[0]
+            names = [o.property for o in self.objectives]
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            if repeated:
+                raise ValueError(f"objectives: {repeated[0]!r} appears twice")
+        many = len(self.all_objectives) > 1
+        strategy = self.acquisition.strategy
+        if many and "strategy" not in self.acquisition.model_fields_set:
+            self.acquisition.strategy = strategy = DEFAULT_MULTI_OBJECTIVE
+        if many and strategy in SINGLE_OBJECTIVE:
+            raise ValueError(f"acquisition.strategy: {strategy} optimises one objective; with "
+                             f"{len(self.all_objectives)} objectives choose one of {', '.join(MULTI_OBJECTIVE)} "
+                             "or random")
+        if not many and strategy in MULTI_OBJECTIVE:
+            raise ValueError(f"acquisition.strategy: {strategy} needs two objectives or more (objectives: [...]); "
+                             "with one objective choose qlognei")
+        if self.constraints and strategy not in CONSTRAINED:
+            raise ValueError(f"acquisition.strategy: {strategy} does not take constraints; choose one of "
+                             f"{', '.join(CONSTRAINED)}")
+        if len(self.outputs) > 1 and SURROGATES[self.surrogate.kind].arrhenius_objective:
+            raise ValueError(f"surrogate.kind: {self.surrogate.kind} reads out log10 conductivity only; objectives "
+                             "and constraints on other properties need another kind (gp, random_forest, "
+                             "gnn_ensemble)")
+
+    def _oracle_gives(self, properties) -> None:
+        """Every objective and constrained property is one the oracle measures."""
+        names = [(f"objectives.{i}.property" if self.objectives else "objective.property", p)
+                 for i, p in enumerate(o.property for o in self.all_objectives)]
+        names += [(f"constraints.{i}.property", c.property) for i, c in enumerate(self.constraints)]
+        produced = self.oracle.produces()  # a kind whose results are a fixed set of properties
+        for key, name in names:
+            if properties is not None and name not in properties:
+                what = "the objective" if key.startswith("objective") else "the constrained property"
+                raise ValueError(f"oracle.properties must include {what} {name!r}")
+            if produced is not None and name not in produced:
+                raise ValueError(f"{key}: oracle kind {self.oracle.kind} does not give {name!r} (it gives "
+                                 f"{', '.join(produced)})")
+
     @model_validator(mode="after")
     def _consistent(self):
+        self._objectives_consistent()
         surrogate = SURROGATES[self.surrogate.kind]
         if not surrogate.bayesian and self.acquisition.strategy not in NON_BAYESIAN:
             raise ValueError(f"acquisition.strategy={self.acquisition.strategy} needs a Bayesian surrogate; "
@@ -197,14 +302,8 @@ class CampaignConfig(_Strict):
                              f"{arrhenius[2]}")
         oracle = ORACLES[self.oracle.kind]
         if oracle.asks_for_objective_only and self.oracle.asked_properties() is None:
-            self.oracle.properties = [self.objective.property]
-        properties = self.oracle.asked_properties()
-        if properties is not None and self.objective.property not in properties:
-            raise ValueError(f"oracle.properties must include the objective {self.objective.property!r}")
-        produced = self.oracle.produces()  # a kind whose results are a fixed set of properties
-        if produced is not None and self.objective.property not in produced:
-            raise ValueError(f"objective.property: oracle kind {self.oracle.kind} does not give "
-                             f"{self.objective.property!r} (it gives {', '.join(produced)})")
+            self.oracle.properties = list(dict.fromkeys(self.outputs))
+        self._oracle_gives(self.oracle.asked_properties())
         for i, agent in enumerate(self.agents):  # components the oracle cannot simulate
             problem = next(filter(None, map(self.oracle.component_problem, agent.composition_bounds() or {})), None)
             if problem:

@@ -16,12 +16,14 @@ from dataclasses import replace
 
 from amala.core.evaluation import Evaluation
 from amala.core.log_scale import log10_std
-from amala.loop.config import ObjectiveSpec
+from amala.loop.config import ConstraintSpec, ObjectiveSpec
 
 
 class Objective:
     def __init__(self, spec: ObjectiveSpec, unit: str):
         self.property, self.direction, self.transform = spec.property, spec.direction, spec.transform
+        # hypervolume reference (transformed, natural direction), or None; a stored objective has none
+        self.reference = getattr(spec, "reference", None)
         self.unit = unit
 
     @property
@@ -73,3 +75,33 @@ class Objective:
             return self.transformed(evaluation.values[self.property].value)
         except ValueError:
             return None
+
+    def of_stored(self, values: dict) -> float | None:
+        """Transformed objective (natural direction) from a stored evaluation's `values` ({name: {value, std,
+        unit}}), or None when the property is missing or cannot be transformed."""
+        measured = (values or {}).get(self.property) or {}
+        value = measured.get("value")
+        if value is None:
+            return None
+        try:
+            return self.transformed(float(value))
+        except (TypeError, ValueError):
+            return None
+
+
+class Constraint(Objective):
+    """An outcome constraint (`transference_number >= 0.2`): a property modelled like an objective, in its
+    natural direction, with a threshold on the transformed value. `botorch` gives the form BoTorch's
+    constraint handling reads: a callable of the model's output samples that is <= 0 where feasible."""
+
+    def __init__(self, spec: ConstraintSpec, unit: str):
+        super().__init__(ObjectiveSpec(property=spec.property, transform=spec.transform, direction="maximize"), unit)
+        self.op, self.threshold, self.text = spec.op, spec.value, spec.text
+
+    def feasible(self, transformed: float) -> bool:
+        return transformed >= self.threshold if self.op == ">=" else transformed <= self.threshold
+
+    def botorch(self, column: int):
+        """Z[..., column] is this property's modelled value: negative means feasible."""
+        threshold, above = self.threshold, self.op == ">="
+        return (lambda Z: threshold - Z[..., column]) if above else (lambda Z: Z[..., column] - threshold)

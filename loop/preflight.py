@@ -91,9 +91,17 @@ def _dataset(cfg: CampaignConfig) -> list[str]:
     where = f"oracle kind {cfg.oracle.kind} on dataset {table.name!r} (it gives {sorted(offered)})"
     if unknown:
         return [f"oracle.properties: {unknown} not given by {where}"]
-    if cfg.objective.property not in offered:
-        return [f"objective.property: {cfg.objective.property!r} is not given by {where}"]
+    for key, prop in _modelled(cfg):
+        if prop not in offered:
+            return [f"{key}: {prop!r} is not given by {where}"]
     return []
+
+
+def _modelled(cfg: CampaignConfig) -> list[tuple[str, str]]:
+    """(config key, property) of every objective and constrained property."""
+    keys = [f"objectives.{i}" for i in range(len(cfg.objectives))] if cfg.objectives else ["objective"]
+    return [(f"{k}.property", o.property) for k, o in zip(keys, cfg.all_objectives)] + [
+        (f"constraints.{i}.property", c.property) for i, c in enumerate(cfg.constraints)]
 
 
 def _database(cfg: CampaignConfig) -> list[str]:
@@ -208,22 +216,27 @@ def _directory(key: str, path: Path) -> list[str]:
 
 
 def _objective_values(cfg: CampaignConfig) -> list[str]:
-    """A log10 objective over a table property with values <= 0 (HTP-MD's transference numbers)
-    would lose those candidates: refuse the config and say which transform works."""
-    if cfg.data is None or cfg.objective.transform != "log10" or not ORACLES[cfg.oracle.kind].gives_table_columns:
+    """A log10 objective (or constrained property) over a table property with values <= 0 (HTP-MD's
+    transference numbers) would lose those candidates: refuse the config and say which transform works."""
+    if cfg.data is None or not ORACLES[cfg.oracle.kind].gives_table_columns:
         return []
     import pandas as pd
 
     from amala.core.datasets import resolve_path
 
-    prop = cfg.objective.property
-    try:
-        column = pd.read_csv(resolve_path(cfg.data.dataset, cfg.data.path), usecols=[prop])[prop]
-    except (ValueError, OSError, pd.errors.ParserError):
-        return []  # a missing column or an unreadable table is reported, with its file, when the data loads
-    values = pd.to_numeric(column, errors="coerce")
-    bad = int((values <= 0).sum())
-    if bad:
-        return [f"objective.transform: log10 of {prop}, but {bad} of the dataset's {len(values)} values are <= 0 "
-                f"(e.g. {float(values[values <= 0].iloc[0]):g}) and cannot be log10-transformed; use transform: none"]
+    targets = list(cfg.all_objectives) + list(cfg.constraints)
+    for (key, prop), target in zip(_modelled(cfg), targets):
+        if target.transform != "log10":
+            continue
+        try:
+            column = pd.read_csv(resolve_path(cfg.data.dataset, cfg.data.path), usecols=[prop])[prop]
+        except (ValueError, OSError, pd.errors.ParserError):
+            return []  # a missing column or an unreadable table is reported, with its file, when the data loads
+        values = pd.to_numeric(column, errors="coerce")
+        bad = int((values <= 0).sum())
+        if bad:
+            where = key.rsplit(".", 1)[0]
+            return [f"{where}.transform: log10 of {prop}, but {bad} of the dataset's {len(values)} values are <= 0 "
+                    f"(e.g. {float(values[values <= 0].iloc[0]):g}) and cannot be log10-transformed; use transform: "
+                    "none"]
     return []

@@ -17,6 +17,7 @@ import numpy as np
 
 from amala.core import datasets
 from amala.core.representations import pool_column
+from amala.loop import pareto
 from amala.loop import strategies as acquisition_strategies
 from amala.loop.campaign import Campaign
 from amala.loop.config import CampaignConfig
@@ -27,8 +28,18 @@ STRATEGIES = {
     **{name: ("gp", name, {}) for name in acquisition_strategies.STRATEGIES},  # each strategy on the default GP
     # the classic baseline exactly as usually published: 500 trees on 2048-bit radius-2 Morgan bits
     "greedy_rf": ("random_forest", "greedy", {"radius": 2, "n_bits": 2048, "counts": False}),
+    # its multi-objective counterpart: a forest per objective, a random Chebyshev scalarisation per pick
+    "rf_parego": ("random_forest", "greedy_parego", {"radius": 2, "n_bits": 2048, "counts": False}),
 }
 CHECKPOINTS = (100, 200, 500)
+PARETO_CHECKPOINTS = (100, 150, 200, 300)  # hypervolume fractions of multi-objective rows
+
+
+def default_strategies(config: CampaignConfig) -> list[str]:
+    """The benchmark's rows when none are named: the config's strategy and its baselines."""
+    if len(config.all_objectives) > 1:
+        return list(dict.fromkeys([config.acquisition.strategy, "qlognparego", "random", "rf_parego"]))
+    return [config.acquisition.strategy, "random", "greedy_rf"]
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -117,7 +128,42 @@ def metrics(campaign: Campaign, strategy: str, seed: int) -> dict:
     model_iterations = [i for i in campaign.store.iterations(campaign.id) if i.model_version_id is not None]
     costs = [i.fit_seconds + i.score_seconds + i.select_seconds for i in model_iterations]
     row["seconds_per_iteration"] = round(float(np.mean(costs)), 3) if costs else 0.0
+    if len(campaign.objectives) > 1:
+        row.update(pareto_metrics(campaign, evaluations))
     return row
+
+
+def pool_objectives(campaign: Campaign) -> tuple[list[str], np.ndarray]:
+    """The pool's representations and their objectives (model space, maximised), rows with every one."""
+    frame = campaign.table.frame
+    columns = [frame[o.property].map(lambda v, o=o: _or_nan(o, v)) * o.sign for o in campaign.objectives]
+    Y = np.column_stack(columns)
+    keep = np.all(np.isfinite(Y), axis=1)
+    return list(frame[pool_column(campaign.config.representation)][keep]), Y[keep]
+
+
+def pareto_metrics(campaign: Campaign, evaluations) -> dict:
+    """Hypervolume after N evaluations as a fraction of the whole pool's, with the reference point at the pool's
+    median of each objective, and how many of the pool's Pareto-optimal candidates were evaluated."""
+    names, Y_pool = pool_objectives(campaign)
+    reference = np.median(Y_pool, axis=0)
+    total = pareto.hypervolume(Y_pool[pareto.pareto_mask(Y_pool)], reference)
+    optimal = {names[i] for i in np.nonzero(pareto.pareto_mask(Y_pool))[0]}
+    Y = np.array([[o.sign * v if (v := o.of_stored(e.values)) is not None else np.nan for o in campaign.objectives]
+                  for _, e in evaluations], dtype=float).reshape(-1, len(campaign.objectives))
+    curve = pareto.hypervolume_curve(Y, reference)
+    fractions = {str(n): round(float(curve[min(n, len(curve)) - 1] / total), 4) if len(curve) else 0.0
+                 for n in PARETO_CHECKPOINTS}
+    return {"hypervolume_fraction": fractions, "pareto_found": sum(c.representation in optimal for c, _ in evaluations),
+            "pareto_pool": len(optimal), "reference_point": [round(float(o.sign * r), 4) for o, r in
+                                                             zip(campaign.objectives, reference)]}
+
+
+def _or_nan(objective, value) -> float:
+    try:
+        return objective.transformed(float(value))
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def run_many(config: CampaignConfig, table: datasets.Table, strategies: list[str], seeds: list[int],

@@ -149,17 +149,40 @@ def _recorded(store, campaign_id: int) -> dict | None:
     return events[-1].data if events else None
 
 
-def record_objective(store, campaign_id: int, objective, table=None) -> None:
+def record_objective(store, campaign_id: int, objective, table=None, others=()) -> None:
     """Called by a running campaign: store the objective's unit and, when it has a dataset, the
     pool's transformed objective values, so the read-only commands need neither oracle nor dataset.
-    Written only when it differs from what is recorded (a resume adds nothing)."""
+    `others`: a multi-objective campaign's further objectives and constrained properties, recorded with their
+    units and, with a dataset, the pool's rows of every one (transformed; NaN where a value cannot be), which
+    the report's random-search hypervolume needs. Written only when it differs from what is recorded (a
+    resume adds nothing)."""
     pool = None
     if table is not None and objective.property in table.frame:
         pool = sorted(_transformed(objective, table.frame[objective.property]))
     data = {"property": objective.property, "transform": objective.transform, "unit": objective.unit,
             "pool": pool}
+    if others:
+        data["others"] = [{"property": o.property, "transform": o.transform, "unit": o.unit} for o in others]
+        targets = [objective, *others]
+        if table is not None and all(t.property in table.frame for t in targets):
+            data["pool_rows"] = [[_one(t, v) for t, v in zip(targets, row)]
+                                 for row in table.frame[[t.property for t in targets]].itertuples(index=False)]
     if _recorded(store, campaign_id) != data:
         store.log(campaign_id, OBJECTIVE_EVENT, f"objective {objective.label}", data=data)
+
+
+def _one(objective, value) -> float | None:
+    """One transformed value, None where it cannot be (JSON has no NaN)."""
+    try:
+        value = objective.transformed(float(value))
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def recorded_outputs(store, campaign_id: int) -> dict | None:
+    """What `record_objective` stored for the report (units and pool rows of every modelled output)."""
+    return _recorded(store, campaign_id)
 
 
 def _transformed(objective, values) -> list[float]:

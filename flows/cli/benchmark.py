@@ -17,7 +17,9 @@ from amala.flows.cli.campaigns import load
 @app.command()
 def benchmark(config: Path = typer.Argument(..., help="campaign YAML (a lookup-oracle campaign)"),
               seeds: str = typer.Option("0-4", help="e.g. 0-4 or 0,2"),
-              strategies: Optional[str] = typer.Option(None, help="comma list; default: config's, random, greedy_rf"),
+              strategies: Optional[str] = typer.Option(None, help="comma list; default: config's, random, "
+                                                       "greedy_rf (several objectives: config's, qlognparego, random, "
+                                                       "rf_parego)"),
               budget: Optional[int] = typer.Option(None, help="evaluations per run (default: config's)")):
     """Retrospective benchmark: replay the campaign per (strategy, seed), one JSON line each (BENCHMARKS.md)."""
 
@@ -25,7 +27,7 @@ def benchmark(config: Path = typer.Argument(..., help="campaign YAML (a lookup-o
     from amala.loop import replay
 
     cfg = load(config)
-    names = strategies.split(",") if strategies else [cfg.acquisition.strategy, "random", "greedy_rf"]
+    names = strategies.split(",") if strategies else replay.default_strategies(cfg)
     unknown = [s for s in names if s not in replay.STRATEGIES]
     if unknown:
         fail(f"--strategies: unknown {unknown} (choose from {sorted(replay.STRATEGIES)})")

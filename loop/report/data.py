@@ -23,6 +23,7 @@ import yaml
 from amala.core import datasets
 from amala.core.redaction import redact_data
 from amala.loop.report.format import candidate_label
+from amala.loop.report.pareto_front import ParetoFront, pareto_front
 from amala.loop.report.potential_growth import PotentialGrowth, potential_growth
 from amala.loop.states import Approval
 from amala.oracles.md import temperature_series
@@ -84,6 +85,7 @@ class ReportData:
     names: dict = field(default_factory=dict)  # candidate key -> (representation, kind)
     potential: PotentialGrowth | None = None  # teacher calls per candidate; None: no evaluation used a potential
     glass_structures: list[dict] = field(default_factory=list)  # the best glasses' measured structure
+    pareto: ParetoFront | None = None  # campaigns of several objectives: their front and hypervolume
 
     @property
     def best_text(self) -> str:
@@ -172,7 +174,8 @@ def report_data(store, campaign, objective, pool_values=None, top_k: int = 20) -
         events=[{"time": ev.time, "level": ev.level, "kind": ev.kind, "message": ev.message}
                 for ev in store.events(campaign.id)[-N_EVENTS:]],
         names={c.key: (c.representation, c.kind) for _, _, c in store.selections(campaign.id)},
-        potential=potential_growth(evaluations), glass_structures=glass_structures(ranked[:N_MD_SERIES]))
+        potential=potential_growth(evaluations), glass_structures=glass_structures(ranked[:N_MD_SERIES]),
+        pareto=pareto_front(store, campaign, evaluations))
 
 
 def glass_structures(ranked) -> list[dict]:

@@ -21,6 +21,7 @@ from scipy.special import gammaln  # noqa: E402
 from amala.core.representations import Representation  # noqa: E402
 from amala.loop.report import (
     md_figures,  # noqa: E402
+    pareto_figures,
     potential_figures,
 )
 
@@ -115,10 +116,13 @@ def draw_figures(data, out_dir: Path) -> dict:
              "prediction": prediction_figure(data, out_dir / "prediction_vs_result.png"),
              "arrhenius": md_figures.arrhenius_figure(data.md_series, out_dir / "arrhenius.png"),
              "potential": potential_figures.teacher_calls_figure(data.potential, out_dir / "teacher_calls.png"),
+             "pareto": pareto_figures.front_figure(data.pareto, out_dir / "pareto_front.png"),
+             "hypervolume": pareto_figures.hypervolume_figure(data.pareto, out_dir / "hypervolume.png"),
              "rdf": False, "structures": {}}
     if data.rdf is not None:
         title = f"Radial distribution functions of the best glass\n{data.rdf['label']}"
         drawn["rdf"] = md_figures.rdf_figure(Path(data.rdf["csv"]), out_dir / "rdf_best.png", title)
-    drawn["structures"] = {row.key: structure_svg(row.representation) for row in data.top
+    front = data.pareto.rows if data.pareto is not None else []
+    drawn["structures"] = {row.key: structure_svg(row.representation) for row in [*data.top, *front]
                            if row.kind == Representation.SMILES}
     return drawn
