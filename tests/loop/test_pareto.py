@@ -43,3 +43,25 @@ def test_random_hypervolume_matches_the_exact_expectation_on_a_tiny_pool():
     assert expected[0] == pytest.approx((3 + 4 + 3 + 0) / 4, rel=0.05)
     counts, expected = pareto.random_hypervolume(pool, [0, 0], n_max=4, draws=50)
     assert expected[-1] == pytest.approx(6.0)  # the whole pool, whatever the order
+
+
+def test_front_figures_draw_pairwise_panels_for_three_objectives(tmp_path):
+    from amala.loop.report.pareto_figures import front_figure, hypervolume_figure
+    from amala.loop.report.pareto_front import ParetoFront
+
+    rng = np.random.default_rng(0)
+    Y = rng.normal(size=(40, 3))
+    feasible = np.ones(40, dtype=bool)
+    feasible[:5] = False
+    on_front = np.zeros(40, dtype=bool)
+    on_front[np.nonzero(feasible)[0][pareto.pareto_mask(Y[feasible])]] = True
+    reference = [-1.0, -1.0, -1.0]
+    front = ParetoFront(["a [1]", "b [1]", "c [1]"], ["maximize"] * 3, Y, feasible, on_front, [], ["c >= 0"],
+                        reference, pareto.hypervolume_curve(np.where(feasible[:, None], Y, np.nan), reference),
+                        pareto.random_hypervolume(Y, reference, 40, draws=20))
+    assert front_figure(front, tmp_path / "front.png") and hypervolume_figure(front, tmp_path / "hv.png")
+    from PIL import Image
+
+    width, height = Image.open(tmp_path / "front.png").size
+    assert width > 2.5 * height  # three panels side by side: (a, b), (a, c), (b, c)
+    assert not front_figure(None, tmp_path / "none.png")
