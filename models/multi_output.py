@@ -27,6 +27,7 @@ class MultiOutput:
         self.members = members
         self.name = members[0].name
         self.bayesian = all(type(m).bayesian for m in members)
+        self.n_train = 0
 
     @classmethod
     def build(cls, build: Callable[[dict | None], Surrogate], outputs: int, warm_start=None) -> "MultiOutput":
@@ -55,6 +56,7 @@ class MultiOutput:
         for k, member in enumerate(self.members):
             variances = None if Y_var is None or not torch.isfinite(Y_var[:, k]).all() else Y_var[:, k]
             member.fit(X, Y[:, k], variances, **conditions)
+        self.n_train = int(Y.shape[0])
         return self
 
     def predict(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -64,6 +66,6 @@ class MultiOutput:
 
     def describe(self) -> dict:
         parts = [member.describe() for member in self.members]
-        return {"kind": parts[0].get("kind", self.name), "outputs": len(parts), "n_train": parts[0].get("n_train"),
+        return {"kind": parts[0].get("kind", self.name), "outputs": len(parts), "n_train": self.n_train,
                 "members": parts,
                 "hyperparameters": [part.get("hyperparameters") for part in parts]}

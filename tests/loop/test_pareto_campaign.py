@@ -148,3 +148,23 @@ def test_a_pareto_campaign_over_a_library_shortlists_by_each_objective(data_env)
     iterations = campaign.store.iterations(campaign.id)
     assert [i.strategy for i in iterations][1:] == ["qlognehvi", "qlognehvi"]
     assert all(i.n_scored == 2998 for i in iterations)
+
+
+@pytest.mark.slow
+def test_a_two_objective_campaign_with_the_gnn_ensemble_models_each_output(data_env):
+    """One GNN ensemble per objective, read by qLogNEHVI as a ModelList; the stored model version counts its
+    training rows (a regression: the per-output ensembles' descriptions carry none of their own)."""
+    config = parse_config({**BASE, "objectives": TWO, "data": {"dataset": "htpmd", "subset": 60},
+                           "surrogate": {"kind": "gnn_ensemble", "members": 2, "epochs": 2},
+                           "acquisition": {"batch_size": 3, "prescreen": 20, "mc_samples": 16},
+                           "budget": {"initial": 8, "max_evaluations": 14}})
+    campaign = Campaign(config, store=Store("sqlite://"))
+    while campaign.stop_reason() is None and campaign.step() is not None:
+        pass
+    assert len(campaign.store.evaluations(campaign.id)) == 14
+    assert campaign.store.iterations(campaign.id)[-1].strategy == "qlognehvi"
+    versions = campaign.store.model_versions(campaign.id)
+    assert versions[0].n_train == 8 and versions[-1].n_train == 11
+    details = versions[-1].details
+    assert len(details["outputs"]) == 2 and details["outputs"][1].startswith("transference")
+    assert len(details["members"]) == 2 and all(m["kind"] == "gnn_ensemble" for m in details["members"])
