@@ -107,9 +107,7 @@ class Campaign:
         work = config.work_path.resolve()  # files referenced from the store by absolute paths, from any folder
         self.agents = [build_agent(spec, pool, config.representation, work) for spec in config.agents]
         self.oracle = oracle or build_oracle(config.oracle, self.table, workdir=work, seed=config.seed)
-        for key, name in [("objective.property", config.objective.property)] + [
-                (f"constraints.{i}.property", c.property) for i, c in enumerate(config.constraints)] + [
-                (f"objectives.{i}.property", o.property) for i, o in enumerate(config.objectives or [])]:
+        for key, name in config.output_keys:
             if name not in self.oracle.units:
                 raise ValueError(f"{key}: {name!r} is not measured by oracle {self.oracle.name!r} (it gives "
                                  f"{sorted(self.oracle.units)})")

@@ -236,7 +236,14 @@ class CampaignConfig(_Strict):
     @property
     def outputs(self) -> list[str]:
         """Every property the campaign models: its objectives, then its constraints' properties."""
-        return [o.property for o in self.all_objectives] + [c.property for c in self.constraints]
+        return [prop for _, prop in self.output_keys]
+
+    @property
+    def output_keys(self) -> list[tuple[str, str]]:
+        """(config key, property) of every modelled output, for errors that name the key the user wrote."""
+        keys = [f"objectives.{i}" for i in range(len(self.objectives))] if self.objectives else ["objective"]
+        return [(f"{k}.property", o.property) for k, o in zip(keys, self.all_objectives)] + [
+            (f"constraints.{i}.property", c.property) for i, c in enumerate(self.constraints)]
 
     def _objectives_consistent(self) -> None:
         """`objectives` and `objective` agree; a multi-objective campaign gets a multi-objective strategy."""
@@ -269,11 +276,8 @@ class CampaignConfig(_Strict):
 
     def _oracle_gives(self, properties) -> None:
         """Every objective and constrained property is one the oracle measures."""
-        names = [(f"objectives.{i}.property" if self.objectives else "objective.property", p)
-                 for i, p in enumerate(o.property for o in self.all_objectives)]
-        names += [(f"constraints.{i}.property", c.property) for i, c in enumerate(self.constraints)]
         produced = self.oracle.produces()  # a kind whose results are a fixed set of properties
-        for key, name in names:
+        for key, name in self.output_keys:
             if properties is not None and name not in properties:
                 what = "the objective" if key.startswith("objective") else "the constrained property"
                 raise ValueError(f"oracle.properties must include {what} {name!r}")

@@ -76,17 +76,18 @@ class Objective:
         except ValueError:
             return None
 
+    def value_of(self, raw) -> float | None:
+        """Transformed value (natural direction) of a raw number (a table cell, a stored value), or None when
+        it is missing, not a number, or cannot be transformed."""
+        try:
+            return self.transformed(float(raw))
+        except (TypeError, ValueError):
+            return None
+
     def of_stored(self, values: dict) -> float | None:
         """Transformed objective (natural direction) from a stored evaluation's `values` ({name: {value, std,
         unit}}), or None when the property is missing or cannot be transformed."""
-        measured = (values or {}).get(self.property) or {}
-        value = measured.get("value")
-        if value is None:
-            return None
-        try:
-            return self.transformed(float(value))
-        except (TypeError, ValueError):
-            return None
+        return self.value_of(((values or {}).get(self.property) or {}).get("value"))
 
 
 class Constraint(Objective):

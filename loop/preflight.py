@@ -91,17 +91,10 @@ def _dataset(cfg: CampaignConfig) -> list[str]:
     where = f"oracle kind {cfg.oracle.kind} on dataset {table.name!r} (it gives {sorted(offered)})"
     if unknown:
         return [f"oracle.properties: {unknown} not given by {where}"]
-    for key, prop in _modelled(cfg):
+    for key, prop in cfg.output_keys:
         if prop not in offered:
             return [f"{key}: {prop!r} is not given by {where}"]
     return []
-
-
-def _modelled(cfg: CampaignConfig) -> list[tuple[str, str]]:
-    """(config key, property) of every objective and constrained property."""
-    keys = [f"objectives.{i}" for i in range(len(cfg.objectives))] if cfg.objectives else ["objective"]
-    return [(f"{k}.property", o.property) for k, o in zip(keys, cfg.all_objectives)] + [
-        (f"constraints.{i}.property", c.property) for i, c in enumerate(cfg.constraints)]
 
 
 def _database(cfg: CampaignConfig) -> list[str]:
@@ -225,7 +218,7 @@ def _objective_values(cfg: CampaignConfig) -> list[str]:
     from amala.core.datasets import resolve_path
 
     targets = list(cfg.all_objectives) + list(cfg.constraints)
-    for (key, prop), target in zip(_modelled(cfg), targets):
+    for (key, prop), target in zip(cfg.output_keys, targets):
         if target.transform != "log10":
             continue
         try:

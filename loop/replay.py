@@ -136,7 +136,7 @@ def metrics(campaign: Campaign, strategy: str, seed: int) -> dict:
 def pool_objectives(campaign: Campaign) -> tuple[list[str], np.ndarray]:
     """The pool's representations and their objectives (model space, maximised), rows with every one."""
     frame = campaign.table.frame
-    columns = [frame[o.property].map(lambda v, o=o: _or_nan(o, v)) * o.sign for o in campaign.objectives]
+    columns = [frame[o.property].map(o.value_of).astype(float) * o.sign for o in campaign.objectives]
     Y = np.column_stack(columns)
     keep = np.all(np.isfinite(Y), axis=1)
     return list(frame[pool_column(campaign.config.representation)][keep]), Y[keep]
@@ -157,13 +157,6 @@ def pareto_metrics(campaign: Campaign, evaluations) -> dict:
     return {"hypervolume_fraction": fractions, "pareto_found": sum(c.representation in optimal for c, _ in evaluations),
             "pareto_pool": len(optimal), "reference_point": [round(float(o.sign * r), 4) for o, r in
                                                              zip(campaign.objectives, reference)]}
-
-
-def _or_nan(objective, value) -> float:
-    try:
-        return objective.transformed(float(value))
-    except (TypeError, ValueError):
-        return math.nan
 
 
 def run_many(config: CampaignConfig, table: datasets.Table, strategies: list[str], seeds: list[int],

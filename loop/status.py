@@ -173,11 +173,8 @@ def record_objective(store, campaign_id: int, objective, table=None, others=()) 
 
 def _one(objective, value) -> float | None:
     """One transformed value, None where it cannot be (JSON has no NaN)."""
-    try:
-        value = objective.transformed(float(value))
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
+    value = objective.value_of(value)
+    return value if value is not None and math.isfinite(value) else None
 
 
 def recorded_outputs(store, campaign_id: int) -> dict | None:
@@ -186,15 +183,8 @@ def recorded_outputs(store, campaign_id: int) -> dict | None:
 
 
 def _transformed(objective, values) -> list[float]:
-    out = []
-    for value in values:
-        try:
-            value = objective.transformed(float(value))
-        except (TypeError, ValueError):
-            continue
-        if math.isfinite(value):
-            out.append(value)
-    return out
+    """The finite transformed values (those that cannot be transformed left out)."""
+    return [v for v in (_one(objective, value) for value in values) if v is not None]
 
 
 def best_value(config: dict, values: list[float]) -> float | None:
