@@ -35,7 +35,7 @@ import torch
 from ase.io import read
 
 from amala.core.composition import parse_composition
-from amala.oracles.generator.generator import SamplingSettings, find
+from amala.oracles.generator.generator import DEFAULT_STEPS, SamplingSettings, find
 from amala.oracles.md import glass_metrics as gm
 from amala.oracles.md import lammps_engine, lammps_glass
 from amala.oracles.md.cells import START_DENSITY_G_CM3, build
@@ -232,7 +232,7 @@ def main() -> None:
     p.add_argument("--glasses", type=Path, required=True, help="the generator's work folder (its heldout/)")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--samples", type=int, default=3)
-    p.add_argument("--steps", type=int, default=400)
+    p.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     p.add_argument("--student", default="glass-student")
     p.add_argument("--md", type=int, default=0, help="replicas of the downstream comparison (0: skip)")
     p.add_argument("--md-composition", default="Li2O:0.3;SiO2:0.7")

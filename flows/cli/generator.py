@@ -63,7 +63,8 @@ def sample(name: str = typer.Argument(..., help="an installed generator, or a ge
            seed: int = typer.Option(0, help="seed of the first glass (then seed+1, ...)"),
            quench: float = typer.Option(None, min=0.001, help="quench rate to condition on, K/ps (default: the "
                                         "training glasses' median)"),
-           steps: int = typer.Option(400, min=0, max=100_000, help="annealed denoising steps"),
+           steps: int = typer.Option(None, min=0, max=100_000, help="annealed denoising steps (default: 1500, "
+                                     "oracles/generator/spec.py DEFAULT_STEPS)"),
            min_distance: float = typer.Option(1.0, min=0.0, help="closest pair allowed in a generated glass, Å"),
            relax: bool = typer.Option(False, "--relax", help="relax each glass in the LAMMPS oracle's potential "
                                       "(Pedone, fixed box) and report its energy per atom"),
@@ -83,7 +84,8 @@ def sample(name: str = typer.Argument(..., help="an installed generator, or a ge
         started = time.perf_counter()
         try:
             glass = generator.sample(composition, atoms, seed=seed + k, quench_K_per_ps=quench,
-                                     settings=SamplingSettings(steps=steps, min_distance_A=min_distance))
+                                     settings=SamplingSettings(min_distance_A=min_distance, **(
+                                         {"steps": steps} if steps is not None else {})))
         except GenerationFailed as exc:
             err.print(f"seed {seed + k}: {exc}", markup=False)
             continue

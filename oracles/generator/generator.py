@@ -30,6 +30,7 @@ from ase import Atoms
 
 from amala.core.composition import InvalidComposition, canonical_composition, parse_composition
 from amala.oracles.generator.denoiser import Denoiser, graph
+from amala.oracles.generator.spec import DEFAULT_STEPS
 from amala.oracles.md.cells import CellError, build, cell_symbols, formula_units, min_pair_distance
 
 WEIGHTS, CARD = "denoiser.pt", "card.json"
@@ -42,7 +43,7 @@ class GenerationFailed(RuntimeError):
 
 @dataclass(frozen=True)
 class SamplingSettings:
-    steps: int = 400
+    steps: int = DEFAULT_STEPS
     final_steps: int = 50
     sigma_start_A: float = 0.75
     min_distance_A: float = 1.0

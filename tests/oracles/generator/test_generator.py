@@ -157,3 +157,19 @@ def test_the_shipped_generator_loads_by_name_and_makes_a_glass(tmp_path, monkeyp
     glass = generator.sample("Li2O:0.3;SiO2:0.7", 100, seed=0, settings=SamplingSettings(steps=100))
     metrics = measure(glass, rings=False)
     assert 3.8 <= metrics.coordination["Si-O"] <= 4.2  # tetrahedra from random positions
+
+
+def test_the_default_sampling_cools_the_glass_further_than_400_steps(tmp_path):
+    """The annealed steps are the generator's cooling: the default (1500) leaves the shipped generator's glass
+    lower in the oracle's own potential after relaxation than 400 steps do. Measured in the benchmark: 0.02
+    eV/atom lower on 30Li2O·70SiO2 at every seed (docs/benchmarks/glass-generator.md); here one seed, with half
+    that as the margin."""
+    from amala.oracles.generator.generator import DEFAULT_STEPS
+    from amala.oracles.md.lammps_glass import relax
+
+    generator = find("li-silicate-150")
+    energies = {}
+    for steps in (400, DEFAULT_STEPS):
+        glass = generator.sample("Li2O:0.3;SiO2:0.7", 150, seed=0, settings=SamplingSettings(steps=steps))
+        energies[steps] = relax(glass, tmp_path / str(steps))[1]
+    assert DEFAULT_STEPS == 1500 and energies[DEFAULT_STEPS] < energies[400] - 0.01, energies
