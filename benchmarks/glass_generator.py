@@ -48,12 +48,8 @@ def relaxed_metrics(atoms, workdir: Path):
 
 
 def structure(generator, heldout: Path, out: Path, samples: int, steps: int) -> list[dict]:
-    groups = defaultdict(list)
-    for path in sorted(heldout.glob("*-f*.extxyz")):
-        stem, frame = path.stem.rsplit("-f", 1)
-        groups[re.sub(r"-s\d+$", "", stem)].append((int(frame), path))
     rows = []
-    for name, files in sorted(groups.items()):
+    for name, files in _heldout_groups(heldout).items():
         last = max(k for k, _ in files)
         replicas_atoms = [read(p) for k, p in files if k == last]
         composition = replicas_atoms[0].info["composition"]
@@ -105,6 +101,40 @@ def structure(generator, heldout: Path, out: Path, samples: int, steps: int) -> 
         rows.append(row)
         print(json.dumps({k: row[k] for k in ("glass", "generated", "energy_within_2x_spread")}), flush=True)
     return rows
+
+
+def energy_gaps(generator, heldout: Path, out: Path, seeds: int, steps: int) -> list[dict]:
+    """The energy half of the structure comparison with more seeds: each held-out composition's replicas and
+    `seeds` generated glasses relaxed the same way; the mean gap to the replicas' mean and its standard error
+    (3 generated glasses scatter as much as the steps change them)."""
+    rows = []
+    for name, files in _heldout_groups(heldout).items():
+        last = max(k for k, _ in files)
+        replicas_atoms = [read(p) for k, p in files if k == last]
+        composition, n_atoms = replicas_atoms[0].info["composition"], len(replicas_atoms[0])
+        quench = float(replicas_atoms[0].info["quench_K_per_ps"])
+        replicas = [lammps_glass.relax(a, out / "energy" / f"{name}-r{k}")[1] for k, a in enumerate(replicas_atoms)]
+        generated = [lammps_glass.relax(generator.sample(composition, n_atoms, seed=seed, quench_K_per_ps=quench,
+                                                         settings=SamplingSettings(steps=steps)),
+                                        out / "energy" / f"{name}-g{seed}")[1] for seed in range(seeds)]
+        gaps = np.array(generated) - np.mean(replicas)
+        limit = 2 * (max(replicas) - min(replicas))
+        rows.append({"glass": name, "steps": steps, "seeds": seeds, "replicas_eV_atom": replicas,
+                     "generated_eV_atom": generated, "gap_eV_atom": round(float(gaps.mean()), 4),
+                     "gap_sem_eV_atom": round(float(gaps.std(ddof=1) / np.sqrt(seeds)), 4),
+                     "limit_eV_atom": round(limit, 4), "within": bool(abs(gaps.mean()) <= limit)})
+        print(json.dumps({k: rows[-1][k] for k in ("glass", "gap_eV_atom", "gap_sem_eV_atom", "limit_eV_atom")}),
+              flush=True)
+    return rows
+
+
+def _heldout_groups(heldout: Path) -> dict[str, list[tuple[int, Path]]]:
+    """Snapshot files by glass (composition and quench rate, all seeds): {name: [(frame, path), ...]}."""
+    groups = defaultdict(list)
+    for path in sorted(heldout.glob("*-f*.extxyz")):
+        stem, frame = path.stem.rsplit("-f", 1)
+        groups[re.sub(r"-s\d+$", "", stem)].append((int(frame), path))
+    return dict(sorted(groups.items()))
 
 
 def _mean_pairwise(metrics):
@@ -204,7 +234,7 @@ def _mlip_cost(glass, student: str, sample_s: float) -> dict:
 
 
 def downstream(generator_name: str, composition: str, replicas: int, out: Path,
-               sources: tuple[str, ...] = ("melt_quench", "generator")) -> dict:
+               sources: tuple[str, ...] = ("melt_quench", "generator"), steps: int = DEFAULT_STEPS) -> dict:
     from amala.agents import Candidate
     from amala.core.composition import canonical_composition
     from amala.oracles.generator.spec import StructureSpec
@@ -213,7 +243,8 @@ def downstream(generator_name: str, composition: str, replicas: int, out: Path,
     candidate = Candidate(canonical_composition(parse_composition(composition)), kind="composition", agent="bench")
     rows = {}
     for source in sources:
-        structure = StructureSpec(source=source, generator=generator_name if source == "generator" else None)
+        structure = StructureSpec(source=source, generator=generator_name if source == "generator" else None,
+                                  steps=steps)
         values = []
         for seed in range(replicas):
             started = time.perf_counter()
@@ -238,6 +269,7 @@ def main() -> None:
     p.add_argument("--md-composition", default="Li2O:0.3;SiO2:0.7")
     p.add_argument("--md-sources", default="melt_quench,generator", help="which arms of the downstream comparison")
     p.add_argument("--skip-structure", action="store_true")
+    p.add_argument("--energy-seeds", type=int, default=0, help="also: relaxed-energy gaps over this many seeds")
     args = p.parse_args()
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -249,8 +281,12 @@ def main() -> None:
         summary["structure"] = structure(generator, args.glasses / "heldout", args.out, args.samples, args.steps)
         summary["cost"] = cost(generator, args.glasses / "heldout", args.out, args.steps, args.student)
         summary_path.write_text(json.dumps(summary, indent=1))
+    if args.energy_seeds:
+        summary[f"energy_{args.steps}_steps"] = energy_gaps(find(args.generator), args.glasses / "heldout", args.out,
+                                                             args.energy_seeds, args.steps)
     if args.md:
-        rows = downstream(args.generator, args.md_composition, args.md, args.out, tuple(args.md_sources.split(",")))
+        rows = downstream(args.generator, args.md_composition, args.md, args.out, tuple(args.md_sources.split(",")),
+                          args.steps)
         summary["downstream"] = {**summary.get("downstream", {}), **rows}
     summary_path.write_text(json.dumps(summary, indent=1))
     print(json.dumps({k: summary[k] for k in ("cost",) if k in summary}, indent=1))

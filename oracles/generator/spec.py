@@ -18,10 +18,11 @@ from amala.core.plugins import Float, Int, Spec, Text
 from amala.oracles.generator.training_set import GlassRecipe
 
 # Annealed denoising steps by default. Why 1500: the steps are the generator's cooling. Measured on the
-# held-out glasses (docs/benchmarks/glass-generator.md), the relaxed energy's gap to melt-quench falls from
-# 0.03-0.06 eV/atom at 400 steps to 0.016-0.026 at 1500, then stops falling (3000, 6000 steps). 1500 steps
-# take ~9 s a glass on one core: 19x less than the MLIP student's melt-quench, but only 2.4x less than
-# LAMMPS's (a LAMMPS campaign may prefer `steps: 400`).
+# held-out glasses over 8 seeds (docs/benchmarks/glass-generator.md), the relaxed energy's gap to melt-quench
+# falls from 0.026-0.052 eV/atom at 400 steps to 0.019-0.032 at 1500 and 0.011-0.024 at 3000, but at 3000
+# half the LAMMPS evaluations started from generated glasses failed (Li caged at 900-1100 K; none of the
+# melt-quenched starts did), where at 1500 one of 6 did. 1500 steps take ~9 s a glass on one core: 19x less
+# than the MLIP student's melt-quench, but only 2.4x less than LAMMPS's (a LAMMPS campaign may prefer 400).
 DEFAULT_STEPS = 1500
 
 TRAIN_COMPOSITIONS = ["Li2O:0.15;SiO2:0.85", "Li2O:0.2;SiO2:0.8", "Li2O:0.25;SiO2:0.75", "Li2O:0.33;SiO2:0.67",

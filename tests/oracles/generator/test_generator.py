@@ -160,16 +160,18 @@ def test_the_shipped_generator_loads_by_name_and_makes_a_glass(tmp_path, monkeyp
 
 
 def test_the_default_sampling_cools_the_glass_further_than_400_steps(tmp_path):
-    """The annealed steps are the generator's cooling: the default (1500) leaves the shipped generator's glass
-    lower in the oracle's own potential after relaxation than 400 steps do. Measured in the benchmark: 0.02
-    eV/atom lower on 30Li2O·70SiO2 at every seed (docs/benchmarks/glass-generator.md); here one seed, with half
-    that as the margin."""
+    """The annealed steps are the generator's cooling: at the default (1500) the shipped generator's glasses
+    sit lower in the oracle's own potential after relaxation than at 400 steps. Measured in the benchmark on
+    30Li2O·70SiO2 over 8 seeds: 0.016 eV/atom lower on average, not at every seed
+    (docs/benchmarks/glass-generator.md); here the mean of seeds 0-2 (0.029 lower on this machine), with a
+    third of that as the margin."""
     from amala.oracles.generator.generator import DEFAULT_STEPS
     from amala.oracles.md.lammps_glass import relax
 
     generator = find("li-silicate-150")
     energies = {}
     for steps in (400, DEFAULT_STEPS):
-        glass = generator.sample("Li2O:0.3;SiO2:0.7", 150, seed=0, settings=SamplingSettings(steps=steps))
-        energies[steps] = relax(glass, tmp_path / str(steps))[1]
+        energies[steps] = np.mean([relax(generator.sample("Li2O:0.3;SiO2:0.7", 150, seed=seed,
+                                                          settings=SamplingSettings(steps=steps)),
+                                         tmp_path / f"{steps}-{seed}")[1] for seed in range(3)])
     assert DEFAULT_STEPS == 1500 and energies[DEFAULT_STEPS] < energies[400] - 0.01, energies
