@@ -49,12 +49,8 @@ def relaxed_metrics(atoms, workdir: Path):
 
 def structure(generator, heldout: Path, out: Path, samples: int, steps: int) -> list[dict]:
     rows = []
-    for name, files in _heldout_groups(heldout).items():
-        last = max(k for k, _ in files)
-        replicas_atoms = [read(p) for k, p in files if k == last]
-        composition = replicas_atoms[0].info["composition"]
-        quench = float(replicas_atoms[0].info["quench_K_per_ps"])
-        n_atoms = len(replicas_atoms[0])
+    for name, replicas_atoms in _heldout_replicas(heldout).items():
+        composition, quench, n_atoms = _recipe(replicas_atoms[0])
         replicas = [relaxed_metrics(a, out / "relax" / f"{name}-r{k}")[0] for k, a in enumerate(replicas_atoms)]
         generated, timings, failures = [], [], []
         for seed in range(samples):
@@ -108,11 +104,8 @@ def energy_gaps(generator, heldout: Path, out: Path, seeds: int, steps: int) -> 
     `seeds` generated glasses relaxed the same way; the mean gap to the replicas' mean and its standard error
     (3 generated glasses scatter as much as the steps change them)."""
     rows = []
-    for name, files in _heldout_groups(heldout).items():
-        last = max(k for k, _ in files)
-        replicas_atoms = [read(p) for k, p in files if k == last]
-        composition, n_atoms = replicas_atoms[0].info["composition"], len(replicas_atoms[0])
-        quench = float(replicas_atoms[0].info["quench_K_per_ps"])
+    for name, replicas_atoms in _heldout_replicas(heldout).items():
+        composition, quench, n_atoms = _recipe(replicas_atoms[0])
         replicas = [lammps_glass.relax(a, out / "energy" / f"{name}-r{k}")[1] for k, a in enumerate(replicas_atoms)]
         generated = [lammps_glass.relax(generator.sample(composition, n_atoms, seed=seed, quench_K_per_ps=quench,
                                                          settings=SamplingSettings(steps=steps)),
@@ -128,13 +121,22 @@ def energy_gaps(generator, heldout: Path, out: Path, seeds: int, steps: int) -> 
     return rows
 
 
-def _heldout_groups(heldout: Path) -> dict[str, list[tuple[int, Path]]]:
-    """Snapshot files by glass (composition and quench rate, all seeds): {name: [(frame, path), ...]}."""
+def _heldout_replicas(heldout: Path) -> dict:
+    """Each held-out glass (composition and quench rate) and its replicas' last snapshots (one per seed)."""
     groups = defaultdict(list)
     for path in sorted(heldout.glob("*-f*.extxyz")):
         stem, frame = path.stem.rsplit("-f", 1)
         groups[re.sub(r"-s\d+$", "", stem)].append((int(frame), path))
-    return dict(sorted(groups.items()))
+    out = {}
+    for name, files in sorted(groups.items()):
+        last = max(k for k, _ in files)
+        out[name] = [read(p) for k, p in files if k == last]
+    return out
+
+
+def _recipe(replica) -> tuple[str, float, int]:
+    """Composition, quench rate (K/ps) and atom count a generated glass must match."""
+    return replica.info["composition"], float(replica.info["quench_K_per_ps"]), len(replica)
 
 
 def _mean_pairwise(metrics):

@@ -71,10 +71,7 @@ class Objective:
         """Transformed objective of an evaluation, or None when it failed or lacks the property."""
         if not evaluation.ok or self.property not in evaluation.values:
             return None
-        try:
-            return self.transformed(evaluation.values[self.property].value)
-        except ValueError:
-            return None
+        return self.value_of(evaluation.values[self.property].value)
 
     def value_of(self, raw) -> float | None:
         """Transformed value (natural direction) of a raw number (a table cell, a stored value), or None when

@@ -63,15 +63,15 @@ def sample(name: str = typer.Argument(..., help="an installed generator, or a ge
            seed: int = typer.Option(0, help="seed of the first glass (then seed+1, ...)"),
            quench: float = typer.Option(None, min=0.001, help="quench rate to condition on, K/ps (default: the "
                                         "training glasses' median)"),
-           steps: int = typer.Option(None, min=0, max=100_000, help="annealed denoising steps (default: 1500, "
-                                     "oracles/generator/spec.py DEFAULT_STEPS)"),
+           steps: int = typer.Option(None, min=0, max=100_000, help="annealed denoising steps (default: DEFAULT_STEPS "
+                                     "in oracles/generator/spec.py, the oracles' default)"),
            min_distance: float = typer.Option(1.0, min=0.0, help="closest pair allowed in a generated glass, Å"),
            relax: bool = typer.Option(False, "--relax", help="relax each glass in the LAMMPS oracle's potential "
                                       "(Pedone, fixed box) and report its energy per atom"),
            out: Path = typer.Option(Path("generated"), help="folder of the extxyz files")):
     """Generate N glasses and write each as extended XYZ with its measured structure (unrelaxed unless
     --relax: the oracle relaxes a generated glass in its own potential before simulating it)."""
-    from amala.oracles.generator.generator import GenerationFailed, SamplingSettings, find
+    from amala.oracles.generator.generator import DEFAULT_STEPS, GenerationFailed, SamplingSettings, find
     from amala.oracles.md.glass_metrics import measure
 
     try:
@@ -84,8 +84,8 @@ def sample(name: str = typer.Argument(..., help="an installed generator, or a ge
         started = time.perf_counter()
         try:
             glass = generator.sample(composition, atoms, seed=seed + k, quench_K_per_ps=quench,
-                                     settings=SamplingSettings(min_distance_A=min_distance, **(
-                                         {"steps": steps} if steps is not None else {})))
+                                     settings=SamplingSettings(DEFAULT_STEPS if steps is None else steps,
+                                                               min_distance_A=min_distance))
         except GenerationFailed as exc:
             err.print(f"seed {seed + k}: {exc}", markup=False)
             continue
